@@ -1,0 +1,1 @@
+//! Trace file formats: binary (`.rtrace`), JSON and text writers, and readers.

@@ -1,0 +1,5 @@
+//! The runtime of ruchytrace: what runs inside a traced program.
+#![deny(missing_docs)]
+
+pub mod format;
+pub mod model;

@@ -1,0 +1,54 @@
+//! The `ruchytrace` command-line tool: argument parsing and dispatch to one module per subcommand.
+//!
+//! Every subcommand returns the process exit status it wants; errors are printed as
+//! `ruchytrace: <message>` on stderr, never on stdout (stdout belongs to the traced program and to
+//! requested output).
+
+use clap::{Parser, Subcommand};
+
+pub mod convert;
+pub mod syscalls;
+
+/// Exit status for usage errors and unreadable/malformed input files.
+pub const EXIT_USAGE: i32 = 2;
+
+/// Top-level command line.
+#[derive(Debug, Parser)]
+#[command(name = "ruchytrace", version, about = "Function and system call tracing for Rust programs")]
+pub struct Cli {
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands of `ruchytrace`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Trace the system calls of a program (strace-style) or of running processes (-p).
+    Syscalls(syscalls::SyscallsArgs),
+    /// Convert a function trace between binary, JSON and text.
+    Convert(convert::ConvertArgs),
+}
+
+/// Parses `std::env::args`, runs the subcommand and returns the exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Syscalls(args) => syscalls::run(args),
+        Command::Convert(args) => convert::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ruchytrace: {e:#}");
+            EXIT_USAGE
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! The seed demo: `cargo run --example fibonacci --features trace`.
+fn main() {}
