@@ -169,7 +169,7 @@ impl Walker {
                     (_, Some(e)) => Err(e),
                 },
                 syn::Meta::NameValue(nv) => Err(syn::Error::new_spanned(
-                    &nv.eq_token,
+                    nv.eq_token,
                     "expected `#[trace]` or `#[trace(options)]`",
                 )),
             };
@@ -396,13 +396,13 @@ fn instrument(sig: &mut Signature, block: &mut Block, default_name: String, opts
                         rebinds.push(quote!(let #pat = #fresh;));
                         metas.push(arg_meta(&hooks, &display, &type_name));
                         captures.push(quote!(&#fresh));
-                        pt.pat = Box::new(Pat::Ident(syn::PatIdent {
+                        *pt.pat = Pat::Ident(syn::PatIdent {
                             attrs: Vec::new(),
                             by_ref: None,
                             mutability: None,
                             ident: fresh,
                             subpat: None,
-                        }));
+                        });
                     }
                 }
             }

@@ -47,7 +47,7 @@ pub fn unsupported_item(item: &Item) -> syn::Error {
 /// The error for an out-of-line `mod foo;`, whose items the attribute cannot see.
 pub fn out_of_line_mod(item: &syn::ItemMod) -> syn::Error {
     syn::Error::new_spanned(
-        &item.mod_token,
+        item.mod_token,
         "#[trace] cannot instrument an out-of-line module (`mod name;`): its items are in another file; \
          put #[trace] on the items in that file instead",
     )

@@ -135,7 +135,10 @@ fn every_option_parses_and_reaches_the_site() {
     );
     // skip_return: the body stays inline and the guard's Drop records the exit.
     assert!(!s.contains("exit_with") && !s.contains("call::<"), "{out}");
-    assert!(s.ends_with("letmut__rt_guard=::my::rt::hooks::enter(&__RT_SITE,|__rt_w|{use::my::rt::hooks::capture::{CaptureDebugas_,CaptureOpaqueas_,CaptureStructuralas_};(&&&::my::rt::hooks::capture::Probe(&a)).__rt_capture(__rt_w);});b+=1;a+b}") || s.contains("b+=1;a+b}"), "{out}");
+    assert!(
+        s.ends_with("(&&&::my::rt::hooks::capture::Probe(&a)).__rt_capture(__rt_w);});b+=1;a+b}"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -165,7 +168,7 @@ fn receivers_patterns_and_types_are_named_as_written() {
         "{s}"
     );
     assert!(
-        s.contains("(x,muty):(i32,Vec<u8>)") == false,
+        !s.contains("(x,muty):(i32,Vec<u8>)"),
         "pattern parameter must be renamed: {s}"
     );
     assert!(s.contains("__rt_arg1:(i32,Vec<u8>)"), "{s}");
