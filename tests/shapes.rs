@@ -1,0 +1,640 @@
+//! Every function shape `#[ruchytrace::trace]` supports, each checked for the arguments recorded on entry and
+//! the value (or panic) recorded on exit. Run with `cargo test --features trace --test shapes`.
+#![cfg(feature = "trace")]
+#![allow(clippy::needless_lifetimes)]
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::num::ParseIntError;
+use std::pin::Pin;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+use ruchytrace::trace;
+
+// ---------------------------------------------------------------------------------------------------------
+// Support: run a closure with tracing into memory and render this thread's events one per line.
+// ---------------------------------------------------------------------------------------------------------
+
+SUPPORT_PLACEHOLDER
+
+/// A one-future executor: polls until ready, no reactor needed (every pending future here wakes itself).
+fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let waker = noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn noop_waker() -> Waker {
+    fn clone(_: *const ()) -> RawWaker {
+        RawWaker::new(std::ptr::null(), &VTABLE)
+    }
+    fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+    // SAFETY: the vtable's functions ignore the (null) data pointer, so any use of the waker is sound.
+    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+}
+
+/// Returns Pending once, then Ready: forces a suspension point in the async shapes.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+fn yield_now() -> YieldOnce {
+    YieldOnce(false)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Free functions, recursion, `return`, `mut` arguments.
+// ---------------------------------------------------------------------------------------------------------
+
+/// Doc comments and other attributes survive the expansion.
+#[trace]
+#[must_use]
+pub fn add(a: i64, mut b: i64) -> i64 {
+    b += 1;
+    a + b
+}
+
+#[trace]
+fn fib(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    fib(n - 1) + fib(n - 2)
+}
+
+#[trace]
+fn nothing() {}
+
+#[test]
+fn free_fn_with_mut_argument() {
+    let (v, ev) = traced(|| add(2, 3));
+    assert_eq!(v, 6);
+    assert_eq!(ev, ["-> add(a=2, b=3)", "<- add = 6"]);
+}
+
+#[test]
+fn unit_fn() {
+    let ((), ev) = traced(nothing);
+    assert_eq!(ev, ["-> nothing()", "<- nothing = ()"]);
+}
+
+#[test]
+fn recursion_with_early_return_nests() {
+    let (v, ev) = traced(|| fib(3));
+    assert_eq!(v, 2);
+    assert_eq!(
+        ev,
+        [
+            "-> fib(n=3)",
+            "  -> fib(n=2)",
+            "    -> fib(n=1)",
+            "    <- fib = 1",
+            "    -> fib(n=0)",
+            "    <- fib = 0",
+            "  <- fib = 1",
+            "  -> fib(n=1)",
+            "  <- fib = 1",
+            "<- fib = 2",
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Methods: self, &self, &mut self, self: Box<Self>, associated fns, references out of self; opt-out.
+// ---------------------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+struct Counter {
+    n: i32,
+    name: String,
+}
+
+#[trace]
+impl Counter {
+    fn new(name: &str) -> Self {
+        Counter { n: 0, name: name.to_owned() }
+    }
+    fn get(&self) -> i32 {
+        self.n
+    }
+    fn bump(&mut self, by: i32) -> i32 {
+        self.n += by;
+        self.n
+    }
+    fn into_n(self) -> i32 {
+        self.n
+    }
+    fn boxed(self: Box<Self>) -> i32 {
+        self.n * 10
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn get_mut(&mut self) -> &mut i32 {
+        &mut self.n
+    }
+    #[trace(skip)]
+    fn hidden(&self) -> i32 {
+        -self.n
+    }
+    #[trace(name = "Counter::renamed", skip(self))]
+    fn with_options(&self, k: i32) -> i32 {
+        self.n + k
+    }
+    const fn zero() -> i32 {
+        0
+    }
+}
+
+#[test]
+fn associated_fn_and_receivers() {
+    let (c, ev) = traced(|| Counter::new("c"));
+    assert_eq!(ev, [r#"-> Counter::new(name="c")"#, r#"<- Counter::new = Counter { n: 0, name: "c" }"#]);
+
+    let mut c = c;
+    let (v, ev) = traced(|| c.bump(4));
+    assert_eq!(v, 4);
+    assert_eq!(ev, [r#"-> Counter::bump(self=Counter { n: 0, name: "c" }, by=4)"#, "<- Counter::bump = 4"]);
+
+    let (v, ev) = traced(|| c.get());
+    assert_eq!(v, 4);
+    assert_eq!(ev, [r#"-> Counter::get(self=Counter { n: 4, name: "c" })"#, "<- Counter::get = 4"]);
+
+    let (v, ev) = traced(|| Box::new(c.clone()).boxed());
+    assert_eq!(v, 40);
+    assert_eq!(ev, [r#"-> Counter::boxed(self=Counter { n: 4, name: "c" })"#, "<- Counter::boxed = 40"]);
+
+    let (v, ev) = traced(|| c.clone().into_n());
+    assert_eq!(v, 4);
+    assert_eq!(ev, [r#"-> Counter::into_n(self=Counter { n: 4, name: "c" })"#, "<- Counter::into_n = 4"]);
+}
+
+#[test]
+fn references_borrowed_from_self() {
+    let mut c = Counter { n: 1, name: "abc".into() };
+    let (len, ev) = traced(|| c.name().len());
+    assert_eq!(len, 3);
+    assert_eq!(ev, [r#"-> Counter::name(self=Counter { n: 1, name: "abc" })"#, r#"<- Counter::name = "abc""#]);
+
+    let ((), ev) = traced(|| *c.get_mut() += 5);
+    assert_eq!(c.n, 6);
+    assert_eq!(ev, [r#"-> Counter::get_mut(self=Counter { n: 1, name: "abc" })"#, "<- Counter::get_mut = 1"]);
+}
+
+#[test]
+fn opted_out_and_const_methods_record_nothing_and_inner_options_apply() {
+    let c = Counter { n: 2, name: String::new() };
+    let (v, ev) = traced(|| c.hidden() + Counter::zero());
+    assert_eq!(v, -2);
+    assert!(ev.is_empty(), "{ev:?}");
+    let (v, ev) = traced(|| c.with_options(3));
+    assert_eq!(v, 5);
+    assert_eq!(ev, ["-> Counter::renamed(k=3)", "<- Counter::renamed = 5"]);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Traits: default methods and trait-impl methods.
+// ---------------------------------------------------------------------------------------------------------
+
+#[trace]
+trait Describe {
+    fn id(&self) -> u32;
+    fn describe(&self) -> String {
+        format!("#{}", self.id())
+    }
+}
+
+#[trace]
+impl Describe for Counter {
+    fn id(&self) -> u32 {
+        self.n as u32
+    }
+}
+
+#[test]
+fn trait_default_and_impl_methods() {
+    let c = Counter { n: 7, name: "t".into() };
+    let (s, ev) = traced(|| c.describe());
+    assert_eq!(s, "#7");
+    assert_eq!(
+        ev,
+        [
+            r#"-> Describe::describe(self=Counter { n: 7, name: "t" })"#,
+            r#"  -> Counter::id(self=Counter { n: 7, name: "t" })"#,
+            "  <- Counter::id = 7",
+            r##"<- Describe::describe = "#7""##,
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Generics, impl Trait, references borrowed from arguments.
+// ---------------------------------------------------------------------------------------------------------
+
+#[trace]
+fn largest<T: PartialOrd + Copy + Debug>(xs: &[T]) -> T {
+    let mut best = xs[0];
+    for &x in xs {
+        if x > best {
+            best = x;
+        }
+    }
+    best
+}
+
+#[trace]
+fn longest<'a>(a: &'a str, b: &'a str) -> &'a str {
+    if b.len() > a.len() {
+        b
+    } else {
+        a
+    }
+}
+
+#[trace]
+fn sum_array<const N: usize>(xs: [i32; N]) -> i32 {
+    xs.iter().sum()
+}
+
+#[trace]
+fn count_all<I>(items: I) -> usize
+where
+    I: IntoIterator,
+    I::Item: Debug,
+{
+    items.into_iter().count()
+}
+
+#[trace]
+fn total(it: impl Iterator<Item = u32>) -> u32 {
+    it.sum()
+}
+
+#[trace]
+fn evens(limit: u32) -> impl Iterator<Item = u32> {
+    (0..limit).filter(|n| n % 2 == 0)
+}
+
+#[trace]
+fn first<'a>(v: &'a [i32]) -> &'a i32 {
+    &v[0]
+}
+
+#[test]
+fn generic_type_lifetime_and_const_params() {
+    let (v, ev) = traced(|| largest(&[3, 9, 2]));
+    assert_eq!(v, 9);
+    assert_eq!(ev, ["-> largest(xs=[3, 9, 2])", "<- largest = 9"]);
+
+    let (v, ev) = traced(|| longest("ab", "abc"));
+    assert_eq!(v, "abc");
+    assert_eq!(ev, [r#"-> longest(a="ab", b="abc")"#, r#"<- longest = "abc""#]);
+
+    let (v, ev) = traced(|| sum_array([1, 2, 3, 4]));
+    assert_eq!(v, 10);
+    assert_eq!(ev, ["-> sum_array(xs=[1, 2, 3, 4])", "<- sum_array = 10"]);
+
+    let (v, ev) = traced(|| count_all(vec!['a', 'b']));
+    assert_eq!(v, 2);
+    assert_eq!(ev.len(), 2, "{ev:?}");
+    assert!(ev[0].starts_with("-> count_all(items="), "{ev:?}");
+    assert_eq!(ev[1], "<- count_all = 2");
+}
+
+#[test]
+fn impl_trait_in_argument_and_return_position() {
+    let (v, ev) = traced(|| total([1u32, 2, 3].into_iter()));
+    assert_eq!(v, 6);
+    assert_eq!(ev.len(), 2);
+    assert!(ev[0].starts_with("-> total(it="), "{ev:?}");
+    assert_eq!(ev[1], "<- total = 6");
+
+    let (v, ev) = traced(|| evens(5).collect::<Vec<_>>());
+    assert_eq!(v, [0, 2, 4]);
+    assert_eq!(ev[0], "-> evens(limit=5)");
+    assert!(ev[1].starts_with("<- evens = "), "{ev:?}");
+}
+
+#[test]
+fn reference_borrowed_from_argument() {
+    let data = vec![5, 6];
+    let (v, ev) = traced(|| *first(&data));
+    assert_eq!(v, 5);
+    assert_eq!(ev, ["-> first(v=[5, 6])", "<- first = 5"]);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Pattern arguments, unsafe fn, extern "C" fn.
+// ---------------------------------------------------------------------------------------------------------
+
+#[derive(Debug)]
+struct Point {
+    x: i32,
+    y: i32,
+}
+
+#[trace]
+fn swap((a, mut b): (i32, i32)) -> (i32, i32) {
+    b += 0;
+    (b, a)
+}
+
+#[trace]
+fn manhattan(Point { x, y }: Point, _: u8) -> i32 {
+    x.abs() + y.abs()
+}
+
+/// # Safety
+/// `p` must point to a live `i32`.
+#[trace]
+unsafe fn read_ptr(p: *const i32) -> i32 {
+    *p
+}
+
+#[trace]
+extern "C" fn c_add(a: i32, b: i32) -> i32 {
+    a + b
+}
+
+#[test]
+fn pattern_arguments() {
+    let (v, ev) = traced(|| swap((1, 2)));
+    assert_eq!(v, (2, 1));
+    assert_eq!(ev, ["-> swap((a, mut b)=(1, 2))", "<- swap = (2, 1)"]);
+
+    let (v, ev) = traced(|| manhattan(Point { x: -3, y: 4 }, 0));
+    assert_eq!(v, 7);
+    assert_eq!(ev, ["-> manhattan(Point { x, y }=Point { x: -3, y: 4 }, _=0)", "<- manhattan = 7"]);
+}
+
+#[test]
+fn unsafe_and_extern_c_fns() {
+    let x = 41;
+    // SAFETY: `x` is a live i32 for the whole call.
+    let (v, ev) = traced(|| unsafe { read_ptr(&x) });
+    assert_eq!(v, 41);
+    assert_eq!(ev.len(), 2);
+    assert!(ev[0].starts_with("-> read_ptr(p="), "{ev:?}");
+    assert_eq!(ev[1], "<- read_ptr = 41");
+
+    let (v, ev) = traced(|| c_add(1, 2));
+    assert_eq!(v, 3);
+    assert_eq!(ev, ["-> c_add(a=1, b=2)", "<- c_add = 3"]);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// `?` with a From conversion, panics.
+// ---------------------------------------------------------------------------------------------------------
+
+#[derive(Debug)]
+enum AppError {
+    Parse(ParseIntError),
+    Negative,
+}
+
+impl From<ParseIntError> for AppError {
+    fn from(e: ParseIntError) -> Self {
+        AppError::Parse(e)
+    }
+}
+
+#[trace]
+fn parse_sum(a: &str, b: &str) -> Result<i32, AppError> {
+    let sum = a.parse::<i32>()? + b.parse::<i32>()?;
+    if sum < 0 {
+        return Err(AppError::Negative);
+    }
+    Ok(sum)
+}
+
+#[trace]
+fn boom(n: u32) -> u32 {
+    if n > 2 {
+        panic!("too big: {n}");
+    }
+    n
+}
+
+#[trace]
+fn calls_boom(n: u32) -> u32 {
+    boom(n) + 1
+}
+
+#[test]
+fn question_mark_with_from_conversion_and_early_return() {
+    let (v, ev) = traced(|| parse_sum("2", "3"));
+    assert_eq!(v.ok(), Some(5));
+    assert_eq!(ev, [r#"-> parse_sum(a="2", b="3")"#, "<- parse_sum = Ok(5)"]);
+
+    let (v, ev) = traced(|| parse_sum("2", "x"));
+    assert!(matches!(v, Err(AppError::Parse(ref e)) if e.to_string().contains("invalid digit")));
+    assert_eq!(ev[0], r#"-> parse_sum(a="2", b="x")"#);
+    assert!(ev[1].starts_with("<- parse_sum = Err(Parse("), "{ev:?}");
+
+    let (v, ev) = traced(|| parse_sum("-5", "1"));
+    assert!(matches!(v, Err(AppError::Negative)));
+    assert_eq!(ev[1], "<- parse_sum = Err(Negative)");
+}
+
+#[test]
+fn panics_are_recorded_as_the_exit_of_every_open_frame() {
+    let (r, ev) = traced(|| std::panic::catch_unwind(|| calls_boom(3)));
+    assert!(r.is_err());
+    assert_eq!(ev, ["-> calls_boom(n=3)", "  -> boom(n=3)", "  <- boom panicked: too big: 3", "<- calls_boom panicked: too big: 3"]);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Options.
+// ---------------------------------------------------------------------------------------------------------
+
+#[trace(skip(password))]
+fn login(user: &str, password: &str) -> bool {
+    user == "root" && password == "hunter2"
+}
+
+#[trace(skip_all, skip_return, name = "quiet_op")]
+fn quiet(secret: u64) -> u64 {
+    secret * 2
+}
+
+#[trace(location = "src/main.ruchy:12:5", sample = 1)]
+fn from_ruchy(x: i32) -> i32 {
+    x
+}
+
+#[test]
+fn skip_name_and_skip_return_options() {
+    let (v, ev) = traced(|| login("root", "hunter2"));
+    assert!(v);
+    assert_eq!(ev, [r#"-> login(user="root")"#, "<- login = true"]);
+
+    let (v, ev) = traced(|| quiet(21));
+    assert_eq!(v, 42);
+    assert_eq!(ev, ["-> quiet_op()", "<- quiet_op"]);
+}
+
+#[test]
+fn location_option_sets_the_site_location() {
+    let (v, ev) = traced(|| from_ruchy(1));
+    assert_eq!(v, 1);
+    assert_eq!(ev, ["-> from_ruchy(x=1)", "<- from_ruchy = 1"]);
+    assert_eq!(site_location("from_ruchy"), ("src/main.ruchy".to_owned(), 12, 5));
+    let (file, line, _) = site_location("add");
+    assert!(file.ends_with("shapes.rs"), "{file}");
+    assert!(line > 60, "line {line} is the `fn add` line");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// async fn: one record per future, suspended (not left open) across awaits.
+// ---------------------------------------------------------------------------------------------------------
+
+#[trace]
+async fn double(x: u32) -> u32 {
+    yield_now().await;
+    x * 2
+}
+
+#[trace]
+async fn chain(x: u32) -> u32 {
+    double(x).await + 1
+}
+
+#[trace]
+async fn parse_later(s: &str) -> Result<u32, AppError> {
+    yield_now().await;
+    Ok(s.parse::<u32>()?)
+}
+
+struct Account {
+    balance: u64,
+}
+
+#[trace]
+impl Account {
+    async fn deposit(&mut self, amount: u64) -> u64 {
+        yield_now().await;
+        self.balance += amount;
+        self.balance
+    }
+}
+
+#[test]
+fn async_fn_is_one_call_suspended_across_await() {
+    let (v, ev) = traced(|| block_on(double(4)));
+    assert_eq!(v, 8);
+    assert_eq!(ev, ["-> double(x=4)", "  ~ suspend double", "  ~ resume double", "<- double = 8"]);
+}
+
+#[test]
+fn nested_async_calls() {
+    let (v, ev) = traced(|| block_on(chain(1)));
+    assert_eq!(v, 3);
+    assert_eq!(
+        ev,
+        [
+            "-> chain(x=1)",
+            "  -> double(x=1)",
+            "    ~ suspend double",
+            "  ~ suspend chain",
+            "  ~ resume chain",
+            "    ~ resume double",
+            "  <- double = 2",
+            "<- chain = 3",
+        ]
+    );
+}
+
+#[test]
+fn async_question_mark_and_methods() {
+    let (v, ev) = traced(|| block_on(parse_later("x")));
+    assert!(matches!(v, Err(AppError::Parse(_))));
+    assert!(ev.last().is_some_and(|e| e.starts_with("<- parse_later = Err(Parse(")), "{ev:?}");
+
+    let mut acc = Account { balance: 1 };
+    let (v, ev) = traced(|| block_on(acc.deposit(2)));
+    assert_eq!(v, 3);
+    assert_eq!(ev.first().map(String::as_str), Some("-> Account::deposit(self=<&mut shapes::Account>, amount=2)"));
+    assert_eq!(ev.last().map(String::as_str), Some("<- Account::deposit = 3"));
+}
+
+#[test]
+fn nothing_stays_open_across_an_await() {
+    // Poll a future to its first suspension, run a sync call at top level, then finish the future: the sync
+    // call must not be nested inside the suspended async call.
+    let (v, ev) = traced(|| {
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut fut = std::pin::pin!(double(5));
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        let sum = add(1, 1);
+        let Poll::Ready(v) = fut.as_mut().poll(&mut cx) else { panic!("double did not finish") };
+        i64::from(v) + sum
+    });
+    assert_eq!(v, 13);
+    assert_eq!(
+        ev,
+        ["-> double(x=5)", "  ~ suspend double", "-> add(a=1, b=1)", "<- add = 3", "  ~ resume double", "<- double = 10"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Inline modules.
+// ---------------------------------------------------------------------------------------------------------
+
+#[trace]
+mod geometry {
+    pub fn area(w: u32, h: u32) -> u32 {
+        w * h
+    }
+
+    #[trace(skip)]
+    pub fn secret() -> u32 {
+        42
+    }
+
+    pub struct Square(pub u32);
+
+    impl Square {
+        pub fn side(&self) -> u32 {
+            self.0
+        }
+    }
+
+    pub const fn unit() -> u32 {
+        1
+    }
+
+    pub mod nested {
+        pub fn twice(x: u32) -> u32 {
+            x * 2
+        }
+    }
+}
+
+#[test]
+fn inline_mod_with_opted_out_fn() {
+    let (v, ev) = traced(|| geometry::area(2, 3) + geometry::secret() + geometry::unit());
+    assert_eq!(v, 49);
+    assert_eq!(ev, ["-> area(w=2, h=3)", "<- area = 6"]);
+
+    let (v, ev) = traced(|| geometry::Square(4).side() + geometry::nested::twice(1));
+    assert_eq!(v, 6);
+    assert_eq!(ev, ["-> Square::side(self=<&shapes::geometry::Square>)", "<- Square::side = 4", "-> twice(x=1)", "<- twice = 2"]);
+}
