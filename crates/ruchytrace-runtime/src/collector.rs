@@ -10,7 +10,7 @@ use crate::clock::{self, Converter};
 use crate::config::{OutputFormat, Overflow};
 use crate::format::{self, Format, Nesting, SiteTable, TraceWriter};
 use crate::model::{
-    ArgInfo, ClockInfo, Event, Location, LossReason, Metadata, RecordSettings, Return, Site,
+    ArgInfo, ClockInfo, Event, Location, LossReason, Metadata, RecordSettings, Site,
     Trailer, FN_TRACE_FORMAT, SCHEMA_VERSION,
 };
 use crate::record::RawEvent;
@@ -417,11 +417,6 @@ impl Sink {
         &self.sites
     }
 
-    /// Calls still open, for reports.
-    pub(crate) fn nesting(&self) -> &Nesting {
-        &self.nesting
-    }
-
     /// Forgets statistics (for `reset()`).
     pub(crate) fn reset_stats(&mut self) {
         self.stats = Stats::default();
@@ -448,9 +443,4 @@ pub(crate) fn convert_private(raw: Vec<RawEvent>, pid: u32, tid: u32) -> Vec<Eve
             r.finish(ts, pid, tid)
         })
         .collect()
-}
-
-/// True when `ret` marks a call as an error (used by summary).
-pub(crate) fn is_error(ret: &Return) -> bool {
-    ret.is_error()
 }
