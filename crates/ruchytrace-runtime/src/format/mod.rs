@@ -1,1 +1,602 @@
 //! Trace file formats: binary (`.rtrace`), JSON and text writers, and readers.
+//!
+//! Every format is one type behind the streaming [`TraceWriter`] trait; [`writer`] picks one.
+//! Writers are fed `begin`, then sites (each before the first event that uses it), events and
+//! `finish`. The per-event context a writer needs (stack depth, call duration, the event's site)
+//! is computed by [`Nesting`], which the collector and the converters share, so every format
+//! agrees on nesting. [`read_trace`] reads a binary or JSON trace back (detected from the
+//! content), keeping every complete event of a truncated file; [`binary::BinaryReader`] streams the
+//! records of a binary trace with bounded memory.
+//!
+//! The wire formats are documented in `docs/trace-format.md`.
+
+use crate::model::{Event, Metadata, Site, Trace, Trailer};
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, Write};
+use std::path::Path;
+
+pub mod binary;
+pub mod json;
+pub mod text;
+pub mod value_json;
+
+/// An output format of a function trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// strace-like lines for people ([`text::TextWriter`]).
+    Text,
+    /// The documented JSON schema ([`json::JsonWriter`]).
+    Json,
+    /// Compact framed binary `.rtrace` ([`binary::BinaryWriter`]).
+    Binary,
+}
+
+impl Format {
+    /// Parses `text`, `json` or `binary` (also `txt`, `rtrace`, `bin`), case-insensitively.
+    pub fn from_name(s: &str) -> Option<Format> {
+        match s.to_ascii_lowercase().as_str() {
+            "text" | "txt" => Some(Format::Text),
+            "json" => Some(Format::Json),
+            "binary" | "bin" | "rtrace" => Some(Format::Binary),
+            _ => None,
+        }
+    }
+
+    /// The format a file name implies: `.json`; `.rtrace` or `.bin`; `.txt` or `.log`.
+    pub fn from_path(p: &Path) -> Option<Format> {
+        let ext = p.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "json" => Some(Format::Json),
+            "rtrace" | "bin" => Some(Format::Binary),
+            "txt" | "log" => Some(Format::Text),
+            _ => None,
+        }
+    }
+
+    /// The canonical name (`text`, `json`, `binary`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Binary => "binary",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Per-event context a writer gets (computed by [`Nesting::observe`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EventCtx<'a> {
+    /// Stack depth of the event's thread: before the push for an enter or resume, after the pop
+    /// for an exit or suspend, the current depth for other events.
+    pub depth: usize,
+    /// For an exit: its timestamp minus the matching enter's (for `async fn`: from the first
+    /// poll). `None` when the enter is unknown (lost or before the start of the trace).
+    pub duration_ns: Option<u64>,
+    /// The event's site, for enter, exit, suspend and resume events whose site is known.
+    pub site: Option<&'a Site>,
+    /// True once more than one thread has been seen.
+    pub multi_thread: bool,
+}
+
+impl EventCtx<'_> {
+    /// A context with depth 0, no duration, no site (for events that need none).
+    pub const EMPTY: EventCtx<'static> = EventCtx {
+        depth: 0,
+        duration_ns: None,
+        site: None,
+        multi_thread: false,
+    };
+}
+
+/// Streaming writer: `begin`, then sites (each before the first event that uses it), events,
+/// `flush` at will, and `finish` (or `finish_incomplete`) once.
+pub trait TraceWriter: Send {
+    /// Writes the header.
+    fn begin(&mut self, meta: &Metadata) -> io::Result<()>;
+    /// Declares a site; called before the first event that refers to it.
+    fn site(&mut self, site: &Site) -> io::Result<()>;
+    /// Writes one event.
+    fn event(&mut self, ev: &Event, ctx: &EventCtx<'_>) -> io::Result<()>;
+    /// Makes everything written so far durable in the output (a `SIGKILL` after this returns
+    /// keeps it).
+    fn flush(&mut self) -> io::Result<()>;
+    /// Closes the trace as complete, writing the trailer, and flushes.
+    fn finish(&mut self, trailer: &Trailer) -> io::Result<()>;
+    /// Closes a trace whose source was incomplete (a truncated input being converted): the
+    /// output says so, and readers report it as truncated with `truncation` as the reason.
+    fn finish_incomplete(&mut self, trailer: &Trailer, truncation: &str) -> io::Result<()>;
+}
+
+/// Creates the writer of `format` on `out`.
+pub fn writer(format: Format, out: Box<dyn Write + Send>) -> Box<dyn TraceWriter> {
+    match format {
+        Format::Text => Box::new(text::TextWriter::new(out)),
+        Format::Json => Box::new(json::JsonWriter::new(out)),
+        Format::Binary => Box::new(binary::BinaryWriter::new(out)),
+    }
+}
+
+/// Sites indexed by id (ids are small and dense).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SiteTable {
+    sites: Vec<Option<Site>>,
+}
+
+impl SiteTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        SiteTable::default()
+    }
+
+    /// A table holding `sites`.
+    pub fn from_sites<'a>(sites: impl IntoIterator<Item = &'a Site>) -> Self {
+        let mut t = SiteTable::new();
+        for s in sites {
+            t.insert(s.clone());
+        }
+        t
+    }
+
+    /// Adds or replaces a site (by its id).
+    pub fn insert(&mut self, site: Site) {
+        let i = site.id as usize;
+        if self.sites.len() <= i {
+            self.sites.resize(i + 1, None);
+        }
+        self.sites[i] = Some(site);
+    }
+
+    /// Looks a site up.
+    pub fn get(&self, id: u32) -> Option<&Site> {
+        self.sites.get(id as usize).and_then(Option::as_ref)
+    }
+
+    /// True when `id` is present.
+    pub fn contains(&self, id: u32) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// Every site, by increasing id.
+    pub fn iter(&self) -> impl Iterator<Item = &Site> {
+        self.sites.iter().flatten()
+    }
+}
+
+/// One frame of a thread's call stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Frame {
+    site: u32,
+    /// Entry time (`None` for a future resumed without a known enter).
+    enter_ts: Option<u64>,
+    call_id: Option<u64>,
+}
+
+/// A call that had not returned when observation stopped ([`Nesting::open_calls`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenCall {
+    /// Process id.
+    pub pid: u32,
+    /// Thread id (for a suspended future: the thread that last polled it).
+    pub tid: u32,
+    /// Site id.
+    pub site: u32,
+    /// Entry time, when known.
+    pub enter_ts: Option<u64>,
+    /// The future's call id (`async fn`).
+    pub call_id: Option<u64>,
+    /// True for a suspended future (not on any thread's stack).
+    pub suspended: bool,
+}
+
+/// Tracks per-(pid, tid) call stacks so writers and readers get depths and durations.
+///
+/// * A suspended future's frame leaves its thread's stack; a resume pushes it back, possibly on
+///   another thread; its exit duration is measured from its enter.
+/// * Recovery after loss: an exit whose site is not on top pops frames until it matches,
+///   counting the popped calls as "exit lost" ([`Nesting::exits_lost`]). An exit that matches no
+///   frame at all is reported with no duration and leaves the stack alone.
+#[derive(Debug, Default)]
+pub struct Nesting {
+    stacks: HashMap<(u32, u32), Vec<Frame>>,
+    suspended: HashMap<u64, (u32, u32, Frame)>,
+    exits_lost: u64,
+    unmatched_exits: u64,
+}
+
+impl Nesting {
+    /// No thread seen yet.
+    pub fn new() -> Self {
+        Nesting::default()
+    }
+
+    /// Updates the stacks with `ev` and returns its context.
+    pub fn observe<'a>(&mut self, ev: &Event, sites: &'a SiteTable) -> EventCtx<'a> {
+        let key = ev.pid_tid();
+        let stack = self.stacks.entry(key).or_default();
+        let (depth, duration_ns, site) = match ev {
+            Event::Enter {
+                site, ts, call_id, ..
+            } => {
+                let depth = stack.len();
+                stack.push(Frame {
+                    site: *site,
+                    enter_ts: Some(*ts),
+                    call_id: *call_id,
+                });
+                (depth, None, Some(*site))
+            }
+            Event::Exit {
+                site, ts, call_id, ..
+            } => {
+                let frame = match pop_matching(stack, *site, *call_id) {
+                    Some((frame, lost)) => {
+                        self.exits_lost += lost;
+                        Some(frame)
+                    }
+                    // A future that exits while suspended (e.g. dropped) is not on any stack.
+                    None => call_id
+                        .and_then(|id| self.suspended.remove(&id))
+                        .map(|(_, _, f)| f),
+                };
+                if frame.is_none() {
+                    self.unmatched_exits += 1;
+                }
+                let duration = frame
+                    .and_then(|f| f.enter_ts)
+                    .map(|enter| ts.saturating_sub(enter));
+                (stack.len(), duration, Some(*site))
+            }
+            Event::Suspend {
+                site,
+                call_id,
+                pid,
+                tid,
+                ..
+            } => {
+                if let Some((frame, lost)) = pop_matching(stack, *site, Some(*call_id)) {
+                    self.exits_lost += lost;
+                    self.suspended.insert(*call_id, (*pid, *tid, frame));
+                }
+                (stack.len(), None, Some(*site))
+            }
+            Event::Resume { site, call_id, .. } => {
+                let depth = stack.len();
+                let frame = self
+                    .suspended
+                    .remove(call_id)
+                    .map(|(_, _, f)| f)
+                    .unwrap_or(Frame {
+                        site: *site,
+                        enter_ts: None,
+                        call_id: Some(*call_id),
+                    });
+                stack.push(frame);
+                (depth, None, Some(*site))
+            }
+            Event::Instant { .. }
+            | Event::Thread { .. }
+            | Event::Loss { .. }
+            | Event::Stall { .. } => (stack.len(), None, None),
+        };
+        EventCtx {
+            depth,
+            duration_ns,
+            site: site.and_then(|id| sites.get(id)),
+            multi_thread: self.stacks.len() > 1,
+        }
+    }
+
+    /// Calls entered and not exited: on a thread's stack (innermost last) or suspended.
+    pub fn open_calls(&self) -> Vec<OpenCall> {
+        let mut keys: Vec<_> = self.stacks.keys().copied().collect();
+        keys.sort_unstable();
+        let mut out = Vec::new();
+        for (pid, tid) in keys {
+            for f in &self.stacks[&(pid, tid)] {
+                out.push(OpenCall {
+                    pid,
+                    tid,
+                    site: f.site,
+                    enter_ts: f.enter_ts,
+                    call_id: f.call_id,
+                    suspended: false,
+                });
+            }
+        }
+        let mut suspended: Vec<_> = self.suspended.values().collect();
+        suspended.sort_unstable_by_key(|(pid, tid, f)| (*pid, *tid, f.call_id));
+        for (pid, tid, f) in suspended {
+            out.push(OpenCall {
+                pid: *pid,
+                tid: *tid,
+                site: f.site,
+                enter_ts: f.enter_ts,
+                call_id: f.call_id,
+                suspended: true,
+            });
+        }
+        out
+    }
+
+    /// Calls popped without their exit (their exit was lost) during loss recovery.
+    pub fn exits_lost(&self) -> u64 {
+        self.exits_lost
+    }
+
+    /// Exits that matched no open call (their enter was lost or predates the trace).
+    pub fn unmatched_exits(&self) -> u64 {
+        self.unmatched_exits
+    }
+
+    /// Current stack depth of a thread.
+    pub fn depth(&self, pid: u32, tid: u32) -> usize {
+        self.stacks.get(&(pid, tid)).map_or(0, Vec::len)
+    }
+}
+
+/// Pops the innermost frame of `site` (and `call_id`, when given) and every frame above it.
+/// Returns the frame and how many frames above it were discarded; `None` (stack untouched) when
+/// no frame matches.
+fn pop_matching(stack: &mut Vec<Frame>, site: u32, call_id: Option<u64>) -> Option<(Frame, u64)> {
+    let pos = stack
+        .iter()
+        .rposition(|f| f.site == site && (call_id.is_none() || f.call_id == call_id))?;
+    let lost = (stack.len() - pos - 1) as u64;
+    stack.truncate(pos + 1);
+    stack.pop().map(|f| (f, lost))
+}
+
+/// A file that cannot be read as a trace at all (as opposed to a truncated one, which
+/// [`read_trace`] returns with [`Trace::truncation`] set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    /// Byte offset of the problem in the input, when it is about the content.
+    pub offset: Option<u64>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ReadError {
+    /// An error at byte `offset`.
+    pub fn at(offset: u64, message: impl Into<String>) -> Self {
+        ReadError {
+            offset: Some(offset),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.offset {
+            Some(o) => write!(f, "{} at byte {o}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// What kind of trace some bytes hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detected {
+    /// A binary `.rtrace` (magic present).
+    Binary,
+    /// A JSON document.
+    Json,
+}
+
+/// Detects the format from the first bytes of a file.
+pub fn detect(prefix: &[u8]) -> Result<Detected, ReadError> {
+    if prefix.is_empty() {
+        return Err(ReadError::at(0, "empty file, not a ruchytrace trace"));
+    }
+    let n = prefix.len().min(binary::MAGIC.len());
+    if prefix[..n] == binary::MAGIC[..n] {
+        return Ok(Detected::Binary);
+    }
+    match prefix.iter().position(|b| !b.is_ascii_whitespace()) {
+        Some(i) if prefix[i] == b'{' => Ok(Detected::Json),
+        None => Err(ReadError::at(
+            prefix.len() as u64,
+            "blank file, not a ruchytrace trace",
+        )),
+        Some(i) => Err(ReadError::at(
+            i as u64,
+            "not a ruchytrace trace (neither the binary magic nor a JSON object)",
+        )),
+    }
+}
+
+/// Reads a whole trace file (binary or JSON, detected from the content).
+pub fn read_trace(path: &Path) -> Result<Trace, ReadError> {
+    let bytes = std::fs::read(path).map_err(|e| ReadError {
+        offset: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    read_trace_from(&bytes)
+}
+
+/// Reads a whole trace from memory. A truncated or damaged tail is not an error: the result keeps
+/// every complete event before it and says where and why in [`Trace::truncation`].
+pub fn read_trace_from(bytes: &[u8]) -> Result<Trace, ReadError> {
+    match detect(bytes)? {
+        Detected::Binary => binary::read_all(bytes),
+        Detected::Json => json::read_json(bytes),
+    }
+}
+
+/// What [`convert`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvertSummary {
+    /// Events written.
+    pub events: u64,
+    /// The input's truncation, when it was incomplete.
+    pub truncation: Option<String>,
+}
+
+/// Why [`convert`] failed.
+#[derive(Debug)]
+pub enum ConvertError {
+    /// The input is not a readable trace.
+    Read(ReadError),
+    /// Writing the output failed.
+    Write(io::Error),
+}
+
+impl fmt::Display for ConvertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConvertError::Read(e) => e.fmt(f),
+            ConvertError::Write(e) => write!(f, "cannot write output: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConvertError {}
+
+impl From<io::Error> for ConvertError {
+    fn from(e: io::Error) -> Self {
+        ConvertError::Write(e)
+    }
+}
+
+/// Re-encodes the trace in `input` (binary or JSON) as `format` on `out`. A binary input is
+/// streamed record by record (bounded memory); a JSON input is read whole. A truncated input is
+/// converted up to its damage and the output is closed with
+/// [`TraceWriter::finish_incomplete`], so it stays marked as truncated.
+pub fn convert(
+    input: &Path,
+    format: Format,
+    out: Box<dyn Write + Send>,
+) -> Result<ConvertSummary, ConvertError> {
+    let file = std::fs::File::open(input).map_err(|e| {
+        ConvertError::Read(ReadError {
+            offset: None,
+            message: format!("cannot open: {e}"),
+        })
+    })?;
+    let mut file = io::BufReader::with_capacity(1 << 16, file);
+    let prefix = io::BufRead::fill_buf(&mut file).map_err(|e| {
+        ConvertError::Read(ReadError {
+            offset: None,
+            message: format!("cannot read: {e}"),
+        })
+    })?;
+    let mut w = writer(format, out);
+    match detect(prefix).map_err(ConvertError::Read)? {
+        Detected::Binary => {
+            let mut reader = binary::BinaryReader::new(file).map_err(ConvertError::Read)?;
+            w.begin(reader.metadata())?;
+            let mut sites = SiteTable::new();
+            let mut nesting = Nesting::new();
+            let mut events = 0u64;
+            let mut lost = 0u64;
+            let mut end_ns = 0u64;
+            let mut trailer = None;
+            let mut source_truncation = None;
+            for rec in reader.by_ref() {
+                match rec {
+                    binary::Record::Site(s) => {
+                        w.site(&s)?;
+                        sites.insert(s);
+                    }
+                    binary::Record::Event(ev) => {
+                        if let Event::Loss { count, .. } = &ev {
+                            lost += count;
+                        }
+                        end_ns = end_ns.max(ev.ts());
+                        let ctx = nesting.observe(&ev, &sites);
+                        w.event(&ev, &ctx)?;
+                        events += 1;
+                    }
+                    binary::Record::Trailer(t) => trailer = Some(t),
+                    binary::Record::SourceTruncated(s) => source_truncation = Some(s),
+                    binary::Record::Metadata(_) => {}
+                }
+            }
+            let truncation = reader.truncation().map(str::to_owned).or(source_truncation);
+            finish_writer(
+                &mut *w,
+                trailer.unwrap_or(Trailer {
+                    events,
+                    lost,
+                    end_ns,
+                }),
+                truncation,
+                events,
+            )
+        }
+        Detected::Json => {
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| {
+                ConvertError::Read(ReadError {
+                    offset: None,
+                    message: format!("cannot read: {e}"),
+                })
+            })?;
+            let trace = json::read_json(&bytes).map_err(ConvertError::Read)?;
+            write_trace(&trace, &mut *w)?;
+            Ok(ConvertSummary {
+                events: trace.events.len() as u64,
+                truncation: trace.truncation.clone(),
+            })
+        }
+    }
+}
+
+fn finish_writer(
+    w: &mut dyn TraceWriter,
+    trailer: Trailer,
+    truncation: Option<String>,
+    events: u64,
+) -> Result<ConvertSummary, ConvertError> {
+    match &truncation {
+        Some(t) => w.finish_incomplete(&trailer, t)?,
+        None => w.finish(&trailer)?,
+    }
+    Ok(ConvertSummary { events, truncation })
+}
+
+/// Writes a whole in-memory trace through `w` (all sites first, then the events with contexts
+/// from a fresh [`Nesting`], then the trailer, or `finish_incomplete` when the trace is not
+/// complete).
+pub fn write_trace(trace: &Trace, w: &mut dyn TraceWriter) -> io::Result<()> {
+    w.begin(&trace.metadata)?;
+    let sites = SiteTable::from_sites(&trace.sites);
+    for s in sites.iter() {
+        w.site(s)?;
+    }
+    let mut nesting = Nesting::new();
+    for ev in &trace.events {
+        let ctx = nesting.observe(ev, &sites);
+        w.event(ev, &ctx)?;
+    }
+    let trailer = trace.trailer.clone().unwrap_or_else(|| Trailer {
+        events: trace.events.len() as u64,
+        lost: trace
+            .events
+            .iter()
+            .map(|e| match e {
+                Event::Loss { count, .. } => *count,
+                _ => 0,
+            })
+            .sum(),
+        end_ns: trace.events.iter().map(Event::ts).max().unwrap_or(0),
+    });
+    match (&trace.truncation, &trace.trailer) {
+        (None, Some(_)) => w.finish(&trailer),
+        (Some(t), _) => w.finish_incomplete(&trailer, t),
+        (None, None) => w.finish_incomplete(&trailer, "the trace has no trailer"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,218 @@
+//! The clock contract: every timestamp that leaves the process is `CLOCK_MONOTONIC` nanoseconds.
+//!
+//! The hot path reads raw *ticks*: the TSC on x86_64 machines whose TSC is invariant
+//! (`constant_tsc` + `nonstop_tsc`), `CLOCK_MONOTONIC` nanoseconds elsewhere. The collector turns
+//! ticks into nanoseconds with [`Converter`], which interpolates between (TSC, `CLOCK_MONOTONIC`)
+//! anchor pairs it takes on every cycle, before reading the buffers. The conversion error is the
+//! jitter of one anchor read (tens of nanoseconds), far below a ptrace stop's latency, so function
+//! events and the companion's syscall stamps nest exactly.
+
+/// Reads `CLOCK_MONOTONIC` in nanoseconds (vDSO: no system call on Linux).
+#[inline]
+pub fn monotonic_ns() -> u64 {
+    read_clock(libc::CLOCK_MONOTONIC)
+}
+
+/// Reads `CLOCK_REALTIME` in nanoseconds since the Unix epoch.
+pub fn realtime_ns() -> u64 {
+    read_clock(libc::CLOCK_REALTIME)
+}
+
+#[inline]
+fn read_clock(id: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; clock_gettime only writes to it.
+    unsafe { libc::clock_gettime(id, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Reads the time-stamp counter.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub fn rdtsc() -> u64 {
+    // SAFETY: RDTSC is available on every x86_64 CPU and has no memory effects.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// Reads the time-stamp counter (not x86_64: the monotonic clock stands in).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+pub fn rdtsc() -> u64 {
+    monotonic_ns()
+}
+
+/// True when this machine's TSC ticks at a constant rate in every power state, so it can stand in
+/// for `CLOCK_MONOTONIC` after conversion. `RUCHYTRACE_CLOCK=monotonic` turns it off.
+pub fn tsc_usable() -> bool {
+    if !cfg!(target_arch = "x86_64") {
+        return false;
+    }
+    if std::env::var("RUCHYTRACE_CLOCK").is_ok_and(|v| v == "monotonic") {
+        return false;
+    }
+    let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") else {
+        return false;
+    };
+    let flags = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("flags"))
+        .unwrap_or("");
+    let has = |f: &str| flags.split_whitespace().any(|w| w == f);
+    has("constant_tsc") && has("nonstop_tsc")
+}
+
+/// One simultaneous reading of the TSC and `CLOCK_MONOTONIC`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Anchor {
+    /// TSC ticks (midpoint of two reads around the clock read).
+    pub tsc: u64,
+    /// `CLOCK_MONOTONIC` nanoseconds.
+    pub ns: u64,
+}
+
+impl Anchor {
+    /// Takes an anchor, retrying when the read was disturbed (preemption between the reads).
+    pub fn take() -> Anchor {
+        let mut best = None;
+        for _ in 0..8 {
+            let t1 = rdtsc();
+            let ns = monotonic_ns();
+            let t2 = rdtsc();
+            let width = t2.wrapping_sub(t1);
+            let a = Anchor {
+                tsc: t1 + width / 2,
+                ns,
+            };
+            match best {
+                Some((w, _)) if w <= width => {}
+                _ => best = Some((width, a)),
+            }
+            if width < 2_000 {
+                break;
+            }
+        }
+        best.map(|(_, a)| a).expect("at least one anchor read")
+    }
+}
+
+/// Converts hot-path ticks to `CLOCK_MONOTONIC` nanoseconds.
+#[derive(Debug, Clone)]
+pub struct Converter {
+    tsc: bool,
+    anchors: Vec<Anchor>,
+}
+
+/// Anchors kept: at one anchor per collector cycle this spans minutes, far longer than any
+/// event waits in a buffer.
+const MAX_ANCHORS: usize = 4096;
+
+impl Converter {
+    /// A converter for TSC ticks (`tsc = true`) or for ticks that already are nanoseconds.
+    pub fn new(tsc: bool) -> Converter {
+        let mut c = Converter {
+            tsc,
+            anchors: Vec::new(),
+        };
+        if tsc {
+            c.anchors.push(Anchor::take());
+        }
+        c
+    }
+
+    /// Whether ticks are TSC readings.
+    pub fn is_tsc(&self) -> bool {
+        self.tsc
+    }
+
+    /// Records a fresh anchor; call before converting events read after this point.
+    pub fn anchor(&mut self) {
+        if !self.tsc {
+            return;
+        }
+        let mut a = Anchor::take();
+        if self.anchors.len() == 1 {
+            // The first rate estimate needs a baseline well above the read jitter: wait for 1 ms
+            // once in the life of the process.
+            let first = self.anchors[0];
+            while a.ns < first.ns + 1_000_000 {
+                std::hint::spin_loop();
+                a = Anchor::take();
+            }
+        }
+        if let Some(last) = self.anchors.last() {
+            // Anchors closer than 100 µs add jitter and no precision.
+            if a.ns < last.ns + 100_000 {
+                return;
+            }
+        }
+        if self.anchors.len() == MAX_ANCHORS {
+            self.anchors.drain(..MAX_ANCHORS / 2);
+        }
+        self.anchors.push(a);
+    }
+
+    /// Estimated TSC frequency in Hz (None until two anchors exist or without TSC).
+    pub fn tsc_hz(&self) -> Option<f64> {
+        let (a, b) = (self.anchors.first()?, self.anchors.last()?);
+        if !self.tsc || b.ns <= a.ns {
+            return None;
+        }
+        Some((b.tsc - a.tsc) as f64 * 1e9 / (b.ns - a.ns) as f64)
+    }
+
+    /// Converts ticks to nanoseconds.
+    pub fn to_ns(&self, ticks: u64) -> u64 {
+        if !self.tsc {
+            return ticks;
+        }
+        let n = self.anchors.len();
+        if n < 2 {
+            // One anchor and a nominal rate guess: only used before the collector's second anchor
+            // and corrected as soon as it exists (events are converted after an anchor is taken).
+            let a = self.anchors[0];
+            let hz = 1e9;
+            return (a.ns as i128 + ((ticks as i128 - a.tsc as i128) as f64 * 1e9 / hz) as i128)
+                .max(0) as u64;
+        }
+        // Segment [i, i+1] containing ticks; outside, extrapolate from the nearest segment.
+        let idx = self.anchors.partition_point(|a| a.tsc <= ticks);
+        let i = idx.clamp(1, n - 1) - 1;
+        let (a, b) = (self.anchors[i], self.anchors[i + 1]);
+        let dt = b.tsc.saturating_sub(a.tsc).max(1) as i128;
+        let dn = (b.ns - a.ns) as i128;
+        let off = ticks as i128 - a.tsc as i128;
+        (a.ns as i128 + off * dn / dt).max(0) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversion_tracks_monotonic() {
+        if !tsc_usable() {
+            return;
+        }
+        let mut c = Converter::new(true);
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        let t = rdtsc();
+        let m = monotonic_ns();
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        c.anchor();
+        let conv = c.to_ns(t);
+        let err = conv as i64 - m as i64;
+        assert!(err.abs() < 20_000, "conversion error {err} ns");
+        assert!(c.tsc_hz().unwrap() > 1e8);
+    }
+
+    #[test]
+    fn monotonic_passthrough() {
+        let c = Converter::new(false);
+        assert_eq!(c.to_ns(12345), 12345);
+        assert!(monotonic_ns() > 0 && realtime_ns() > 1_600_000_000_000_000_000);
+    }
+}

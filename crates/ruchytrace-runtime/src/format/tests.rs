@@ -1,0 +1,1 @@
+//! Unit tests of the formats (round trips, truncation, nesting).

@@ -1,0 +1,337 @@
+//! The public hook API: what `#[ruchytrace::trace]` expands to, and what a code generator may emit
+//! directly (see `docs/codegen-hooks.md`).
+//!
+//! The hot path is [`enter`] and [`CallGuard::exit_with`]: one relaxed load of the global state,
+//! one of the site's cached decision, a thread-local pointer, a clock read, and stores into the
+//! thread's own buffer. Everything else (first use, new threads, full buffers, panics) is on
+//! `#[cold]` paths.
+
+use crate::capture::ArgWriter;
+use crate::record::{kind, ret};
+use crate::state::{self, ThreadState, ON_MONO};
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering::Relaxed};
+use std::task::{Context, Poll};
+
+pub use crate::capture::probe as capture;
+pub use crate::capture::{ArgWriter as Writer, Capture};
+pub use crate::model::SiteKind;
+
+/// One declared (captured) argument of a call site.
+#[derive(Debug)]
+pub struct ArgMeta {
+    /// Argument name as written (`n`, `self`, `(a, b)`).
+    pub name: &'static str,
+    /// Type as written (`i64`, `&str`, `T`).
+    pub type_name: &'static str,
+}
+
+/// Static description of an instrumented function.
+#[derive(Debug)]
+pub struct SiteMeta {
+    /// Display name (`fibonacci`, `Point::norm`, or an override).
+    pub name: &'static str,
+    /// `module_path!()` of the function (the qualified name is `module_path::name`).
+    pub module_path: &'static str,
+    /// Source file (or the original source of generated code).
+    pub file: &'static str,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+    /// Captured arguments in order.
+    pub args: &'static [ArgMeta],
+    /// Declared return type as written (`()` when none).
+    pub return_type: &'static str,
+    /// fn / method / async.
+    pub kind: SiteKind,
+    /// 0 = the global sample rate; N = record one call of this site in N.
+    pub sample: u32,
+}
+
+pub(crate) const SITE_UNRESOLVED: u8 = 0;
+pub(crate) const SITE_ON: u8 = 1;
+pub(crate) const SITE_OFF: u8 = 2;
+pub(crate) const SITE_SAMPLED: u8 = 3;
+
+/// A call site: a `static` per instrumented function. Its id and its filter/sampling decision
+/// are resolved on first use and cached.
+#[derive(Debug)]
+pub struct CallSite {
+    pub(crate) meta: SiteMeta,
+    pub(crate) id: AtomicU32,
+    pub(crate) state: AtomicU8,
+}
+
+impl CallSite {
+    /// Declares a site (usable in a `static`).
+    pub const fn new(meta: SiteMeta) -> CallSite {
+        CallSite {
+            meta,
+            id: AtomicU32::new(0),
+            state: AtomicU8::new(SITE_UNRESOLVED),
+        }
+    }
+
+    /// The site's static description.
+    pub fn meta(&self) -> &SiteMeta {
+        &self.meta
+    }
+
+    /// The fully qualified name (`module::path::name`), as filters see it.
+    pub fn qualified_name(&self) -> String {
+        if self.meta.module_path.is_empty() {
+            self.meta.name.to_string()
+        } else {
+            format!("{}::{}", self.meta.module_path, self.meta.name)
+        }
+    }
+}
+
+/// Pins a closure's return type so `?` and `return` in a moved function body infer as in the
+/// original function.
+#[inline(always)]
+pub fn call<R, F: FnOnce() -> R>(f: F) -> R {
+    f()
+}
+
+/// An open sync call; records the exit when [`CallGuard::exit_with`] is called or when dropped
+/// (unwinding: as a panic; otherwise as "returned, value not captured").
+#[must_use = "the guard records the call's exit"]
+pub struct CallGuard {
+    site: &'static CallSite,
+    active: bool,
+}
+
+impl CallGuard {
+    /// Whether this call is being recorded (false when disabled, filtered out or not sampled).
+    pub fn is_recording(&self) -> bool {
+        self.active
+    }
+
+    /// Records the exit with the return value (`ret` writes exactly one value).
+    #[inline(always)]
+    pub fn exit_with(self, ret: impl Fn(&mut ArgWriter)) {
+        let me = ManuallyDrop::new(self);
+        if me.active {
+            record_exit(me.site, None, &|w: &mut ArgWriter| {
+                w.put([ret::VALUE]);
+                ret(w)
+            });
+        }
+    }
+}
+
+impl Drop for CallGuard {
+    #[inline]
+    fn drop(&mut self) {
+        if self.active {
+            exit_without_value(self.site, None);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn exit_without_value(site: &'static CallSite, call_id: Option<u64>) {
+    if std::thread::panicking() {
+        let msg = state::take_panic_message();
+        record_exit(site, call_id, &|w: &mut ArgWriter| {
+            w.put([ret::PANIC]);
+            match &msg {
+                Some(m) => w.str(m),
+                None => w.unit(),
+            }
+        });
+    } else if call_id.is_some() {
+        record_exit(site, call_id, &|w: &mut ArgWriter| w.put([ret::CANCELLED]));
+    } else {
+        record_exit(site, call_id, &|w: &mut ArgWriter| w.put([ret::NOT_CAPTURED]));
+    }
+}
+
+#[inline(always)]
+fn record_exit(site: &'static CallSite, call_id: Option<u64>, payload: &dyn Fn(&mut ArgWriter)) {
+    let mut g = state::STATE.load(Relaxed);
+    if g > ON_MONO {
+        // Disabled since the call began: still close it, so recorded pairs stay balanced.
+        g = state::clock_mode();
+    }
+    let id = site.id.load(Relaxed);
+    state::with_thread(|t: &mut ThreadState| match call_id {
+        None => t.record(g, kind::EXIT, id, payload),
+        Some(c) => t.record(g, kind::EXIT_ASYNC, id, &|w: &mut ArgWriter| {
+            w.put(c.to_le_bytes());
+            payload(w)
+        }),
+    });
+}
+
+/// Records the entry of a sync call. `args` writes, in order, exactly the arguments listed in
+/// the site's `args`; it runs only when the call is recorded.
+#[inline(always)]
+pub fn enter(site: &'static CallSite, args: impl Fn(&mut ArgWriter)) -> CallGuard {
+    let g = state::STATE.load(Relaxed);
+    if g > ON_MONO {
+        return enter_cold(g, site, &args);
+    }
+    if site.state.load(Relaxed) != SITE_ON {
+        return enter_cold(g, site, &args);
+    }
+    let id = site.id.load(Relaxed);
+    let active = state::with_thread(|t| t.sampled(0) && t.record(g, kind::ENTER, id, &args))
+        .unwrap_or(false);
+    CallGuard { site, active }
+}
+
+#[cold]
+#[inline(never)]
+fn enter_cold(g: u8, site: &'static CallSite, args: &dyn Fn(&mut ArgWriter)) -> CallGuard {
+    let inactive = CallGuard {
+        site,
+        active: false,
+    };
+    let Some(g) = state::resolve(g, site) else {
+        return inactive;
+    };
+    let id = site.id.load(Relaxed);
+    let sample = match site.state.load(Relaxed) {
+        SITE_ON => 0,
+        SITE_SAMPLED => site.meta.sample,
+        _ => return inactive,
+    };
+    let active =
+        state::with_thread(|t| t.sampled(sample) && t.record(g, kind::ENTER, id, args)).unwrap_or(false);
+    CallGuard { site, active }
+}
+
+/// An open `async fn` call: one record from its first poll to its completion.
+#[must_use = "the call records its exit"]
+pub struct AsyncCall {
+    site: &'static CallSite,
+    call_id: u64,
+    active: bool,
+}
+
+/// Records the first poll of an `async fn` call (place it at the start of the async body).
+#[inline(always)]
+pub fn enter_async(site: &'static CallSite, args: impl Fn(&mut ArgWriter)) -> AsyncCall {
+    enter_async_inner(site, &args)
+}
+
+#[inline(never)]
+fn enter_async_inner(site: &'static CallSite, args: &dyn Fn(&mut ArgWriter)) -> AsyncCall {
+    let inactive = AsyncCall {
+        site,
+        call_id: 0,
+        active: false,
+    };
+    let g = state::STATE.load(Relaxed);
+    let Some(g) = state::resolve(g, site) else {
+        return inactive;
+    };
+    let sample = match site.state.load(Relaxed) {
+        SITE_ON => 0,
+        SITE_SAMPLED => site.meta.sample,
+        _ => return inactive,
+    };
+    let id = site.id.load(Relaxed);
+    state::with_thread(|t| {
+        if !t.sampled(sample) {
+            return inactive;
+        }
+        let call_id = t.next_call_id();
+        let ok = t.record(g, kind::ENTER_ASYNC, id, &|w: &mut ArgWriter| {
+            w.put(call_id.to_le_bytes());
+            args(w)
+        });
+        AsyncCall {
+            site,
+            call_id,
+            active: ok,
+        }
+    })
+    .unwrap_or(AsyncCall {
+        site,
+        call_id: 0,
+        active: false,
+    })
+}
+
+impl AsyncCall {
+    /// Records completion with the output value.
+    #[inline]
+    pub fn exit_with(self, ret: impl Fn(&mut ArgWriter)) {
+        let me = ManuallyDrop::new(self);
+        if me.active {
+            record_exit(me.site, Some(me.call_id), &|w: &mut ArgWriter| {
+                w.put([ret::VALUE]);
+                ret(w)
+            });
+        }
+    }
+
+    fn mark(&self, k: u8) {
+        if !self.active {
+            return;
+        }
+        let mut g = state::STATE.load(Relaxed);
+        if g > ON_MONO {
+            g = state::clock_mode();
+        }
+        let id = self.site.id.load(Relaxed);
+        let c = self.call_id;
+        state::with_thread(|t| t.record(g, k, id, &|w: &mut ArgWriter| w.put(c.to_le_bytes())));
+    }
+}
+
+impl Drop for AsyncCall {
+    fn drop(&mut self) {
+        if self.active {
+            exit_without_value(self.site, Some(self.call_id));
+        }
+    }
+}
+
+/// The body future of an instrumented `async fn` (see [`instrument`]).
+pub struct Instrumented<'a, F> {
+    call: &'a AsyncCall,
+    fut: F,
+    polled: bool,
+}
+
+/// Wraps an `async fn` body: records a resume at the start of every poll after the first and a
+/// suspend whenever it returns `Pending`, so the call is never left open on a thread's stack
+/// across an `.await`.
+#[inline]
+pub fn instrument<R, F: Future<Output = R>>(call: &AsyncCall, fut: F) -> Instrumented<'_, F> {
+    Instrumented {
+        call,
+        fut,
+        polled: false,
+    }
+}
+
+impl<F: Future> Future for Instrumented<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `fut` is structurally pinned: it is never moved out of `self` and
+        // `Instrumented` has no Drop impl and is not Unpin-dependent on `F`; the other fields are
+        // plain data that we only mutate in place.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.polled {
+            this.call.mark(kind::RESUME);
+        }
+        this.polled = true;
+        // SAFETY: see above; `this.fut` stays where it is for the rest of its life.
+        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
+        let out = fut.poll(cx);
+        if out.is_pending() {
+            this.call.mark(kind::SUSPEND);
+        }
+        out
+    }
+}

@@ -1,0 +1,462 @@
+//! Process-wide runtime state (settings, site and thread registries, the collector handle) and
+//! the per-thread recording state.
+
+use crate::capture::ArgWriter;
+use crate::clock;
+use crate::config::{Overflow, Settings};
+use crate::filter::Filter;
+use crate::hooks::{CallSite, SITE_OFF, SITE_ON, SITE_SAMPLED, SITE_UNRESOLVED};
+use crate::record::{self, kind};
+use crate::ring::{Producer, Ring};
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU8, Ordering::*};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// Tracing on, hot path reads the TSC.
+pub(crate) const ON_TSC: u8 = 0;
+/// Tracing on, hot path reads `CLOCK_MONOTONIC`.
+pub(crate) const ON_MONO: u8 = 1;
+/// Tracing disabled at run time.
+pub(crate) const OFF: u8 = 2;
+/// Not initialised yet (first call reads the environment).
+pub(crate) const UNINIT: u8 = 3;
+/// The process is exiting: the trace has been finalised.
+pub(crate) const SHUTDOWN: u8 = 4;
+
+/// The one word the hot path reads.
+pub(crate) static STATE: AtomicU8 = AtomicU8::new(UNINIT);
+static CLOCK_TSC: AtomicBool = AtomicBool::new(false);
+/// Bit per [`crate::model::Category`] of instant events that are recorded.
+pub(crate) static CATEGORIES: AtomicU16 = AtomicU16::new(u16::MAX);
+
+/// The clock mode (ON_TSC / ON_MONO) regardless of whether tracing is on.
+pub(crate) fn clock_mode() -> u8 {
+    if CLOCK_TSC.load(Relaxed) {
+        ON_TSC
+    } else {
+        ON_MONO
+    }
+}
+
+/// Reads the hot-path clock for mode `g`.
+#[inline(always)]
+pub(crate) fn ticks(g: u8) -> u64 {
+    if g == ON_TSC {
+        clock::rdtsc()
+    } else {
+        clock::monotonic_ns()
+    }
+}
+
+/// A thread known to the collector.
+pub(crate) struct ThreadEntry {
+    pub ring: Arc<Ring>,
+    pub tid: u32,
+    /// Drained by `testing::capture` instead of the collector while set.
+    pub private: Arc<AtomicBool>,
+}
+
+/// Process-wide state, created on first use.
+pub(crate) struct Runtime {
+    pub settings: Settings,
+    pub filter: Option<Filter>,
+    pub pid: u32,
+    pub tsc: bool,
+    pub sites: Mutex<Vec<&'static CallSite>>,
+    pub threads: Mutex<Vec<ThreadEntry>>,
+    pub collector: OnceLock<crate::collector::Handle>,
+}
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+pub(crate) fn runtime() -> &'static Runtime {
+    RUNTIME.get_or_init(|| {
+        let (settings, warnings) = Settings::from_env();
+        for w in &warnings {
+            eprintln!("{w}");
+        }
+        let filter = settings.filter.as_deref().and_then(|f| Filter::parse(f).ok());
+        let tsc = clock::tsc_usable();
+        CLOCK_TSC.store(tsc, Relaxed);
+        Runtime {
+            filter,
+            pid: std::process::id(),
+            tsc,
+            sites: Mutex::new(Vec::new()),
+            threads: Mutex::new(Vec::new()),
+            collector: OnceLock::new(),
+            settings,
+        }
+    })
+}
+
+/// Initialises on first use; returns the settled state.
+#[cold]
+pub(crate) fn init() -> u8 {
+    let rt = runtime();
+    let s = STATE.load(Acquire);
+    if s != UNINIT {
+        return s;
+    }
+    if rt.settings.enabled {
+        start();
+    } else {
+        let _ = STATE.compare_exchange(UNINIT, OFF, AcqRel, Acquire);
+    }
+    STATE.load(Acquire)
+}
+
+/// Starts the collector (once) and switches recording on.
+pub(crate) fn start() {
+    let rt = runtime();
+    if STATE.load(Acquire) == SHUTDOWN {
+        return;
+    }
+    rt.collector.get_or_init(|| {
+        install_panic_hook();
+        crate::collector::spawn(rt)
+    });
+    let on = if rt.tsc { ON_TSC } else { ON_MONO };
+    let _ = STATE.fetch_update(AcqRel, Acquire, |s| (s != SHUTDOWN).then_some(on));
+}
+
+/// Resolves a site's id and filter/sampling decision, initialising the runtime when needed.
+/// Returns the clock mode to record with, or `None` when nothing is to be recorded.
+#[cold]
+pub(crate) fn resolve(g: u8, site: &'static CallSite) -> Option<u8> {
+    let g = if g == UNINIT { init() } else { g };
+    if g > ON_MONO {
+        return None;
+    }
+    if site.state.load(Acquire) == SITE_UNRESOLVED {
+        let rt = runtime();
+        let mut sites = rt.sites.lock().unwrap_or_else(|e| e.into_inner());
+        if site.state.load(Acquire) == SITE_UNRESOLVED {
+            sites.push(site);
+            site.id.store(sites.len() as u32, Relaxed);
+            let traced = rt
+                .filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&site.qualified_name()));
+            let st = if !traced {
+                SITE_OFF
+            } else if site.meta.sample > 1 {
+                SITE_SAMPLED
+            } else {
+                SITE_ON
+            };
+            site.state.store(st, Release);
+        }
+    }
+    Some(g)
+}
+
+/// Looks a site up by id (collector side).
+pub(crate) fn site_by_id(id: u32) -> Option<&'static CallSite> {
+    let sites = runtime().sites.lock().unwrap_or_else(|e| e.into_inner());
+    sites.get((id as usize).checked_sub(1)?).copied()
+}
+
+/// Per-thread recording state. Only its own thread touches it.
+pub(crate) struct ThreadState {
+    producer: Producer,
+    busy: bool,
+    sample: u32,
+    countdown: u32,
+    calls: u64,
+    next_call: u64,
+    tid: u32,
+    pending_loss: u64,
+    strsize: u32,
+    max_items: u32,
+    overflow: Overflow,
+    scratch: Vec<u8>,
+    pub(crate) private: Arc<AtomicBool>,
+}
+
+thread_local! {
+    static THREAD: Cell<*mut ThreadState> = const { Cell::new(std::ptr::null_mut()) };
+    static DEAD: Cell<bool> = const { Cell::new(false) };
+    static OWNER: Owner = const { Owner(Cell::new(std::ptr::null_mut())) };
+    static PANIC_MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Frees the thread state when the thread exits and tells the collector the ring is final.
+struct Owner(Cell<*mut ThreadState>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let p = self.0.get();
+        if p.is_null() {
+            return;
+        }
+        let _ = DEAD.try_with(|d| d.set(true));
+        let _ = THREAD.try_with(|t| t.set(std::ptr::null_mut()));
+        // SAFETY: `p` came from Box::into_raw in `create_thread_state`, and THREAD no longer
+        // hands it out, so this is the last use.
+        let state = unsafe { Box::from_raw(p) };
+        state.producer.ring().closed.store(true, Release);
+        if let Some(c) = runtime().collector.get() {
+            c.wake();
+        }
+    }
+}
+
+pub(crate) fn gettid() -> u32 {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as u32 }
+}
+
+/// Runs `f` with this thread's state; `None` when the thread cannot record (exiting, or a
+/// traced function called from inside the recorder itself, e.g. by a `Debug` impl).
+#[inline(always)]
+pub(crate) fn with_thread<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
+    let p = THREAD.try_with(|t| t.get()).ok()?;
+    let p = if p.is_null() { create_thread_state()? } else { p };
+    // SAFETY: `p` is this thread's live state (freed only by `Owner::drop`, which clears THREAD
+    // first); `busy` rules out a second `&mut` from a re-entrant call on the same thread.
+    let t = unsafe { &mut *p };
+    if t.busy {
+        return None;
+    }
+    t.busy = true;
+    let r = f(t);
+    t.busy = false;
+    Some(r)
+}
+
+#[cold]
+#[inline(never)]
+fn create_thread_state() -> Option<*mut ThreadState> {
+    if DEAD.try_with(|d| d.get()).unwrap_or(true) {
+        return None;
+    }
+    let rt = runtime();
+    let ring = Arc::new(Ring::new(rt.settings.buffer));
+    let tid = gettid();
+    let private = Arc::new(AtomicBool::new(false));
+    let state = Box::new(ThreadState {
+        producer: Producer::new(ring.clone()),
+        busy: false,
+        sample: rt.settings.sample,
+        countdown: 1,
+        calls: 0,
+        next_call: 0,
+        tid,
+        pending_loss: 0,
+        strsize: rt.settings.strsize as u32,
+        max_items: rt.settings.max_items as u32,
+        overflow: rt.settings.overflow,
+        scratch: Vec::new(),
+        private: private.clone(),
+    });
+    let p = Box::into_raw(state);
+    if OWNER.try_with(|o| o.0.set(p)).is_err() {
+        // SAFETY: `p` was just created and never shared.
+        drop(unsafe { Box::from_raw(p) });
+        return None;
+    }
+    THREAD.with(|t| t.set(p));
+    rt.threads
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(ThreadEntry { ring, tid, private });
+    let name = std::thread::current().name().map(str::to_owned);
+    // SAFETY: as in `with_thread`; nothing else holds a reference yet.
+    let t = unsafe { &mut *p };
+    let g = clock_mode();
+    t.record(g, kind::THREAD, 0, &|w: &mut ArgWriter| {
+        if let Some(n) = &name {
+            w.str(n)
+        }
+    });
+    Some(p)
+}
+
+/// The private flag of the current thread's ring (creating its state when needed).
+pub(crate) fn current_private_flag() -> Option<(Arc<AtomicBool>, Arc<Ring>, u32)> {
+    with_thread(|t| (t.private.clone(), t.producer.ring().clone(), t.tid))
+}
+
+impl ThreadState {
+    /// Sampling decision for one call (`site_sample` 0 = the global rate).
+    #[inline(always)]
+    pub(crate) fn sampled(&mut self, site_sample: u32) -> bool {
+        if site_sample > 1 {
+            self.calls += 1;
+            return self.calls % site_sample as u64 == 0;
+        }
+        if self.sample == 1 {
+            return true;
+        }
+        self.countdown -= 1;
+        if self.countdown == 0 {
+            self.countdown = self.sample;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A fresh id for an async call (unique in the process: tid in the high bits).
+    pub(crate) fn next_call_id(&mut self) -> u64 {
+        self.next_call += 1;
+        ((self.tid as u64) << 40) | self.next_call
+    }
+
+    /// Appends one record; false when it was dropped (and counted).
+    #[inline(always)]
+    pub(crate) fn record(
+        &mut self,
+        g: u8,
+        k: u8,
+        aux: u32,
+        payload: &dyn Fn(&mut ArgWriter),
+    ) -> bool {
+        let t = ticks(g);
+        if self.pending_loss != 0 && !self.emit_loss(g) {
+            self.pending_loss += 1;
+            return false;
+        }
+        let (ptr, avail) = self.producer.region();
+        // SAFETY: `region` returns `avail` bytes that only this producer may write until commit.
+        let mut w = unsafe { ArgWriter::new(ptr, avail, self.strsize, self.max_items) };
+        w.put([k]);
+        w.put([0u8; 4]);
+        w.put(aux.to_le_bytes());
+        w.put(t.to_le_bytes());
+        payload(&mut w);
+        if !w.overflowed() {
+            let n = w.written();
+            w.patch_u32(1, n as u32);
+            self.producer.commit(n);
+            return true;
+        }
+        self.record_slow(k, aux, t, payload)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn emit_loss(&mut self, g: u8) -> bool {
+        let n = self.pending_loss;
+        self.pending_loss = 0;
+        let ok = self.record(g, kind::LOSS, 0, &|w: &mut ArgWriter| w.put(n.to_le_bytes()));
+        if !ok {
+            // `record` counted one more loss for the loss record itself; restore the real count.
+            self.pending_loss = n;
+        }
+        ok
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_slow(&mut self, k: u8, aux: u32, t: u64, payload: &dyn Fn(&mut ArgWriter)) -> bool {
+        let max = self.producer.ring().capacity() / 2;
+        let mut size = 4096.min(max);
+        let n = loop {
+            self.scratch.resize(size, 0);
+            // SAFETY: the scratch vector has `size` initialised bytes.
+            let mut w = unsafe {
+                ArgWriter::new(self.scratch.as_mut_ptr(), size, self.strsize, self.max_items)
+            };
+            w.put([k]);
+            w.put([0u8; 4]);
+            w.put(aux.to_le_bytes());
+            w.put(t.to_le_bytes());
+            payload(&mut w);
+            if !w.overflowed() {
+                let n = w.written();
+                w.patch_u32(1, n as u32);
+                break n;
+            }
+            if size >= max {
+                // Larger than half the buffer: cannot be stored; count it.
+                self.pending_loss += 1;
+                return false;
+            }
+            size = (size * 2).min(max);
+        };
+        let need = |p: &Producer| {
+            if n > p.to_lap_end() {
+                p.to_lap_end() + n
+            } else {
+                n
+            }
+        };
+        let mut waited: Option<std::time::Instant> = None;
+        let mut spins = 0u32;
+        loop {
+            let req = need(&self.producer);
+            if self.producer.free() >= req {
+                break;
+            }
+            let collector_alive = STATE.load(Relaxed) != SHUTDOWN
+                && runtime().collector.get().is_some_and(|c| c.alive())
+                && !self.private.load(Relaxed);
+            if self.overflow != Overflow::Block || !collector_alive {
+                self.pending_loss += 1;
+                return false;
+            }
+            let ring = self.producer.ring().clone();
+            ring.waiting.store(true, Relaxed);
+            waited.get_or_insert_with(std::time::Instant::now);
+            if let Some(c) = runtime().collector.get() {
+                c.wake();
+            }
+            spins += 1;
+            if spins < 64 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        self.producer.write_record(&self.scratch[..n]);
+        if let Some(start) = waited {
+            self.producer.ring().waiting.store(false, Relaxed);
+            let ns = start.elapsed().as_nanos() as u64;
+            let g = clock_mode();
+            let _ = self.record(g, kind::STALL, 0, &|w: &mut ArgWriter| w.put(ns.to_le_bytes()));
+        }
+        true
+    }
+}
+
+fn install_panic_hook() {
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned());
+        let _ = PANIC_MESSAGE.try_with(|m| *m.borrow_mut() = msg);
+        prev(info);
+        if cfg!(panic = "abort") {
+            // The process is about to abort: no unwinding will close the open calls, so
+            // write out what we have.
+            crate::api::flush_for_exit();
+        }
+    }));
+}
+
+/// The message of the panic this thread is unwinding from, if it was a string.
+pub(crate) fn take_panic_message() -> Option<String> {
+    PANIC_MESSAGE
+        .try_with(|m| m.borrow().clone())
+        .ok()
+        .flatten()
+}
+
+/// Decodes everything pending in `ring` (used by the collector and by `testing`).
+pub(crate) fn drain_ring(ring: &Ring, out: &mut Vec<record::RawEvent>) -> Result<(), record::DecodeError> {
+    let mut err = None;
+    ring.consume(|s| {
+        if err.is_none() {
+            if let Err(e) = record::decode_slice(s, out) {
+                err = Some(e);
+            }
+        }
+    });
+    err.map_or(Ok(()), Err)
+}

@@ -1,0 +1,145 @@
+//! Test support: record the calls made by a closure on the current thread into memory instead of
+//! the output, and render them as indented text without timestamps (for exact comparisons).
+//!
+//! ```
+//! use ruchytrace_runtime::hooks::{self, ArgMeta, CallSite, SiteKind, SiteMeta};
+//! use ruchytrace_runtime::testing;
+//!
+//! static SITE: CallSite = CallSite::new(SiteMeta {
+//!     name: "double", module_path: "doc", file: "doc.rs", line: 1, column: 1,
+//!     args: &[ArgMeta { name: "x", type_name: "u32" }],
+//!     return_type: "u32", kind: SiteKind::Fn, sample: 0,
+//! });
+//! fn double(x: u32) -> u32 {
+//!     let g = hooks::enter(&SITE, |w| x.capture_into(w));
+//!     let r = x * 2;
+//!     g.exit_with(|w| r.capture_into(w));
+//!     r
+//! }
+//! # trait CaptureInto { fn capture_into(&self, w: &mut hooks::Writer); }
+//! # impl<T: hooks::Capture> CaptureInto for T { fn capture_into(&self, w: &mut hooks::Writer) { self.capture(w) } }
+//! let events = testing::capture(|| { double(21); });
+//! assert_eq!(testing::render(&events), "-> double(x=21)\n<- double() = 42\n");
+//! ```
+
+use crate::collector;
+use crate::format::{Nesting, SiteTable};
+use crate::model::{Event, Return, Site};
+use crate::state;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::*;
+
+/// Runs `f` with recording enabled and returns the events the current thread recorded during
+/// it, in order, with timestamps in `CLOCK_MONOTONIC` nanoseconds. The events do not go to the
+/// trace output.
+pub fn capture(f: impl FnOnce()) -> Vec<Event> {
+    crate::enable();
+    let rt = state::runtime();
+    let Some(handle) = rt.collector.get() else {
+        f();
+        return Vec::new();
+    };
+    let Some((private, ring, tid)) = state::current_private_flag() else {
+        f();
+        return Vec::new();
+    };
+    {
+        // Drain what this thread recorded before, then take its ring over.
+        let mut sink = handle.sink.lock().unwrap_or_else(|e| e.into_inner());
+        sink.cycle(rt);
+        private.store(true, Release);
+    }
+    struct Restore(std::sync::Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            self.0.store(false, Release);
+        }
+    }
+    let restore = Restore(private);
+    f();
+    let mut raw = Vec::new();
+    {
+        let _sink = handle.sink.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = state::drain_ring(&ring, &mut raw) {
+            panic!("damaged buffer record: {}", e.0);
+        }
+    }
+    drop(restore);
+    collector::convert_private(raw, rt.pid, tid)
+}
+
+/// The site with this id, as it would appear in a trace file.
+pub fn site(id: u32) -> Option<Site> {
+    collector::site_model(id)
+}
+
+/// Renders events as indented lines without timestamps:
+/// `-> name(a=1, b="x")`, `<- name() = 3`, `<- name() = <panic: "boom">`, `<- name()` (value not
+/// captured or unit), `<- name() = <cancelled>`, `.. name suspended`, `.. name resumed`,
+/// `** category name: detail`, `!! N events lost`, `!! stall`, `++ thread "name"`.
+pub fn render(events: &[Event]) -> String {
+    let mut sites = SiteTable::new();
+    for ev in events {
+        if let Event::Enter { site, .. }
+        | Event::Exit { site, .. }
+        | Event::Suspend { site, .. }
+        | Event::Resume { site, .. } = ev
+        {
+            if !sites.contains(*site) {
+                if let Some(s) = self::site(*site) {
+                    sites.insert(s);
+                }
+            }
+        }
+    }
+    let mut nesting = Nesting::new();
+    let mut out = String::new();
+    for ev in events {
+        let ctx = nesting.observe(ev, &sites);
+        let name = ctx.site.map(|s| s.name.as_str()).unwrap_or("?");
+        let indent = "  ".repeat(ctx.depth);
+        let _ = match ev {
+            Event::Enter { args, .. } => {
+                let list: Vec<String> = args
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let n = ctx
+                            .site
+                            .and_then(|s| s.args.get(i))
+                            .map(|a| a.name.as_str())
+                            .unwrap_or("?");
+                        format!("{n}={v}")
+                    })
+                    .collect();
+                writeln!(out, "{indent}-> {name}({})", list.join(", "))
+            }
+            Event::Exit { ret, .. } => match ret {
+                Return::Value(crate::model::Value::Unit) | Return::NotCaptured => {
+                    writeln!(out, "{indent}<- {name}()")
+                }
+                Return::Value(v) => writeln!(out, "{indent}<- {name}() = {v}"),
+                Return::Panic { message: Some(m) } => {
+                    writeln!(out, "{indent}<- {name}() = <panic: {m:?}>")
+                }
+                Return::Panic { message: None } => writeln!(out, "{indent}<- {name}() = <panic>"),
+                Return::Cancelled => writeln!(out, "{indent}<- {name}() = <cancelled>"),
+            },
+            Event::Suspend { .. } => writeln!(out, "{indent}.. {name} suspended"),
+            Event::Resume { .. } => writeln!(out, "{indent}.. {name} resumed"),
+            Event::Instant {
+                category,
+                name,
+                detail,
+                ..
+            } => writeln!(out, "{indent}** {} {name}: {detail}", category.as_str()),
+            Event::Loss { count, .. } => writeln!(out, "{indent}!! {count} events lost"),
+            Event::Stall { .. } => writeln!(out, "{indent}!! stall"),
+            Event::Thread { name, .. } => match name {
+                Some(n) => writeln!(out, "{indent}++ thread {n:?}"),
+                None => writeln!(out, "{indent}++ thread"),
+            },
+        };
+    }
+    out
+}
