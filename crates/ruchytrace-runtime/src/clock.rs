@@ -178,13 +178,18 @@ impl Converter {
                 .max(0) as u64;
         }
         // Segment [i, i+1] containing ticks; outside, extrapolate from the nearest segment.
-        let idx = self.anchors.partition_point(|a| a.tsc <= ticks);
-        let i = idx.clamp(1, n - 1) - 1;
+        // Almost every event lies in the last segment, so try it before searching.
+        let last = n - 2;
+        let i = if ticks >= self.anchors[last].tsc {
+            last
+        } else {
+            let idx = self.anchors.partition_point(|a| a.tsc <= ticks);
+            idx.clamp(1, n - 1) - 1
+        };
         let (a, b) = (self.anchors[i], self.anchors[i + 1]);
-        let dt = b.tsc.saturating_sub(a.tsc).max(1) as i128;
-        let dn = (b.ns - a.ns) as i128;
-        let off = ticks as i128 - a.tsc as i128;
-        (a.ns as i128 + off * dn / dt).max(0) as u64
+        let rate = (b.ns - a.ns) as f64 / b.tsc.saturating_sub(a.tsc).max(1) as f64;
+        let off = ticks as i64 - a.tsc as i64;
+        (a.ns as i64 + (off as f64 * rate) as i64).max(0) as u64
     }
 }
 

@@ -177,7 +177,13 @@ fn record_exit(site: &'static CallSite, call_id: Option<u64>, payload: &dyn Fn(&
 pub fn enter(site: &'static CallSite, args: impl Fn(&mut ArgWriter)) -> CallGuard {
     let g = state::STATE.load(Relaxed);
     if g > ON_MONO {
-        return enter_cold(g, site, &args);
+        if g == state::UNINIT {
+            return enter_cold(g, site, &args);
+        }
+        return CallGuard {
+            site,
+            active: false,
+        };
     }
     if site.state.load(Relaxed) != SITE_ON {
         return enter_cold(g, site, &args);
