@@ -63,7 +63,9 @@ fn main() {
     let out = std::env::temp_dir().join(format!("ruchytrace-bench-{}.rtrace", std::process::id()));
     std::env::set_var("RUCHYTRACE_OUTPUT", &out);
     benches();
-    criterion::Criterion::default().configure_from_args().final_summary();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
     ruchytrace::runtime::flush_for_exit();
     let _ = std::fs::remove_file(out);
 }
