@@ -456,7 +456,7 @@ fn instrument(sig: &mut Signature, block: &mut Block, default_name: String, opts
             sample: #sample,
         });
     };
-    let capture_use = quote!(use #hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};);
+    let capture_use = quote!(#[allow(unused_imports)] use #hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};);
     let args_closure = if captures.is_empty() {
         quote!(|_| {})
     } else {

@@ -89,14 +89,14 @@ fn feature_on_expands_add_to_the_canonical_shape() {
                 return_type: "i64", kind: ::ruchytrace::hooks::SiteKind::Fn, sample: 0u32,
             });
             let __rt_guard = ::ruchytrace::hooks::enter(&__RT_SITE, |__rt_w| {
-                use ::ruchytrace::hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};
+                #[allow(unused_imports)] use ::ruchytrace::hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};
                 (&&&::ruchytrace::hooks::capture::Probe(&a)).__rt_capture(__rt_w);
                 (&&&::ruchytrace::hooks::capture::Probe(&b)).__rt_capture(__rt_w);
             });
             #[allow(clippy::let_unit_value)]
             let __rt_ret = ::ruchytrace::hooks::call::<i64, _>(move || { b += 1; a + b });
             __rt_guard.exit_with(|__rt_w| {
-                use ::ruchytrace::hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};
+                #[allow(unused_imports)] use ::ruchytrace::hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};
                 (&&&::ruchytrace::hooks::capture::Probe(&__rt_ret)).__rt_capture(__rt_w);
             });
             __rt_ret
