@@ -362,6 +362,11 @@ fn rejects_const_fn() {
 #[test]
 fn rejects_unknown_options() {
     let e = one_error(quote!(nmae = "x"), add());
+    assert!(
+        e.starts_with("unknown #[trace] option `nmae`; expected one of: name,"),
+        "{e}"
+    );
+    let e = one_error(quote!("name"), add());
     assert!(e.starts_with("expected one of"), "{e}");
     let e = one_error(quote!(name = 5), add());
     assert!(e.contains("expected string literal"), "{e}");
