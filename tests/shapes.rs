@@ -733,6 +733,46 @@ impl Account {
     }
 }
 
+#[trace(skip_return, skip_all)]
+async fn quiet_async(x: u32) -> u32 {
+    yield_now().await;
+    x + 1
+}
+
+#[test]
+fn async_skip_return_completes_without_the_value() {
+    let (v, ev) = traced(|| block_on(quiet_async(1)));
+    assert_eq!(v, 2);
+    assert_eq!(
+        ev,
+        [
+            "-> quiet_async()",
+            ".. quiet_async suspended",
+            ".. quiet_async resumed",
+            "<- quiet_async()"
+        ]
+    );
+}
+
+#[test]
+fn dropped_future_is_cancelled() {
+    let ((), ev) = traced(|| {
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut fut = Box::pin(double(2));
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        drop(fut);
+    });
+    assert_eq!(
+        ev,
+        [
+            "-> double(x=2)",
+            ".. double suspended",
+            "<- double() = <cancelled>"
+        ]
+    );
+}
+
 #[test]
 fn async_fn_is_one_call_suspended_across_await() {
     let (v, ev) = traced(|| block_on(double(4)));
