@@ -7,7 +7,9 @@ use ruchytrace::runtime::testing;
 macro_rules! cap {
     ($w:expr, $e:expr) => {{
         #[allow(unused_imports)]
-        use ::ruchytrace::hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};
+        use ::ruchytrace::hooks::capture::{
+            CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _,
+        };
         (&&&::ruchytrace::hooks::capture::Probe(&$e)).__rt_capture($w);
     }};
 }
@@ -19,8 +21,14 @@ static ADD: CallSite = CallSite::new(SiteMeta {
     line: 1,
     column: 1,
     args: &[
-        ArgMeta { name: "a", type_name: "i64" },
-        ArgMeta { name: "b", type_name: "i64" },
+        ArgMeta {
+            name: "a",
+            type_name: "i64",
+        },
+        ArgMeta {
+            name: "b",
+            type_name: "i64",
+        },
     ],
     return_type: "i64",
     kind: SiteKind::Fn,
@@ -51,10 +59,22 @@ static SHOW: CallSite = CallSite::new(SiteMeta {
     line: 2,
     column: 1,
     args: &[
-        ArgMeta { name: "s", type_name: "&str" },
-        ArgMeta { name: "v", type_name: "Vec<Option<u16>>" },
-        ArgMeta { name: "d", type_name: "WithDebug" },
-        ArgMeta { name: "n", type_name: "NoDebug" },
+        ArgMeta {
+            name: "s",
+            type_name: "&str",
+        },
+        ArgMeta {
+            name: "v",
+            type_name: "Vec<Option<u16>>",
+        },
+        ArgMeta {
+            name: "d",
+            type_name: "WithDebug",
+        },
+        ArgMeta {
+            name: "n",
+            type_name: "NoDebug",
+        },
     ],
     return_type: "Result<(i8, char), String>",
     kind: SiteKind::Fn,
@@ -105,9 +125,17 @@ fn records_primitive_args_and_return() {
     let events = testing::capture(|| {
         assert_eq!(add(2, 40), 42);
     });
-    assert_eq!(testing::render(&events), "-> add(a=2, b=40)\n<- add() = 42\n");
+    assert_eq!(
+        testing::render(&events),
+        "-> add(a=2, b=40)\n<- add() = 42\n"
+    );
     match (&events[0], &events[1]) {
-        (Event::Enter { ts: t0, pid, tid, .. }, Event::Exit { ts: t1, ret, .. }) => {
+        (
+            Event::Enter {
+                ts: t0, pid, tid, ..
+            },
+            Event::Exit { ts: t1, ret, .. },
+        ) => {
             assert!(t1 >= t0);
             assert_eq!(*pid, std::process::id());
             assert!(*tid > 0);
@@ -137,7 +165,10 @@ fn structural_debug_and_opaque_values() {
     match &events[0] {
         Event::Enter { args, .. } => assert_eq!(
             args[0],
-            Value::Str { text: "x".repeat(64), truncated_from: Some(100) }
+            Value::Str {
+                text: "x".repeat(64),
+                truncated_from: Some(100)
+            }
         ),
         other => panic!("{other:?}"),
     }
@@ -168,5 +199,8 @@ fn disabled_records_nothing() {
         add(1, 1);
         ruchytrace::runtime::enable();
     });
-    assert!(events.iter().all(|e| !matches!(e, Event::Enter { .. })), "{events:?}");
+    assert!(
+        events.iter().all(|e| !matches!(e, Event::Enter { .. })),
+        "{events:?}"
+    );
 }

@@ -46,7 +46,10 @@ pub fn event(category: Category, name: &str, detail: &str) {
     if g > ON_MONO || CATEGORIES.load(Relaxed) & category.bit() == 0 {
         return;
     }
-    let cat = Category::ALL.iter().position(|c| *c == category).unwrap_or(0) as u32;
+    let cat = Category::ALL
+        .iter()
+        .position(|c| *c == category)
+        .unwrap_or(0) as u32;
     state::with_thread(|t| {
         t.record(g, kind::INSTANT, cat, &|w: &mut ArgWriter| {
             w.str(name);
@@ -157,7 +160,9 @@ pub fn summary() -> TraceSummary {
                 .filter(|n| *n > 1)
                 .unwrap_or(sample);
             FunctionSummary {
-                name: site.map(|s| s.name.clone()).unwrap_or_else(|| format!("site#{id}")),
+                name: site
+                    .map(|s| s.name.clone())
+                    .unwrap_or_else(|| format!("site#{id}")),
                 qualified_name: site.map(|s| s.qualified_name.clone()).unwrap_or_default(),
                 count: s.count,
                 estimated_count: s.count * site_sample,

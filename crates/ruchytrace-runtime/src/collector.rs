@@ -10,8 +10,8 @@ use crate::clock::{self, Converter};
 use crate::config::{OutputFormat, Overflow};
 use crate::format::{self, Format, Nesting, SiteTable, TraceWriter};
 use crate::model::{
-    ArgInfo, ClockInfo, Event, Location, LossReason, Metadata, RecordSettings, Site,
-    Trailer, FN_TRACE_FORMAT, SCHEMA_VERSION,
+    ArgInfo, ClockInfo, Event, Location, LossReason, Metadata, RecordSettings, Site, Trailer,
+    FN_TRACE_FORMAT, SCHEMA_VERSION,
 };
 use crate::record::RawEvent;
 use crate::state::{self, Runtime};
@@ -86,6 +86,13 @@ impl Handle {
     pub(crate) fn flush(&self) {
         let mut sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
         sink.cycle(state::runtime());
+    }
+
+    /// Drains every ring now unless a drain is already running (safe from a panic hook).
+    pub(crate) fn try_flush(&self) {
+        if let Ok(mut sink) = self.sink.try_lock() {
+            sink.cycle(state::runtime());
+        }
     }
 
     /// Final drain and trailer; later calls do nothing. Stops the collector thread.
@@ -211,16 +218,13 @@ pub(crate) fn spawn(rt: &'static Runtime) -> Handle {
         handle.tid.clone(),
     );
     let period = Duration::from_millis(rt.settings.flush_ms);
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("ruchytrace-collector".into())
         .spawn(move || {
             let me = state::gettid();
             tid.store(me, Relaxed);
-            {
-                let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
-                s.meta.collector_tid = Some(me);
-                s.begin();
-            }
+            let _ = tid_tx.send(me);
             while !stop.load(Relaxed) {
                 {
                     let (m, c) = &*wake;
@@ -241,10 +245,20 @@ pub(crate) fn spawn(rt: &'static Runtime) -> Handle {
             }
             alive.store(false, Relaxed);
         });
-    if let Err(e) = spawned {
-        eprintln!("ruchytrace: warning: cannot start the collector thread: {e}; events are written at exit");
-        handle.alive.store(false, Relaxed);
-        handle.sink.lock().unwrap_or_else(|e| e.into_inner()).begin();
+    // The header goes out before any event, whoever drains first; it names the collector's
+    // thread so its own system calls can be told apart from the program's.
+    let collector_tid = match spawned {
+        Ok(_) => tid_rx.recv_timeout(Duration::from_secs(5)).ok(),
+        Err(e) => {
+            eprintln!("ruchytrace: warning: cannot start the collector thread: {e}; events are written at exit");
+            handle.alive.store(false, Relaxed);
+            None
+        }
+    };
+    {
+        let mut s = handle.sink.lock().unwrap_or_else(|e| e.into_inner());
+        s.meta.collector_tid = collector_tid;
+        s.begin();
     }
     // SAFETY: `on_exit` is an `extern "C" fn()` that never unwinds (it catches panics).
     unsafe { libc::atexit(on_exit) };
@@ -288,7 +302,10 @@ impl Sink {
                 let closed = t.ring.closed.load(Acquire);
                 self.scratch.clear();
                 if let Err(e) = state::drain_ring(&t.ring, &mut self.scratch) {
-                    eprintln!("ruchytrace: warning: thread {}: damaged buffer record: {}", t.tid, e.0);
+                    eprintln!(
+                        "ruchytrace: warning: thread {}: damaged buffer record: {}",
+                        t.tid, e.0
+                    );
                 }
                 for raw in self.scratch.drain(..) {
                     let ts = self.conv.to_ns(raw.ticks);
@@ -427,7 +444,9 @@ impl Sink {
 pub(crate) fn convert_private(raw: Vec<RawEvent>, pid: u32, tid: u32) -> Vec<Event> {
     let rt = state::runtime();
     let sink = rt.collector.get().map(|h| h.sink.clone());
-    let mut conv_guard = sink.as_ref().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut conv_guard = sink
+        .as_ref()
+        .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()));
     let mut local;
     let conv: &mut Converter = match conv_guard.as_deref_mut() {
         Some(s) => &mut s.conv,

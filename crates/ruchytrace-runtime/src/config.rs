@@ -13,7 +13,9 @@ pub enum Overflow {
     Block,
     /// Discard new events and record how many were lost. Never blocks.
     Drop,
-    /// Flight recorder: keep only the last N events of each thread, written at exit.
+    /// Flight recorder: keep only the last N events of each thread, written at exit. (A thread
+    /// whose buffer fills faster than the collector moves events into the ring waits, as with
+    /// `Block`.)
     Ring,
 }
 
@@ -129,7 +131,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid {}={:?}: expected {}", self.key, self.value, self.expected)
+        write!(
+            f,
+            "invalid {}={:?}: expected {}",
+            self.key, self.value, self.expected
+        )
     }
 }
 
@@ -185,8 +191,9 @@ impl Settings {
                 }
             }
             "RUCHYTRACE_FORMAT" => {
-                self.format =
-                    Some(OutputFormat::from_name(value).ok_or_else(|| err("text, json or binary"))?)
+                self.format = Some(
+                    OutputFormat::from_name(value).ok_or_else(|| err("text, json or binary"))?,
+                )
             }
             "RUCHYTRACE_STRSIZE" => {
                 self.strsize = value
@@ -336,8 +343,9 @@ where
             return Err(ConfigError {
                 key: flag,
                 value: inline.unwrap_or_default(),
-                expected: "one of --trace, --trace-sample, --trace-filter, --trace-output, --trace-format"
-                    .into(),
+                expected:
+                    "one of --trace, --trace-sample, --trace-filter, --trace-output, --trace-format"
+                        .into(),
             });
         };
         let value = match inline {
@@ -415,7 +423,10 @@ mod tests {
         );
         assert_eq!(f.rest, vec!["x"]);
         let e = parse_trace_flags(["--trace-sample=abc"]).unwrap_err();
-        assert_eq!(e.to_string(), "invalid --trace-sample=\"abc\": expected a number >= 1 (record one call in N)");
+        assert_eq!(
+            e.to_string(),
+            "invalid --trace-sample=\"abc\": expected a number >= 1 (record one call in N)"
+        );
         assert!(parse_trace_flags(["--trace-format"]).is_err());
         let none = parse_trace_flags(["a", "b"]).unwrap();
         assert!(!none.trace && none.env.is_empty());

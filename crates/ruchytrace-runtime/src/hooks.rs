@@ -148,7 +148,9 @@ fn exit_without_value(site: &'static CallSite, call_id: Option<u64>) {
     } else if call_id.is_some() {
         record_exit(site, call_id, &|w: &mut ArgWriter| w.put([ret::CANCELLED]));
     } else {
-        record_exit(site, call_id, &|w: &mut ArgWriter| w.put([ret::NOT_CAPTURED]));
+        record_exit(site, call_id, &|w: &mut ArgWriter| {
+            w.put([ret::NOT_CAPTURED])
+        });
     }
 }
 
@@ -202,8 +204,8 @@ fn enter_cold(g: u8, site: &'static CallSite, args: &dyn Fn(&mut ArgWriter)) -> 
         SITE_SAMPLED => site.meta.sample,
         _ => return inactive,
     };
-    let active =
-        state::with_thread(|t| t.sampled(sample) && t.record(g, kind::ENTER, id, args)).unwrap_or(false);
+    let active = state::with_thread(|t| t.sampled(sample) && t.record(g, kind::ENTER, id, args))
+        .unwrap_or(false);
     CallGuard { site, active }
 }
 

@@ -31,7 +31,7 @@ mod state;
 pub mod testing;
 
 pub use api::{
-    disable, enable, event, flush, flush_for_exit, is_enabled, reset, set_category_filter,
-    summary, FunctionSummary, TraceSummary,
+    disable, enable, event, flush, flush_for_exit, is_enabled, reset, set_category_filter, summary,
+    FunctionSummary, TraceSummary,
 };
 pub use model::Category;

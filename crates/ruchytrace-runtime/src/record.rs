@@ -60,14 +60,30 @@ impl RawEvent {
     /// Fills in the converted timestamp and the thread identity.
     pub fn finish(mut self, ts_ns: u64, pid: u32, tid: u32) -> Event {
         match &mut self.event {
-            Event::Enter { ts, pid: p, tid: t, .. }
-            | Event::Exit { ts, pid: p, tid: t, .. }
-            | Event::Suspend { ts, pid: p, tid: t, .. }
-            | Event::Resume { ts, pid: p, tid: t, .. }
-            | Event::Instant { ts, pid: p, tid: t, .. }
-            | Event::Thread { ts, pid: p, tid: t, .. }
-            | Event::Loss { ts, pid: p, tid: t, .. }
-            | Event::Stall { ts, pid: p, tid: t, .. } => {
+            Event::Enter {
+                ts, pid: p, tid: t, ..
+            }
+            | Event::Exit {
+                ts, pid: p, tid: t, ..
+            }
+            | Event::Suspend {
+                ts, pid: p, tid: t, ..
+            }
+            | Event::Resume {
+                ts, pid: p, tid: t, ..
+            }
+            | Event::Instant {
+                ts, pid: p, tid: t, ..
+            }
+            | Event::Thread {
+                ts, pid: p, tid: t, ..
+            }
+            | Event::Loss {
+                ts, pid: p, tid: t, ..
+            }
+            | Event::Stall {
+                ts, pid: p, tid: t, ..
+            } => {
                 *ts = ts_ns;
                 *p = pid;
                 *t = tid;
@@ -120,7 +136,11 @@ impl<'a> Cursor<'a> {
         let kept = self.u32()? as usize;
         let bytes = self.take(kept)?;
         let text = String::from_utf8_lossy(bytes).into_owned();
-        let truncated = if (kept as u64) < full { Some(full) } else { None };
+        let truncated = if (kept as u64) < full {
+            Some(full)
+        } else {
+            None
+        };
         Ok((text, truncated))
     }
 }
@@ -167,7 +187,11 @@ fn value(c: &mut Cursor<'_>, depth: u32) -> Result<Value, DecodeError> {
         tag::ERR => Value::Err(Box::new(value(c, depth + 1)?)),
         tag::TUPLE => {
             let n = c.u8()?;
-            Value::Tuple((0..n).map(|_| value(c, depth + 1)).collect::<Result<_, _>>()?)
+            Value::Tuple(
+                (0..n)
+                    .map(|_| value(c, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            )
         }
         tag::SEQ => {
             let len = c.u64()?;
@@ -214,29 +238,69 @@ fn decode_return(c: &mut Cursor<'_>) -> Result<Return, DecodeError> {
 /// Decodes one record (`rec` is exactly the record's bytes).
 pub fn decode(rec: &[u8]) -> Result<RawEvent, DecodeError> {
     if rec.len() < HEADER {
-        return Err(DecodeError(format!("record of {} bytes is shorter than its header", rec.len())));
+        return Err(DecodeError(format!(
+            "record of {} bytes is shorter than its header",
+            rec.len()
+        )));
     }
     let k = rec[0];
     let aux = u32::from_le_bytes(rec[5..9].try_into().expect("4 bytes"));
     let ticks = u64::from_le_bytes(rec[9..17].try_into().expect("8 bytes"));
-    let mut c = Cursor { b: rec, pos: HEADER };
+    let mut c = Cursor {
+        b: rec,
+        pos: HEADER,
+    };
     let (ts, pid, tid) = (0, 0, 0);
     let event = match k {
         kind::ENTER | kind::ENTER_ASYNC => {
-            let call_id = if k == kind::ENTER_ASYNC { Some(c.u64()?) } else { None };
+            let call_id = if k == kind::ENTER_ASYNC {
+                Some(c.u64()?)
+            } else {
+                None
+            };
             let mut args = Vec::new();
             while !c.done() {
                 args.push(value(&mut c, 0)?);
             }
-            Event::Enter { site: aux, ts, pid, tid, args, call_id }
+            Event::Enter {
+                site: aux,
+                ts,
+                pid,
+                tid,
+                args,
+                call_id,
+            }
         }
         kind::EXIT | kind::EXIT_ASYNC => {
-            let call_id = if k == kind::EXIT_ASYNC { Some(c.u64()?) } else { None };
+            let call_id = if k == kind::EXIT_ASYNC {
+                Some(c.u64()?)
+            } else {
+                None
+            };
             let ret = decode_return(&mut c)?;
-            Event::Exit { site: aux, ts, pid, tid, ret, call_id }
+            Event::Exit {
+                site: aux,
+                ts,
+                pid,
+                tid,
+                ret,
+                call_id,
+            }
         }
-        kind::SUSPEND => Event::Suspend { site: aux, ts, pid, tid, call_id: c.u64()? },
-        kind::RESUME => Event::Resume { site: aux, ts, pid, tid, call_id: c.u64()? },
+        kind::SUSPEND => Event::Suspend {
+            site: aux,
+            ts,
+            pid,
+            tid,
+            call_id: c.u64()?,
+        },
+        kind::RESUME => Event::Resume {
+            site: aux,
+            ts,
+            pid,
+            tid,
+            call_id: c.u64()?,
+        },
         kind::INSTANT => {
             let category = *Category::ALL
                 .get(aux as usize)
@@ -249,7 +313,14 @@ pub fn decode(rec: &[u8]) -> Result<RawEvent, DecodeError> {
                 Value::Str { text, .. } => text,
                 _ => return Err(DecodeError("instant detail must be a string".into())),
             };
-            Event::Instant { ts, pid, tid, category, name, detail }
+            Event::Instant {
+                ts,
+                pid,
+                tid,
+                category,
+                name,
+                detail,
+            }
         }
         kind::LOSS => {
             let reason = match aux {
@@ -257,9 +328,20 @@ pub fn decode(rec: &[u8]) -> Result<RawEvent, DecodeError> {
                 1 => LossReason::Evicted,
                 _ => LossReason::Unflushed,
             };
-            Event::Loss { ts, pid, tid, count: c.u64()?, reason }
+            Event::Loss {
+                ts,
+                pid,
+                tid,
+                count: c.u64()?,
+                reason,
+            }
         }
-        kind::STALL => Event::Stall { ts, pid, tid, waited_ns: c.u64()? },
+        kind::STALL => Event::Stall {
+            ts,
+            pid,
+            tid,
+            waited_ns: c.u64()?,
+        },
         kind::THREAD => {
             let name = if c.done() {
                 None
@@ -274,7 +356,10 @@ pub fn decode(rec: &[u8]) -> Result<RawEvent, DecodeError> {
         other => return Err(DecodeError(format!("unknown record kind {other}"))),
     };
     if !c.done() {
-        return Err(DecodeError(format!("{} trailing bytes in record kind {k}", rec.len() - c.pos)));
+        return Err(DecodeError(format!(
+            "{} trailing bytes in record kind {k}",
+            rec.len() - c.pos
+        )));
     }
     Ok(RawEvent { ticks, event })
 }

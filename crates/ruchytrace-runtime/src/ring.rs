@@ -150,7 +150,10 @@ impl Producer {
         let to_end = self.to_lap_end();
         if bytes.len() > to_end {
             let (ptr, avail) = self.region();
-            assert!(avail == to_end, "write_record called without space for padding");
+            assert!(
+                avail == to_end,
+                "write_record called without space for padding"
+            );
             // SAFETY: `avail >= 1` bytes are free at `ptr` (checked above).
             unsafe { ptr.write(PAD) };
             self.commit(to_end);

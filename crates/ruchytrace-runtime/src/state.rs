@@ -76,7 +76,10 @@ pub(crate) fn runtime() -> &'static Runtime {
         for w in &warnings {
             eprintln!("{w}");
         }
-        let filter = settings.filter.as_deref().and_then(|f| Filter::parse(f).ok());
+        let filter = settings
+            .filter
+            .as_deref()
+            .and_then(|f| Filter::parse(f).ok());
         let tsc = clock::tsc_usable();
         CLOCK_TSC.store(tsc, Relaxed);
         Runtime {
@@ -213,7 +216,11 @@ pub(crate) fn gettid() -> u32 {
 #[inline(always)]
 pub(crate) fn with_thread<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
     let p = THREAD.try_with(|t| t.get()).ok()?;
-    let p = if p.is_null() { create_thread_state()? } else { p };
+    let p = if p.is_null() {
+        create_thread_state()?
+    } else {
+        p
+    };
     // SAFETY: `p` is this thread's live state (freed only by `Owner::drop`, which clears THREAD
     // first); `busy` rules out a second `&mut` from a re-entrant call on the same thread.
     let t = unsafe { &mut *p };
@@ -341,7 +348,9 @@ impl ThreadState {
     fn emit_loss(&mut self, g: u8) -> bool {
         let n = self.pending_loss;
         self.pending_loss = 0;
-        let ok = self.record(g, kind::LOSS, 0, &|w: &mut ArgWriter| w.put(n.to_le_bytes()));
+        let ok = self.record(g, kind::LOSS, 0, &|w: &mut ArgWriter| {
+            w.put(n.to_le_bytes())
+        });
         if !ok {
             // `record` counted one more loss for the loss record itself; restore the real count.
             self.pending_loss = n;
@@ -358,7 +367,12 @@ impl ThreadState {
             self.scratch.resize(size, 0);
             // SAFETY: the scratch vector has `size` initialised bytes.
             let mut w = unsafe {
-                ArgWriter::new(self.scratch.as_mut_ptr(), size, self.strsize, self.max_items)
+                ArgWriter::new(
+                    self.scratch.as_mut_ptr(),
+                    size,
+                    self.strsize,
+                    self.max_items,
+                )
             };
             w.put([k]);
             w.put([0u8; 4]);
@@ -394,7 +408,7 @@ impl ThreadState {
             let collector_alive = STATE.load(Relaxed) != SHUTDOWN
                 && runtime().collector.get().is_some_and(|c| c.alive())
                 && !self.private.load(Relaxed);
-            if self.overflow != Overflow::Block || !collector_alive {
+            if self.overflow == Overflow::Drop || !collector_alive {
                 self.pending_loss += 1;
                 return false;
             }
@@ -416,7 +430,9 @@ impl ThreadState {
             self.producer.ring().waiting.store(false, Relaxed);
             let ns = start.elapsed().as_nanos() as u64;
             let g = clock_mode();
-            let _ = self.record(g, kind::STALL, 0, &|w: &mut ArgWriter| w.put(ns.to_le_bytes()));
+            let _ = self.record(g, kind::STALL, 0, &|w: &mut ArgWriter| {
+                w.put(ns.to_le_bytes())
+            });
         }
         true
     }
@@ -434,8 +450,13 @@ fn install_panic_hook() {
         prev(info);
         if cfg!(panic = "abort") {
             // The process is about to abort: no unwinding will close the open calls, so
-            // write out what we have.
+            // write out what we have and close the trace.
             crate::api::flush_for_exit();
+        } else if let Some(c) = runtime().collector.get() {
+            // The panic may still turn into an abort (a non-unwinding frame, a panic while
+            // panicking): make everything recorded so far durable. `try_flush` because this
+            // thread may be the collector itself, holding the sink.
+            c.try_flush();
         }
     }));
 }
@@ -449,7 +470,10 @@ pub(crate) fn take_panic_message() -> Option<String> {
 }
 
 /// Decodes everything pending in `ring` (used by the collector and by `testing`).
-pub(crate) fn drain_ring(ring: &Ring, out: &mut Vec<record::RawEvent>) -> Result<(), record::DecodeError> {
+pub(crate) fn drain_ring(
+    ring: &Ring,
+    out: &mut Vec<record::RawEvent>,
+) -> Result<(), record::DecodeError> {
     let mut err = None;
     ring.consume(|s| {
         if err.is_none() {
