@@ -911,3 +911,100 @@ fn inline_mod_with_opted_out_fn() {
         ]
     );
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Edge shapes: coercions at the return, `-> !`, inner attributes, generic impls, a lone method.
+// ---------------------------------------------------------------------------------------------------------
+
+#[trace]
+fn make_adder(k: i32) -> Box<dyn Fn(i32) -> i32> {
+    // The tail expression must still coerce to the declared trait object.
+    Box::new(move |x| x + k)
+}
+
+static DIGITS: [u8; 3] = [1, 2, 3];
+
+#[trace]
+fn digits() -> &'static [u8] {
+    &DIGITS
+}
+
+#[trace]
+fn never_returns(code: i32) -> ! {
+    panic!("exit {code}")
+}
+
+#[trace]
+fn with_inner_attribute() -> u32 {
+    #![allow(unused_variables)]
+    let unused = 1;
+    2
+}
+
+#[derive(Debug)]
+struct Wrapper<T>(T);
+
+#[trace]
+impl<T: Clone + Debug> Wrapper<T> {
+    fn get(&self) -> T {
+        self.0.clone()
+    }
+}
+
+impl Account {
+    #[trace]
+    fn balance(&self) -> u64 {
+        self.balance
+    }
+}
+
+#[test]
+fn return_coercions_never_type_and_inner_attributes() {
+    let (v, ev) = traced(|| make_adder(2)(3));
+    assert_eq!(v, 5);
+    assert_eq!(ev[0], "-> make_adder(k=2)");
+    assert!(ev[1].starts_with("<- make_adder() = <"), "{ev:?}");
+
+    let (v, ev) = traced(|| digits().len());
+    assert_eq!(v, 3);
+    assert_eq!(ev, ["-> digits()", "<- digits() = [1, 2, 3]"]);
+
+    let (r, ev) = traced(|| std::panic::catch_unwind(|| never_returns(7)));
+    assert!(r.is_err());
+    assert_eq!(
+        ev,
+        [
+            "-> never_returns(code=7)",
+            r#"<- never_returns() = <panic: "exit 7">"#
+        ]
+    );
+
+    let (v, ev) = traced(with_inner_attribute);
+    assert_eq!(v, 2);
+    assert_eq!(
+        ev,
+        ["-> with_inner_attribute()", "<- with_inner_attribute() = 2"]
+    );
+}
+
+#[test]
+fn generic_impl_and_lone_method() {
+    let w = Wrapper(vec![1u8]);
+    let (v, ev) = traced(|| w.get());
+    assert_eq!(v, [1]);
+    assert_eq!(
+        ev,
+        [
+            "-> Wrapper<T>::get(self=Wrapper([1]))",
+            "<- Wrapper<T>::get() = [1]"
+        ]
+    );
+
+    let acc = Account { balance: 9 };
+    let (v, ev) = traced(|| acc.balance());
+    assert_eq!(v, 9);
+    assert_eq!(
+        ev,
+        ["-> balance(self=<&shapes::Account>)", "<- balance() = 9"]
+    );
+}
