@@ -32,12 +32,12 @@ fn expand(attr: TokenStream, item_tokens: TokenStream, enabled: bool) -> syn::Re
     let mut item: Item = match syn::parse2(item_tokens.clone()) {
         Ok(item) => item,
         Err(e) => {
-            if let Ok(f) = syn::parse2::<syn::TraitItemFn>(item_tokens.clone()) {
-                push_error(&mut errors, no_body(&f.sig));
-            } else {
-                push_error(&mut errors, e);
-            }
-            return Err(errors.expect("an error was just pushed"));
+            let item_error = match syn::parse2::<syn::TraitItemFn>(item_tokens.clone()) {
+                Ok(f) => no_body(&f.sig),
+                Err(_) => e,
+            };
+            push_error(&mut errors, item_error.clone());
+            return Err(errors.unwrap_or(item_error));
         }
     };
     let mut walker = Walker {

@@ -507,3 +507,14 @@ fn on_error_the_item_is_emitted_unchanged_after_the_error() {
     assert!(out.starts_with(":: core :: compile_error !"), "{out}");
     assert!(out.ends_with(&add().to_string()), "{out}");
 }
+
+#[test]
+fn on_error_a_container_loses_only_its_inner_trace_attributes() {
+    let item = quote! { impl S { #[trace(skip)] #[inline] fn f(&self) {} } };
+    let out = trace(quote!(name = "n"), item, true).to_string();
+    assert!(out.contains("compile_error"), "{out}");
+    assert!(
+        out.ends_with(&quote! { impl S { #[inline] fn f(&self) {} } }.to_string()),
+        "{out}"
+    );
+}
