@@ -112,6 +112,15 @@ impl Parse for Opt {
                 ));
             }
             Opt::Sample(lit, n)
+        } else if input.peek(Ident::peek_any) {
+            let unknown = input.call(Ident::parse_any)?;
+            return Err(syn::Error::new_spanned(
+                &unknown,
+                format!(
+                    "unknown #[trace] option `{unknown}`; expected one of: name, skip, skip(...), skip_all, \
+                     skip_return, crate, location, sample"
+                ),
+            ));
         } else {
             return Err(lookahead.error());
         };

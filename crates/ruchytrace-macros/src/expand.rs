@@ -32,12 +32,12 @@ fn expand(attr: TokenStream, item_tokens: TokenStream, enabled: bool) -> syn::Re
     let mut item: Item = match syn::parse2(item_tokens.clone()) {
         Ok(item) => item,
         Err(e) => {
-            if let Ok(f) = syn::parse2::<syn::TraitItemFn>(item_tokens.clone()) {
-                push_error(&mut errors, no_body(&f.sig));
-            } else {
-                push_error(&mut errors, e);
-            }
-            return Err(errors.expect("an error was just pushed"));
+            let item_error = match syn::parse2::<syn::TraitItemFn>(item_tokens.clone()) {
+                Ok(f) => no_body(&f.sig),
+                Err(_) => e,
+            };
+            push_error(&mut errors, item_error.clone());
+            return Err(errors.unwrap_or(item_error));
         }
     };
     let mut walker = Walker {
@@ -456,7 +456,7 @@ fn instrument(sig: &mut Signature, block: &mut Block, default_name: String, opts
             sample: #sample,
         });
     };
-    let capture_use = quote!(use #hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};);
+    let capture_use = quote!(#[allow(unused_imports)] use #hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};);
     let args_closure = if captures.is_empty() {
         quote!(|_| {})
     } else {
@@ -488,8 +488,9 @@ fn instrument(sig: &mut Signature, block: &mut Block, default_name: String, opts
                 let __rt_call = #hooks::enter_async(&__RT_SITE, #args_closure);
                 let __rt_ret: #ret_ty_tokens =
                     #hooks::instrument::<#ret_ty_tokens, _>(&__rt_call, async move { #(#rebinds)* #(#stmts)* }).await;
-                // Dropping the completed call records its exit without the value.
-                ::core::mem::drop(__rt_call);
+                // The hook API has no value-less exit for a completed future (dropping the call would
+                // record a cancellation), so the exit carries `()` in place of the skipped value.
+                __rt_call.exit_with(|__rt_w| __rt_w.unit());
                 __rt_ret
             }
         }

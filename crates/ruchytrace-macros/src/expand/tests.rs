@@ -89,14 +89,14 @@ fn feature_on_expands_add_to_the_canonical_shape() {
                 return_type: "i64", kind: ::ruchytrace::hooks::SiteKind::Fn, sample: 0u32,
             });
             let __rt_guard = ::ruchytrace::hooks::enter(&__RT_SITE, |__rt_w| {
-                use ::ruchytrace::hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};
+                #[allow(unused_imports)] use ::ruchytrace::hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};
                 (&&&::ruchytrace::hooks::capture::Probe(&a)).__rt_capture(__rt_w);
                 (&&&::ruchytrace::hooks::capture::Probe(&b)).__rt_capture(__rt_w);
             });
             #[allow(clippy::let_unit_value)]
             let __rt_ret = ::ruchytrace::hooks::call::<i64, _>(move || { b += 1; a + b });
             __rt_guard.exit_with(|__rt_w| {
-                use ::ruchytrace::hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};
+                #[allow(unused_imports)] use ::ruchytrace::hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};
                 (&&&::ruchytrace::hooks::capture::Probe(&__rt_ret)).__rt_capture(__rt_w);
             });
             __rt_ret
@@ -362,6 +362,11 @@ fn rejects_const_fn() {
 #[test]
 fn rejects_unknown_options() {
     let e = one_error(quote!(nmae = "x"), add());
+    assert!(
+        e.starts_with("unknown #[trace] option `nmae`; expected one of: name,"),
+        "{e}"
+    );
+    let e = one_error(quote!("name"), add());
     assert!(e.starts_with("expected one of"), "{e}");
     let e = one_error(quote!(name = 5), add());
     assert!(e.contains("expected string literal"), "{e}");
@@ -501,4 +506,15 @@ fn on_error_the_item_is_emitted_unchanged_after_the_error() {
     let out = trace(quote!(sample = 0), add(), true).to_string();
     assert!(out.starts_with(":: core :: compile_error !"), "{out}");
     assert!(out.ends_with(&add().to_string()), "{out}");
+}
+
+#[test]
+fn on_error_a_container_loses_only_its_inner_trace_attributes() {
+    let item = quote! { impl S { #[trace(skip)] #[inline] fn f(&self) {} } };
+    let out = trace(quote!(name = "n"), item, true).to_string();
+    assert!(out.contains("compile_error"), "{out}");
+    assert!(
+        out.ends_with(&quote! { impl S { #[inline] fn f(&self) {} } }.to_string()),
+        "{out}"
+    );
 }
