@@ -488,9 +488,8 @@ fn instrument(sig: &mut Signature, block: &mut Block, default_name: String, opts
                 let __rt_call = #hooks::enter_async(&__RT_SITE, #args_closure);
                 let __rt_ret: #ret_ty_tokens =
                     #hooks::instrument::<#ret_ty_tokens, _>(&__rt_call, async move { #(#rebinds)* #(#stmts)* }).await;
-                // The hook API has no value-less exit for a completed future (dropping the call would
-                // record a cancellation), so the exit carries `()` in place of the skipped value.
-                __rt_call.exit_with(|__rt_w| __rt_w.unit());
+                // A value-less exit: dropping the call instead would record a cancellation.
+                __rt_call.exit();
                 __rt_ret
             }
         }

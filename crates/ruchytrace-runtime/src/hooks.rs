@@ -281,6 +281,17 @@ impl AsyncCall {
         }
     }
 
+    /// Records completion without capturing the output (`skip_return`).
+    #[inline]
+    pub fn exit(self) {
+        let me = ManuallyDrop::new(self);
+        if me.active {
+            record_exit(me.site, Some(me.call_id), &|w: &mut ArgWriter| {
+                w.put([ret::NOT_CAPTURED])
+            });
+        }
+    }
+
     fn mark(&self, k: u8) {
         if !self.active {
             return;

@@ -144,7 +144,7 @@ pub(crate) fn resolve(g: u8, site: &'static CallSite) -> Option<u8> {
                 .is_none_or(|f| f.matches(&site.qualified_name()));
             let st = if !traced {
                 SITE_OFF
-            } else if site.meta.sample > 1 {
+            } else if site.meta.sample >= 1 {
                 SITE_SAMPLED
             } else {
                 SITE_ON
@@ -290,6 +290,10 @@ impl ThreadState {
     /// Sampling decision for one call (`site_sample` 0 = the global rate).
     #[inline(always)]
     pub(crate) fn sampled(&mut self, site_sample: u32) -> bool {
+        if site_sample == 1 {
+            // A site declared `sample = 1` records every call whatever the global rate.
+            return true;
+        }
         if site_sample > 1 {
             self.calls += 1;
             return self.calls % site_sample as u64 == 0;
