@@ -736,6 +736,8 @@ pub struct BinaryReader<R: Read> {
     done: bool,
     complete: bool,
     truncation: Option<String>,
+    /// The reason part of `truncation`.
+    stop_what: String,
     events: u64,
 }
 
@@ -793,6 +795,7 @@ impl<R: Read> BinaryReader<R> {
             done: false,
             complete: false,
             truncation: None,
+            stop_what: String::new(),
             events: 0,
         };
         r.next_frame().map_err(io_err)?;
@@ -808,9 +811,7 @@ impl<R: Read> BinaryReader<R> {
             }
             None => Err(ReadError::at(
                 at,
-                r.truncation
-                    .clone()
-                    .unwrap_or_else(|| "the file has no metadata".to_owned()),
+                format!("no readable metadata: {}", r.stop_what),
             )),
             Some(_) => Err(ReadError::at(at, "the first record is not the metadata")),
         }
@@ -838,6 +839,7 @@ impl<R: Read> BinaryReader<R> {
 
     fn stop(&mut self, at: u64, what: &str) {
         self.done = true;
+        self.stop_what = what.to_owned();
         self.truncation = Some(format!("truncated at byte {at}: {what}"));
     }
 
