@@ -576,7 +576,12 @@ pub fn read_json(bytes: &[u8]) -> Result<Trace, ReadError> {
             } else {
                 "invalid JSON"
             };
-            salvage(bytes, at, reason).ok_or_else(|| ReadError::at(at, format!("{reason}: {e}")))
+            // The byte offset replaces serde_json's own "at line L column C" suffix.
+            let full = e.to_string();
+            let what = full
+                .rsplit_once(" at line ")
+                .map_or(full.as_str(), |(w, _)| w);
+            salvage(bytes, at, reason).ok_or_else(|| ReadError::at(at, format!("{reason}: {what}")))
         }
     }
 }

@@ -472,10 +472,13 @@ impl From<io::Error> for ConvertError {
 /// streamed record by record (bounded memory); a JSON input is read whole. A truncated input is
 /// converted up to its damage and the output is closed with
 /// [`TraceWriter::finish_incomplete`], so it stays marked as truncated.
+///
+/// `open_output` is called only once the input is known to be a readable trace, so a bad input
+/// never leaves an empty output file behind.
 pub fn convert(
     input: &Path,
     format: Format,
-    out: Box<dyn Write + Send>,
+    open_output: impl FnOnce() -> io::Result<Box<dyn Write + Send>>,
 ) -> Result<ConvertSummary, ConvertError> {
     let file = std::fs::File::open(input).map_err(|e| {
         ConvertError::Read(ReadError {
@@ -490,10 +493,10 @@ pub fn convert(
             message: format!("cannot read: {e}"),
         })
     })?;
-    let mut w = writer(format, out);
     match detect(prefix).map_err(ConvertError::Read)? {
         Detected::Binary => {
             let mut reader = binary::BinaryReader::new(file).map_err(ConvertError::Read)?;
+            let mut w = writer(format, open_output()?);
             w.begin(reader.metadata())?;
             let mut sites = SiteTable::new();
             let mut nesting = Nesting::new();
@@ -543,6 +546,7 @@ pub fn convert(
                 })
             })?;
             let trace = json::read_json(&bytes).map_err(ConvertError::Read)?;
+            let mut w = writer(format, open_output()?);
             write_trace(&trace, &mut *w)?;
             Ok(ConvertSummary {
                 events: trace.events.len() as u64,
