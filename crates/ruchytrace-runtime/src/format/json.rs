@@ -563,10 +563,18 @@ fn offset_of(bytes: &[u8], line: usize, column: usize) -> u64 {
     (start + column.saturating_sub(1)).min(bytes.len()) as u64
 }
 
-/// Reads a JSON function trace. A document that does not parse is salvaged line by line when it
-/// has the writer's streaming layout (everything up to the damage is kept, and the trace is
-/// marked truncated); otherwise it is a [`ReadError`] at the parser's position.
+/// Reads a JSON function trace.
+///
+/// A file in the writer's streaming layout is read line by line (memory stays proportional to the
+/// events, not to a JSON tree of the whole file). Any other layout of the same document (e.g.
+/// pretty-printed) is parsed whole. A file that does not parse is salvaged line by line when it
+/// has the streaming layout (everything up to the damage is kept and the trace is marked
+/// truncated); otherwise it is a [`ReadError`] at the parser's position.
 pub fn read_json(bytes: &[u8]) -> Result<Trace, ReadError> {
+    let by_lines = read_lines(bytes);
+    if let Some((trace, false)) = by_lines {
+        return Ok(trace);
+    }
     match serde_json::from_slice::<Json>(bytes) {
         Ok(doc) => read_doc(&doc),
         Err(e) => {
@@ -581,7 +589,10 @@ pub fn read_json(bytes: &[u8]) -> Result<Trace, ReadError> {
             let what = full
                 .rsplit_once(" at line ")
                 .map_or(full.as_str(), |(w, _)| w);
-            salvage(bytes, at, reason).ok_or_else(|| ReadError::at(at, format!("{reason}: {what}")))
+            match by_lines {
+                Some((trace, _)) => Ok(trace),
+                None => Err(ReadError::at(at, format!("{reason}: {what}"))),
+            }
         }
     }
 }
@@ -632,9 +643,10 @@ fn read_doc(doc: &Json) -> Result<Trace, ReadError> {
     })
 }
 
-/// Line-by-line recovery of a damaged file in the streaming layout. `None` when even the
-/// metadata line is unusable.
-fn salvage(bytes: &[u8], err_at: u64, reason: &str) -> Option<Trace> {
+/// Reads a file in the streaming layout line by line. `None` when the first line is not a
+/// usable metadata line; otherwise the trace and whether reading stopped at damage (then
+/// `truncation` says where).
+fn read_lines(bytes: &[u8]) -> Option<(Trace, bool)> {
     let mut lines = Lines { bytes, pos: 0 };
     let (_, first) = lines.next()?;
     let meta_text = first.strip_prefix("{\"metadata\":")?.strip_suffix(',')?;
@@ -649,7 +661,7 @@ fn salvage(bytes: &[u8], err_at: u64, reason: &str) -> Option<Trace> {
     };
     let mut sites = SiteTable::new();
     let stop = |at: usize, what: &str| Some(format!("truncated at byte {at}: {what}"));
-    let truncation = 'read: {
+    let damage = 'read: {
         match lines.next() {
             Some((_, "\"events\":[")) => {}
             Some((at, _)) => break 'read stop(at, "expected the \"events\" array"),
@@ -665,7 +677,7 @@ fn salvage(bytes: &[u8], err_at: u64, reason: &str) -> Option<Trace> {
                         .and_then(|j| parse_event(&j, &mut sites));
                     match parsed {
                         Ok(ev) => trace.events.push(ev),
-                        Err(e) => break 'read stop(at, &format!("{reason} in an event ({e})")),
+                        Err(e) => break 'read stop(at, &format!("damaged event ({e})")),
                     }
                 }
                 None => break 'read stop(bytes.len(), "the file ends inside the events"),
@@ -683,17 +695,39 @@ fn salvage(bytes: &[u8], err_at: u64, reason: &str) -> Option<Trace> {
                     let text = line.strip_suffix(',').unwrap_or(line);
                     match serde_json::from_str::<Site>(text) {
                         Ok(s) => sites.insert(s),
-                        Err(e) => break 'read stop(at, &format!("{reason} in a site ({e})")),
+                        Err(e) => break 'read stop(at, &format!("damaged site ({e})")),
                     }
                 }
                 None => break 'read stop(bytes.len(), "the file ends inside the sites"),
             }
         }
-        stop(err_at as usize, reason)
+        let Some((at, line)) = lines.next() else {
+            break 'read stop(bytes.len(), "the file ends before the \"end\" record");
+        };
+        let end = line
+            .strip_prefix("\"end\":")
+            .and_then(|l| l.strip_suffix('}'))
+            .and_then(|l| serde_json::from_str::<Json>(l).ok())
+            .and_then(|j| parse_end(&j).ok());
+        match end {
+            Some((trailer, truncation)) => {
+                trace.trailer = Some(trailer);
+                trace.truncation = truncation;
+            }
+            None => break 'read stop(at, "damaged \"end\" record"),
+        }
+        match lines.find(|(_, l)| !l.trim().is_empty()) {
+            Some((at, _)) => stop(at, "unexpected data after the \"end\" record"),
+            None => None,
+        }
     };
     trace.sites = sites.iter().cloned().collect();
-    trace.truncation = truncation;
-    Some(trace)
+    let damaged = damage.is_some();
+    if damaged {
+        trace.trailer = None;
+        trace.truncation = damage;
+    }
+    Some((trace, damaged))
 }
 
 /// Lines with their byte offsets (the last line may lack its newline).

@@ -114,11 +114,18 @@ pub trait TraceWriter: Send {
     fn finish_incomplete(&mut self, trailer: &Trailer, truncation: &str) -> io::Result<()>;
 }
 
-/// Creates the writer of `format` on `out`.
+/// Creates the writer of `format` on `out`. Text and JSON output is buffered here (one line per
+/// event would otherwise be one `write`); [`TraceWriter::flush`] pushes it through.
 pub fn writer(format: Format, out: Box<dyn Write + Send>) -> Box<dyn TraceWriter> {
     match format {
-        Format::Text => Box::new(text::TextWriter::new(out)),
-        Format::Json => Box::new(json::JsonWriter::new(out)),
+        Format::Text => Box::new(text::TextWriter::new(io::BufWriter::with_capacity(
+            1 << 16,
+            out,
+        ))),
+        Format::Json => Box::new(json::JsonWriter::new(io::BufWriter::with_capacity(
+            1 << 16,
+            out,
+        ))),
         Format::Binary => Box::new(binary::BinaryWriter::new(out)),
     }
 }
