@@ -23,7 +23,6 @@ use super::{EventCtx, ReadError, TraceWriter};
 use crate::model::{
     Category, Event, LossReason, Metadata, Return, Site, Trace, Trailer, SCHEMA_VERSION,
 };
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 
 /// The first 8 bytes of every binary trace.
@@ -289,7 +288,7 @@ pub struct BinaryWriter<W: Write + Send> {
     out: W,
     /// Records of the frame being built.
     buf: Vec<u8>,
-    threads: HashMap<(u32, u32), ThreadOut>,
+    threads: super::FxMap<(u32, u32), ThreadOut>,
     header_written: bool,
 }
 
@@ -299,7 +298,7 @@ impl<W: Write + Send> BinaryWriter<W> {
         BinaryWriter {
             out,
             buf: Vec::with_capacity(FRAME_TARGET + 1024),
-            threads: HashMap::new(),
+            threads: Default::default(),
             header_written: false,
         }
     }

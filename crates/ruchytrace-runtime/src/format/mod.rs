@@ -13,6 +13,7 @@
 use crate::model::{Event, Metadata, Site, Trace, Trailer};
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -130,6 +131,32 @@ pub fn writer(format: Format, out: Box<dyn Write + Send>) -> Box<dyn TraceWriter
     }
 }
 
+/// A fast, non-cryptographic hasher (the Fx multiply-rotate hash) for the small integer keys the
+/// writers look up once per event; the keys come from our own program, so no DoS resistance is
+/// needed and SipHash would dominate the collector's per-event cost.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A `HashMap` with [`FxHasher`].
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
 /// Sites indexed by id (ids are small and dense).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SiteTable {
@@ -211,8 +238,8 @@ pub struct OpenCall {
 ///   frame at all is reported with no duration and leaves the stack alone.
 #[derive(Debug, Default)]
 pub struct Nesting {
-    stacks: HashMap<(u32, u32), Vec<Frame>>,
-    suspended: HashMap<u64, (u32, u32, Frame)>,
+    stacks: FxMap<(u32, u32), Vec<Frame>>,
+    suspended: FxMap<u64, (u32, u32, Frame)>,
     exits_lost: u64,
     unmatched_exits: u64,
 }
