@@ -696,11 +696,10 @@ pub fn decode_value_exact(bytes: &[u8]) -> Option<crate::model::Value> {
     (c.pos == bytes.len()).then_some(v)
 }
 
-/// One record of a binary trace, as yielded by [`BinaryReader`].
+/// One record of a binary trace, as yielded by [`BinaryReader`] (the metadata record is read by
+/// [`BinaryReader::new`]: see [`BinaryReader::metadata`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
-    /// The metadata (first record; also available from [`BinaryReader::metadata`]).
-    Metadata(Metadata),
     /// A site definition (before the first event that uses it).
     Site(Site),
     /// An event.
@@ -803,7 +802,7 @@ impl<R: Read> BinaryReader<R> {
             .decode_record()
             .map_err(|b| ReadError::at(at, format!("no readable metadata: {}", b.0)))?;
         match first {
-            Some(Record::Metadata(meta)) => {
+            Some(Decoded::Metadata(meta)) => {
                 super::json::check_metadata(&meta).map_err(|m| ReadError::at(at, m))?;
                 r.metadata = meta;
                 Ok(r)
@@ -883,7 +882,7 @@ impl<R: Read> BinaryReader<R> {
 
     /// Decodes the record at `pos`. `Ok(None)` when the input is exhausted or damaged (see
     /// `done`/`truncation`).
-    fn decode_record(&mut self) -> Result<Option<Record>, Bad> {
+    fn decode_record(&mut self) -> Result<Option<Decoded>, Bad> {
         loop {
             if self.done {
                 return Ok(None);
@@ -908,6 +907,12 @@ impl<R: Read> BinaryReader<R> {
             pos: start,
         };
         match decode_one(&mut c, &mut self.threads) {
+            // The placeholder metadata has version 0: a real one was already read.
+            Ok(Decoded::Metadata(_)) if self.metadata.version != 0 => {
+                let at = self.payload_start + start as u64;
+                self.stop(at, "malformed record (a second metadata record)");
+                Ok(None)
+            }
             Ok(rec) => {
                 self.pos = c.pos;
                 Ok(Some(rec))
@@ -928,7 +933,11 @@ impl<R: Read> Iterator for BinaryReader<R> {
     type Item = Record;
 
     fn next(&mut self) -> Option<Record> {
-        let rec = self.decode_record().ok().flatten()?;
+        let rec = match self.decode_record().ok().flatten()? {
+            Decoded::Record(rec) => rec,
+            // `decode_record` stops at a second metadata record.
+            Decoded::Metadata(_) => return None,
+        };
         match &rec {
             Record::Trailer(_) => {
                 self.complete = true;
@@ -962,14 +971,22 @@ fn placeholder_metadata() -> Metadata {
     }
 }
 
+/// What a record decodes to: the metadata (only valid first) or a record for the iterator.
+enum Decoded {
+    Metadata(Metadata),
+    Record(Record),
+}
+
 /// Decodes one record; `THREAD_DEF` records are consumed internally (they yield the next one).
-fn decode_one(c: &mut Cursor<'_>, threads: &mut Vec<ThreadIn>) -> Result<Record, Bad> {
+fn decode_one(c: &mut Cursor<'_>, threads: &mut Vec<ThreadIn>) -> Result<Decoded, Bad> {
     loop {
         let t = c.u8()?;
         let rec = match t {
             tag::METADATA => {
                 let s = c.str()?;
-                Record::Metadata(serde_json::from_str(&s).map_err(|_| Bad("invalid metadata"))?)
+                return Ok(Decoded::Metadata(
+                    serde_json::from_str(&s).map_err(|_| Bad("invalid metadata"))?,
+                ));
             }
             tag::SITE => {
                 let s = c.str()?;
@@ -997,7 +1014,7 @@ fn decode_one(c: &mut Cursor<'_>, threads: &mut Vec<ThreadIn>) -> Result<Record,
             }),
             _ => Record::Event(decode_event(t, c, threads)?),
         };
-        return Ok(rec);
+        return Ok(Decoded::Record(rec));
     }
 }
 
@@ -1142,7 +1159,6 @@ pub fn read_all(bytes: &[u8]) -> Result<Trace, ReadError> {
             Record::Event(e) => events.push(e),
             Record::Trailer(t) => trailer = Some(t),
             Record::SourceTruncated(s) => source_truncated = Some(s),
-            Record::Metadata(_) => {}
         }
     }
     let truncation = reader.truncation().map(str::to_owned).or(source_truncated);

@@ -556,7 +556,6 @@ pub fn convert(
                     }
                     binary::Record::Trailer(t) => trailer = Some(t),
                     binary::Record::SourceTruncated(s) => source_truncation = Some(s),
-                    binary::Record::Metadata(_) => {}
                 }
             }
             let truncation = reader.truncation().map(str::to_owned).or(source_truncation);

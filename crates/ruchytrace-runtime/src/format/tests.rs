@@ -986,3 +986,77 @@ fn add_costs_at_most_24_bytes_per_call() {
     eprintln!("binary: {per_call:.2} bytes per add(a, b) call (enter + exit)");
     assert!(per_call <= 24.0, "{per_call}");
 }
+
+/// Hands out its bytes a few at a time, like a pipe.
+struct Trickle<'a> {
+    data: &'a [u8],
+    step: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.step.min(buf.len()).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        self.step = self.step % 7 + 1;
+        Ok(n)
+    }
+}
+
+#[test]
+fn streaming_reader_yields_sites_before_their_events() {
+    let bytes = binary_sample(3);
+    let mut reader = binary::BinaryReader::new(Trickle {
+        data: &bytes,
+        step: 1,
+    })
+    .unwrap();
+    assert_eq!(reader.metadata(), &metadata());
+    let mut known = SiteTable::new();
+    let mut evs = Vec::new();
+    let mut trailer = None;
+    for rec in reader.by_ref() {
+        assert!(trailer.is_none(), "record after the trailer");
+        match rec {
+            binary::Record::Site(s) => known.insert(s),
+            binary::Record::Event(e) => {
+                if let Event::Enter { site, .. } = &e {
+                    assert!(known.contains(*site));
+                }
+                evs.push(e);
+            }
+            binary::Record::Trailer(t) => trailer = Some(t),
+            binary::Record::SourceTruncated(s) => panic!("{s}"),
+        }
+    }
+    assert_eq!(evs, events());
+    assert_eq!(trailer, Some(trailer_of_sample()));
+    assert!(reader.is_complete());
+    assert_eq!(reader.truncation(), None);
+    assert_eq!(reader.events_read(), events().len() as u64);
+}
+
+fn trailer_of_sample() -> Trailer {
+    trailer(&events())
+}
+
+#[test]
+fn a_second_metadata_record_is_damage() {
+    let bytes = binary_sample(1000);
+    let meta_end = 16 + 8 + u32::from_le_bytes(bytes[16..20].try_into().unwrap()) as usize;
+    let mut doubled = bytes[..meta_end].to_vec();
+    doubled.extend_from_slice(&bytes[16..meta_end]);
+    doubled.extend_from_slice(&bytes[meta_end..]);
+    let trace = read_trace_from(&doubled).unwrap();
+    assert!(trace.events.is_empty());
+    assert_eq!(
+        trace.truncation.as_deref(),
+        Some(
+            format!(
+                "truncated at byte {}: malformed record (a second metadata record)",
+                meta_end + 8
+            )
+            .as_str()
+        )
+    );
+}
