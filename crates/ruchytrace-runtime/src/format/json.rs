@@ -565,36 +565,30 @@ fn offset_of(bytes: &[u8], line: usize, column: usize) -> u64 {
 
 /// Reads a JSON function trace.
 ///
-/// A file in the writer's streaming layout is read line by line (memory stays proportional to the
-/// events, not to a JSON tree of the whole file). Any other layout of the same document (e.g.
-/// pretty-printed) is parsed whole. A file that does not parse is salvaged line by line when it
-/// has the streaming layout (everything up to the damage is kept and the trace is marked
-/// truncated); otherwise it is a [`ReadError`] at the parser's position.
+/// A file in the writer's streaming layout (recognised by its first line) is read line by line:
+/// memory stays proportional to the events, not to a JSON tree of the whole file, and damage
+/// (a cut, a broken line) keeps every event before it, with the trace marked truncated at that
+/// line's byte. Any other layout of the same document (e.g. pretty-printed) is parsed whole; if
+/// it does not parse, that is a [`ReadError`] at the parser's position.
 pub fn read_json(bytes: &[u8]) -> Result<Trace, ReadError> {
-    let by_lines = read_lines(bytes);
-    if let Some((trace, false)) = by_lines {
+    if let Some(trace) = read_lines(bytes) {
         return Ok(trace);
     }
-    match serde_json::from_slice::<Json>(bytes) {
-        Ok(doc) => read_doc(&doc),
-        Err(e) => {
-            let at = offset_of(bytes, e.line(), e.column());
-            let reason = if e.is_eof() {
-                "unexpected end of JSON"
-            } else {
-                "invalid JSON"
-            };
-            // The byte offset replaces serde_json's own "at line L column C" suffix.
-            let full = e.to_string();
-            let what = full
-                .rsplit_once(" at line ")
-                .map_or(full.as_str(), |(w, _)| w);
-            match by_lines {
-                Some((trace, _)) => Ok(trace),
-                None => Err(ReadError::at(at, format!("{reason}: {what}"))),
-            }
-        }
-    }
+    let doc = serde_json::from_slice::<Json>(bytes).map_err(|e| {
+        let at = offset_of(bytes, e.line(), e.column());
+        let reason = if e.is_eof() {
+            "unexpected end of JSON"
+        } else {
+            "invalid JSON"
+        };
+        // The byte offset replaces serde_json's own "at line L column C" suffix.
+        let full = e.to_string();
+        let what = full
+            .rsplit_once(" at line ")
+            .map_or(full.as_str(), |(w, _)| w);
+        ReadError::at(at, format!("{reason}: {what}"))
+    })?;
+    read_doc(&doc)
 }
 
 fn read_doc(doc: &Json) -> Result<Trace, ReadError> {
@@ -644,9 +638,9 @@ fn read_doc(doc: &Json) -> Result<Trace, ReadError> {
 }
 
 /// Reads a file in the streaming layout line by line. `None` when the first line is not a
-/// usable metadata line; otherwise the trace and whether reading stopped at damage (then
-/// `truncation` says where).
-fn read_lines(bytes: &[u8]) -> Option<(Trace, bool)> {
+/// usable metadata line (another layout); otherwise the trace, with `truncation` saying where
+/// reading stopped if it met damage.
+fn read_lines(bytes: &[u8]) -> Option<Trace> {
     let mut lines = Lines { bytes, pos: 0 };
     let (_, first) = lines.next()?;
     let meta_text = first.strip_prefix("{\"metadata\":")?.strip_suffix(',')?;
@@ -722,12 +716,11 @@ fn read_lines(bytes: &[u8]) -> Option<(Trace, bool)> {
         }
     };
     trace.sites = sites.iter().cloned().collect();
-    let damaged = damage.is_some();
-    if damaged {
+    if damage.is_some() {
         trace.trailer = None;
         trace.truncation = damage;
     }
-    Some((trace, damaged))
+    Some(trace)
 }
 
 /// Lines with their byte offsets (the last line may lack its newline).

@@ -1060,3 +1060,38 @@ fn a_second_metadata_record_is_damage() {
         )
     );
 }
+
+#[test]
+fn text_lines_stay_single_lines() {
+    let ev = Event::Instant {
+        ts: 1_000_000_000,
+        pid: 1,
+        tid: 1,
+        category: Category::File,
+        name: "open\tx".into(),
+        detail: "two\nlines\u{1b}[0m".into(),
+    };
+    let mut line = String::new();
+    text::write_event_line(&mut line, Some(&metadata().clock), &ev, &EventCtx::EMPTY);
+    assert_eq!(
+        line,
+        "[1761761183.000000] ** file open\\tx: two\\nlines\\x1b[0m"
+    );
+}
+
+#[test]
+fn json_damage_in_the_middle_keeps_the_events_before_it() {
+    let text = String::from_utf8(json_sample()).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[5] = "{\"type\":\"function_enter\",\"oops\":true},";
+    let damaged = lines.join("\n");
+    let at = lines[..5].iter().map(|l| l.len() + 1).sum::<usize>();
+    let trace = read_trace_from(damaged.as_bytes()).unwrap();
+    assert_eq!(trace.events, events()[..3]);
+    let t = trace.truncation.unwrap();
+    assert!(
+        t.starts_with(&format!("truncated at byte {at}: damaged event")),
+        "{t}"
+    );
+    assert!(trace.trailer.is_none());
+}
