@@ -824,3 +824,140 @@ fn convert_command_line_exit_statuses() {
         "{stderr}"
     );
 }
+
+/// One value of every kind, at the top level and nested in every container.
+fn every_kind() -> Vec<Value> {
+    let leaves = vec![
+        Value::Unit,
+        Value::Bool(false),
+        Value::Char('🦀'),
+        Value::I8(i8::MIN),
+        Value::I16(i16::MAX),
+        Value::I32(-7),
+        Value::I64(i64::MIN),
+        Value::I128(i128::MAX),
+        Value::I128(12),
+        Value::U8(255),
+        Value::U16(65535),
+        Value::U32(u32::MAX),
+        Value::U64(u64::MAX),
+        Value::U128(u128::MAX),
+        Value::U128(3),
+        Value::F32(f32::MIN_POSITIVE),
+        Value::F64(f64::NAN),
+        Value::F64(f64::NEG_INFINITY),
+        Value::F64(-0.0),
+        Value::Str {
+            text: "a\"b\\c\n\u{1}".into(),
+            truncated_from: None,
+        },
+        Value::Str {
+            text: "abc".into(),
+            truncated_from: Some(300),
+        },
+        Value::Debug {
+            text: "Point { x: 1 }".into(),
+            truncated_from: None,
+        },
+        Value::Debug {
+            text: "Big".into(),
+            truncated_from: Some(9000),
+        },
+        Value::Opaque("std::fs::File".into()),
+        Value::None,
+    ];
+    let mut all = leaves.clone();
+    for leaf in &leaves {
+        all.push(Value::Some(Box::new(leaf.clone())));
+        all.push(Value::Ok(Box::new(leaf.clone())));
+        all.push(Value::Err(Box::new(leaf.clone())));
+    }
+    all.push(Value::Tuple(leaves.clone()));
+    all.push(Value::Tuple(vec![]));
+    all.push(Value::Seq {
+        len: 1000,
+        items: leaves.clone(),
+    });
+    all.push(Value::Struct {
+        name: "Shape::Circle".into(),
+        fields: leaves
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v.clone()))
+            .collect(),
+    });
+    all.push(Value::Struct {
+        name: "Unit".into(),
+        fields: vec![],
+    });
+    all.push(Value::Some(Box::new(Value::Seq {
+        len: 2,
+        items: vec![
+            Value::Tuple(vec![Value::Ok(Box::new(Value::None))]),
+            Value::Unit,
+        ],
+    })));
+    all
+}
+
+#[test]
+fn every_value_kind_matches_the_schema_and_round_trips() {
+    let values = every_kind();
+    let generic = Site {
+        id: 0,
+        name: "take".into(),
+        qualified_name: "demo::take".into(),
+        location: Location {
+            file: "src/lib.rs".into(),
+            line: 1,
+            column: 1,
+        },
+        args: vec![ArgInfo {
+            name: "x".into(),
+            type_name: "T".into(),
+        }],
+        return_type: "T".into(),
+        kind: SiteKind::Fn,
+    };
+    let table = SiteTable::from_sites([&generic]);
+    let mut w = JsonWriter::new(Vec::new());
+    w.begin(&metadata()).unwrap();
+    w.site(&generic).unwrap();
+    let mut nesting = Nesting::new();
+    let mut evs = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        let ts = 2_000_000_000 + i as u64 * 10;
+        evs.push(Event::Enter {
+            site: 0,
+            ts,
+            pid: 1,
+            tid: 1,
+            args: vec![v.clone()],
+            call_id: None,
+        });
+        evs.push(Event::Exit {
+            site: 0,
+            ts: ts + 5,
+            pid: 1,
+            tid: 1,
+            ret: Return::Value(v.clone()),
+            call_id: None,
+        });
+    }
+    for ev in &evs {
+        let ctx = nesting.observe(ev, &table);
+        w.event(ev, &ctx).unwrap();
+    }
+    w.finish(&Trailer {
+        events: evs.len() as u64,
+        lost: 0,
+        end_ns: 3_000_000_000,
+    })
+    .unwrap();
+    let bytes = w.into_inner();
+    let doc: Json = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(Validator::load().errors(&doc), Vec::<String>::new());
+    let back = format::read_trace_from(&bytes).unwrap();
+    // NaN != NaN: compare the debug text (NaN prints the same).
+    assert_eq!(format!("{:?}", back.events), format!("{evs:?}"));
+}

@@ -1095,3 +1095,36 @@ fn json_damage_in_the_middle_keeps_the_events_before_it() {
     );
     assert!(trace.trailer.is_none());
 }
+
+/// What a `SIGKILL` leaves: the writer is never finished (nor dropped); everything before the
+/// last `flush` must be readable, and the trace must say it is truncated.
+#[test]
+fn killed_writer_keeps_everything_flushed() {
+    for format in [Format::Binary, Format::Json] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("killed");
+        let file = std::fs::File::create(&path).unwrap();
+        let mut w = writer(format, Box::new(file));
+        let table = SiteTable::from_sites(&sites());
+        w.begin(&metadata()).unwrap();
+        for s in table.iter() {
+            w.site(s).unwrap();
+        }
+        let mut nesting = Nesting::new();
+        let evs = events();
+        for (i, ev) in evs.iter().enumerate() {
+            let ctx = nesting.observe(ev, &table);
+            w.event(ev, &ctx).unwrap();
+            if i == 9 {
+                w.flush().unwrap();
+            }
+        }
+        // The process dies here: no finish, no destructor.
+        std::mem::forget(w);
+        let trace = read_trace(&path).unwrap();
+        assert_eq!(trace.events, evs[..10], "{format}");
+        assert!(!trace.is_complete());
+        let t = trace.truncation.unwrap();
+        assert!(t.starts_with("truncated at byte "), "{t}");
+    }
+}
