@@ -289,6 +289,8 @@ pub struct BinaryWriter<W: Write + Send> {
     /// Records of the frame being built.
     buf: Vec<u8>,
     threads: super::FxMap<(u32, u32), ThreadOut>,
+    /// `declared[id]`: the site's record is already in the file.
+    declared: Vec<bool>,
     header_written: bool,
 }
 
@@ -299,6 +301,7 @@ impl<W: Write + Send> BinaryWriter<W> {
             out,
             buf: Vec::with_capacity(FRAME_TARGET + 1024),
             threads: Default::default(),
+            declared: Vec::new(),
             header_written: false,
         }
     }
@@ -374,10 +377,22 @@ impl<W: Write + Send> TraceWriter for BinaryWriter<W> {
         let json = serde_json::to_string(site).map_err(io::Error::other)?;
         self.buf.push(tag::SITE);
         put_str(&mut self.buf, &json);
+        let i = site.id as usize;
+        if self.declared.len() <= i {
+            self.declared.resize(i + 1, false);
+        }
+        self.declared[i] = true;
         Ok(())
     }
 
-    fn event(&mut self, ev: &Event, _ctx: &EventCtx<'_>) -> io::Result<()> {
+    fn event(&mut self, ev: &Event, ctx: &EventCtx<'_>) -> io::Result<()> {
+        // A site the caller did not declare but the context knows is declared now, so a reader
+        // always meets a site before its first event.
+        if let Some(s) = ctx.site {
+            if !self.declared.get(s.id as usize).copied().unwrap_or(false) {
+                self.site(s)?;
+            }
+        }
         match ev {
             Event::Enter {
                 site,

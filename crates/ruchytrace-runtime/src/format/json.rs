@@ -278,6 +278,12 @@ impl<W: Write + Send> TraceWriter for JsonWriter<W> {
     }
 
     fn event(&mut self, ev: &Event, ctx: &EventCtx<'_>) -> io::Result<()> {
+        // Sites the caller did not declare still reach the site table.
+        if let Some(s) = ctx.site {
+            if !self.sites.contains(s.id) {
+                self.sites.insert(s.clone());
+            }
+        }
         self.line.clear();
         self.line
             .push_str(if self.events == 0 { "\n" } else { ",\n" });

@@ -101,7 +101,9 @@ impl EventCtx<'_> {
 pub trait TraceWriter: Send {
     /// Writes the header.
     fn begin(&mut self, meta: &Metadata) -> io::Result<()>;
-    /// Declares a site; called before the first event that refers to it.
+    /// Declares a site; called before the first event that refers to it. (The binary and JSON
+    /// writers also declare, on their own, an undeclared site they meet in an event's
+    /// [`EventCtx::site`].)
     fn site(&mut self, site: &Site) -> io::Result<()>;
     /// Writes one event.
     fn event(&mut self, ev: &Event, ctx: &EventCtx<'_>) -> io::Result<()>;

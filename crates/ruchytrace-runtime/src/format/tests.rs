@@ -1128,3 +1128,22 @@ fn killed_writer_keeps_everything_flushed() {
         assert!(t.starts_with("truncated at byte "), "{t}");
     }
 }
+
+#[test]
+fn undeclared_sites_known_to_the_context_are_written() {
+    for format in [Format::Binary, Format::Json] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t");
+        let mut w = writer(format, Box::new(std::fs::File::create(&path).unwrap()));
+        let table = SiteTable::from_sites(&sites());
+        w.begin(&metadata()).unwrap();
+        let mut nesting = Nesting::new();
+        for ev in &events() {
+            let ctx = nesting.observe(ev, &table);
+            w.event(ev, &ctx).unwrap();
+        }
+        w.finish(&trailer(&events())).unwrap();
+        drop(w);
+        assert_whole(&read_trace(&path).unwrap());
+    }
+}
