@@ -1161,9 +1161,9 @@ fn th_commit(threads: &mut [ThreadIn], index: usize, ts: u64) {
     threads[index].last_ts = ts;
 }
 
-/// Reads a whole binary trace from memory.
-pub fn read_all(bytes: &[u8]) -> Result<Trace, ReadError> {
-    let mut reader = BinaryReader::new(bytes)?;
+/// Reads a whole binary trace (from memory, a file, a pipe...).
+pub fn read_all(input: impl Read) -> Result<Trace, ReadError> {
+    let mut reader = BinaryReader::new(input)?;
     let mut sites = super::SiteTable::new();
     let mut events = Vec::new();
     let mut trailer = None;

@@ -451,13 +451,24 @@ pub fn detect(prefix: &[u8]) -> Result<Detected, ReadError> {
     }
 }
 
-/// Reads a whole trace file (binary or JSON, detected from the content).
+/// Reads a whole trace file (binary or JSON, detected from the content). A binary file is
+/// decoded as it is read (no copy of the file in memory).
 pub fn read_trace(path: &Path) -> Result<Trace, ReadError> {
-    let bytes = std::fs::read(path).map_err(|e| ReadError {
+    let io_err = |e: io::Error| ReadError {
         offset: None,
         message: format!("cannot read: {e}"),
-    })?;
-    read_trace_from(&bytes)
+    };
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    let mut file = io::BufReader::with_capacity(1 << 16, file);
+    let kind = detect(io::BufRead::fill_buf(&mut file).map_err(io_err)?)?;
+    match kind {
+        Detected::Binary => binary::read_all(file),
+        Detected::Json => {
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(&mut file, &mut bytes).map_err(io_err)?;
+            json::read_json(&bytes)
+        }
+    }
 }
 
 /// Reads a whole trace from memory. A truncated or damaged tail is not an error: the result keeps
