@@ -367,7 +367,10 @@ impl fmt::Display for Value {
             Value::U128(v) => write!(f, "{v}"),
             Value::F32(v) => write!(f, "{v:?}"),
             Value::F64(v) => write!(f, "{v:?}"),
-            Value::Str { text, truncated_from } => {
+            Value::Str {
+                text,
+                truncated_from,
+            } => {
                 write_quoted(f, text)?;
                 if truncated_from.is_some() {
                     f.write_str("...")?;
@@ -433,7 +436,10 @@ impl fmt::Display for Value {
                     f.write_str(" }")
                 }
             }
-            Value::Debug { text, truncated_from } => {
+            Value::Debug {
+                text,
+                truncated_from,
+            } => {
                 f.write_str(text)?;
                 if truncated_from.is_some() {
                     f.write_str("...")?;
