@@ -5,3 +5,5 @@ pub use ruchytrace_runtime as runtime;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cli")]
+pub mod syscalls;

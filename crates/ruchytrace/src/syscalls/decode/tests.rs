@@ -1,0 +1,1 @@
+//! Unit tests of the decoders, against a fake tracee memory.
