@@ -174,7 +174,8 @@ pub fn format_return(nr: u64, ret: i64) -> (String, Option<&'static str>) {
     }
     let text = match spec.map(|s| s.ret) {
         Some(spec::Ret::Hex) => format!("{:#x}", ret as u64),
-        Some(spec::Ret::Octal) => format!("{:#o}", ret),
+        Some(spec::Ret::Octal) if ret == 0 => "0".to_string(),
+        Some(spec::Ret::Octal) => format!("0{ret:o}"),
         _ => ret.to_string(),
     };
     (text, None)

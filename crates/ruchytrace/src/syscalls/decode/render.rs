@@ -693,6 +693,8 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
         Arg::Int => int(v).to_string(),
         Arg::Long => (v as i64).to_string(),
         Arg::Uint => v.to_string(),
+        // C's %#lx, which strace uses, prints zero without the prefix.
+        Arg::Hex if v == 0 => "0".to_string(),
         Arg::Hex => format!("{v:#x}"),
         Arg::Ptr => ptr(v),
         Arg::Fd => fd(int(v) as i64, ctx),
