@@ -14,7 +14,11 @@ pub const EXIT_USAGE: i32 = 2;
 
 /// Top-level command line.
 #[derive(Debug, Parser)]
-#[command(name = "ruchytrace", version, about = "Function and system call tracing for Rust programs")]
+#[command(
+    name = "ruchytrace",
+    version,
+    about = "Function and system call tracing for Rust programs"
+)]
 pub struct Cli {
     /// The subcommand to run.
     #[command(subcommand)]
