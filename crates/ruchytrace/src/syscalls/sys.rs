@@ -174,13 +174,6 @@ pub fn clock_ns(clock: libc::clockid_t) -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// `tgkill(tgid, tid, sig)`.
-pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> io::Result<()> {
-    // SAFETY: a plain system call with integer arguments.
-    let r = unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, sig) };
-    check(r).map(|_| ())
-}
-
 /// A classic-BPF seccomp program, built in the parent so the forked child does not allocate.
 pub struct SeccompProgram {
     filter: Vec<libc::sock_filter>,

@@ -474,7 +474,7 @@ impl<'a> Tracer<'a> {
     }
 
     fn handle(&mut self, tid: i32, stop: Stop, ts: u64) -> Result<(), Error> {
-        if !self.threads.contains_key(&tid) {
+        self.threads.entry(tid).or_insert_with(|| {
             // A new tracee whose first stop arrived before its parent's clone/fork event.
             let pid = tgid_of(tid).unwrap_or(tid);
             debug!(
@@ -482,16 +482,13 @@ impl<'a> Tracer<'a> {
                 tgid = pid,
                 "new tracee seen before its creation event"
             );
-            self.threads.insert(
-                tid,
-                Thread {
-                    pid,
-                    phase: Phase::Starting,
-                    call: None,
-                    want_exit_stop: false,
-                },
-            );
-        }
+            Thread {
+                pid,
+                phase: Phase::Starting,
+                call: None,
+                want_exit_stop: false,
+            }
+        });
         let phase = self.threads[&tid].phase;
         match stop {
             Stop::Exited(code) => {
