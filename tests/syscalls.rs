@@ -57,8 +57,13 @@ fn same_as_strace_shell_redirect_and_cat() {
 fn same_as_strace_threads() {
     let prog = program("threads");
     // futex: whether a join or lock waits depends on scheduling.
-    // munmap: glibc trims a new malloc arena only when its mmap was not already aligned.
-    compare_with_strace(&[prog.to_str().unwrap()], true, &["futex", "munmap"]);
+    // mmap/mprotect/munmap: whether a thread creates its own malloc arena depends on lock
+    // contention, and glibc trims the arena only when its mmap was not already aligned.
+    compare_with_strace(
+        &[prog.to_str().unwrap()],
+        true,
+        &["futex", "mmap", "mprotect", "munmap"],
+    );
 }
 
 #[test]
@@ -543,4 +548,74 @@ fn no_debug_lines_without_debug() {
     require_ptrace!();
     let err = stderr(&run(&["--", "true"]));
     assert!(!err.contains("TRACE") && !err.contains("DEBUG"), "{err}");
+}
+
+// ---- process model corner cases ---------------------------------------------------------------
+
+#[test]
+fn group_stop_keeps_tracee_stopped_until_sigcont() {
+    require_ptrace!();
+    let start = Instant::now();
+    let out = run(&[
+        "-f",
+        "--",
+        "sh",
+        "-c",
+        "(sleep 0.3; kill -CONT $$) & kill -STOP $$; echo resumed",
+    ]);
+    // With the stop swallowed, sh would print and exit at once.
+    assert!(
+        start.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "resumed\n");
+    let err = stderr(&out);
+    assert!(err.contains("--- stopped by SIGSTOP ---"), "{err}");
+    assert!(err.contains("--- SIGCONT {si_signo=SIGCONT"), "{err}");
+}
+
+#[test]
+fn exec_from_non_leader_thread() {
+    require_ptrace!();
+    let dir = tempfile::tempdir().unwrap();
+    let prog = program("thread_exec");
+    let start = Instant::now();
+    let (out, doc) = run_json(dir.path(), &[], &[prog.to_str().unwrap()]);
+    assert!(start.elapsed() < Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let root = doc["metadata"]["pid"].as_i64().unwrap();
+    let calls = syscalls(&doc);
+    // The execve entered on the second thread completes on the leader's tid.
+    let exec = calls
+        .iter()
+        .find(|e| {
+            e["name"] == "execve"
+                && e["return"] == 0
+                && e["raw_args"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .expect("execve");
+    assert_eq!(exec["pid"], root);
+    // After the exec, the shell's calls carry the leader's tid.
+    let last = calls.last().unwrap();
+    assert_eq!(last["name"], "exit_group");
+    assert_eq!(last["tid"], root);
+    // The leader's sleep never returned: recorded as unfinished, not lost.
+    let sleep = calls
+        .iter()
+        .find(|e| e["name"] == "clock_nanosleep")
+        .expect("sleep");
+    assert_eq!(sleep["tid"], root);
+    assert_eq!(sleep["return"], Value::Null);
+    let images = doc["metadata"]["images"].as_array().unwrap();
+    assert!(
+        images.last().unwrap()["exe"]
+            .as_str()
+            .unwrap()
+            .ends_with("sh")
+            || images.last().unwrap()["exe"]
+                .as_str()
+                .unwrap()
+                .ends_with("dash")
+    );
 }

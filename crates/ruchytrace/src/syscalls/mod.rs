@@ -306,22 +306,38 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
             exit_code: 127,
         });
     }
+    // Re-attach with PTRACE_SEIZE: only seized tracees can be left in a group-stop with
+    // PTRACE_LISTEN, so SIGSTOP/SIGCONT behave as without a tracer. The child is parked in a
+    // SIGSTOP (queued by the detach, taken before it runs a user instruction) while untraced.
+    let ptrace_err = |request, source| Error::Ptrace {
+        request,
+        pid,
+        source,
+    };
+    sys::ptrace_simple(libc::PTRACE_DETACH, pid, libc::SIGSTOP as libc::c_long)
+        .map_err(|e| ptrace_err("PTRACE_DETACH", e))?;
+    let status = sys::wait_pid_stopped(pid).map_err(Error::Wait)?;
+    if !libc::WIFSTOPPED(status) {
+        return Err(Error::Spawn {
+            program: program.to_string_lossy().into_owned(),
+            reason: "the program ended before its first instruction".into(),
+            exit_code: 127,
+        });
+    }
     sys::ptrace_simple(
-        libc::PTRACE_SETOPTIONS,
+        libc::PTRACE_SEIZE,
         pid,
         tracer::ptrace_options(opts, Mode::Spawned, seccomp),
     )
-    .map_err(|source| Error::Ptrace {
-        request: "PTRACE_SETOPTIONS",
-        pid,
-        source,
-    })?;
+    .map_err(|e| ptrace_err("PTRACE_SEIZE", e))?;
+    sys::kill(pid, libc::SIGCONT).map_err(|e| ptrace_err("kill(SIGCONT)", e))?;
     if let Some(t) = &mut text {
         t.set_root(pid);
     }
 
     let mut tr = Tracer::new(opts, Mode::Spawned, seccomp, text, collect_json);
-    tr.add_tracee(pid, pid, Phase0::Running);
+    tr.add_tracee(pid, pid, Phase0::Starting);
+    tr.hide_sigcont(pid);
     // strace shows the execve it saw from the start; we only gain control after it, so the call
     // is reported from what we passed to it.
     let argv: Vec<&[u8]> = std::iter::once(program.as_bytes())
@@ -335,17 +351,8 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
     sys::set_flag_handler(libc::SIGINT, on_interrupt);
     sys::set_flag_handler(libc::SIGALRM, on_alarm);
     sys::set_interval_timer(50);
-    let resume = if seccomp {
-        libc::PTRACE_CONT
-    } else {
-        libc::PTRACE_SYSCALL
-    };
-    let resumed = sys::ptrace_simple(resume, pid, 0).map_err(|source| Error::Ptrace {
-        request: "PTRACE_SYSCALL",
-        pid,
-        source,
-    });
-    let result = resumed.and_then(|_| tr.run());
+    // The seized child reports a PTRACE_EVENT_STOP first; the loop resumes it from there.
+    let result = tr.run();
     sys::set_interval_timer(0);
     sys::set_default_handler(libc::SIGINT);
     let mut result = result?;

@@ -141,6 +141,21 @@ pub fn wait_pid(pid: i32) -> io::Result<i32> {
     check(r as libc::c_long).map(|_| status)
 }
 
+/// `waitpid(pid, ..., __WALL | WUNTRACED)`: also reports a stop of an untraced child.
+pub fn wait_pid_stopped(pid: i32) -> io::Result<i32> {
+    let mut status = 0;
+    // SAFETY: as in `wait_any`.
+    let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL | libc::WUNTRACED) };
+    check(r as libc::c_long).map(|_| status)
+}
+
+/// `kill(pid, sig)`.
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: a plain system call with integer arguments.
+    let r = unsafe { libc::kill(pid, sig) };
+    check(r as libc::c_long).map(|_| ())
+}
+
 /// Reads `len` bytes at `addr` of process `pid` with `process_vm_readv`. Returns fewer bytes when
 /// the range crosses into unmapped memory.
 pub fn read_memory(pid: i32, addr: u64, len: usize) -> Option<Vec<u8>> {

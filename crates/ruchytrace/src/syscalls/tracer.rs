@@ -208,6 +208,8 @@ pub(crate) struct Tracer<'a> {
     events: Vec<Event>,
     images: Vec<Image>,
     root_status: Option<RootEnd>,
+    /// The tid that gets our own start-up SIGCONT, not shown.
+    hidden_sigcont: Option<i32>,
 }
 
 /// The ptrace options for our tracees.
@@ -261,7 +263,13 @@ impl<'a> Tracer<'a> {
             events: Vec::new(),
             images: Vec::new(),
             root_status: None,
+            hidden_sigcont: None,
         }
+    }
+
+    /// Hides the SIGCONT the tracer itself sends to `tid` when taking it over.
+    pub(crate) fn hide_sigcont(&mut self, tid: i32) {
+        self.hidden_sigcont = Some(tid);
     }
 
     /// Registers an already-stopped (spawned) or seized tracee.
@@ -273,7 +281,6 @@ impl<'a> Tracer<'a> {
             }
         }
         let phase = match phase {
-            Phase0::Running => Phase::Running,
             Phase0::Starting => Phase::Starting,
         };
         self.threads.insert(
@@ -730,6 +737,8 @@ impl<'a> Tracer<'a> {
                 if former != tid {
                     // Exec from a non-leader thread: it takes over the leader's tid (and its
                     // pending execve goes with it); the old leader vanishes without a report.
+                    // The leader's own pending call (e.g. a sleep) ends here, unfinished.
+                    self.end_call_unfinished(tid, ts);
                     if let Some(mut t) = self.threads.remove(&former) {
                         t.pid = tid;
                         if let Some(old) = self.threads.insert(tid, t) {
@@ -762,18 +771,7 @@ impl<'a> Tracer<'a> {
             PtraceEvent::Stop => {
                 let phase = self.threads.get(&tid).map(|t| t.phase);
                 if phase == Some(Phase::Starting) {
-                    if let Some(t) = self.threads.get_mut(&tid) {
-                        t.phase = Phase::Running;
-                    }
-                    let pid = self.threads[&tid].pid;
-                    if pid == tid
-                        && !self.opts.follow_forks
-                        && self.threads.len() > 1
-                        && self.mode == Mode::Attached
-                    {
-                        // fallthrough: an attached process's own stop, keep it
-                    }
-                    self.resume(tid, 0);
+                    self.initial_stop(tid);
                 } else if matches!(
                     signo,
                     libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
@@ -800,6 +798,17 @@ impl<'a> Tracer<'a> {
         let info = sys::get_siginfo(tid);
         trace!(pid = tid, signo, ok = info.is_ok(), "PTRACE_GETSIGINFO");
         match info {
+            Ok(info)
+                if signo == libc::SIGCONT
+                    && self.hidden_sigcont == Some(tid)
+                    // SAFETY: si_pid is valid for signals sent with kill(), which si_code
+                    // SI_USER (0) says this one was.
+                    && info.si_code == 0
+                    && unsafe { info.si_pid() } == std::process::id() as i32 =>
+            {
+                self.hidden_sigcont = None;
+                self.resume(tid, signo);
+            }
             Ok(info) => {
                 let text = decode::format_siginfo(&info);
                 let name = decode::signal_name(signo);
@@ -835,8 +844,6 @@ impl<'a> Tracer<'a> {
 /// How a tracee starts when registered with [`Tracer::add_tracee`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Phase0 {
-    /// Already past its initial stop.
-    Running,
     /// Its initial stop is still to come.
     Starting,
 }
