@@ -416,6 +416,17 @@ fn durations_and_times_are_printed() {
 }
 
 #[test]
+fn fd_paths_with_y() {
+    require_ptrace!();
+    let out = run(&["-y", "-e", "trace=read", "--", "cat", "/etc/hostname"]);
+    assert!(
+        stderr(&out).contains("read(3</etc/hostname>, "),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn text_output_file() {
     require_ptrace!();
     let dir = tempfile::tempdir().unwrap();
