@@ -185,3 +185,33 @@ impl Options {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_classes_and_negation() {
+        let s = SyscallSet::parse("openat,close").unwrap();
+        assert!(s.contains(table::number("openat").unwrap()));
+        assert!(!s.contains(table::number("read").unwrap()));
+        let n = SyscallSet::parse("!openat").unwrap();
+        assert!(!n.contains(table::number("openat").unwrap()));
+        assert!(n.contains(table::number("read").unwrap()));
+        let f = SyscallSet::parse("%file").unwrap();
+        assert!(f.contains(table::number("openat").unwrap()));
+        assert!(!f.contains(table::number("read").unwrap()));
+    }
+
+    #[test]
+    fn bad_expressions_are_errors() {
+        assert!(SyscallSet::parse("nosuchcall").is_err());
+        assert!(SyscallSet::parse("%nosuchclass").is_err());
+        let mut o = Options::default();
+        assert!(o.apply_expr("status=sometimes").is_err());
+        assert!(o.apply_expr("verbose=all").is_err());
+        o.apply_expr("status=failed").unwrap();
+        assert_eq!(o.status, StatusFilter::Failed);
+        assert!(o.status_ok(Some(-2)) && !o.status_ok(Some(3)) && !o.status_ok(None));
+    }
+}

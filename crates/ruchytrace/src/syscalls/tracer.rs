@@ -900,3 +900,44 @@ pub(crate) fn tgid_of(tid: i32) -> Option<i32> {
         .find_map(|l| l.strip_prefix("Tgid:"))
         .and_then(|v| v.trim().parse().ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_statuses_classify_into_stops() {
+        assert_eq!(Stop::from_status(3 << 8), Stop::Exited(3));
+        assert_eq!(
+            Stop::from_status(libc::SIGSEGV | 0x80),
+            Stop::Killed {
+                signo: 11,
+                core: true
+            }
+        );
+        assert_eq!(Stop::from_status(0x857f), Stop::Syscall);
+        assert_eq!(Stop::from_status(0x117f), Stop::Signal(libc::SIGCHLD));
+        assert_eq!(
+            Stop::from_status((libc::PTRACE_EVENT_CLONE << 16) | 0x057f),
+            Stop::Event {
+                event: PtraceEvent::Clone,
+                signo: libc::SIGTRAP
+            }
+        );
+        assert_eq!(
+            Stop::from_status((libc::PTRACE_EVENT_STOP << 16) | 0x137f),
+            Stop::Event {
+                event: PtraceEvent::Stop,
+                signo: libc::SIGSTOP
+            }
+        );
+    }
+
+    #[test]
+    fn execve_arguments_like_strace() {
+        let args = exec_args(b"/bin/echo", &[b"echo", b"a\nb"], 32);
+        assert_eq!(args[0], "\"/bin/echo\"");
+        assert_eq!(args[1], "[\"echo\", \"a\\nb\"]");
+        assert!(args[2].starts_with("0x0 /* ") && args[2].ends_with(" vars */"));
+    }
+}
