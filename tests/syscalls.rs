@@ -325,7 +325,8 @@ fn attach_and_detach_on_interrupt_leaves_process_running() {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     target.kill().unwrap();
     target.wait().unwrap();
-    assert_eq!(state, 'S', "sleep is still sleeping, not stopped: {stat}");
+    // Running or sleeping (restarting its nanosleep), never stopped or traced.
+    assert!(matches!(state, 'S' | 'R'), "sleep was left stopped: {stat}");
     assert!(status.contains("TracerPid:\t0"), "detached: {status}");
 }
 

@@ -123,6 +123,9 @@ pub struct Options {
     pub pin_cpu: bool,
     /// Use a seccomp-bpf filter in the spawned child when `trace` is set.
     pub seccomp: bool,
+    /// Keep the events in memory and return them in [`super::Outcome::trace`] (for library
+    /// callers such as `ruchytrace run --syscalls`).
+    pub keep_events: bool,
 }
 
 impl Default for Options {
@@ -140,6 +143,7 @@ impl Default for Options {
             show_fd_paths: false,
             pin_cpu: false,
             seccomp: true,
+            keep_events: false,
         }
     }
 }
