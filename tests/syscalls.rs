@@ -306,12 +306,14 @@ fn a_thousand_forks_with_f_complete() {
 }
 
 #[test]
-fn attach_and_detach_on_interrupt_leaves_process_running() {
+fn attach_and_detach_on_interrupt_leaves_processes_running() {
     require_ptrace!();
-    let mut target = Command::new("sleep").arg("30").spawn().unwrap();
-    let pid = target.id().to_string();
+    let mut targets: Vec<_> = (0..2)
+        .map(|_| Command::new("sleep").arg("30").spawn().unwrap())
+        .collect();
+    let pids: Vec<String> = targets.iter().map(|t| t.id().to_string()).collect();
     let tracer = Command::new(support::ruchytrace())
-        .args(["syscalls", "-p", &pid])
+        .args(["syscalls", "-p", &pids[0], "-p", &pids[1]])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -319,15 +321,55 @@ fn attach_and_detach_on_interrupt_leaves_process_running() {
     // SAFETY: kill with a valid pid and signal.
     unsafe { libc::kill(tracer.id() as i32, libc::SIGINT) };
     let out = tracer.wait_with_output().unwrap();
+    let mut states = Vec::new();
+    for pid in &pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        states.push((stat, status));
+    }
+    for t in &mut targets {
+        t.kill().unwrap();
+        t.wait().unwrap();
+    }
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let state = stat.rsplit(") ").next().unwrap().chars().next().unwrap();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    for (stat, status) in states {
+        let state = stat.rsplit(") ").next().unwrap().chars().next().unwrap();
+        // Running or sleeping (restarting its nanosleep), never stopped or traced.
+        assert!(matches!(state, 'S' | 'R'), "sleep was left stopped: {stat}");
+        assert!(status.contains("TracerPid:\t0"), "detached: {status}");
+    }
+}
+
+#[test]
+fn attach_to_stopped_process_keeps_it_stopped() {
+    require_ptrace!();
+    let mut target = Command::new("sleep").arg("30").spawn().unwrap();
+    let pid = target.id() as i32;
+    // SAFETY: kill with a valid pid and signal.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    std::thread::sleep(Duration::from_millis(100));
+    let tracer = Command::new(support::ruchytrace())
+        .args(["syscalls", "-p", &pid.to_string()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let stat_traced = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // SAFETY: as above.
+    unsafe { libc::kill(tracer.id() as i32, libc::SIGINT) };
+    let out = tracer.wait_with_output().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let stat_after = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     target.kill().unwrap();
     target.wait().unwrap();
-    // Running or sleeping (restarting its nanosleep), never stopped or traced.
-    assert!(matches!(state, 'S' | 'R'), "sleep was left stopped: {stat}");
-    assert!(status.contains("TracerPid:\t0"), "detached: {status}");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let state = |s: &str| s.rsplit(") ").next().unwrap().chars().next().unwrap();
+    assert!(matches!(state(&stat_traced), 't' | 'T'), "{stat_traced}");
+    assert_eq!(
+        state(&stat_after),
+        'T',
+        "still stopped after detach: {stat_after}"
+    );
 }
 
 #[test]

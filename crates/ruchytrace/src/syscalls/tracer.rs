@@ -117,6 +117,8 @@ struct PendingCall {
 struct Thread {
     /// Thread group id.
     pid: i32,
+    /// Attached automatically (clone/fork/vfork), not spawned or given with `-p`.
+    auto: bool,
     phase: Phase,
     call: Option<PendingCall>,
     /// Filtered (seccomp) mode: resume with PTRACE_SYSCALL to see the exit of the current call.
@@ -287,6 +289,7 @@ impl<'a> Tracer<'a> {
             tid,
             Thread {
                 pid,
+                auto: false,
                 phase,
                 call: None,
                 want_exit_stop: false,
@@ -491,6 +494,7 @@ impl<'a> Tracer<'a> {
             );
             Thread {
                 pid,
+                auto: true,
                 phase: Phase::Starting,
                 call: None,
                 want_exit_stop: false,
@@ -562,8 +566,8 @@ impl<'a> Tracer<'a> {
     /// The first stop of an auto-attached tracee: follow it, or let go of a process we were
     /// not asked to follow (`clone()` without `CLONE_THREAD` reports as PTRACE_EVENT_CLONE).
     fn initial_stop(&mut self, tid: i32) {
-        let pid = self.threads[&tid].pid;
-        if pid == tid && !self.opts.follow_forks && self.threads.len() > 1 {
+        let (pid, auto) = (self.threads[&tid].pid, self.threads[&tid].auto);
+        if auto && pid == tid && !self.opts.follow_forks {
             debug!(pid = tid, "not following non-thread clone");
             let _ = ptrace_req("PTRACE_DETACH", libc::PTRACE_DETACH, tid, 0);
             self.threads.remove(&tid);
@@ -722,6 +726,7 @@ impl<'a> Tracer<'a> {
                         };
                         self.threads.entry(new).or_insert(Thread {
                             pid,
+                            auto: true,
                             phase: Phase::Starting,
                             call: None,
                             want_exit_stop: false,
@@ -769,8 +774,17 @@ impl<'a> Tracer<'a> {
                 self.resume(tid, 0);
             }
             PtraceEvent::Stop => {
-                let phase = self.threads.get(&tid).map(|t| t.phase);
-                if phase == Some(Phase::Starting) {
+                let (phase, auto) = self
+                    .threads
+                    .get(&tid)
+                    .map_or((None, true), |t| (Some(t.phase), t.auto));
+                let stop_signal = matches!(
+                    signo,
+                    libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+                );
+                if phase == Some(Phase::Starting)
+                    && !(stop_signal && !auto && self.hidden_sigcont != Some(tid))
+                {
                     self.initial_stop(tid);
                 } else if matches!(
                     signo,
@@ -783,6 +797,10 @@ impl<'a> Tracer<'a> {
                         ts,
                         &format!("--- stopped by {} ---", decode::signal_name(signo)),
                     );
+                    // A `-p` process that was already stopped when we attached stays stopped.
+                    if let Some(t) = self.threads.get_mut(&tid) {
+                        t.phase = Phase::Running;
+                    }
                     let _ = ptrace_req("PTRACE_LISTEN", libc::PTRACE_LISTEN, tid, 0);
                 } else {
                     self.resume(tid, 0);
