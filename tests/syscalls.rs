@@ -118,7 +118,11 @@ fn regression_children_of_f_are_followed_and_resumed() {
 fn without_f_children_are_not_traced() {
     require_ptrace!();
     let dir = tempfile::tempdir().unwrap();
-    let (out, doc) = run_json(dir.path(), &[], &["sh", "-c", "/bin/true; /bin/echo x; exit 2"]);
+    let (out, doc) = run_json(
+        dir.path(),
+        &[],
+        &["sh", "-c", "/bin/true; /bin/echo x; exit 2"],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "x\n");
     let root = doc["metadata"]["pid"].as_i64().unwrap();
