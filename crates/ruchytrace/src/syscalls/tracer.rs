@@ -642,6 +642,7 @@ impl<'a> Tracer<'a> {
             .status_ok(Some(if errno.is_some() { -1 } else { rval.max(0) }));
         if let Some(text) = &mut self.text {
             if self.opts.summary {
+                // -c: only the table is printed, at the end.
             } else if shown {
                 let _ = text.exit(
                     tid,
@@ -691,7 +692,11 @@ impl<'a> Tracer<'a> {
             return;
         }
         let name = syscall_name(call.nr);
-        let args = entry_args(&pending, &entry_text);
+        let args: Vec<String> = pending
+            .entry_args()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         if let Some(text) = &mut self.text {
             if !self.opts.summary {
                 let _ = text.exit(tid, ts, &name, &entry_text, &args, "?", None);
@@ -746,9 +751,7 @@ impl<'a> Tracer<'a> {
                     self.end_call_unfinished(tid, ts);
                     if let Some(mut t) = self.threads.remove(&former) {
                         t.pid = tid;
-                        if let Some(old) = self.threads.insert(tid, t) {
-                            drop(old);
-                        }
+                        self.threads.insert(tid, t);
                     }
                     self.text_line(
                         tid,
@@ -872,16 +875,6 @@ fn syscall_name(nr: u64) -> String {
 
 pub(crate) fn execve_nr() -> u64 {
     table::number("execve").unwrap_or(u64::MAX)
-}
-
-/// Arguments as known at entry (for a call that never returned).
-fn entry_args(_pending: &decode::Pending, entry_text: &str) -> Vec<String> {
-    let t = entry_text.trim_end().trim_end_matches(',');
-    if t.is_empty() {
-        Vec::new()
-    } else {
-        t.split(", ").map(str::to_string).collect()
-    }
 }
 
 /// `execve` arguments rebuilt from `/proc` after the exec (seccomp mode, where the call itself
