@@ -322,6 +322,21 @@ fn a_thousand_forks_with_f_complete() {
     assert_eq!(doc["end"]["complete"], true);
 }
 
+/// Waits until `pid` has a tracer (the tracer installs its SIGINT handler before attaching).
+fn wait_traced(pid: i32) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        if !status.contains("TracerPid:\t0\n") {
+            // Give the tracer time to pass its PTRACE_INTERRUPT stop.
+            std::thread::sleep(Duration::from_millis(100));
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{pid} was never attached");
+}
+
 #[test]
 fn attach_and_detach_on_interrupt_leaves_processes_running() {
     require_ptrace!();
@@ -334,7 +349,9 @@ fn attach_and_detach_on_interrupt_leaves_processes_running() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(400));
+    for pid in &pids {
+        wait_traced(pid.parse().unwrap());
+    }
     // SAFETY: kill with a valid pid and signal.
     unsafe { libc::kill(tracer.id() as i32, libc::SIGINT) };
     let out = tracer.wait_with_output().unwrap();
@@ -370,7 +387,7 @@ fn attach_to_stopped_process_keeps_it_stopped() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_traced(pid);
     let stat_traced = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     // SAFETY: as above.
     unsafe { libc::kill(tracer.id() as i32, libc::SIGINT) };
