@@ -743,7 +743,7 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
         Arg::ShutHow => enum_name(v, SHUT_HOW, false),
         Arg::Ioctl => enum_name(v & 0xffff_ffff, IOCTL_REQ, true),
         Arg::FcntlCmd => enum_name(v & 0xffff_ffff, FCNTL_CMD, false),
-        Arg::FcntlArg => match int(a[1]) {
+        Arg::FcntlThird => match int(a[1]) {
             // F_GETFD, F_GETFL, F_GETOWN, F_GETSIG, F_GETLEASE, F_GETPIPE_SZ, F_GET_SEALS take no argument.
             1 | 3 | 9 | 11 | 1025 | 1032 | 1034 => String::new(),
             2 => flags(v, &[(1, "FD_CLOEXEC")], "0"),

@@ -92,7 +92,7 @@ pub(crate) enum Arg {
     /// fcntl command.
     FcntlCmd,
     /// fcntl argument, depending on the command (omitted for F_GET*).
-    FcntlArg,
+    FcntlThird,
     /// LOCK_*.
     FlockOp,
     /// execve argv.
@@ -294,7 +294,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("fchmodat", &[DirFd, Path, Mode]),
     s("fchown", &[Fd, Int, Int]),
     s("fchownat", &[DirFd, Path, Int, Int, AtFlags]),
-    s("fcntl", &[Fd, FcntlCmd, FcntlArg]),
+    s("fcntl", &[Fd, FcntlCmd, FcntlThird]),
     s("fdatasync", &[Fd]),
     s("flock", &[Fd, FlockOp]),
     s("fork", &[]),
