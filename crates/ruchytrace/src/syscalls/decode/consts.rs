@@ -35,9 +35,9 @@ pub(crate) static OPEN_FLAGS: &[(u64, &str)] = &[
 ];
 
 #[cfg(target_arch = "aarch64")]
-const LARGEFILE: u64 = 0o400000;
+pub(crate) const LARGEFILE: u64 = 0o400000;
 #[cfg(not(target_arch = "aarch64"))]
-const LARGEFILE: u64 = 0o100000;
+pub(crate) const LARGEFILE: u64 = 0o100000;
 
 /// Memory protection of mmap(2)/mprotect(2).
 pub(crate) static PROT: &[(u64, &str)] = &[

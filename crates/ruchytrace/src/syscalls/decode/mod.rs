@@ -22,7 +22,8 @@ pub trait TraceeMemory {
     fn read(&self, addr: u64, len: usize) -> Option<Vec<u8>>;
     /// Reads a NUL-terminated string of at most `max` bytes; returns (bytes, truncated).
     fn read_cstr(&self, addr: u64, max: usize) -> Option<(Vec<u8>, bool)>;
-    /// `/proc/PID/fd/FD` link target, for `-y`.
+    /// `/proc/PID/fd/FD` link target, for `-y`. Called with `-100` (`AT_FDCWD`) for the working directory
+    /// (`/proc/PID/cwd`), which strace shows as `AT_FDCWD</home/me>`.
     fn fd_path(&self, fd: i64) -> Option<String>;
 }
 
@@ -131,7 +132,14 @@ pub fn decode_exit(
     let mut out = Vec::with_capacity(p.args.len());
     for (i, rendered) in p.args.into_iter().enumerate() {
         match rendered {
-            Some(text) => out.push(text),
+            Some(mut text) => {
+                if let Some(kind) = spec.args.get(i) {
+                    if let Some(suffix) = render::exit_suffix(*kind, i, ret, &ctx) {
+                        text.push_str(&suffix);
+                    }
+                }
+                out.push(text)
+            }
             None => {
                 let kind = spec.args.get(i).copied().unwrap_or(Arg::Hex);
                 out.push(render::render_output(
@@ -179,6 +187,52 @@ pub fn format_return(nr: u64, ret: i64) -> (String, Option<&'static str>) {
         _ => ret.to_string(),
     };
     (text, None)
+}
+
+/// Like [`format_return`], with the decorations strace adds from the arguments and the tracee: the path of a
+/// returned fd under `-y` (`3</etc/passwd>`), the flags returned by `fcntl(F_GETFD/F_GETFL)`
+/// (`0x8000 (flags O_RDONLY|O_LARGEFILE)`).
+pub fn format_return_full(
+    nr: u64,
+    args: &[u64; 6],
+    ret: i64,
+    mem: &dyn TraceeMemory,
+    opts: &DecodeOptions,
+) -> (String, Option<&'static str>) {
+    let (text, err) = format_return(nr, ret);
+    if err.is_some() || ret < 0 {
+        return (text, err);
+    }
+    let Some(spec) = spec_of(nr) else {
+        return (text, err);
+    };
+    let ctx = render::Ctx { args, mem, opts };
+    let is_fd =
+        spec.ret == spec::Ret::Fd || (spec.name == "fcntl" && matches!(args[1] as u32, 0 | 1030));
+    if is_fd {
+        return (render::fd(ret, &ctx), None);
+    }
+    if spec.name == "fcntl" {
+        match args[1] as u32 {
+            1 if ret != 0 => {
+                return (
+                    format!(
+                        "{ret:#x} (flags {})",
+                        names::flags(ret as u64, &[(1, "FD_CLOEXEC")], "0")
+                    ),
+                    None,
+                )
+            }
+            3 => {
+                return (
+                    format!("{ret:#x} (flags {})", render::open_flags(ret as u64)),
+                    None,
+                )
+            }
+            _ => {}
+        }
+    }
+    (text, err)
 }
 
 /// Renders a `siginfo_t` strace-style: `{si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=42, ...}`.

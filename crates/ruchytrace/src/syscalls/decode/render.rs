@@ -92,7 +92,15 @@ pub(crate) fn fd(v: i64, ctx: &Ctx) -> String {
 fn dirfd(v: u64, ctx: &Ctx) -> String {
     let v = int(v);
     if v == AT_FDCWD {
-        "AT_FDCWD".to_string()
+        // Under -y strace shows the working directory: fd_path(AT_FDCWD) is the tracee's cwd.
+        match ctx
+            .mem
+            .fd_path(AT_FDCWD as i64)
+            .filter(|_| ctx.opts.show_fd_paths)
+        {
+            Some(cwd) => format!("AT_FDCWD<{cwd}>"),
+            None => "AT_FDCWD".to_string(),
+        }
     } else {
         fd(v as i64, ctx)
     }
@@ -182,7 +190,7 @@ fn makedev(dev: u64) -> String {
     format!("makedev({major:#x}, {minor:#x})")
 }
 
-fn open_flags(v: u64) -> String {
+pub(crate) fn open_flags(v: u64) -> String {
     let acc = v & 0o3;
     let mut out = enum_name(acc, OPEN_ACCMODE, true);
     let rest = v & !0o3;
@@ -722,6 +730,19 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
         Arg::AtFlags => flags(v & 0xffff_ffff, AT_FLAGS, "0"),
         Arg::FaccessatFlags => flags(v & 0xffff_ffff, FACCESSAT_FLAGS, "0"),
         Arg::StatxMask => flags(v & 0xffff_ffff, STATX_MASK, "0"),
+        Arg::StatxFlags => {
+            let mut out = match v & 0x6000 {
+                0 => "AT_STATX_SYNC_AS_STAT".to_string(),
+                0x2000 => "AT_STATX_FORCE_SYNC".to_string(),
+                0x4000 => "AT_STATX_DONT_SYNC".to_string(),
+                _ => "0x6000".to_string(),
+            };
+            let rest = v & 0xffff_ffff & !0x6000;
+            if rest != 0 {
+                push_sep(&mut out, &flags(rest, AT_FLAGS, "0"));
+            }
+            out
+        }
         Arg::Signal => {
             let s = int(v);
             if s == 0 {
@@ -868,6 +889,23 @@ pub(crate) fn save_at_entry(kind: Arg, i: usize, ctx: &Ctx) -> u64 {
             .map(u64::from)
             .unwrap_or(u64::MAX),
         _ => 0,
+    }
+}
+
+/// Text appended at exit to an argument rendered at entry, for structures that are both read and written by
+/// the kernel (clone3's `=> {parent_tid=[N]}`); `None` for every other kind.
+pub(crate) fn exit_suffix(kind: Arg, i: usize, ret: i64, ctx: &Ctx) -> Option<String> {
+    match kind {
+        Arg::CloneArgs if ret >= 0 => {
+            let fl = read_u64(ctx.args[i], ctx)?;
+            if fl & CLONE_PARENT_SETTID == 0 {
+                return None;
+            }
+            let ptid_addr = read_u64(ctx.args[i] + 24, ctx)?;
+            let tid = read_u32(ptid_addr, ctx)?;
+            Some(format!(" => {{parent_tid=[{}]}}", tid as i32))
+        }
+        _ => None,
     }
 }
 

@@ -49,6 +49,8 @@ pub(crate) enum Arg {
     FaccessatFlags,
     /// statx(2) mask.
     StatxMask,
+    /// statx(2) flags: the sync type (`AT_STATX_SYNC_AS_STAT` when 0) then AT_* flags.
+    StatxFlags,
     /// Signal number.
     Signal,
     /// SIG_BLOCK...
@@ -207,6 +209,8 @@ pub(crate) enum Ret {
     Hex,
     /// Octal (umask).
     Octal,
+    /// A new file descriptor (`3</path>` under `-y`).
+    Fd,
 }
 
 /// Decoding recipe of one system call.
@@ -238,6 +242,14 @@ const fn s(name: &'static str, args: &'static [Arg]) -> Spec {
     }
 }
 
+const fn newfd(name: &'static str, args: &'static [Arg]) -> Spec {
+    Spec {
+        name,
+        args,
+        ret: Ret::Fd,
+    }
+}
+
 const fn hex(name: &'static str, args: &'static [Arg]) -> Spec {
     Spec {
         name,
@@ -248,8 +260,8 @@ const fn hex(name: &'static str, args: &'static [Arg]) -> Spec {
 
 /// Every decoded call, sorted by name (a unit test checks the order).
 pub(crate) static SPECS: &[Spec] = &[
-    s("accept", &[Fd, SockaddrOut(2), SockLenOut]),
-    s("accept4", &[Fd, SockaddrOut(2), SockLenOut, SockFlags]),
+    newfd("accept", &[Fd, SockaddrOut(2), SockLenOut]),
+    newfd("accept4", &[Fd, SockaddrOut(2), SockLenOut, SockFlags]),
     s("access", &[Path, Access]),
     s("alarm", &[Uint]),
     s("arch_prctl", &[ArchPrctl, Hex]),
@@ -276,13 +288,13 @@ pub(crate) static SPECS: &[Spec] = &[
     s("close", &[Fd]),
     s("close_range", &[Fd, Fd, Hex]),
     s("connect", &[Fd, SockaddrIn(2), Uint]),
-    s("creat", &[Path, Mode]),
-    s("dup", &[Fd]),
-    s("dup2", &[Fd, Fd]),
-    s("dup3", &[Fd, Fd, CloexecFlags]),
-    s("epoll_create", &[Int]),
-    s("epoll_create1", &[EpollFlags]),
-    s("eventfd2", &[Uint, EfdFlags]),
+    newfd("creat", &[Path, Mode]),
+    newfd("dup", &[Fd]),
+    newfd("dup2", &[Fd, Fd]),
+    newfd("dup3", &[Fd, Fd, CloexecFlags]),
+    newfd("epoll_create", &[Int]),
+    newfd("epoll_create1", &[EpollFlags]),
+    newfd("eventfd2", &[Uint, EfdFlags]),
     s("execve", &[Path, Argv, Envp]),
     s("execveat", &[DirFd, Path, Argv, Envp, AtFlags]),
     s("exit", &[Int]),
@@ -325,7 +337,7 @@ pub(crate) static SPECS: &[Spec] = &[
     ),
     s("gettid", &[]),
     s("getuid", &[]),
-    s("inotify_init1", &[CloexecFlags]),
+    newfd("inotify_init1", &[CloexecFlags]),
     s("ioctl", &[Fd, Ioctl, Hex]),
     s("kill", &[Int, Signal]),
     s("lchown", &[Path, Int, Int]),
@@ -335,7 +347,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("lseek", &[Fd, Long, Whence]),
     s("lstat", &[Path, StatOut]),
     s("madvise", &[Ptr, Uint, Madvise]),
-    s("memfd_create", &[Str, MfdFlags]),
+    newfd("memfd_create", &[Str, MfdFlags]),
     s("mkdir", &[Path, Mode]),
     s("mkdirat", &[DirFd, Path, Mode]),
     hex("mmap", &[Ptr, Uint, Prot, MapFlags, Fd, Hex]),
@@ -344,8 +356,8 @@ pub(crate) static SPECS: &[Spec] = &[
     s("munmap", &[Ptr, Uint]),
     s("nanosleep", &[TimespecIn, Ptr]),
     s("newfstatat", &[DirFd, Path, StatOut, AtFlags]),
-    s("open", &[Path, OpenFlags, OpenMode(1)]),
-    s("openat", &[DirFd, Path, OpenFlags, OpenMode(2)]),
+    newfd("open", &[Path, OpenFlags, OpenMode(1)]),
+    newfd("openat", &[DirFd, Path, OpenFlags, OpenMode(2)]),
     s("pause", &[]),
     s("pipe", &[PipeFdsOut]),
     s("pipe2", &[PipeFdsOut, CloexecFlags]),
@@ -389,10 +401,10 @@ pub(crate) static SPECS: &[Spec] = &[
     ),
     s("setuid", &[Int]),
     s("shutdown", &[Fd, ShutHow]),
-    s("socket", &[Family, SockType, SockProto]),
+    newfd("socket", &[Family, SockType, SockProto]),
     s("socketpair", &[Family, SockType, SockProto, PipeFdsOut]),
     s("stat", &[Path, StatOut]),
-    s("statx", &[DirFd, Path, AtFlags, StatxMask, StatxOut]),
+    s("statx", &[DirFd, Path, StatxFlags, StatxMask, StatxOut]),
     s("symlink", &[Path, Path]),
     s("symlinkat", &[Path, DirFd, Path]),
     s("tgkill", &[Int, Int, Signal]),

@@ -301,7 +301,7 @@ fn statx_struct() {
     let mem = FakeMem::default().with(0x1000, b"/x\0").with(0x8000, bytes);
     assert_eq!(
         strace("statx", [AT_FDCWD, 0x1000, 0, 0x7ff, 0x8000, 0], 0, &mem),
-        "statx(AT_FDCWD, \"/x\", 0, STATX_BASIC_STATS, {stx_mask=STATX_BASIC_STATS|STATX_MNT_ID, \
+        "statx(AT_FDCWD, \"/x\", AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, {stx_mask=STATX_BASIC_STATS|STATX_MNT_ID, \
          stx_attributes=0, stx_mode=S_IFREG|0644, stx_size=1234, ...}) = 0"
     );
 }
@@ -515,12 +515,14 @@ fn clone3_struct() {
         0x3d0f00, 0, 0x7f10, 0x7f20, 0, 0x7f30, 0x7fff00, 0x7f40, 0, 0, 0,
     ];
     let bytes: Vec<u8> = fields.iter().flat_map(|v| v.to_ne_bytes()).collect();
-    let mem = FakeMem::default().with(0x1000, &bytes);
+    let mem = FakeMem::default()
+        .with(0x1000, &bytes)
+        .with(0x7f20, &77u32.to_ne_bytes());
     assert_eq!(
         strace("clone3", [0x1000, 88, 0, 0, 0, 0], 77, &mem),
         "clone3({flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|\
          CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, child_tid=0x7f10, parent_tid=0x7f20, exit_signal=0, \
-         stack=0x7f30, stack_size=0x7fff00, tls=0x7f40}, 88) = 77"
+         stack=0x7f30, stack_size=0x7fff00, tls=0x7f40} => {parent_tid=[77]}, 88) = 77"
     );
 }
 
@@ -749,5 +751,54 @@ fn siginfo_rendering() {
     assert_eq!(
         format_siginfo(&info),
         "{si_signo=SIGSEGV, si_code=SI_USER, si_pid=7, si_uid=0}"
+    );
+}
+
+#[test]
+fn returns_decorated_from_args() {
+    let mem = FakeMem::default()
+        .fd(3, "/etc/passwd")
+        .fd(-100, "/tmp")
+        .with(0x1000, b"/etc/passwd\0");
+    let y = DecodeOptions {
+        show_fd_paths: true,
+        ..DecodeOptions::default()
+    };
+    let plain = DecodeOptions::default();
+    let openat = nr("openat");
+    let args = [AT_FDCWD, 0x1000, 0, 0, 0, 0];
+    assert_eq!(
+        format_return_full(openat, &args, 3, &mem, &y).0,
+        "3</etc/passwd>"
+    );
+    assert_eq!(format_return_full(openat, &args, 3, &mem, &plain).0, "3");
+    assert_eq!(
+        format_return_full(openat, &args, -2, &mem, &y).1,
+        Some("ENOENT")
+    );
+    assert_eq!(
+        line("openat", args, 3, &mem, &y),
+        "openat(AT_FDCWD</tmp>, \"/etc/passwd\", O_RDONLY) = 3"
+    );
+    let fcntl = nr("fcntl");
+    assert_eq!(
+        format_return_full(fcntl, &[0, 3, 0, 0, 0, 0], 0x8000, &mem, &plain).0,
+        "0x8000 (flags O_RDONLY|O_LARGEFILE)"
+    );
+    assert_eq!(
+        format_return_full(fcntl, &[0, 1, 0, 0, 0, 0], 1, &mem, &plain).0,
+        "0x1 (flags FD_CLOEXEC)"
+    );
+    assert_eq!(
+        format_return_full(fcntl, &[0, 1, 0, 0, 0, 0], 0, &mem, &plain).0,
+        "0"
+    );
+    assert_eq!(
+        format_return_full(fcntl, &[0, 1030, 10, 0, 0, 0], 3, &mem, &y).0,
+        "3</etc/passwd>"
+    );
+    assert_eq!(
+        format_return_full(nr("getpid"), &[0; 6], 3, &mem, &y).0,
+        "3"
     );
 }
