@@ -36,7 +36,12 @@ impl TraceeMemory for ProcMem {
         Some((out, true))
     }
     fn fd_path(&self, fd: i64) -> Option<String> {
-        std::fs::read_link(format!("/proc/{}/fd/{fd}", self.0))
+        let link = if fd == -100 {
+            format!("/proc/{}/cwd", self.0)
+        } else {
+            format!("/proc/{}/fd/{fd}", self.0)
+        };
+        std::fs::read_link(link)
             .ok()
             .map(|p| p.display().to_string())
     }
@@ -164,29 +169,266 @@ fn fd_paths_from_proc() {
     );
 }
 
-/// Not a test on its own: the workload that `matches_strace` runs under strace.
+/// One recorded call of the strace workload.
+type Record = (&'static str, [u64; 6], i64);
+
+/// Storage the workload's pointers point into; kept alive until the calls are rendered.
+#[derive(Default)]
+struct Arena {
+    strings: Vec<CString>,
+    blocks: Vec<Vec<u8>>,
+}
+
+impl Arena {
+    fn s(&mut self, text: &str) -> u64 {
+        self.strings.push(CString::new(text).unwrap());
+        self.strings.last().unwrap().as_ptr() as u64
+    }
+    fn block(&mut self, bytes: &[u8]) -> u64 {
+        self.blocks.push(bytes.to_vec());
+        self.blocks.last().unwrap().as_ptr() as u64
+    }
+    fn zeroed(&mut self, len: usize) -> u64 {
+        self.block(&vec![0; len])
+    }
+}
+
+fn sockaddr_in(port: u16, ip: [u8; 4]) -> Vec<u8> {
+    let mut b = (libc::AF_INET as u16).to_ne_bytes().to_vec();
+    b.extend(port.to_be_bytes());
+    b.extend(ip);
+    b.extend([0; 8]);
+    b
+}
+
+/// Runs a fixed set of calls between two marker calls and records (name, args, ret). Everything the calls
+/// point to is prepared before the first marker, so the thread makes no other system call in between.
+fn strace_workload_calls(arena: &mut Arena, dir: &str, keep_fds: bool) -> Vec<Record> {
+    let file = arena.s(&format!("{dir}/data.txt"));
+    std::fs::write(
+        format!("{dir}/data.txt"),
+        b"hello world\n\x01\x02binary\ttail",
+    )
+    .unwrap();
+    let missing = arena.s("/nonexistent-ruchytrace/x");
+    let empty = arena.s("");
+    let root = arena.s("/");
+    let begin = arena.s("/ruchytrace-begin");
+    let end = arena.s("/ruchytrace-end");
+    let subdir = arena.s(&format!("{dir}/sub"));
+    let buf = arena.zeroed(256);
+    let stat = arena.zeroed(256);
+    let statx = arena.zeroed(512);
+    let fds = arena.zeroed(8);
+    let pipe_data = arena.block(b"ab\0\x01\xff7");
+    let in4 = arena.block(&sockaddr_in(1, [127, 0, 0, 1]));
+    let mut in6 = (libc::AF_INET6 as u16).to_ne_bytes().to_vec();
+    in6.extend(1u16.to_be_bytes());
+    in6.extend([0; 4]);
+    in6.extend(std::net::Ipv6Addr::LOCALHOST.octets());
+    in6.extend([0; 4]);
+    let in6 = arena.block(&in6);
+    let mut un = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+    un.extend(b"/nonexistent-ruchytrace/sock\0");
+    let un_len = un.len() as u64;
+    let un = arena.block(&un);
+    let set = arena.block(&((1u64 << (libc::SIGUSR1 - 1)) | (1 << 34)).to_ne_bytes());
+    let oldset = arena.zeroed(8);
+    let mut act = Vec::new();
+    for v in [1u64, libc::SA_RESTART as u64, 0, 1 << (libc::SIGTERM - 1)] {
+        act.extend(v.to_ne_bytes());
+    }
+    let act = arena.block(&act);
+    let oldact = arena.zeroed(32);
+    let uts = arena.zeroed(std::mem::size_of::<libc::utsname>());
+    let rlim = arena.zeroed(16);
+    let ts = arena.zeroed(16);
+    let sleep = arena.block(
+        &[0i64, 1000]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect::<Vec<_>>(),
+    );
+    let status = arena.zeroed(4);
+    let one = arena.block(&1i32.to_ne_bytes());
+    let cwd = arena.zeroed(4096);
+    let word = arena.zeroed(8);
+    let iov = {
+        let a = arena.block(b"iov-one ");
+        let b = arena.block(b"iov-two\n");
+        let v: Vec<u8> = [a, 8, b, 8].iter().flat_map(|v| v.to_ne_bytes()).collect();
+        arena.block(&v)
+    };
+    let mut pollfd = Vec::new();
+    pollfd.extend(0i32.to_ne_bytes());
+    pollfd.extend(libc::POLLIN.to_ne_bytes());
+    pollfd.extend(0i16.to_ne_bytes());
+    let pollfd = arena.block(&pollfd);
+    let fdcwd = -100i64 as u64;
+    let cloexec = libc::O_CLOEXEC as u64;
+
+    let mut rec: Vec<Record> = Vec::with_capacity(128);
+    macro_rules! call {
+        ($name:literal, $($a:expr),*) => {{
+            let mut args = [0u64; 6];
+            let list = [$($a as u64),*];
+            args[..list.len()].copy_from_slice(&list);
+            // Under -y the calls are rendered after the workload, so fds must stay open (and never be
+            // reused) until then: skip the closes.
+            let r = if keep_fds && $name == "close" { 0 } else { run($name, args) };
+            rec.push(($name, args, r));
+            r
+        }};
+    }
+    call!("access", begin, libc::F_OK);
+    let fd = call!("openat", fdcwd, file, libc::O_RDONLY as u64 | cloexec) as u64;
+    // Each output buffer is used once: the calls are rendered after the whole workload has run.
+    call!("read", fd, arena.zeroed(64), 64);
+    call!("lseek", fd, 0, libc::SEEK_SET);
+    call!("pread64", fd, arena.zeroed(8), 5, 6);
+    call!("newfstatat", fd, empty, stat, libc::AT_EMPTY_PATH);
+    call!("fstat", fd, stat);
+    call!("statx", fdcwd, file, 0, 0x7ff, statx);
+    call!("ioctl", fd, 0x5401, buf);
+    call!("fcntl", fd, libc::F_SETFD, libc::FD_CLOEXEC);
+    let fd2 = call!("dup3", fd, 100, cloexec) as u64;
+    call!("close", fd2);
+    call!("close", fd);
+    call!(
+        "openat",
+        fdcwd,
+        missing,
+        (libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC) as u64,
+        0o640
+    );
+    call!("newfstatat", fdcwd, missing, stat, 0);
+    call!("access", root, libc::R_OK | libc::X_OK);
+    call!("faccessat2", fdcwd, missing, libc::W_OK, libc::AT_EACCESS);
+    call!("mkdirat", fdcwd, subdir, 0o750);
+    call!("unlinkat", fdcwd, subdir, libc::AT_REMOVEDIR);
+    let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+    let map = call!(
+        "mmap",
+        0,
+        8192,
+        rw,
+        (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64,
+        -1i64 as u64,
+        0
+    ) as u64;
+    call!("mprotect", map, 4096, libc::PROT_READ);
+    call!("madvise", map, 4096, libc::MADV_DONTNEED);
+    call!("munmap", map, 8192);
+    call!("pipe2", fds, cloexec);
+    // SAFETY: pipe2 just filled the two ints at `fds`.
+    let [r, w] = unsafe { std::ptr::read_unaligned(fds as *const [i32; 2]) };
+    call!("write", w, pipe_data, 6);
+    call!("writev", w, iov, 2);
+    call!("poll", pollfd, 1, 0);
+    call!("read", r, arena.zeroed(256), 256);
+    call!("close", r);
+    call!("close", w);
+    let s4 = call!(
+        "socket",
+        libc::AF_INET,
+        libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+        0
+    ) as u64;
+    call!(
+        "setsockopt",
+        s4,
+        libc::SOL_SOCKET,
+        libc::SO_REUSEADDR,
+        one,
+        4
+    );
+    call!("connect", s4, in4, 16);
+    call!("close", s4);
+    let s6 = call!("socket", libc::AF_INET6, libc::SOCK_DGRAM, 0) as u64;
+    call!("sendto", s6, pipe_data, 6, libc::MSG_DONTWAIT, in6, 28);
+    call!("close", s6);
+    let su = call!("socket", libc::AF_UNIX, libc::SOCK_STREAM, 0) as u64;
+    call!("connect", su, un, un_len);
+    call!("close", su);
+    call!("rt_sigprocmask", libc::SIG_BLOCK, set, oldset, 8);
+    call!("rt_sigprocmask", libc::SIG_SETMASK, oldset, 0, 8);
+    call!("rt_sigaction", libc::SIGUSR2, act, oldact, 8);
+    call!("rt_sigaction", libc::SIGUSR2, oldact, 0, 8);
+    call!("uname", uts);
+    call!("prlimit64", 0, libc::RLIMIT_NOFILE, 0, rlim);
+    call!("clock_gettime", libc::CLOCK_MONOTONIC, ts);
+    call!("nanosleep", sleep, 0);
+    call!("getcwd", cwd, 4096);
+    call!("wait4", -1i64 as u64, status, libc::WNOHANG, 0);
+    // A child that exits with 3 at once, created by a raw clone (fork's flags) so its only action is exit_group.
+    let clone_args = [libc::SIGCHLD as u64, 0, 0, 0, 0, 0];
+    let nr = table::number("clone").unwrap() as libc::c_long;
+    // SAFETY: in the child, the only code run before exit_group is the return from syscall(2); it touches no
+    // lock or allocator state inherited from the multi-threaded parent.
+    let child = unsafe { libc::syscall(nr, libc::SIGCHLD as libc::c_long, 0, 0, 0, 0) };
+    if child == 0 {
+        // SAFETY: exit_group ends the child immediately.
+        unsafe { libc::syscall(table::number("exit_group").unwrap() as libc::c_long, 3) };
+    }
+    rec.push(("clone", clone_args, child as i64));
+    call!("wait4", child, status, 0, 0);
+    call!("futex", word, 0x81, 1);
+    call!("getrandom", arena.zeroed(8), 8, 1);
+    call!("kill", 0, 0);
+    call!("access", end, libc::F_OK);
+    rec
+}
+
+/// Not a test on its own: runs the workload under strace (see `matches_strace`) and writes our rendering of
+/// each call to the file named by `RUCHYTRACE_DECODE_OUT`.
 #[test]
 #[ignore = "run by matches_strace under strace"]
 fn strace_workload() {
-    let w = workload();
-    for &(n, a) in &w.calls {
-        run(n, a);
+    let Ok(out) = std::env::var("RUCHYTRACE_DECODE_OUT") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut arena = Arena::default();
+    let y = std::env::var_os("RUCHYTRACE_DECODE_Y").is_some();
+    let records = strace_workload_calls(&mut arena, dir.path().to_str().unwrap(), y);
+    let opts = DecodeOptions {
+        show_fd_paths: y,
+        ..DecodeOptions::default()
+    };
+    // SAFETY: getpid has no preconditions.
+    let mem = ProcMem(unsafe { libc::getpid() });
+    let mut text = String::new();
+    for (name, args, ret) in records.into_iter().filter(|r| !(y && r.0 == "close")) {
+        let nr = table::number(name).unwrap();
+        let p = decode::decode_entry(nr, &args, &mem, &opts);
+        let rendered = decode::decode_exit(nr, &args, ret, p, &mem, &opts);
+        let r = decode::format_return_full(nr, &args, ret, &mem, &opts).0;
+        text.push_str(&format!("{name}({}) = {r}\n", rendered.join(", ")));
     }
+    std::fs::write(out, text).unwrap();
 }
 
 #[test]
 fn matches_strace() {
+    compare_with_strace(false);
+}
+
+#[test]
+fn matches_strace_with_fd_paths() {
+    compare_with_strace(true);
+}
+
+/// Runs the workload under `strace -f` (with `-y` when `fd_paths`) and compares strace's lines with ours.
+fn compare_with_strace(fd_paths: bool) {
     let exe = std::env::current_exe().unwrap();
-    let out = tempfile::NamedTempFile::new().unwrap();
-    let status = std::process::Command::new("strace")
-        .args([
-            "-qq",
-            "-f",
-            "-e",
-            "trace=openat,access,mkdirat,write,lseek",
-            "-o",
-        ])
-        .arg(out.path())
+    let trace = tempfile::NamedTempFile::new().unwrap();
+    let ours = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = std::process::Command::new("strace");
+    cmd.args(["-qq", "-f", "-o"]).arg(trace.path());
+    if fd_paths {
+        cmd.arg("-y").env("RUCHYTRACE_DECODE_Y", "1");
+    }
+    let status = cmd
         .arg(&exe)
         .args([
             "--exact",
@@ -195,6 +437,7 @@ fn matches_strace() {
             "--test-threads=1",
             "--quiet",
         ])
+        .env("RUCHYTRACE_DECODE_OUT", ours.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status();
@@ -202,33 +445,54 @@ fn matches_strace() {
         eprintln!("skipping: strace is not installed");
         return;
     };
-    let text = std::fs::read_to_string(out.path()).unwrap_or_default();
+    let text = std::fs::read_to_string(trace.path()).unwrap_or_default();
     if !status.success() || text.is_empty() {
         eprintln!("skipping: strace could not trace (ptrace not permitted?): {status}");
         return;
     }
-    // Keep strace's lines for the workload only: the test harness and the loader make calls of their own.
-    // With -f and -o, each line starts with the tid; the workload runs on the harness's test thread.
+    // With -f and -o each line starts with the tid. Keep the workload thread's lines between the markers.
     let normalise = |l: &str| l.split_whitespace().collect::<Vec<_>>().join(" ");
-    let theirs: Vec<String> = text
+    let mut theirs: Vec<String> = Vec::new();
+    let mut tid = None;
+    let mut unfinished: Option<String> = None;
+    for line in text.lines() {
+        let (t, rest) = line.split_once(' ').unwrap_or(("", line));
+        if rest.starts_with("access(\"/ruchytrace-begin\"") {
+            tid = Some(t.to_string());
+        }
+        if tid.as_deref() != Some(t) || rest.starts_with("---") {
+            continue;
+        }
+        // Another thread's event split the call: join `NAME(args <unfinished ...>` with `<... NAME resumed>rest`.
+        if let Some(head) = rest.strip_suffix(" <unfinished ...>") {
+            unfinished = Some(head.to_string());
+            continue;
+        }
+        let full = match (unfinished.take(), rest.split_once(" resumed>")) {
+            (Some(head), Some((_, tail))) if rest.starts_with("<... ") => format!("{head}{tail}"),
+            _ => rest.to_string(),
+        };
+        theirs.push(normalise(&full));
+        if rest.starts_with("access(\"/ruchytrace-end\"") {
+            break;
+        }
+    }
+    let ours: Vec<String> = std::fs::read_to_string(ours.path())
+        .unwrap()
         .lines()
-        .map(|l| {
-            l.trim_start_matches(|c: char| c.is_ascii_digit())
-                .trim_start()
-        })
-        .filter(|l| {
-            l.contains("nonexistent-ruchytrace")
-                || l.starts_with("access(\"/\"")
-                || l.contains("(-1, ")
-        })
         .map(normalise)
         .collect();
-    let w = workload();
-    let opts = DecodeOptions::default();
-    let ours: Vec<String> = w
-        .calls
+    assert!(ours.len() > 40, "workload did not run: {ours:?}");
+    let diffs: Vec<String> = ours
         .iter()
-        .map(|&(n, a)| normalise(&render(n, a, run(n, a), &opts)))
+        .zip(&theirs)
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| format!("ours:   {a}\nstrace: {b}"))
         .collect();
-    assert_eq!(ours, theirs, "strace output:\n{text}");
+    assert!(
+        diffs.is_empty() && ours.len() == theirs.len(),
+        "{} differences:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
 }

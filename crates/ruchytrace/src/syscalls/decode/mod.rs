@@ -212,6 +212,14 @@ pub fn format_return_full(
     if is_fd {
         return (render::fd(ret, &ctx), None);
     }
+    if spec.name == "poll" || spec.name == "ppoll" {
+        if ret == 0 {
+            return ("0 (Timeout)".to_string(), None);
+        }
+        if let Some(revents) = render::poll_revents(args[0], args[1], &ctx) {
+            return (format!("{ret} ({revents})"), None);
+        }
+    }
     if spec.name == "fcntl" {
         match args[1] as u32 {
             1 if ret != 0 => {

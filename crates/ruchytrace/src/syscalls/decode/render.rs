@@ -573,6 +573,23 @@ fn pollfds_at(addr: u64, count: u64, ctx: &Ctx) -> String {
     format!("[{}]", items.join(", "))
 }
 
+/// The `revents` strace appends to poll's return value: `[{fd=0, revents=POLLIN}]`.
+pub(crate) fn poll_revents(addr: u64, count: u64, ctx: &Ctx) -> Option<String> {
+    let mut items = Vec::new();
+    for i in 0..count.min(1024) {
+        let [f, ev] = read_pod::<[i32; 2]>(addr + i * 8, ctx)?;
+        let revents = (ev >> 16) as u16;
+        if revents != 0 {
+            // strace prints the bare fd here, even under -y.
+            items.push(format!(
+                "{{fd={f}, revents={}}}",
+                flags(revents as u64, POLL_EVENTS, "0")
+            ));
+        }
+    }
+    Some(format!("[{}]", items.join(", ")))
+}
+
 fn uname_at(addr: u64, ctx: &Ctx) -> String {
     let Some(u) = read_pod::<libc::utsname>(addr, ctx) else {
         return ptr(addr);
