@@ -172,6 +172,10 @@ fn fd_paths_from_proc() {
 /// One recorded call of the strace workload.
 type Record = (&'static str, [u64; 6], i64);
 
+/// socklen pointers of the workload with the value they held before the call, so that rendering (done after the
+/// workload) can show the entry value at entry, as a tracer does (`[128 => 16]`).
+type SocklenPatch = Vec<(u64, u32)>;
+
 /// Storage the workload's pointers point into; kept alive until the calls are rendered.
 #[derive(Default)]
 struct Arena {
@@ -203,7 +207,12 @@ fn sockaddr_in(port: u16, ip: [u8; 4]) -> Vec<u8> {
 
 /// Runs a fixed set of calls between two marker calls and records (name, args, ret). Everything the calls
 /// point to is prepared before the first marker, so the thread makes no other system call in between.
-fn strace_workload_calls(arena: &mut Arena, dir: &str, keep_fds: bool) -> Vec<Record> {
+fn strace_workload_calls(
+    arena: &mut Arena,
+    dir: &str,
+    keep_fds: bool,
+    patches: &mut SocklenPatch,
+) -> Vec<Record> {
     let file = arena.s(&format!("{dir}/data.txt"));
     std::fs::write(
         format!("{dir}/data.txt"),
@@ -211,6 +220,7 @@ fn strace_workload_calls(arena: &mut Arena, dir: &str, keep_fds: bool) -> Vec<Re
     )
     .unwrap();
     let missing = arena.s("/nonexistent-ruchytrace/x");
+    let here = arena.s(std::env::current_dir().unwrap().to_str().unwrap());
     let empty = arena.s("");
     let root = arena.s("/");
     let begin = arena.s("/ruchytrace-begin");
@@ -270,6 +280,7 @@ fn strace_workload_calls(arena: &mut Arena, dir: &str, keep_fds: bool) -> Vec<Re
     let mut rec: Vec<Record> = Vec::with_capacity(128);
     macro_rules! call {
         ($name:literal, $($a:expr),*) => {{
+            #[allow(unused_mut)]
             let mut args = [0u64; 6];
             let list = [$($a as u64),*];
             args[..list.len()].copy_from_slice(&list);
@@ -375,6 +386,96 @@ fn strace_workload_calls(arena: &mut Arena, dir: &str, keep_fds: bool) -> Vec<Re
     call!("futex", word, 0x81, 1);
     call!("getrandom", arena.zeroed(8), 8, 1);
     call!("kill", 0, 0);
+    let dirfd = call!(
+        "openat",
+        fdcwd,
+        arena.s(dir),
+        (libc::O_RDONLY | libc::O_DIRECTORY) as u64 | cloexec
+    ) as u64;
+    call!("getdents64", dirfd, arena.zeroed(4096), 4096);
+    call!("fcntl", dirfd, libc::F_GETFL);
+    call!("fcntl", dirfd, libc::F_GETFD);
+    call!("close", dirfd);
+    call!(
+        "readlink",
+        arena.s("/proc/self/exe"),
+        arena.zeroed(4096),
+        4096
+    );
+    call!("symlinkat", file, fdcwd, arena.s(&format!("{dir}/link")));
+    call!(
+        "readlinkat",
+        fdcwd,
+        arena.s(&format!("{dir}/link")),
+        arena.zeroed(64),
+        64
+    );
+    call!(
+        "renameat2",
+        fdcwd,
+        arena.s(&format!("{dir}/link")),
+        fdcwd,
+        arena.s(&format!("{dir}/link2")),
+        1
+    );
+    call!("unlinkat", fdcwd, arena.s(&format!("{dir}/link2")), 0);
+    call!("umask", 0o22);
+    call!("chdir", here);
+    let sp = arena.zeroed(8);
+    call!(
+        "socketpair",
+        libc::AF_UNIX,
+        libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+        0,
+        sp
+    );
+    let su = call!("socket", libc::AF_INET, libc::SOCK_DGRAM, libc::IPPROTO_UDP) as u64;
+    let any = arena.block(&sockaddr_in(0, [127, 0, 0, 1]));
+    call!("bind", su, any, 16);
+    let name = arena.zeroed(128);
+    let namelen = arena.block(&128u32.to_ne_bytes());
+    patches.push((namelen, 128));
+    call!("getsockname", su, name, namelen);
+    call!("sendto", su, pipe_data, 6, 0, name, 16);
+    let fromlen = arena.block(&128u32.to_ne_bytes());
+    patches.push((fromlen, 128));
+    call!(
+        "recvfrom",
+        su,
+        arena.zeroed(64),
+        64,
+        0,
+        arena.zeroed(128),
+        fromlen
+    );
+    call!(
+        "recvfrom",
+        su,
+        arena.zeroed(64),
+        64,
+        libc::MSG_DONTWAIT,
+        0,
+        0
+    );
+    call!("close", su);
+    let efd = call!("eventfd2", 0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK);
+    call!("close", efd);
+    let epfd = call!("epoll_create1", libc::EPOLL_CLOEXEC);
+    call!("close", epfd);
+    let mfd = call!(
+        "memfd_create",
+        arena.s("ruchytrace-memfd"),
+        libc::MFD_CLOEXEC
+    );
+    call!("ftruncate", mfd, 4096);
+    call!("close", mfd);
+    call!("sched_getaffinity", 0, 128, arena.zeroed(128));
+    call!("sigaltstack", 0, arena.zeroed(24));
+    call!("getpid",);
+    call!("gettid",);
+    call!("getuid",);
+    call!("clock_nanosleep", libc::CLOCK_MONOTONIC, 0, sleep, 0);
+    call!("sched_yield",);
     call!("access", end, libc::F_OK);
     rec
 }
@@ -390,7 +491,8 @@ fn strace_workload() {
     let dir = tempfile::tempdir().unwrap();
     let mut arena = Arena::default();
     let y = std::env::var_os("RUCHYTRACE_DECODE_Y").is_some();
-    let records = strace_workload_calls(&mut arena, dir.path().to_str().unwrap(), y);
+    let mut patches = SocklenPatch::new();
+    let records = strace_workload_calls(&mut arena, dir.path().to_str().unwrap(), y, &mut patches);
     let opts = DecodeOptions {
         show_fd_paths: y,
         ..DecodeOptions::default()
@@ -400,7 +502,17 @@ fn strace_workload() {
     let mut text = String::new();
     for (name, args, ret) in records.into_iter().filter(|r| !(y && r.0 == "close")) {
         let nr = table::number(name).unwrap();
+        // Put back the socklen the kernel saw at entry, decode the entry, then restore the kernel's value.
+        let patch = patches.iter().find(|p| args.contains(&p.0));
+        let after = patch.map(|&(addr, before)| {
+            // SAFETY: `addr` points to a live 4-byte block of the arena.
+            unsafe { std::ptr::replace(addr as *mut u32, before) }
+        });
         let p = decode::decode_entry(nr, &args, &mem, &opts);
+        if let (Some(&(addr, _)), Some(after)) = (patch, after) {
+            // SAFETY: as above.
+            unsafe { std::ptr::write(addr as *mut u32, after) };
+        }
         let rendered = decode::decode_exit(nr, &args, ret, p, &mem, &opts);
         let r = decode::format_return_full(nr, &args, ret, &mem, &opts).0;
         text.push_str(&format!("{name}({}) = {r}\n", rendered.join(", ")));

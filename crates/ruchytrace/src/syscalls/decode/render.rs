@@ -83,7 +83,12 @@ fn int(v: u64) -> i32 {
 pub(crate) fn fd(v: i64, ctx: &Ctx) -> String {
     if ctx.opts.show_fd_paths && v >= 0 {
         if let Some(p) = ctx.mem.fd_path(v) {
-            return format!("{v}<{p}>");
+            // The kernel marks unlinked files " (deleted)"; strace moves the mark outside the brackets.
+            let (p, deleted) = match p.strip_suffix(" (deleted)") {
+                Some(stripped) => (stripped, "(deleted)"),
+                None => (p.as_str(), ""),
+            };
+            return format!("{v}<{p}>{deleted}");
         }
     }
     v.to_string()
@@ -848,6 +853,7 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
             }
         }
         Arg::CloneArgs => clone_args_at(v, a[1], ctx),
+        Arg::StackIn if v != 0 => stack_at(v, ctx),
         Arg::IovIn(count_arg) => iovec_at(v, a[count_arg as usize], None, ctx),
         Arg::PollFds(count_arg) => pollfds_at(v, a[count_arg as usize], ctx),
         Arg::SockoptLevel => {
@@ -907,6 +913,38 @@ pub(crate) fn save_at_entry(kind: Arg, i: usize, ctx: &Ctx) -> u64 {
             .unwrap_or(u64::MAX),
         _ => 0,
     }
+}
+
+/// A `stack_t`: `{ss_sp=0x7f..., ss_flags=0, ss_size=8192}`.
+fn stack_at(addr: u64, ctx: &Ctx) -> String {
+    match read_pod::<[u64; 3]>(addr, ctx) {
+        Some([sp, fl, size]) => format!(
+            "{{ss_sp={}, ss_flags={}, ss_size={size}}}",
+            ptr(sp),
+            flags(
+                fl & 0xffff_ffff,
+                &[
+                    (1, "SS_ONSTACK"),
+                    (2, "SS_DISABLE"),
+                    (1 << 31, "SS_AUTODISARM")
+                ],
+                "0"
+            )
+        ),
+        None => ptr(addr),
+    }
+}
+
+/// A CPU set of `len` bytes: the numbers of the CPUs in it, `[0 1]`.
+fn cpuset_at(addr: u64, len: usize, ctx: &Ctx) -> String {
+    let Some(b) = ctx.mem.read(addr, len) else {
+        return ptr(addr);
+    };
+    let cpus: Vec<String> = (0..len * 8)
+        .filter(|&i| b[i / 8] & (1 << (i % 8)) != 0)
+        .map(|i| i.to_string())
+        .collect();
+    format!("[{}]", cpus.join(" "))
 }
 
 /// Text appended at exit to an argument rendered at entry, for structures that are both read and written by
@@ -986,6 +1024,8 @@ pub(crate) fn render_output(kind: Arg, i: usize, ret: i64, saved: u64, ctx: &Ctx
                 String::new()
             }
         }
+        Arg::CpuSetOut if !failed => cpuset_at(v, ret as usize, ctx),
+        Arg::StackOut if !failed && v != 0 => stack_at(v, ctx),
         Arg::IntOut if !failed => match read_u32(v, ctx) {
             Some(x) => format!("[{}]", x as i32),
             None => ptr(v),

@@ -159,6 +159,12 @@ pub(crate) enum Arg {
     SockoptName,
     /// setsockopt value, length in argument N.
     SockoptVal(u8),
+    /// Output CPU set, as many bytes as the return value (`[0 1]`).
+    CpuSetOut,
+    /// Input `stack_t` of sigaltstack(2).
+    StackIn,
+    /// Output `stack_t` of sigaltstack(2).
+    StackOut,
     /// clone: `child_stack=` (argument 1).
     CloneStack,
     /// clone: `flags=` (argument 0).
@@ -196,6 +202,8 @@ impl Arg {
                 | Arg::IovOut(_)
                 | Arg::IntOut
                 | Arg::CloneParentTid
+                | Arg::CpuSetOut
+                | Arg::StackOut
         )
     }
 }
@@ -383,7 +391,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("rt_sigprocmask", &[SigHow, SigSetIn(3), SigSetOut(3), Uint]),
     s("rt_sigreturn", &[]),
     s("rt_sigsuspend", &[SigSetIn(1), Uint]),
-    s("sched_getaffinity", &[Int, Uint, Ptr]),
+    s("sched_getaffinity", &[Int, Uint, CpuSetOut]),
     s("sched_yield", &[]),
     s("sendfile", &[Fd, Fd, Ptr, Uint]),
     s(
@@ -401,6 +409,7 @@ pub(crate) static SPECS: &[Spec] = &[
     ),
     s("setuid", &[Int]),
     s("shutdown", &[Fd, ShutHow]),
+    s("sigaltstack", &[StackIn, StackOut]),
     newfd("socket", &[Family, SockType, SockProto]),
     s("socketpair", &[Family, SockType, SockProto, PipeFdsOut]),
     s("stat", &[Path, StatOut]),
