@@ -854,6 +854,25 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
         }
         Arg::CloneArgs => clone_args_at(v, a[1], ctx),
         Arg::StackIn if v != 0 => stack_at(v, ctx),
+        Arg::CloneFlagsBare => flags(v & 0xffff_ffff, CLONE_FLAGS, "0"),
+        Arg::EpollOp => enum_name(
+            v & 0xffff_ffff,
+            &[
+                (1, "EPOLL_CTL_ADD"),
+                (2, "EPOLL_CTL_DEL"),
+                (3, "EPOLL_CTL_MOD"),
+            ],
+            false,
+        ),
+        Arg::Who => enum_name(
+            int(v) as i64 as u64,
+            &[
+                (0, "RUSAGE_SELF"),
+                (u64::MAX, "RUSAGE_CHILDREN"),
+                (1, "RUSAGE_THREAD"),
+            ],
+            false,
+        ),
         Arg::IovIn(count_arg) => iovec_at(v, a[count_arg as usize], None, ctx),
         Arg::PollFds(count_arg) => pollfds_at(v, a[count_arg as usize], ctx),
         Arg::SockoptLevel => {
@@ -1024,6 +1043,10 @@ pub(crate) fn render_output(kind: Arg, i: usize, ret: i64, saved: u64, ctx: &Ctx
                 String::new()
             }
         }
+        Arg::TimevalOut if !failed && v != 0 => match read_pod::<[i64; 2]>(v, ctx) {
+            Some([sec, usec]) => format!("{{tv_sec={sec}, tv_usec={usec}}}"),
+            None => ptr(v),
+        },
         Arg::CpuSetOut if !failed => cpuset_at(v, ret as usize, ctx),
         Arg::StackOut if !failed && v != 0 => stack_at(v, ctx),
         Arg::IntOut if !failed => match read_u32(v, ctx) {
