@@ -784,7 +784,7 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
         Arg::SockFlags => flags(v & 0xffff_ffff, SOCK_FLAGS, "0"),
         Arg::MsgFlags => flags(v & 0xffff_ffff, MSG_FLAGS, "0"),
         Arg::ShutHow => enum_name(v, SHUT_HOW, false),
-        Arg::Ioctl => enum_name(v & 0xffff_ffff, IOCTL_REQ, true),
+        Arg::Ioctl => ioctl_request(v & 0xffff_ffff),
         Arg::FcntlCmd => enum_name(v & 0xffff_ffff, FCNTL_CMD, false),
         Arg::FcntlThird => match int(a[1]) {
             // F_GETFD, F_GETFL, F_GETOWN, F_GETSIG, F_GETLEASE, F_GETPIPE_SZ, F_GET_SEALS take no argument.
@@ -966,6 +966,101 @@ fn cpuset_at(addr: u64, len: usize, ctx: &Ctx) -> String {
     format!("[{}]", cpus.join(" "))
 }
 
+/// The kernel's `struct termios` as strace abbreviates it.
+fn termios_at(addr: u64, ctx: &Ctx) -> String {
+    let Some([iflag, oflag, cflag, lflag]) = read_pod::<[u32; 4]>(addr, ctx) else {
+        return ptr(addr);
+    };
+    let (iflag, oflag, cflag, lflag) = (iflag as u64, oflag as u64, cflag as u64, lflag as u64);
+    // Output delays: each field is printed by value (NL0, CR2...), then the plain flags.
+    let mut o = String::new();
+    for (mask, shift, names) in [
+        (0o400u64, 8, &["NL0", "NL1"][..]),
+        (0o3000, 9, &["CR0", "CR1", "CR2", "CR3"][..]),
+        (0o14000, 11, &["TAB0", "TAB1", "TAB2", "TAB3"][..]),
+        (0o20000, 13, &["BS0", "BS1"][..]),
+        (0o40000, 14, &["VT0", "VT1"][..]),
+        (0o100000, 15, &["FF0", "FF1"][..]),
+    ] {
+        push_sep(&mut o, names[((oflag & mask) >> shift) as usize]);
+    }
+    let rest = oflag & !0o177400;
+    if rest != 0 {
+        push_sep(&mut o, &flags(rest, TC_OFLAG, "0"));
+    }
+    let mut c = enum_name(cflag & 0o10017, BAUD, true);
+    push_sep(
+        &mut c,
+        ["CS5", "CS6", "CS7", "CS8"][((cflag & 0o60) >> 4) as usize],
+    );
+    let ibaud = (cflag >> 16) & 0o10017;
+    if ibaud != 0 {
+        push_sep(
+            &mut c,
+            &format!("{}<<IBSHIFT", enum_name(ibaud, BAUD, true)),
+        );
+    }
+    let rest = cflag & !(0o10017 | 0o60 | (0o10017 << 16));
+    if rest != 0 {
+        push_sep(&mut c, &flags(rest, TC_CFLAG, "0"));
+    }
+    format!(
+        "{{c_iflag={}, c_oflag={o}, c_cflag={c}, c_lflag={}, ...}}",
+        flags(iflag, TC_IFLAG, "0"),
+        flags(lflag, TC_LFLAG, "0")
+    )
+}
+
+/// An ioctl request: its name when known, else strace's `_IOC(dir, type, nr, size)` breakdown.
+fn ioctl_request(req: u64) -> String {
+    if let Some(n) = IOCTL_REQ.iter().find(|e| e.0 == req) {
+        return n.1.to_string();
+    }
+    let dir = match req >> 30 {
+        0 => "_IOC_NONE",
+        1 => "_IOC_WRITE",
+        2 => "_IOC_READ",
+        _ => "_IOC_READ|_IOC_WRITE",
+    };
+    let hex = |v: u64| {
+        if v == 0 {
+            "0".to_string()
+        } else {
+            format!("{v:#x}")
+        }
+    };
+    format!(
+        "_IOC({dir}, {}, {}, {})",
+        hex((req >> 8) & 0xff),
+        hex(req & 0xff),
+        hex((req >> 16) & 0x3fff)
+    )
+}
+
+/// ioctl's third argument for the requests strace decodes; the bare pointer otherwise.
+fn ioctl_arg(req: u64, v: u64, failed: bool, ctx: &Ctx) -> String {
+    if failed || v == 0 {
+        return ptr(v);
+    }
+    match req {
+        // TCGETS and the TCSETS family share the struct.
+        0x5401..=0x5404 => termios_at(v, ctx),
+        // TIOCGWINSZ, TIOCSWINSZ.
+        0x5413 | 0x5414 => match read_pod::<[u16; 4]>(v, ctx) {
+            Some([r, c, x, y]) => {
+                format!("{{ws_row={r}, ws_col={c}, ws_xpixel={x}, ws_ypixel={y}}}")
+            }
+            None => ptr(v),
+        },
+        // TIOCGPGRP, TIOCSPGRP, FIONREAD, FIONBIO, FIOASYNC: an int.
+        0x540f | 0x5410 | 0x541b | 0x5421 | 0x5452 => match read_u32(v, ctx) {
+            Some(x) => format!("[{}]", x as i32),
+            None => ptr(v),
+        },
+        _ => ptr(v),
+    }
+}
+
 /// Text appended at exit to an argument rendered at entry, for structures that are both read and written by
 /// the kernel (clone3's `=> {parent_tid=[N]}`); `None` for every other kind.
 pub(crate) fn exit_suffix(kind: Arg, i: usize, ret: i64, ctx: &Ctx) -> Option<String> {
@@ -1047,6 +1142,7 @@ pub(crate) fn render_output(kind: Arg, i: usize, ret: i64, saved: u64, ctx: &Ctx
             Some([sec, usec]) => format!("{{tv_sec={sec}, tv_usec={usec}}}"),
             None => ptr(v),
         },
+        Arg::IoctlData => ioctl_arg(a[1] & 0xffff_ffff, v, failed, ctx),
         Arg::CpuSetOut if !failed => cpuset_at(v, ret as usize, ctx),
         Arg::StackOut if !failed && v != 0 => stack_at(v, ctx),
         Arg::IntOut if !failed => match read_u32(v, ctx) {

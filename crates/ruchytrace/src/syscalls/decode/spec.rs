@@ -173,6 +173,8 @@ pub(crate) enum Arg {
     Who,
     /// Output `struct timeval`.
     TimevalOut,
+    /// ioctl's third argument: a struct for the terminal requests strace decodes, shown at exit.
+    IoctlData,
     /// clone: `child_stack=` (argument 1).
     CloneStack,
     /// clone: `flags=` (argument 0).
@@ -212,6 +214,7 @@ impl Arg {
                 | Arg::CloneParentTid
                 | Arg::CpuSetOut
                 | Arg::TimevalOut
+                | Arg::IoctlData
                 | Arg::StackOut
         )
     }
@@ -390,7 +393,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("io_uring_enter", &[Fd, Uint, Uint, Hex, Ptr, Uint]),
     s("io_uring_register", &[Fd, Uint, Ptr, Uint]),
     newfd("io_uring_setup", &[Uint, Ptr]),
-    s("ioctl", &[Fd, Ioctl, Hex]),
+    s("ioctl", &[Fd, Ioctl, IoctlData]),
     s("kill", &[Int, Signal]),
     s("lchown", &[Path, Int, Int]),
     s("lgetxattr", &[Path, Str, Ptr, Uint]),

@@ -802,3 +802,45 @@ fn returns_decorated_from_args() {
         "3"
     );
 }
+
+#[test]
+fn ioctl_terminal_structs() {
+    // What a terminal in its default cooked mode returns for TCGETS (values from strace's own rendering).
+    let termios: Vec<u8> = [0o2400u32, 0o5, 0o277, 0o105073]
+        .iter()
+        .flat_map(|v| v.to_ne_bytes())
+        .collect();
+    let winsz: Vec<u8> = [24u16, 80, 0, 0]
+        .iter()
+        .flat_map(|v| v.to_ne_bytes())
+        .collect();
+    let mem = FakeMem::default()
+        .with(0x1000, &termios)
+        .with(0x2000, &winsz)
+        .with(0x3000, &7642i32.to_ne_bytes());
+    assert_eq!(
+        strace("ioctl", [1, 0x5401, 0x1000, 0, 0, 0], 0, &mem),
+        "ioctl(1, TCGETS, {c_iflag=ICRNL|IXON, c_oflag=NL0|CR0|TAB0|BS0|VT0|FF0|OPOST|ONLCR, \
+         c_cflag=B38400|CS8|CREAD, c_lflag=ISIG|ICANON|ECHO|ECHOE|ECHOK|IEXTEN|ECHOCTL|ECHOKE, ...}) = 0"
+    );
+    assert_eq!(
+        strace("ioctl", [0, 0x5414, 0x2000, 0, 0, 0], 0, &mem),
+        "ioctl(0, TIOCSWINSZ, {ws_row=24, ws_col=80, ws_xpixel=0, ws_ypixel=0}) = 0"
+    );
+    assert_eq!(
+        strace("ioctl", [0, 0x540f, 0x3000, 0, 0, 0], 0, &mem),
+        "ioctl(0, TIOCGPGRP, [7642]) = 0"
+    );
+    assert_eq!(
+        strace("ioctl", [3, 0x5401, 0x1000, 0, 0, 0], -25, &mem),
+        "ioctl(3, TCGETS, 0x1000) = -1 ENOTTY (Inappropriate ioctl for device)"
+    );
+    assert_eq!(
+        strace("ioctl", [3, 0xabcd, 0x1000, 0, 0, 0], 0, &mem),
+        "ioctl(3, _IOC(_IOC_NONE, 0xab, 0xcd, 0), 0x1000) = 0"
+    );
+    assert_eq!(
+        strace("ioctl", [3, 0x8010_4604, 0x1000, 0, 0, 0], 0, &mem),
+        "ioctl(3, _IOC(_IOC_READ, 0x46, 0x4, 0x10), 0x1000) = 0"
+    );
+}
