@@ -260,6 +260,7 @@ fn strace_workload_calls(
             .collect::<Vec<_>>(),
     );
     let status = arena.zeroed(4);
+    let siginfo = arena.zeroed(std::mem::size_of::<libc::siginfo_t>());
     let one = arena.block(&1i32.to_ne_bytes());
     let cwd = arena.zeroed(4096);
     let word = arena.zeroed(8);
@@ -382,7 +383,7 @@ fn strace_workload_calls(
         unsafe { libc::syscall(table::number("exit_group").unwrap() as libc::c_long, 3) };
     }
     rec.push(("clone", clone_args, child as i64));
-    call!("wait4", child, status, 0, 0);
+    call!("waitid", libc::P_PID, child, siginfo, libc::WEXITED, 0);
     call!("futex", word, 0x81, 1);
     call!("getrandom", arena.zeroed(8), 8, 1);
     call!("kill", 0, 0);
@@ -500,7 +501,7 @@ fn strace_workload() {
     // SAFETY: getpid has no preconditions.
     let mem = ProcMem(unsafe { libc::getpid() });
     let mut text = String::new();
-    for (name, args, ret) in records.into_iter().filter(|r| !(y && r.0 == "close")) {
+    for &(name, args, ret) in records.iter().filter(|r| !(y && r.0 == "close")) {
         let nr = table::number(name).unwrap();
         // Put back the socklen the kernel saw at entry, decode the entry, then restore the kernel's value.
         let patch = patches.iter().find(|p| args.contains(&p.0));
@@ -517,6 +518,17 @@ fn strace_workload() {
         let r = decode::format_return_full(nr, &args, ret, &mem, &opts).0;
         text.push_str(&format!("{name}({}) = {r}\n", rendered.join(", ")));
     }
+    let info = records
+        .iter()
+        .find(|r| r.0 == "waitid")
+        .map(|r| r.1[2])
+        .unwrap();
+    // SAFETY: `info` points to the arena's siginfo block, filled by waitid.
+    let info = unsafe { std::ptr::read_unaligned(info as *const libc::siginfo_t) };
+    text.push_str(&format!(
+        "--- SIGCHLD {} ---\n",
+        decode::format_siginfo(&info)
+    ));
     std::fs::write(out, text).unwrap();
 }
 
@@ -567,12 +579,17 @@ fn compare_with_strace(fd_paths: bool) {
     let mut theirs: Vec<String> = Vec::new();
     let mut tid = None;
     let mut unfinished: Option<String> = None;
+    let mut signal: Option<String> = None;
     for line in text.lines() {
         // strace pads short tids: "4644  access(...".
         let (t, rest) = line.split_once(' ').unwrap_or(("", line));
         let rest = rest.trim_start();
         if rest.starts_with("access(\"/ruchytrace-begin\"") {
             tid = Some(t.to_string());
+        }
+        // The child's SIGCHLD may be delivered to any thread of the workload process.
+        if tid.is_some() && rest.starts_with("--- SIGCHLD") && signal.is_none() {
+            signal = Some(normalise(rest));
         }
         if tid.as_deref() != Some(t) || rest.starts_with("---") {
             continue;
@@ -591,11 +608,14 @@ fn compare_with_strace(fd_paths: bool) {
             break;
         }
     }
-    let ours: Vec<String> = std::fs::read_to_string(ours.path())
+    let mut ours: Vec<String> = std::fs::read_to_string(ours.path())
         .unwrap()
         .lines()
         .map(normalise)
         .collect();
+    // The workload's last line is our rendering of the child's exit siginfo (from waitid).
+    let our_signal = ours.pop();
+    assert_eq!(our_signal, signal, "SIGCHLD siginfo");
     assert!(ours.len() > 40, "workload did not run: {ours:?}");
     let diffs: Vec<String> = ours
         .iter()
@@ -617,4 +637,84 @@ fn compare_with_strace(fd_paths: bool) {
         &ours[n..],
         &theirs[n..]
     );
+}
+
+/// Runs the workload under `strace -f -e trace=EXPR` and returns (names strace showed on the workload thread
+/// between the markers, names of every call the workload made).
+fn traced_names(
+    expr: &str,
+) -> Option<(
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<String>,
+)> {
+    let exe = std::env::current_exe().unwrap();
+    let trace = tempfile::NamedTempFile::new().unwrap();
+    let ours = tempfile::NamedTempFile::new().unwrap();
+    let status = std::process::Command::new("strace")
+        .args(["-qq", "-f", "-e", expr, "-o"])
+        .arg(trace.path())
+        .arg(&exe)
+        .args([
+            "--exact",
+            "strace_workload",
+            "--ignored",
+            "--test-threads=1",
+            "--quiet",
+        ])
+        .env("RUCHYTRACE_DECODE_OUT", ours.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    let text = std::fs::read_to_string(trace.path()).ok()?;
+    if !status.success() || text.is_empty() {
+        return None;
+    }
+    let name_of = |l: &str| l.split(['(', ' ']).next().unwrap_or("").to_string();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut tid = None;
+    for line in text.lines() {
+        let (t, rest) = line.split_once(' ').unwrap_or(("", line));
+        let rest = rest.trim_start();
+        if rest.starts_with("access(\"/ruchytrace-begin\"") {
+            tid = Some(t.to_string());
+        }
+        if tid.as_deref() == Some(t) && !rest.starts_with("---") {
+            // `<... NAME resumed>` lines repeat a call already counted.
+            if !rest.starts_with("<...") {
+                seen.insert(name_of(rest));
+            }
+            if rest.starts_with("access(\"/ruchytrace-end\"") {
+                break;
+            }
+        }
+    }
+    let all = std::fs::read_to_string(ours.path())
+        .ok()?
+        .lines()
+        .filter(|l| !l.starts_with("---"))
+        .map(name_of)
+        .collect();
+    Some((seen, all))
+}
+
+/// `%file`, `%desc`... select exactly the calls strace selects (for every call of the workload).
+#[test]
+fn classes_match_strace() {
+    for class in [
+        "%file", "%desc", "%process", "%network", "%memory", "%signal", "%ipc", "%creds", "%clock",
+    ] {
+        // The markers are access(2) calls, so always trace access too.
+        let Some((seen, all)) = traced_names(&format!("trace={class},access")) else {
+            eprintln!("skipping: strace could not trace (not installed, or ptrace not permitted)");
+            return;
+        };
+        let c = table::parse_class(class).unwrap();
+        let expected: std::collections::BTreeSet<String> = all
+            .iter()
+            .filter(|n| *n == "access" || table::classes(n).contains(c))
+            .cloned()
+            .collect();
+        assert_eq!(seen, expected, "{class}");
+    }
 }

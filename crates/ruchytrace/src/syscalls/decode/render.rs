@@ -854,6 +854,11 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
         }
         Arg::CloneArgs => clone_args_at(v, a[1], ctx),
         Arg::StackIn if v != 0 => stack_at(v, ctx),
+        Arg::IdType => enum_name(
+            v & 0xffff_ffff,
+            &[(0, "P_ALL"), (1, "P_PID"), (2, "P_PGID"), (3, "P_PIDFD")],
+            false,
+        ),
         Arg::CloneFlagsBare => flags(v & 0xffff_ffff, CLONE_FLAGS, "0"),
         Arg::EpollOp => enum_name(
             v & 0xffff_ffff,
@@ -1140,6 +1145,12 @@ pub(crate) fn render_output(kind: Arg, i: usize, ret: i64, saved: u64, ctx: &Ctx
         }
         Arg::TimevalOut if !failed && v != 0 => match read_pod::<[i64; 2]>(v, ctx) {
             Some([sec, usec]) => format!("{{tv_sec={sec}, tv_usec={usec}}}"),
+            None => ptr(v),
+        },
+        // waitid with WNOHANG and no child ready leaves si_pid 0: strace then prints `{}`.
+        Arg::SiginfoOut if !failed && v != 0 => match read_pod::<libc::siginfo_t>(v, ctx) {
+            Some(info) if info.si_signo == 0 => "{}".to_string(),
+            Some(info) => siginfo(&info),
             None => ptr(v),
         },
         Arg::IoctlData => ioctl_arg(a[1] & 0xffff_ffff, v, failed, ctx),

@@ -175,6 +175,10 @@ pub(crate) enum Arg {
     TimevalOut,
     /// ioctl's third argument: a struct for the terminal requests strace decodes, shown at exit.
     IoctlData,
+    /// waitid `idtype` (P_PID...).
+    IdType,
+    /// Output `siginfo_t`.
+    SiginfoOut,
     /// clone: `child_stack=` (argument 1).
     CloneStack,
     /// clone: `flags=` (argument 0).
@@ -214,6 +218,7 @@ impl Arg {
                 | Arg::CloneParentTid
                 | Arg::CpuSetOut
                 | Arg::TimevalOut
+                | Arg::SiginfoOut
                 | Arg::IoctlData
                 | Arg::StackOut
         )
@@ -575,7 +580,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("vhangup", &[]),
     s("vmsplice", &[Fd, Ptr, Uint, Hex]),
     s("wait4", &[Int, WaitStatusOut, WaitOptions, Ptr]),
-    s("waitid", &[Int, Int, Ptr, WaitOptions, Ptr]),
+    s("waitid", &[IdType, Int, SiginfoOut, WaitOptions, Ptr]),
     s("write", &[Fd, InBuf(2), Uint]),
     s("writev", &[Fd, IovIn(2), Int]),
 ];
