@@ -98,8 +98,8 @@ fn workload() -> Workload {
             ],
         ),
         (
-            "access",
-            [root.as_ptr() as u64, libc::R_OK as u64, 0, 0, 0, 0],
+            "faccessat",
+            [AT_FDCWD, root.as_ptr() as u64, libc::R_OK as u64, 0, 0, 0],
         ),
         ("mkdirat", [AT_FDCWD, dir.as_ptr() as u64, 0o755, 0, 0, 0]),
         (
@@ -149,7 +149,7 @@ fn decodes_real_process_memory() {
         lines[0],
         "openat(AT_FDCWD, \"/nonexistent-ruchytrace/a\\1\\\"b\\\\c\", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No such file or directory)"
     );
-    assert_eq!(lines[2], "access(\"/\", R_OK) = 0");
+    assert_eq!(lines[2], "faccessat(AT_FDCWD, \"/\", R_OK) = 0");
     assert_eq!(lines[4], "write(-1, \"ruchytrace says hi\\n\\tthis line is\"..., 61) = -1 EBADF (Bad file descriptor)");
 }
 
@@ -292,7 +292,7 @@ fn strace_workload_calls(
             r
         }};
     }
-    call!("access", begin, libc::F_OK);
+    call!("faccessat", fdcwd, begin, libc::F_OK);
     let fd = call!("openat", fdcwd, file, libc::O_RDONLY as u64 | cloexec) as u64;
     // Each output buffer is used once: the calls are rendered after the whole workload has run.
     call!("read", fd, arena.zeroed(64), 64);
@@ -314,7 +314,7 @@ fn strace_workload_calls(
         0o640
     );
     call!("newfstatat", fdcwd, missing, stat, 0);
-    call!("access", root, libc::R_OK | libc::X_OK);
+    call!("faccessat", fdcwd, root, libc::R_OK | libc::X_OK);
     call!("faccessat2", fdcwd, missing, libc::W_OK, libc::AT_EACCESS);
     call!("mkdirat", fdcwd, subdir, 0o750);
     call!("unlinkat", fdcwd, subdir, libc::AT_REMOVEDIR);
@@ -336,7 +336,7 @@ fn strace_workload_calls(
     let [r, w] = unsafe { std::ptr::read_unaligned(fds as *const [i32; 2]) };
     call!("write", w, pipe_data, 6);
     call!("writev", w, iov, 2);
-    call!("poll", pollfd, 1, 0);
+    call!("ppoll", pollfd, 1, arena.zeroed(16), 0, 8);
     call!("read", r, arena.zeroed(256), 256);
     call!("close", r);
     call!("close", w);
@@ -398,7 +398,8 @@ fn strace_workload_calls(
     call!("fcntl", dirfd, libc::F_GETFD);
     call!("close", dirfd);
     call!(
-        "readlink",
+        "readlinkat",
+        fdcwd,
         arena.s("/proc/self/exe"),
         arena.zeroed(4096),
         4096
@@ -477,7 +478,7 @@ fn strace_workload_calls(
     call!("getuid",);
     call!("clock_nanosleep", libc::CLOCK_MONOTONIC, 0, sleep, 0);
     call!("sched_yield",);
-    call!("access", end, libc::F_OK);
+    call!("faccessat", fdcwd, end, libc::F_OK);
     rec
 }
 
@@ -542,6 +543,11 @@ fn matches_strace_with_fd_paths() {
     compare_with_strace(true);
 }
 
+/// True for strace's line of the workload's begin or end marker (`faccessat(AT_FDCWD[</cwd>], "/ruchytrace-begin"`).
+fn is_marker(line: &str, which: &str) -> bool {
+    line.starts_with("faccessat(AT_FDCWD") && line.contains(&format!("\"/ruchytrace-{which}\""))
+}
+
 /// Runs the workload under `strace -f` (with `-y` when `fd_paths`) and compares strace's lines with ours.
 fn compare_with_strace(fd_paths: bool) {
     let exe = std::env::current_exe().unwrap();
@@ -580,18 +586,20 @@ fn compare_with_strace(fd_paths: bool) {
     let mut tid = None;
     let mut unfinished: Option<String> = None;
     let mut signal: Option<String> = None;
+    let mut done = false;
     for line in text.lines() {
-        // strace pads short tids: "4644  access(...".
+        // strace pads short tids: "4644  faccessat(...".
         let (t, rest) = line.split_once(' ').unwrap_or(("", line));
         let rest = rest.trim_start();
-        if rest.starts_with("access(\"/ruchytrace-begin\"") {
+        if is_marker(rest, "begin") {
             tid = Some(t.to_string());
         }
-        // The child's SIGCHLD may be delivered to any thread of the workload process.
+        // The child's SIGCHLD may be delivered to any thread of the workload process, possibly after the
+        // end marker.
         if tid.is_some() && rest.starts_with("--- SIGCHLD") && signal.is_none() {
             signal = Some(normalise(rest));
         }
-        if tid.as_deref() != Some(t) || rest.starts_with("---") {
+        if done || tid.as_deref() != Some(t) || rest.starts_with("---") {
             continue;
         }
         // Another thread's event split the call: join `NAME(args <unfinished ...>` with `<... NAME resumed>rest`.
@@ -604,8 +612,8 @@ fn compare_with_strace(fd_paths: bool) {
             _ => rest.to_string(),
         };
         theirs.push(normalise(&full));
-        if rest.starts_with("access(\"/ruchytrace-end\"") {
-            break;
+        if is_marker(rest, "end") {
+            done = true;
         }
     }
     let mut ours: Vec<String> = std::fs::read_to_string(ours.path())
@@ -676,7 +684,7 @@ fn traced_names(
     for line in text.lines() {
         let (t, rest) = line.split_once(' ').unwrap_or(("", line));
         let rest = rest.trim_start();
-        if rest.starts_with("access(\"/ruchytrace-begin\"") {
+        if is_marker(rest, "begin") {
             tid = Some(t.to_string());
         }
         if tid.as_deref() == Some(t) && !rest.starts_with("---") {
@@ -684,7 +692,7 @@ fn traced_names(
             if !rest.starts_with("<...") {
                 seen.insert(name_of(rest));
             }
-            if rest.starts_with("access(\"/ruchytrace-end\"") {
+            if is_marker(rest, "end") {
                 break;
             }
         }
@@ -704,15 +712,15 @@ fn classes_match_strace() {
     for class in [
         "%file", "%desc", "%process", "%network", "%memory", "%signal", "%ipc", "%creds", "%clock",
     ] {
-        // The markers are access(2) calls, so always trace access too.
-        let Some((seen, all)) = traced_names(&format!("trace={class},access")) else {
+        // The markers are faccessat(2) calls, so always trace faccessat too.
+        let Some((seen, all)) = traced_names(&format!("trace={class},faccessat")) else {
             eprintln!("skipping: strace could not trace (not installed, or ptrace not permitted)");
             return;
         };
         let c = table::parse_class(class).unwrap();
         let expected: std::collections::BTreeSet<String> = all
             .iter()
-            .filter(|n| *n == "access" || table::classes(n).contains(c))
+            .filter(|n| *n == "faccessat" || table::classes(n).contains(c))
             .cloned()
             .collect();
         assert_eq!(seen, expected, "{class}");

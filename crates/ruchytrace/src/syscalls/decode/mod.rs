@@ -79,9 +79,19 @@ pub fn decode_entry(
     mem: &dyn TraceeMemory,
     opts: &DecodeOptions,
 ) -> Pending {
-    let Some(spec) = spec_of(nr) else {
+    entry_with(spec_of(nr), args, mem, opts)
+}
+
+/// [`decode_entry`] for a given spec (tests use it to decode any architecture's calls).
+fn entry_with(
+    spec: Option<&'static spec::Spec>,
+    args: &[u64; 6],
+    mem: &dyn TraceeMemory,
+    opts: &DecodeOptions,
+) -> Pending {
+    let Some(spec) = spec else {
         // Unknown call: strace prints every raw argument in hex.
-        let n = arg_count(nr);
+        let n = 6;
         return Pending {
             args: args[..n].iter().map(|a| Some(format!("{a:#x}"))).collect(),
             saved: Vec::new(),
@@ -125,7 +135,19 @@ pub fn decode_exit(
     mem: &dyn TraceeMemory,
     opts: &DecodeOptions,
 ) -> Vec<String> {
-    let Some(spec) = spec_of(nr) else {
+    exit_with(spec_of(nr), args, ret, p, mem, opts)
+}
+
+/// [`decode_exit`] for a given spec.
+fn exit_with(
+    spec: Option<&'static spec::Spec>,
+    args: &[u64; 6],
+    ret: i64,
+    p: Pending,
+    mem: &dyn TraceeMemory,
+    opts: &DecodeOptions,
+) -> Vec<String> {
+    let Some(spec) = spec else {
         return p.args.into_iter().flatten().collect();
     };
     let ctx = render::Ctx { args, mem, opts };
@@ -168,7 +190,11 @@ const MAX_ERRNO: i64 = 4095;
 /// Renders a return value: "3", "0x7f12a000" (mmap/brk), "-1 ENOENT (No such file or directory)", "? ERESTARTSYS (...)".
 /// Returns (text, errno name when the call failed).
 pub fn format_return(nr: u64, ret: i64) -> (String, Option<&'static str>) {
-    let spec = spec_of(nr);
+    return_with(spec_of(nr), ret)
+}
+
+/// [`format_return`] for a given spec.
+fn return_with(spec: Option<&'static spec::Spec>, ret: i64) -> (String, Option<&'static str>) {
     if (-MAX_ERRNO..0).contains(&ret) {
         let e = (-ret) as i32;
         let name = errno_name(e);
@@ -199,11 +225,22 @@ pub fn format_return_full(
     mem: &dyn TraceeMemory,
     opts: &DecodeOptions,
 ) -> (String, Option<&'static str>) {
-    let (text, err) = format_return(nr, ret);
+    return_full_with(spec_of(nr), args, ret, mem, opts)
+}
+
+/// [`format_return_full`] for a given spec.
+fn return_full_with(
+    spec: Option<&'static spec::Spec>,
+    args: &[u64; 6],
+    ret: i64,
+    mem: &dyn TraceeMemory,
+    opts: &DecodeOptions,
+) -> (String, Option<&'static str>) {
+    let (text, err) = return_with(spec, ret);
     if err.is_some() || ret < 0 {
         return (text, err);
     }
-    let Some(spec) = spec_of(nr) else {
+    let Some(spec) = spec else {
         return (text, err);
     };
     let ctx = render::Ctx { args, mem, opts };
@@ -217,7 +254,12 @@ pub fn format_return_full(
             return ("0 (Timeout)".to_string(), None);
         }
         if let Some(revents) = render::poll_revents(args[0], args[1], &ctx) {
-            return (format!("{ret} ({revents})"), None);
+            // ppoll also reports the time left of its timeout.
+            let left = match (spec.name, render::timespec(args[2], &ctx)) {
+                ("ppoll", Some(ts)) => format!(", left {ts}"),
+                _ => String::new(),
+            };
+            return (format!("{ret} ({revents}{left})"), None);
         }
     }
     if spec.name == "fcntl" {

@@ -307,6 +307,12 @@ pub(crate) fn wait_status(s: i32) -> String {
     }
 }
 
+/// A readable timespec, `None` for NULL or unreadable memory.
+pub(crate) fn timespec(addr: u64, ctx: &Ctx) -> Option<String> {
+    let [sec, nsec] = read_pod::<[i64; 2]>(addr, ctx)?;
+    Some(format!("{{tv_sec={sec}, tv_nsec={nsec}}}"))
+}
+
 fn timespec_at(addr: u64, ctx: &Ctx) -> String {
     if addr == 0 {
         return "NULL".to_string();
