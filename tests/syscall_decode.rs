@@ -172,8 +172,8 @@ fn fd_paths_from_proc() {
 /// One recorded call of the strace workload.
 type Record = (&'static str, [u64; 6], i64);
 
-/// socklen pointers of the workload with the value they held before the call, so that rendering (done after the
-/// workload) can show the entry value at entry, as a tracer does (`[128 => 16]`).
+/// socklen pointers (and recvmsg's msg_namelen, 8 bytes into its msghdr) with the value they held before the
+/// call, so that rendering (done after the workload) shows the entry value at entry (`[128 => 16]`).
 type SocklenPatch = Vec<(u64, u32)>;
 
 /// Storage the workload's pointers point into; kept alive until the calls are rendered.
@@ -431,6 +431,59 @@ fn strace_workload_calls(
         0,
         sp
     );
+    // sendmsg/recvmsg over the pair: two iovecs out, one buffer in; then an fd passed with SCM_RIGHTS.
+    // SAFETY: socketpair just filled the two ints at `sp`.
+    let [sa, sb] = unsafe { std::ptr::read_unaligned(sp as *const [i32; 2]) };
+    let msghdr = |arena: &mut Arena,
+                  name: u64,
+                  namelen: u32,
+                  iov: u64,
+                  iovlen: u64,
+                  control: u64,
+                  controllen: u64| {
+        let mut m = Vec::new();
+        m.extend(name.to_ne_bytes());
+        m.extend(namelen.to_ne_bytes());
+        m.extend([0; 4]);
+        m.extend(iov.to_ne_bytes());
+        m.extend(iovlen.to_ne_bytes());
+        m.extend(control.to_ne_bytes());
+        m.extend(controllen.to_ne_bytes());
+        m.extend([0; 8]);
+        arena.block(&m)
+    };
+    let send = msghdr(arena, 0, 0, iov, 2, 0, 0);
+    call!("sendmsg", sa, send, 0);
+    let rbuf = arena.zeroed(100);
+    let riov = arena.block(
+        &[rbuf, 100]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect::<Vec<_>>(),
+    );
+    let name_buf = arena.zeroed(110);
+    let recv = msghdr(arena, name_buf, 110, riov, 1, 0, 0);
+    patches.push((recv + 8, 110));
+    call!("recvmsg", sb, recv, 0);
+    let mut cmsg = Vec::new();
+    cmsg.extend(20u64.to_ne_bytes());
+    cmsg.extend(libc::SOL_SOCKET.to_ne_bytes());
+    cmsg.extend(libc::SCM_RIGHTS.to_ne_bytes());
+    cmsg.extend(0i32.to_ne_bytes());
+    cmsg.extend([0; 4]);
+    let cmsg = arena.block(&cmsg);
+    let send_fd = msghdr(arena, 0, 0, iov, 1, cmsg, 24);
+    call!("sendmsg", sa, send_fd, 0);
+    let rbuf = arena.zeroed(100);
+    let riov = arena.block(
+        &[rbuf, 100]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect::<Vec<_>>(),
+    );
+    let control = arena.zeroed(64);
+    let recv_fd = msghdr(arena, 0, 0, riov, 1, control, 64);
+    call!("recvmsg", sb, recv_fd, libc::MSG_CMSG_CLOEXEC);
     let su = call!("socket", libc::AF_INET, libc::SOCK_DGRAM, libc::IPPROTO_UDP) as u64;
     let any = arena.block(&sockaddr_in(0, [127, 0, 0, 1]));
     call!("bind", su, any, 16);
@@ -505,7 +558,9 @@ fn strace_workload() {
     for &(name, args, ret) in records.iter().filter(|r| !(y && r.0 == "close")) {
         let nr = table::number(name).unwrap();
         // Put back the socklen the kernel saw at entry, decode the entry, then restore the kernel's value.
-        let patch = patches.iter().find(|p| args.contains(&p.0));
+        let patch = patches
+            .iter()
+            .find(|p| args.iter().any(|&a| a == p.0 || a + 8 == p.0));
         let after = patch.map(|&(addr, before)| {
             // SAFETY: `addr` points to a live 4-byte block of the arena.
             unsafe { std::ptr::replace(addr as *mut u32, before) }

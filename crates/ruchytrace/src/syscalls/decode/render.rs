@@ -860,6 +860,7 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
         }
         Arg::CloneArgs => clone_args_at(v, a[1], ctx),
         Arg::StackIn if v != 0 => stack_at(v, ctx),
+        Arg::MsghdrIn => msghdr_at(v, None, None, ctx),
         Arg::IdType => enum_name(
             v & 0xffff_ffff,
             &[(0, "P_ALL"), (1, "P_PID"), (2, "P_PGID"), (3, "P_PIDFD")],
@@ -941,6 +942,10 @@ pub(crate) fn save_at_entry(kind: Arg, i: usize, ctx: &Ctx) -> u64 {
         Arg::SockLenOut => read_u32(ctx.args[i], ctx)
             .map(u64::from)
             .unwrap_or(u64::MAX),
+        // recvmsg: msg_namelen before the kernel rewrites it.
+        Arg::MsghdrOut => read_u32(ctx.args[i] + 8, ctx)
+            .map(u64::from)
+            .unwrap_or(u64::MAX),
         _ => 0,
     }
 }
@@ -975,6 +980,91 @@ fn cpuset_at(addr: u64, len: usize, ctx: &Ctx) -> String {
         .map(|i| i.to_string())
         .collect();
     format!("[{}]", cpus.join(" "))
+}
+
+/// Control messages of a msghdr: `[{cmsg_len=20, cmsg_level=SOL_SOCKET, cmsg_type=SCM_RIGHTS, cmsg_data=[0]}]`.
+fn cmsgs_at(addr: u64, len: u64, ctx: &Ctx) -> String {
+    let Some(b) = ctx.mem.read(addr, len.min(4096) as usize) else {
+        return ptr(addr);
+    };
+    let mut items = Vec::new();
+    let mut off = 0usize;
+    while off + 16 <= b.len() {
+        let clen = u64::from_ne_bytes(b[off..off + 8].try_into().unwrap_or([0; 8])) as usize;
+        let level = i32::from_ne_bytes(b[off + 8..off + 12].try_into().unwrap_or([0; 4]));
+        let kind = i32::from_ne_bytes(b[off + 12..off + 16].try_into().unwrap_or([0; 4]));
+        if clen < 16 {
+            break;
+        }
+        let data = &b[off + 16..(off + clen).min(b.len())];
+        let word = |i: usize| u32::from_ne_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+        let (level_s, kind_s, data_s) = match (level, kind) {
+            (1, 1) => {
+                let fds: Vec<String> = (0..data.len() / 4)
+                    .map(|i| fd(word(i * 4) as i32 as i64, ctx))
+                    .collect();
+                (
+                    "SOL_SOCKET".to_string(),
+                    "SCM_RIGHTS".to_string(),
+                    format!("[{}]", fds.join(", ")),
+                )
+            }
+            (1, 2) if data.len() >= 12 => (
+                "SOL_SOCKET".to_string(),
+                "SCM_CREDENTIALS".to_string(),
+                format!("{{pid={}, uid={}, gid={}}}", word(0), word(4), word(8)),
+            ),
+            (1, t) => (
+                "SOL_SOCKET".to_string(),
+                format!("{t:#x}"),
+                escape_bytes(data, false),
+            ),
+            (l, t) => (l.to_string(), format!("{t:#x}"), escape_bytes(data, false)),
+        };
+        items.push(format!(
+            "{{cmsg_len={clen}, cmsg_level={level_s}, cmsg_type={kind_s}, cmsg_data={data_s}}}"
+        ));
+        off += (clen + 7) & !7;
+    }
+    format!("[{}]", items.join(", "))
+}
+
+/// A `struct msghdr` (LP64 layout). For recvmsg, `namelen_before` is msg_namelen at entry (strace prints
+/// `msg_namelen=110 => 16` when the kernel changed it) and `data_len` the bytes received.
+fn msghdr_at(addr: u64, namelen_before: Option<u32>, data_len: Option<u64>, ctx: &Ctx) -> String {
+    let Some(b) = ctx.mem.read(addr, 56).filter(|b| b.len() == 56) else {
+        return ptr(addr);
+    };
+    let q = |i: usize| u64::from_ne_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+    let (name, iov, iovlen, control, controllen) = (q(0), q(16), q(24), q(32), q(40));
+    let namelen = u32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
+    let msg_flags = u32::from_ne_bytes([b[48], b[49], b[50], b[51]]) as u64;
+    let name_s = if name == 0 {
+        "NULL".to_string()
+    } else if namelen == 0 {
+        ptr(name)
+    } else {
+        sockaddr_at(name, namelen as u64, ctx)
+    };
+    let namelen_s = match namelen_before {
+        Some(before) if before != u32::MAX && before != namelen => format!("{before} => {namelen}"),
+        _ => namelen.to_string(),
+    };
+    let mut out = format!(
+        "{{msg_name={name_s}, msg_namelen={namelen_s}, msg_iov={}, msg_iovlen={iovlen}",
+        iovec_at(iov, iovlen, data_len, ctx)
+    );
+    if controllen != 0 {
+        out.push_str(&format!(
+            ", msg_control={}",
+            cmsgs_at(control, controllen, ctx)
+        ));
+    }
+    out.push_str(&format!(
+        ", msg_controllen={controllen}, msg_flags={}}}",
+        flags(msg_flags, MSG_FLAGS, "0")
+    ));
+    out
 }
 
 /// The kernel's `struct termios` as strace abbreviates it.
@@ -1159,6 +1249,7 @@ pub(crate) fn render_output(kind: Arg, i: usize, ret: i64, saved: u64, ctx: &Ctx
             Some(info) => siginfo(&info),
             None => ptr(v),
         },
+        Arg::MsghdrOut if !failed => msghdr_at(v, Some(saved as u32), Some(ret as u64), ctx),
         Arg::IoctlData => ioctl_arg(a[1] & 0xffff_ffff, v, failed, ctx),
         Arg::CpuSetOut if !failed => cpuset_at(v, ret as usize, ctx),
         Arg::StackOut if !failed && v != 0 => stack_at(v, ctx),

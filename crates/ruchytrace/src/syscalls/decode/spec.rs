@@ -179,6 +179,10 @@ pub(crate) enum Arg {
     IdType,
     /// Output `siginfo_t`.
     SiginfoOut,
+    /// Input `struct msghdr` (sendmsg).
+    MsghdrIn,
+    /// Output `struct msghdr` (recvmsg), shown at exit.
+    MsghdrOut,
     /// clone: `child_stack=` (argument 1).
     CloneStack,
     /// clone: `flags=` (argument 0).
@@ -219,6 +223,7 @@ impl Arg {
                 | Arg::CpuSetOut
                 | Arg::TimevalOut
                 | Arg::SiginfoOut
+                | Arg::MsghdrOut
                 | Arg::IoctlData
                 | Arg::StackOut
         )
@@ -468,7 +473,7 @@ pub(crate) static SPECS: &[Spec] = &[
         &[Fd, OutBuf, Uint, MsgFlags, SockaddrOut(5), SockLenOut],
     ),
     s("recvmmsg", &[Fd, Ptr, Uint, MsgFlags, Ptr]),
-    s("recvmsg", &[Fd, Ptr, MsgFlags]),
+    s("recvmsg", &[Fd, MsghdrOut, MsgFlags]),
     s("removexattr", &[Path, Str]),
     s("rename", &[Path, Path]),
     s("renameat", &[DirFd, Path, DirFd, Path]),
@@ -497,7 +502,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("select", &[Int, Ptr, Ptr, Ptr, Ptr]),
     s("sendfile", &[Fd, Fd, Ptr, Uint]),
     s("sendmmsg", &[Fd, Ptr, Uint, MsgFlags]),
-    s("sendmsg", &[Fd, Ptr, MsgFlags]),
+    s("sendmsg", &[Fd, MsghdrIn, MsgFlags]),
     s(
         "sendto",
         &[Fd, InBuf(2), Uint, MsgFlags, SockaddrIn(5), Uint],
