@@ -720,3 +720,33 @@ fn exec_from_non_leader_thread() {
                 .ends_with("dash")
     );
 }
+
+#[test]
+fn debug_respects_rust_log() {
+    require_ptrace!();
+    let out = Command::new(support::ruchytrace())
+        .args(["syscalls", "--debug", "--", "true"])
+        .env("RUST_LOG", "ruchytrace=debug")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains("DEBUG") && err.contains("waitpid returned"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("TRACE"),
+        "RUST_LOG=debug hides TRACE lines: {err}"
+    );
+}
+
+#[test]
+fn strsize_limits_strings() {
+    require_ptrace!();
+    let out = run(&["-s", "5", "-e", "trace=write", "--", "echo", "hello world"]);
+    assert!(
+        stderr(&out).contains(r#"write(1, "hello"..., 12)"#),
+        "{}",
+        stderr(&out)
+    );
+}
