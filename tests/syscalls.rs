@@ -750,3 +750,52 @@ fn strsize_limits_strings() {
         stderr(&out)
     );
 }
+
+#[test]
+fn abort_reports_sigabrt_and_134() {
+    require_ptrace!();
+    let out = run(&["--", "sh", "-c", "kill -ABRT $$"]);
+    assert_eq!(out.status.code(), Some(134));
+    assert!(
+        stderr(&out).contains("+++ killed by SIGABRT"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn killed_tracer_leaves_no_traced_program_behind() {
+    require_ptrace!();
+    let mut tracer = Command::new(support::ruchytrace())
+        .args(["syscalls", "--", "sleep", "30"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let tpid = tracer.id();
+    let children = format!("/proc/{tpid}/task/{tpid}/children");
+    let start = Instant::now();
+    let child: i32 = loop {
+        let text = std::fs::read_to_string(&children).unwrap_or_default();
+        if let Some(pid) = text.split_whitespace().next() {
+            break pid.parse().unwrap();
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no child");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    wait_traced(child);
+    tracer.kill().unwrap();
+    tracer.wait().unwrap();
+    // PTRACE_O_EXITKILL: the program dies with its tracer instead of staying traced.
+    let start = Instant::now();
+    while std::fs::metadata(format!("/proc/{child}")).is_ok() {
+        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+        if stat.contains(") Z ") {
+            break; // a zombie waiting for init to reap it
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "program survived: {stat}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
