@@ -212,6 +212,8 @@ pub(crate) struct Tracer<'a> {
     root_status: Option<RootEnd>,
     /// The tid that gets our own start-up SIGCONT, not shown.
     hidden_sigcont: Option<i32>,
+    /// Ctrl-C in attach mode: every tracee, including ones that appear now, is let go.
+    detaching: bool,
 }
 
 /// The ptrace options for our tracees.
@@ -266,6 +268,7 @@ impl<'a> Tracer<'a> {
             images: Vec::new(),
             root_status: None,
             hidden_sigcont: None,
+            detaching: false,
         }
     }
 
@@ -401,10 +404,10 @@ impl<'a> Tracer<'a> {
     /// Runs until every tracee is gone (or detached after Ctrl-C in attach mode).
     pub(crate) fn run(mut self) -> Result<LoopResult, Error> {
         let mut complete = true;
-        let mut detaching = false;
         while !self.threads.is_empty() {
-            if INTERRUPTED.load(Ordering::Relaxed) && self.mode == Mode::Attached && !detaching {
-                detaching = true;
+            if INTERRUPTED.load(Ordering::Relaxed) && self.mode == Mode::Attached && !self.detaching
+            {
+                self.detaching = true;
                 self.start_detach();
                 if self.threads.is_empty() {
                     break;
@@ -540,7 +543,7 @@ impl<'a> Tracer<'a> {
                     }));
                 }
             }
-            _ if phase == Phase::Detaching => {
+            _ if phase == Phase::Detaching || self.detaching => {
                 let sig = match stop {
                     Stop::Signal(s) if s != libc::SIGSTOP => s,
                     _ => 0,
