@@ -156,6 +156,10 @@ fn escape_rules() {
     assert_eq!(escape_bytes(b"abc", false), "\"abc\"");
     assert_eq!(escape_bytes(b"abc", true), "\"abc\"...");
     assert_eq!(
+        escape_bytes(b"\x1b[0m\x1b1\x80\xff9", false),
+        "\"\\33[0m\\0331\\200\\3779\""
+    );
+    assert_eq!(
         escape_bytes(b"\x7fELF\x02\x01", false),
         "\"\\177ELF\\2\\1\""
     );
