@@ -1,7 +1,7 @@
 //! strace-style rendering of system call arguments and return values.
 //!
-//! Decoding is table-driven: [`spec::SPECS`] lists, per system call name, the kind of each argument
-//! ([`spec::Arg`]: fd, path, open flags, buffer...). [`decode_entry`] renders the arguments known when the call
+//! Decoding is table-driven: `spec::SPECS` lists, per system call name, the kind of each argument
+//! (`spec::Arg`: fd, path, open flags, buffer...). [`decode_entry`] renders the arguments known when the call
 //! starts; [`decode_exit`] renders the ones the kernel fills in (read buffers, `struct stat`...). Tracee memory
 //! is only reached through [`TraceeMemory`], so every renderer is unit-tested against a fake memory.
 //!
