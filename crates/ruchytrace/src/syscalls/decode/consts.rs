@@ -126,6 +126,19 @@ pub(crate) static STATX_MASK: &[(u64, &str)] = &[
     (0x2000, "STATX_DIOALIGN"),
 ];
 
+/// statx(2) `stx_attributes`.
+pub(crate) static STATX_ATTR: &[(u64, &str)] = &[
+    (0x4, "STATX_ATTR_COMPRESSED"),
+    (0x10, "STATX_ATTR_IMMUTABLE"),
+    (0x20, "STATX_ATTR_APPEND"),
+    (0x40, "STATX_ATTR_NODUMP"),
+    (0x800, "STATX_ATTR_ENCRYPTED"),
+    (0x1000, "STATX_ATTR_AUTOMOUNT"),
+    (0x2000, "STATX_ATTR_MOUNT_ROOT"),
+    (0x100000, "STATX_ATTR_VERITY"),
+    (0x200000, "STATX_ATTR_DAX"),
+];
+
 /// rt_sigprocmask(2) `how`.
 pub(crate) static SIG_HOW: &[(u64, &str)] =
     &[(0, "SIG_BLOCK"), (1, "SIG_UNBLOCK"), (2, "SIG_SETMASK")];

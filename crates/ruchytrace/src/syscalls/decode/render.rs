@@ -389,11 +389,7 @@ fn statx_at(addr: u64, ctx: &Ctx) -> String {
     format!(
         "{{stx_mask={}, stx_attributes={}, stx_mode={}, {tail}, ...}}",
         flags(stx.stx_mask as u64, STATX_MASK, "0"),
-        if stx.stx_attributes == 0 {
-            "0".to_string()
-        } else {
-            format!("{:#x}", stx.stx_attributes)
-        },
+        flags(stx.stx_attributes, STATX_ATTR, "0"),
         st_mode(m)
     )
 }

@@ -299,6 +299,7 @@ fn statx_struct() {
     stx.stx_mask = 0x17ff;
     stx.stx_mode = 0o100644;
     stx.stx_size = 1234;
+    stx.stx_attributes = 0x2000;
     // SAFETY: reading the bytes of a fully initialised POD struct.
     let bytes = unsafe {
         std::slice::from_raw_parts(
@@ -310,7 +311,7 @@ fn statx_struct() {
     assert_eq!(
         strace("statx", [AT_FDCWD, 0x1000, 0, 0x7ff, 0x8000, 0], 0, &mem),
         "statx(AT_FDCWD, \"/x\", AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, {stx_mask=STATX_BASIC_STATS|STATX_MNT_ID, \
-         stx_attributes=0, stx_mode=S_IFREG|0644, stx_size=1234, ...}) = 0"
+         stx_attributes=STATX_ATTR_MOUNT_ROOT, stx_mode=S_IFREG|0644, stx_size=1234, ...}) = 0"
     );
 }
 
