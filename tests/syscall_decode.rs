@@ -556,6 +556,10 @@ fn strace_workload_calls(
     call!("getuid",);
     call!("clock_nanosleep", libc::CLOCK_MONOTONIC, 0, sleep, 0);
     call!("sched_yield",);
+    call!(
+        "sysinfo",
+        arena.zeroed(std::mem::size_of::<libc::sysinfo>())
+    );
     call!("execve", prog, argv, envp);
     call!("faccessat", fdcwd, end, libc::F_OK);
     rec

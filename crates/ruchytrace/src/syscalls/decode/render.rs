@@ -1254,6 +1254,27 @@ pub(crate) fn render_output(kind: Arg, i: usize, ret: i64, saved: u64, ctx: &Ctx
             None => ptr(v),
         },
         Arg::MsghdrOut if !failed => msghdr_at(v, Some(saved as u32), Some(ret as u64), ctx),
+        Arg::SysinfoOut if !failed => match read_pod::<libc::sysinfo>(v, ctx) {
+            Some(si) => format!(
+                "{{uptime={}, loads=[{}, {}, {}], totalram={}, freeram={}, sharedram={}, bufferram={}, \
+                 totalswap={}, freeswap={}, procs={}, totalhigh={}, freehigh={}, mem_unit={}}}",
+                si.uptime,
+                si.loads[0],
+                si.loads[1],
+                si.loads[2],
+                si.totalram,
+                si.freeram,
+                si.sharedram,
+                si.bufferram,
+                si.totalswap,
+                si.freeswap,
+                si.procs,
+                si.totalhigh,
+                si.freehigh,
+                si.mem_unit
+            ),
+            None => ptr(v),
+        },
         Arg::IoctlData => ioctl_arg(a[1] & 0xffff_ffff, v, failed, ctx),
         Arg::CpuSetOut if !failed => cpuset_at(v, ret as usize, ctx),
         Arg::StackOut if !failed && v != 0 => stack_at(v, ctx),

@@ -183,6 +183,8 @@ pub(crate) enum Arg {
     MsghdrIn,
     /// Output `struct msghdr` (recvmsg), shown at exit.
     MsghdrOut,
+    /// Output `struct sysinfo`.
+    SysinfoOut,
     /// clone: `child_stack=` (argument 1).
     CloneStack,
     /// clone: `flags=` (argument 0).
@@ -224,6 +226,7 @@ impl Arg {
                 | Arg::TimevalOut
                 | Arg::SiginfoOut
                 | Arg::MsghdrOut
+                | Arg::SysinfoOut
                 | Arg::IoctlData
                 | Arg::StackOut
         )
@@ -551,7 +554,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("symlinkat", &[Path, DirFd, Path]),
     s("sync", &[]),
     s("syncfs", &[Fd]),
-    s("sysinfo", &[Ptr]),
+    s("sysinfo", &[SysinfoOut]),
     s("syslog", &[Int, Ptr, Int]),
     s("tee", &[Fd, Fd, Uint, Hex]),
     s("tgkill", &[Int, Int, Signal]),
