@@ -556,6 +556,9 @@ fn strace_workload_calls(
     call!("getuid",);
     call!("clock_nanosleep", libc::CLOCK_MONOTONIC, 0, sleep, 0);
     call!("sched_yield",);
+    call!("statfs", root, arena.zeroed(120));
+    call!("statfs", arena.s("/proc"), arena.zeroed(120));
+    call!("statfs", missing, arena.zeroed(120));
     call!(
         "sysinfo",
         arena.zeroed(std::mem::size_of::<libc::sysinfo>())

@@ -1166,6 +1166,37 @@ fn ioctl_arg(req: u64, v: u64, failed: bool, ctx: &Ctx) -> String {
     }
 }
 
+/// The 64-bit kernel `struct statfs`: eleven words (f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files,
+/// f_ffree, f_fsid as two ints, f_namelen, f_frsize, f_flags).
+fn statfs_at(addr: u64, ctx: &Ctx) -> String {
+    let Some(w) = read_pod::<[u64; 11]>(addr, ctx) else {
+        return ptr(addr);
+    };
+    let hex = |v: u32| {
+        if v == 0 {
+            "0".to_string()
+        } else {
+            format!("{v:#x}")
+        }
+    };
+    format!(
+        "{{f_type={}, f_bsize={}, f_blocks={}, f_bfree={}, f_bavail={}, f_files={}, f_ffree={}, \
+         f_fsid={{val=[{}, {}]}}, f_namelen={}, f_frsize={}, f_flags={}}}",
+        enum_name(w[0], FS_MAGIC, true),
+        w[1],
+        w[2],
+        w[3],
+        w[4],
+        w[5],
+        w[6],
+        hex(w[7] as u32),
+        hex((w[7] >> 32) as u32),
+        w[8],
+        w[9],
+        flags(w[10], ST_FLAGS, "0")
+    )
+}
+
 /// Text appended at exit to an argument rendered at entry, for structures that are both read and written by
 /// the kernel (clone3's `=> {parent_tid=[N]}`); `None` for every other kind.
 pub(crate) fn exit_suffix(kind: Arg, i: usize, ret: i64, ctx: &Ctx) -> Option<String> {
@@ -1275,6 +1306,7 @@ pub(crate) fn render_output(kind: Arg, i: usize, ret: i64, saved: u64, ctx: &Ctx
             ),
             None => ptr(v),
         },
+        Arg::StatfsOut if !failed => statfs_at(v, ctx),
         Arg::IoctlData => ioctl_arg(a[1] & 0xffff_ffff, v, failed, ctx),
         Arg::CpuSetOut if !failed => cpuset_at(v, ret as usize, ctx),
         Arg::StackOut if !failed && v != 0 => stack_at(v, ctx),

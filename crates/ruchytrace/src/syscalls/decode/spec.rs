@@ -185,6 +185,8 @@ pub(crate) enum Arg {
     MsghdrOut,
     /// Output `struct sysinfo`.
     SysinfoOut,
+    /// Output `struct statfs`.
+    StatfsOut,
     /// clone: `child_stack=` (argument 1).
     CloneStack,
     /// clone: `flags=` (argument 0).
@@ -227,6 +229,7 @@ impl Arg {
                 | Arg::SiginfoOut
                 | Arg::MsghdrOut
                 | Arg::SysinfoOut
+                | Arg::StatfsOut
                 | Arg::IoctlData
                 | Arg::StackOut
         )
@@ -361,7 +364,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("fremovexattr", &[Fd, Str]),
     s("fsetxattr", &[Fd, Str, InBuf(3), Uint, Hex]),
     s("fstat", &[Fd, StatOut]),
-    s("fstatfs", &[Fd, Ptr]),
+    s("fstatfs", &[Fd, StatfsOut]),
     s("fsync", &[Fd]),
     s("ftruncate", &[Fd, Long]),
     s(
@@ -546,7 +549,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("socketpair", &[Family, SockType, SockProto, PipeFdsOut]),
     s("splice", &[Fd, Ptr, Fd, Ptr, Uint, Hex]),
     s("stat", &[Path, StatOut]),
-    s("statfs", &[Path, Ptr]),
+    s("statfs", &[Path, StatfsOut]),
     s("statx", &[DirFd, Path, StatxFlags, StatxMask, StatxOut]),
     s("swapoff", &[Path]),
     s("swapon", &[Path, Hex]),
