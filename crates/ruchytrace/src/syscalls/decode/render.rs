@@ -864,6 +864,17 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
         }
         Arg::CloneArgs => clone_args_at(v, a[1], ctx),
         Arg::StackIn if v != 0 => stack_at(v, ctx),
+        Arg::Fadvice => {
+            let t: &[(u64, &str)] = &[
+                (0, "POSIX_FADV_NORMAL"),
+                (1, "POSIX_FADV_RANDOM"),
+                (2, "POSIX_FADV_SEQUENTIAL"),
+                (3, "POSIX_FADV_WILLNEED"),
+                (4, "POSIX_FADV_DONTNEED"),
+                (5, "POSIX_FADV_NOREUSE"),
+            ];
+            enum_name(v & 0xffff_ffff, t, false)
+        }
         Arg::MsghdrIn => msghdr_at(v, None, None, ctx),
         Arg::IdType => enum_name(
             v & 0xffff_ffff,
@@ -1319,6 +1330,24 @@ pub(crate) fn render_output(kind: Arg, i: usize, ret: i64, saved: u64, ctx: &Ctx
     }
 }
 
+/// CPU time in clock ticks, with strace's seconds comment when non-zero: `1 /* 0.01 s */`.
+fn clock_ticks(ticks: i64) -> String {
+    // SAFETY: sysconf has no preconditions.
+    let hz = match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
+        n if n > 0 => n as i64,
+        _ => 100,
+    };
+    if ticks == 0 {
+        return "0".to_string();
+    }
+    let hundredths = ticks * 100 / hz;
+    format!(
+        "{ticks} /* {}.{:02} s */",
+        hundredths / 100,
+        hundredths % 100
+    )
+}
+
 /// Renders a siginfo strace-style.
 pub(crate) fn siginfo(info: &libc::siginfo_t) -> String {
     let signo = info.si_signo;
@@ -1385,8 +1414,8 @@ pub(crate) fn siginfo(info: &libc::siginfo_t) -> String {
                 ", si_pid={}, si_uid={}, si_status={status}, si_utime={}, si_stime={}",
                 info.si_pid(),
                 info.si_uid(),
-                info.si_utime(),
-                info.si_stime()
+                clock_ticks(info.si_utime() as i64),
+                clock_ticks(info.si_stime() as i64)
             ));
         } else if code <= 0 {
             out.push_str(&format!(

@@ -187,6 +187,8 @@ pub(crate) enum Arg {
     SysinfoOut,
     /// Output `struct statfs`.
     StatfsOut,
+    /// POSIX_FADV_*.
+    Fadvice,
     /// clone: `child_stack=` (argument 1).
     CloneStack,
     /// clone: `flags=` (argument 0).
@@ -347,7 +349,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("exit_group", &[Int]),
     s("faccessat", &[DirFd, Path, Access]),
     s("faccessat2", &[DirFd, Path, Access, FaccessatFlags]),
-    s("fadvise64", &[Fd, Long, Long, Int]),
+    s("fadvise64", &[Fd, Long, Long, Fadvice]),
     s("fallocate", &[Fd, Int, Long, Long]),
     s("fchdir", &[Fd]),
     s("fchmod", &[Fd, Mode]),

@@ -748,6 +748,21 @@ fn siginfo_rendering() {
         format_siginfo(&info),
         "{si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=42, si_uid=0, si_status=3, si_utime=0, si_stime=0}"
     );
+    // CPU times are clock ticks; strace adds the seconds (at the usual 100 ticks per second).
+    // SAFETY: si_utime and si_stime are the clock_t words at offsets 16+16 and 16+24 of the union.
+    unsafe {
+        let base = (&mut info as *mut libc::siginfo_t).cast::<u8>().add(16);
+        base.add(16).cast::<i64>().write(150);
+        base.add(24).cast::<i64>().write(1);
+    }
+    // SAFETY: sysconf has no preconditions.
+    if unsafe { libc::sysconf(libc::_SC_CLK_TCK) } == 100 {
+        assert_eq!(
+            format_siginfo(&info),
+            "{si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=42, si_uid=0, si_status=3, si_utime=150 /* 1.50 s */, \
+             si_stime=1 /* 0.01 s */}"
+        );
+    }
     info.si_signo = libc::SIGSEGV;
     info.si_code = 0;
     // SAFETY: as above.
