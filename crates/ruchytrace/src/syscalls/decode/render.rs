@@ -1334,7 +1334,7 @@ pub(crate) fn render_output(kind: Arg, i: usize, ret: i64, saved: u64, ctx: &Ctx
 fn clock_ticks(ticks: i64) -> String {
     // SAFETY: sysconf has no preconditions.
     let hz = match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
-        n if n > 0 => n as i64,
+        n if n > 0 => n,
         _ => 100,
     };
     if ticks == 0 {
