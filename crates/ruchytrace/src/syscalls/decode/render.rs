@@ -1414,8 +1414,8 @@ pub(crate) fn siginfo(info: &libc::siginfo_t) -> String {
                 ", si_pid={}, si_uid={}, si_status={status}, si_utime={}, si_stime={}",
                 info.si_pid(),
                 info.si_uid(),
-                clock_ticks(info.si_utime() as i64),
-                clock_ticks(info.si_stime() as i64)
+                clock_ticks(info.si_utime()),
+                clock_ticks(info.si_stime())
             ));
         } else if code <= 0 {
             out.push_str(&format!(
