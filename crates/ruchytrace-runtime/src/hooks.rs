@@ -52,9 +52,14 @@ pub struct SiteMeta {
 }
 
 pub(crate) const SITE_UNRESOLVED: u8 = 0;
+/// Every call is recorded (global rate 1, or the site says `sample = 1`).
 pub(crate) const SITE_ON: u8 = 1;
+/// Filtered out: never recorded.
 pub(crate) const SITE_OFF: u8 = 2;
+/// The site's own rate (`sample = N`, N > 1): a per-thread, per-site countdown.
 pub(crate) const SITE_SAMPLED: u8 = 3;
+/// The global rate (`RUCHYTRACE_SAMPLE=N`, N > 1): the thread's countdown across sites.
+pub(crate) const SITE_GLOBAL: u8 = 4;
 
 /// A call site: a `static` per instrumented function. Its id and its filter/sampling decision
 /// are resolved on first use and cached.
@@ -155,7 +160,7 @@ fn exit_without_value(site: &'static CallSite, call_id: Option<u64>) {
 }
 
 #[inline(always)]
-fn record_exit(site: &'static CallSite, call_id: Option<u64>, payload: &dyn Fn(&mut ArgWriter)) {
+fn record_exit(site: &'static CallSite, call_id: Option<u64>, payload: impl Fn(&mut ArgWriter)) {
     let mut g = state::STATE.load(Relaxed);
     if g > ON_MONO {
         // Disabled since the call began: still close it, so recorded pairs stay balanced.
@@ -163,8 +168,8 @@ fn record_exit(site: &'static CallSite, call_id: Option<u64>, payload: &dyn Fn(&
     }
     let id = site.id.load(Relaxed);
     state::with_thread(|t: &mut ThreadState| match call_id {
-        None => t.record(g, kind::EXIT, id, payload),
-        Some(c) => t.record(g, kind::EXIT_ASYNC, id, &|w: &mut ArgWriter| {
+        None => t.record(g, kind::EXIT, id, &payload),
+        Some(c) => t.record(g, kind::EXIT_ASYNC, id, |w: &mut ArgWriter| {
             w.put(c.to_le_bytes());
             payload(w)
         }),
@@ -185,13 +190,27 @@ pub fn enter(site: &'static CallSite, args: impl Fn(&mut ArgWriter)) -> CallGuar
             active: false,
         };
     }
-    if site.state.load(Relaxed) != SITE_ON {
+    let st = site.state.load(Relaxed);
+    let active = if st == SITE_ON {
+        state::with_thread(|t| t.record(g, kind::ENTER, site.id.load(Relaxed), &args))
+    } else if st == SITE_GLOBAL {
+        // The countdown comes before anything else, so that a call sampled out costs a
+        // thread-local load and a decrement.
+        state::with_thread(|t| {
+            t.sampled_global() && t.record(g, kind::ENTER, site.id.load(Relaxed), &args)
+        })
+    } else if st == SITE_SAMPLED {
+        state::with_thread(|t| {
+            t.sampled(site, site.meta.sample)
+                && t.record(g, kind::ENTER, site.id.load(Relaxed), &args)
+        })
+    } else {
         return enter_cold(g, site, &args);
+    };
+    CallGuard {
+        site,
+        active: active.unwrap_or(false),
     }
-    let id = site.id.load(Relaxed);
-    let active = state::with_thread(|t| t.sampled(0) && t.record(g, kind::ENTER, id, &args))
-        .unwrap_or(false);
-    CallGuard { site, active }
 }
 
 #[cold]
@@ -206,12 +225,14 @@ fn enter_cold(g: u8, site: &'static CallSite, args: &dyn Fn(&mut ArgWriter)) -> 
     };
     let id = site.id.load(Relaxed);
     let sample = match site.state.load(Relaxed) {
-        SITE_ON => 0,
+        SITE_ON => 1,
+        SITE_GLOBAL => 0,
         SITE_SAMPLED => site.meta.sample,
         _ => return inactive,
     };
-    let active = state::with_thread(|t| t.sampled(sample) && t.record(g, kind::ENTER, id, args))
-        .unwrap_or(false);
+    let active =
+        state::with_thread(|t| t.sampled(site, sample) && t.record(g, kind::ENTER, id, args))
+            .unwrap_or(false);
     CallGuard { site, active }
 }
 
@@ -241,17 +262,18 @@ fn enter_async_inner(site: &'static CallSite, args: &dyn Fn(&mut ArgWriter)) -> 
         return inactive;
     };
     let sample = match site.state.load(Relaxed) {
-        SITE_ON => 0,
+        SITE_ON => 1,
+        SITE_GLOBAL => 0,
         SITE_SAMPLED => site.meta.sample,
         _ => return inactive,
     };
     let id = site.id.load(Relaxed);
     state::with_thread(|t| {
-        if !t.sampled(sample) {
+        if !t.sampled(site, sample) {
             return inactive;
         }
         let call_id = t.next_call_id();
-        let ok = t.record(g, kind::ENTER_ASYNC, id, &|w: &mut ArgWriter| {
+        let ok = t.record(g, kind::ENTER_ASYNC, id, |w: &mut ArgWriter| {
             w.put(call_id.to_le_bytes());
             args(w)
         });
