@@ -114,7 +114,17 @@ fib!(fib_sampled #[ruchytrace::trace]);
 fib!(fib_filtered #[ruchytrace::trace]);
 fib!(fib_tracing #[tracing::instrument]);
 fib!(fib_fastrace #[fastrace::trace]);
-fib!(fib_fastrace_args #[fastrace::trace(properties = { "n": "{n}" })]);
+
+// Written out: `macro_rules!` hygiene hides the parameters from fastrace's format strings.
+#[inline(never)]
+#[fastrace::trace(properties = { "n": "{n}" })]
+fn fib_fastrace_args(n: u32) -> u64 {
+    if n < 2 {
+        n as u64
+    } else {
+        fib_fastrace_args(n - 1) + fib_fastrace_args(n - 2)
+    }
+}
 
 #[inline(never)]
 fn fib_ideal(n: u32) -> u64 {
@@ -165,7 +175,12 @@ greet!(greet_sampled #[ruchytrace::trace]);
 greet!(greet_filtered #[ruchytrace::trace]);
 greet!(greet_tracing #[tracing::instrument]);
 greet!(greet_fastrace #[fastrace::trace]);
-greet!(greet_fastrace_args #[fastrace::trace(properties = { "name": "{name}", "p": "{p:?}" })]);
+
+#[inline(never)]
+#[fastrace::trace(properties = { "name": "{name}", "p": "{p:?}" })]
+fn greet_fastrace_args(name: &str, p: Point) -> usize {
+    name.len() + (p.x + p.y) as usize
+}
 
 #[inline(never)]
 fn greet_ideal(name: &str, p: Point) -> usize {

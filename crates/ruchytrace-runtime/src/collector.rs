@@ -924,3 +924,122 @@ fn transcode_value(
     }
     Ok(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{ArgWriter, Capture};
+    use crate::model::Value;
+
+    /// An ENTER record holding the values `write` captures.
+    fn record_with(strsize: u32, write: impl Fn(&mut ArgWriter)) -> Vec<u8> {
+        let mut buf = vec![0u8; 4096];
+        // SAFETY: `buf` has 4096 writable bytes and outlives the writer.
+        let mut w = unsafe { ArgWriter::new(buf.as_mut_ptr(), buf.len(), strsize, 4) };
+        w.put([kind::ENTER]);
+        w.put([0u8; 4]);
+        w.put(7u32.to_le_bytes());
+        w.put(99u64.to_le_bytes());
+        write(&mut w);
+        assert!(!w.overflowed());
+        let n = w.written();
+        w.patch_u32(1, n as u32);
+        buf.truncate(n);
+        buf
+    }
+
+    /// The fast path's bytes equal what the event model's encoder writes for the decoded
+    /// values, for every value kind.
+    #[test]
+    fn transcoding_matches_the_model_encoder() {
+        let rec = record_with(5, |w| {
+            ().capture(w);
+            true.capture(w);
+            'λ'.capture(w);
+            (-3i8).capture(w);
+            (-300i16).capture(w);
+            i32::MIN.capture(w);
+            i64::MAX.capture(w);
+            (-(1i128 << 100)).capture(w);
+            200u8.capture(w);
+            60_000u16.capture(w);
+            u32::MAX.capture(w);
+            u64::MAX.capture(w);
+            (u128::MAX - 1).capture(w);
+            1.5f32.capture(w);
+            (-2.25f64).capture(w);
+            "short".capture(w);
+            "truncated text".capture(w);
+            "héé".capture(w);
+            Some(Ok::<u8, String>(1)).capture(w);
+            None::<u8>.capture(w);
+            Err::<u8, &str>("bad").capture(w);
+            (1u8, "x", (2i64,)).capture(w);
+            vec![1u16, 2, 3, 4, 5, 6].capture(w);
+            w.structure("Point", 2);
+            w.field("x");
+            w.i32(3);
+            w.field("y");
+            w.debug(&vec!["debugged"; 3]);
+            w.opaque("my::Opaque");
+        });
+        let decoded = crate::record::decode(&rec).expect("decode");
+        let Event::Enter { args, .. } = decoded.event else {
+            panic!("not an enter")
+        };
+        let mut want = Vec::new();
+        for a in &args {
+            binary::encode_value(&mut want, a);
+        }
+        let mut got = Vec::new();
+        let mut pos = crate::record::HEADER;
+        let mut n = 0;
+        let mut errs = Vec::new();
+        while pos < rec.len() {
+            errs.push(transcode_value(&rec, &mut pos, &mut got, 0).expect("transcode"));
+            n += 1;
+        }
+        assert_eq!(n, args.len());
+        assert_eq!(got, want);
+        let model_errs: Vec<bool> = args.iter().map(Value::is_err).collect();
+        assert_eq!(errs, model_errs);
+    }
+
+    #[test]
+    fn damaged_values_are_errors_not_panics() {
+        let rec = record_with(64, |w| "abc".capture(w));
+        for cut in crate::record::HEADER..rec.len() {
+            let mut pos = crate::record::HEADER;
+            let r = transcode_value(&rec[..cut], &mut pos, &mut Vec::new(), 0);
+            assert!(r.is_err(), "cut at {cut}");
+        }
+        let mut bad = rec.clone();
+        bad[crate::record::HEADER] = 200;
+        let mut pos = crate::record::HEADER;
+        assert!(transcode_value(&bad, &mut pos, &mut Vec::new(), 0).is_err());
+    }
+
+    /// The slicing-by-8 checksum the binary writer uses equals the bytewise definition.
+    #[test]
+    fn crc32_matches_the_reference() {
+        assert_eq!(binary::crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(binary::crc32(b""), 0);
+        let data: Vec<u8> = (0..1000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for len in [1, 7, 8, 9, 15, 16, 17, 63, 64, 999, 1000] {
+            let mut c = !0u32;
+            for &b in &data[..len] {
+                c ^= u32::from(b);
+                for _ in 0..8 {
+                    c = if c & 1 != 0 {
+                        0xEDB8_8320 ^ (c >> 1)
+                    } else {
+                        c >> 1
+                    };
+                }
+            }
+            assert_eq!(binary::crc32(&data[..len]), !c, "length {len}");
+        }
+    }
+}

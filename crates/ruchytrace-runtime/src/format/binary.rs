@@ -381,7 +381,12 @@ impl<W: Write + Send> BinaryWriter<W> {
         });
         self.buf.push(tag);
         put_u(&mut self.buf, th.index);
-        put_i(&mut self.buf, i128::from(ts) - i128::from(th.last_ts));
+        let delta = i128::from(ts) - i128::from(th.last_ts);
+        match i64::try_from(delta) {
+            // Same bytes as `put_i`, without 128-bit arithmetic.
+            Ok(d) => put_i64(&mut self.buf, d),
+            Err(_) => put_i(&mut self.buf, delta),
+        }
         th.last_ts = ts;
     }
 
