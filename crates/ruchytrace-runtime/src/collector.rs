@@ -94,8 +94,13 @@ pub(crate) struct Sink {
     finished: bool,
     scratch: Vec<RawEvent>,
     fast: FastBuf,
+    /// Bytes drained from the rings by the last cycle.
+    drained: usize,
     meta: Metadata,
 }
+
+/// A cycle that drained at least this much starts the next one without waiting for the period.
+const BUSY_BYTES: usize = 64 << 10;
 
 /// The collector handle kept by the runtime.
 pub(crate) struct Handle {
@@ -255,6 +260,7 @@ pub(crate) fn spawn(rt: &'static Runtime) -> Handle {
         finished: false,
         scratch: Vec::new(),
         fast: FastBuf::default(),
+        drained: 0,
         meta: metadata(rt, None),
     };
     let handle = Handle {
@@ -279,8 +285,13 @@ pub(crate) fn spawn(rt: &'static Runtime) -> Handle {
             let me = state::gettid();
             tid.store(me, Relaxed);
             let _ = tid_tx.send(me);
+            let mut busy = false;
             while !stop.load(Relaxed) {
-                {
+                // While threads produce faster than one buffer per period, drain again at
+                // once: the collector then runs alongside the producers instead of in turns
+                // with them (a producer that waits for space would otherwise wait for this
+                // thread's whole cycle and then its own sleep).
+                if !busy {
                     let (m, c) = &*wake;
                     let mut woken = m.lock().unwrap_or_else(|e| e.into_inner());
                     if !*woken {
@@ -296,6 +307,13 @@ pub(crate) fn spawn(rt: &'static Runtime) -> Handle {
                 }
                 let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
                 s.cycle(rt);
+                busy = s.drained >= BUSY_BYTES;
+                drop(s);
+                if busy {
+                    // Let records accumulate a little: per-cycle costs (locks, anchor, flush)
+                    // are then spread over many events.
+                    std::thread::sleep(Duration::from_micros(50));
+                }
             }
             alive.store(false, Relaxed);
         });
@@ -355,6 +373,7 @@ impl Sink {
             return;
         }
         let mut batch: Vec<Event> = Vec::new();
+        let mut drained = 0;
         {
             let mut threads = rt.threads.lock().unwrap_or_else(|e| e.into_inner());
             threads.retain(|t| {
@@ -363,6 +382,7 @@ impl Sink {
                 }
                 let closed = t.ring.closed.load(Acquire);
                 self.scratch.clear();
+                drained += t.ring.pending() as usize;
                 if let Err(e) = state::drain_ring(&t.ring, &mut self.scratch) {
                     eprintln!(
                         "ruchytrace: warning: thread {}: damaged buffer record: {}",
@@ -380,6 +400,7 @@ impl Sink {
                 !retire
             });
         }
+        self.drained = drained;
         // Per-thread order is already by time; a stable sort interleaves threads by time.
         batch.sort_by_key(|e| e.ts());
         if let Some(rings) = &mut self.ring_mode {
@@ -500,6 +521,7 @@ impl Sink {
                 !retire
             });
         }
+        self.drained = fb.bytes.len();
         if sources > 1 {
             // Each thread's records are in time order; a stable sort interleaves threads.
             fb.recs.sort_by_key(|r| r.ticks);

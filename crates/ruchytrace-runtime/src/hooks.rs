@@ -121,12 +121,19 @@ impl CallGuard {
     pub fn exit_with(self, ret: impl Fn(&mut ArgWriter)) {
         let me = ManuallyDrop::new(self);
         if me.active {
-            record_exit(me.site, None, &|w: &mut ArgWriter| {
-                w.put([ret::VALUE]);
-                ret(w)
-            });
+            exit_on(me.site, ret);
         }
     }
+}
+
+/// The recording part of [`CallGuard::exit_with`], out of line for the same reason as
+/// `enter_on`.
+#[inline(never)]
+fn exit_on<F: Fn(&mut ArgWriter)>(site: &'static CallSite, ret: F) {
+    record_exit(site, None, |w: &mut ArgWriter| {
+        w.put([ret::VALUE]);
+        ret(w)
+    });
 }
 
 impl Drop for CallGuard {
@@ -191,6 +198,22 @@ pub fn enter(site: &'static CallSite, args: impl Fn(&mut ArgWriter)) -> CallGuar
         };
     }
     let st = site.state.load(Relaxed);
+    if st == SITE_OFF {
+        // Filtered out: decided once, at the site's first call.
+        return CallGuard {
+            site,
+            active: false,
+        };
+    }
+    enter_on(g, st, site, args)
+}
+
+/// The recording part of [`enter`], out of line: the caller's inline part stays a load, a
+/// compare and a branch (no stack frame to set up for the disabled and filtered cases), and
+/// the capture closure is still monomorphized into this function, not called through a
+/// pointer.
+#[inline(never)]
+fn enter_on<F: Fn(&mut ArgWriter)>(g: u8, st: u8, site: &'static CallSite, args: F) -> CallGuard {
     let active = if st == SITE_ON {
         state::with_thread(|t| t.record(g, kind::ENTER, site.id.load(Relaxed), &args))
     } else if st == SITE_GLOBAL {
