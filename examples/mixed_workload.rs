@@ -54,7 +54,7 @@ fn outer(x: u64) -> u64 {
 fn inner(x: u64, i: u64) -> u64 {
     count(5);
     let mut a = leafy(x + i);
-    if (x + i) % 3 == 0 {
+    if matches!((x + i) % 3, 0) {
         a = a.wrapping_add(leafy(a));
     }
     a
@@ -99,9 +99,9 @@ fn mixed(n: u64) -> u64 {
     let mut acc = 0u64;
     for i in 0..n {
         acc = acc.wrapping_add(outer(i));
-        acc = acc.wrapping_add(label(if i % 2 == 0 { "even" } else { "odd" }, i) as u64);
+        acc = acc.wrapping_add(label(if i & 1 == 0 { "even" } else { "odd" }, i) as u64);
         acc = acc.wrapping_add(own_rate(i));
-        if i % 20 == 0 {
+        if matches!(i % 20, 0) {
             acc = acc.wrapping_add(rare(i));
         }
     }

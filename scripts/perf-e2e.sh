@@ -21,7 +21,12 @@ measure() {
     env "$@" /usr/bin/time -v "$exe" "$calls" >"$out.stdout" 2>"$out.time"
     wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$out.time")
     rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$out.time")
-    printf '%-10s %s  wall %s  peak RSS %.1f MiB' "$label" "$(cat "$out.stdout")" "$wall" "$(echo "$rss / 1024" | bc -l)"
+    user=$(sed -n 's/.*User time (seconds): //p' "$out.time")
+    sys=$(sed -n 's/.*System time (seconds): //p' "$out.time")
+    # CPU time (all threads) next to wall time: on a loaded machine the wall time includes
+    # waiting for a CPU.
+    printf '%-10s %s  wall %s  cpu %.2fs  peak RSS %.1f MiB' "$label" "$(cat "$out.stdout")" "$wall" \
+        "$(echo "$user + $sys" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
     if [ -f "$out" ]; then
         bytes=$(stat -c %s "$out")
         printf '  file %d bytes = %.2f bytes/call' "$bytes" "$(echo "$bytes / $calls" | bc -l)"

@@ -51,7 +51,7 @@ pub fn event(category: Category, name: &str, detail: &str) {
         .position(|c| *c == category)
         .unwrap_or(0) as u32;
     state::with_thread(|t| {
-        t.record(g, kind::INSTANT, cat, &|w: &mut ArgWriter| {
+        t.record(g, kind::INSTANT, cat, |w: &mut ArgWriter| {
             w.str(name);
             w.str(detail);
         })

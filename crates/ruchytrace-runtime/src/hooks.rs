@@ -150,7 +150,7 @@ impl Drop for CallGuard {
 fn exit_without_value(site: &'static CallSite, call_id: Option<u64>) {
     if std::thread::panicking() {
         let msg = state::take_panic_message();
-        record_exit(site, call_id, &|w: &mut ArgWriter| {
+        record_exit(site, call_id, |w: &mut ArgWriter| {
             w.put([ret::PANIC]);
             match &msg {
                 Some(m) => w.str(m),
@@ -158,9 +158,9 @@ fn exit_without_value(site: &'static CallSite, call_id: Option<u64>) {
             }
         });
     } else if call_id.is_some() {
-        record_exit(site, call_id, &|w: &mut ArgWriter| w.put([ret::CANCELLED]));
+        record_exit(site, call_id, |w: &mut ArgWriter| w.put([ret::CANCELLED]));
     } else {
-        record_exit(site, call_id, &|w: &mut ArgWriter| {
+        record_exit(site, call_id, |w: &mut ArgWriter| {
             w.put([ret::NOT_CAPTURED])
         });
     }
@@ -204,6 +204,19 @@ pub fn enter(site: &'static CallSite, args: impl Fn(&mut ArgWriter)) -> CallGuar
             site,
             active: false,
         };
+    }
+    if st == SITE_GLOBAL {
+        match state::sample_global() {
+            Some(false) => {
+                return CallGuard {
+                    site,
+                    active: false,
+                }
+            }
+            // Sampled in: record it like any traced call.
+            Some(true) => return enter_on(g, SITE_ON, site, args),
+            None => {}
+        }
     }
     enter_on(g, st, site, args)
 }
@@ -319,7 +332,7 @@ impl AsyncCall {
     pub fn exit_with(self, ret: impl Fn(&mut ArgWriter)) {
         let me = ManuallyDrop::new(self);
         if me.active {
-            record_exit(me.site, Some(me.call_id), &|w: &mut ArgWriter| {
+            record_exit(me.site, Some(me.call_id), |w: &mut ArgWriter| {
                 w.put([ret::VALUE]);
                 ret(w)
             });
@@ -331,7 +344,7 @@ impl AsyncCall {
     pub fn exit(self) {
         let me = ManuallyDrop::new(self);
         if me.active {
-            record_exit(me.site, Some(me.call_id), &|w: &mut ArgWriter| {
+            record_exit(me.site, Some(me.call_id), |w: &mut ArgWriter| {
                 w.put([ret::NOT_CAPTURED])
             });
         }
@@ -347,7 +360,7 @@ impl AsyncCall {
         }
         let id = self.site.id.load(Relaxed);
         let c = self.call_id;
-        state::with_thread(|t| t.record(g, k, id, &|w: &mut ArgWriter| w.put(c.to_le_bytes())));
+        state::with_thread(|t| t.record(g, k, id, |w: &mut ArgWriter| w.put(c.to_le_bytes())));
     }
 }
 

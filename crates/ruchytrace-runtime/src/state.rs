@@ -267,6 +267,24 @@ pub(crate) fn gettid() -> u32 {
     unsafe { libc::syscall(libc::SYS_gettid) as u32 }
 }
 
+/// Global-rate sampling decision, inline at the call site: `Some(false)` = skip this call,
+/// `Some(true)` = record it, `None` = this thread has no state yet (the caller's slow path
+/// creates it and decides there). A skipped call costs a thread-local load and a decrement.
+#[inline(always)]
+pub(crate) fn sample_global() -> Option<bool> {
+    let p = THREAD.try_with(|t| t.get()).ok()?;
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: as in `with_thread`: `p` is this thread's live state. The countdown is only
+    // touched when `busy` is clear, i.e. when no other reference to the state is in use.
+    let t = unsafe { &mut *p };
+    if t.busy {
+        return Some(false);
+    }
+    Some(t.sampled_global())
+}
+
 /// Runs `f` with this thread's state; `None` when the thread cannot record (exiting, or a
 /// traced function called from inside the recorder itself, e.g. by a `Debug` impl).
 #[inline(always)]
@@ -336,7 +354,7 @@ fn create_thread_state() -> Option<*mut ThreadState> {
     // SAFETY: as in `with_thread`; nothing else holds a reference yet.
     let t = unsafe { &mut *p };
     let g = clock_mode();
-    t.record(g, kind::THREAD, 0, &|w: &mut ArgWriter| {
+    t.record(g, kind::THREAD, 0, |w: &mut ArgWriter| {
         if let Some(n) = &name {
             w.str(n)
         }
@@ -445,9 +463,7 @@ impl ThreadState {
     fn emit_loss(&mut self, g: u8) -> bool {
         let n = self.pending_loss;
         self.pending_loss = 0;
-        let ok = self.record(g, kind::LOSS, 0, &|w: &mut ArgWriter| {
-            w.put(n.to_le_bytes())
-        });
+        let ok = self.record(g, kind::LOSS, 0, |w: &mut ArgWriter| w.put(n.to_le_bytes()));
         if !ok {
             // `record` counted one more loss for the loss record itself; restore the real count.
             self.pending_loss = n;
@@ -527,7 +543,7 @@ impl ThreadState {
             self.producer.ring().waiting.store(false, Relaxed);
             let ns = start.elapsed().as_nanos() as u64;
             let g = clock_mode();
-            let _ = self.record(g, kind::STALL, 0, &|w: &mut ArgWriter| {
+            let _ = self.record(g, kind::STALL, 0, |w: &mut ArgWriter| {
                 w.put(ns.to_le_bytes())
             });
         }
