@@ -19,7 +19,7 @@
 //! | `ideal` | hand-written: a flag check, two TSC reads and two 32-byte stores to a thread-local buffer |
 //!
 //! "Compiled out" (the `trace` feature off) is not a case: the attribute then returns the item
-//! unchanged (the `feature_off_returns_the_item_unchanged` test of `ruchytrace-macros`), so it is
+//! unchanged (the `feature_off_returns_a_fn_exactly` test of `ruchytrace-macros`), so it is
 //! the `uninstrumented` code.
 //!
 //! Run: `cargo bench -p ruchytrace-suite --features trace --bench compare` (add a group name, e.g.
