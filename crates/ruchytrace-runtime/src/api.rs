@@ -51,7 +51,7 @@ pub fn event(category: Category, name: &str, detail: &str) {
         .position(|c| *c == category)
         .unwrap_or(0) as u32;
     state::with_thread(|t| {
-        t.record(g, kind::INSTANT, cat, &|w: &mut ArgWriter| {
+        t.record(g, kind::INSTANT, cat, |w: &mut ArgWriter| {
             w.str(name);
             w.str(detail);
         })
@@ -155,10 +155,12 @@ pub fn summary() -> TraceSummary {
         .iter()
         .map(|(id, s): (&u32, &SiteStats)| {
             let site = sites.get(*id);
-            let site_sample = state::site_by_id(*id)
-                .map(|c| c.meta().sample as u64)
-                .filter(|n| *n > 1)
-                .unwrap_or(sample);
+            // The rate this site was recorded at: its own (`sample = N`, where 1 means every
+            // call), else the global one.
+            let site_sample = match state::site_by_id(*id).map(|c| c.meta().sample as u64) {
+                Some(0) | None => sample,
+                Some(n) => n,
+            };
             FunctionSummary {
                 name: site
                     .map(|s| s.name.clone())

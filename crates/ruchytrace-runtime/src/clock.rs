@@ -103,6 +103,9 @@ impl Anchor {
 pub struct Converter {
     tsc: bool,
     anchors: Vec<Anchor>,
+    /// The last segment (start anchor, ns per tick): almost every event lies in it, so its
+    /// rate is computed once per anchor instead of once per event.
+    last: Option<(Anchor, f64)>,
 }
 
 /// Anchors kept: at one anchor per collector cycle this spans minutes, far longer than any
@@ -115,6 +118,7 @@ impl Converter {
         let mut c = Converter {
             tsc,
             anchors: Vec::new(),
+            last: None,
         };
         if tsc {
             c.anchors.push(Anchor::take());
@@ -152,6 +156,12 @@ impl Converter {
             self.anchors.drain(..MAX_ANCHORS / 2);
         }
         self.anchors.push(a);
+        let n = self.anchors.len();
+        if n >= 2 {
+            let (a, b) = (self.anchors[n - 2], self.anchors[n - 1]);
+            let rate = (b.ns - a.ns) as f64 / b.tsc.saturating_sub(a.tsc).max(1) as f64;
+            self.last = Some((a, rate));
+        }
     }
 
     /// Estimated TSC frequency in Hz (None until two anchors exist or without TSC).
@@ -164,10 +174,20 @@ impl Converter {
     }
 
     /// Converts ticks to nanoseconds.
+    #[inline]
     pub fn to_ns(&self, ticks: u64) -> u64 {
         if !self.tsc {
             return ticks;
         }
+        if let Some((a, rate)) = self.last {
+            if ticks >= a.tsc {
+                return (a.ns as i64 + ((ticks - a.tsc) as f64 * rate) as i64).max(0) as u64;
+            }
+        }
+        self.to_ns_search(ticks)
+    }
+
+    fn to_ns_search(&self, ticks: u64) -> u64 {
         let n = self.anchors.len();
         if n < 2 {
             // One anchor and a nominal rate guess: only used before the collector's second anchor

@@ -52,9 +52,14 @@ pub struct SiteMeta {
 }
 
 pub(crate) const SITE_UNRESOLVED: u8 = 0;
+/// Every call is recorded (global rate 1, or the site says `sample = 1`).
 pub(crate) const SITE_ON: u8 = 1;
+/// Filtered out: never recorded.
 pub(crate) const SITE_OFF: u8 = 2;
+/// The site's own rate (`sample = N`, N > 1): a per-thread, per-site countdown.
 pub(crate) const SITE_SAMPLED: u8 = 3;
+/// The global rate (`RUCHYTRACE_SAMPLE=N`, N > 1): the thread's countdown across sites.
+pub(crate) const SITE_GLOBAL: u8 = 4;
 
 /// A call site: a `static` per instrumented function. Its id and its filter/sampling decision
 /// are resolved on first use and cached.
@@ -116,12 +121,19 @@ impl CallGuard {
     pub fn exit_with(self, ret: impl Fn(&mut ArgWriter)) {
         let me = ManuallyDrop::new(self);
         if me.active {
-            record_exit(me.site, None, &|w: &mut ArgWriter| {
-                w.put([ret::VALUE]);
-                ret(w)
-            });
+            exit_on(me.site, ret);
         }
     }
+}
+
+/// The recording part of [`CallGuard::exit_with`], out of line for the same reason as
+/// `enter_on`.
+#[inline(never)]
+fn exit_on<F: Fn(&mut ArgWriter)>(site: &'static CallSite, ret: F) {
+    record_exit(site, None, |w: &mut ArgWriter| {
+        w.put([ret::VALUE]);
+        ret(w)
+    });
 }
 
 impl Drop for CallGuard {
@@ -138,7 +150,7 @@ impl Drop for CallGuard {
 fn exit_without_value(site: &'static CallSite, call_id: Option<u64>) {
     if std::thread::panicking() {
         let msg = state::take_panic_message();
-        record_exit(site, call_id, &|w: &mut ArgWriter| {
+        record_exit(site, call_id, |w: &mut ArgWriter| {
             w.put([ret::PANIC]);
             match &msg {
                 Some(m) => w.str(m),
@@ -146,16 +158,16 @@ fn exit_without_value(site: &'static CallSite, call_id: Option<u64>) {
             }
         });
     } else if call_id.is_some() {
-        record_exit(site, call_id, &|w: &mut ArgWriter| w.put([ret::CANCELLED]));
+        record_exit(site, call_id, |w: &mut ArgWriter| w.put([ret::CANCELLED]));
     } else {
-        record_exit(site, call_id, &|w: &mut ArgWriter| {
+        record_exit(site, call_id, |w: &mut ArgWriter| {
             w.put([ret::NOT_CAPTURED])
         });
     }
 }
 
 #[inline(always)]
-fn record_exit(site: &'static CallSite, call_id: Option<u64>, payload: &dyn Fn(&mut ArgWriter)) {
+fn record_exit(site: &'static CallSite, call_id: Option<u64>, payload: impl Fn(&mut ArgWriter)) {
     let mut g = state::STATE.load(Relaxed);
     if g > ON_MONO {
         // Disabled since the call began: still close it, so recorded pairs stay balanced.
@@ -163,8 +175,8 @@ fn record_exit(site: &'static CallSite, call_id: Option<u64>, payload: &dyn Fn(&
     }
     let id = site.id.load(Relaxed);
     state::with_thread(|t: &mut ThreadState| match call_id {
-        None => t.record(g, kind::EXIT, id, payload),
-        Some(c) => t.record(g, kind::EXIT_ASYNC, id, &|w: &mut ArgWriter| {
+        None => t.record(g, kind::EXIT, id, &payload),
+        Some(c) => t.record(g, kind::EXIT_ASYNC, id, |w: &mut ArgWriter| {
             w.put(c.to_le_bytes());
             payload(w)
         }),
@@ -185,13 +197,56 @@ pub fn enter(site: &'static CallSite, args: impl Fn(&mut ArgWriter)) -> CallGuar
             active: false,
         };
     }
-    if site.state.load(Relaxed) != SITE_ON {
-        return enter_cold(g, site, &args);
+    let st = site.state.load(Relaxed);
+    if st == SITE_OFF {
+        // Filtered out: decided once, at the site's first call.
+        return CallGuard {
+            site,
+            active: false,
+        };
     }
-    let id = site.id.load(Relaxed);
-    let active = state::with_thread(|t| t.sampled(0) && t.record(g, kind::ENTER, id, &args))
-        .unwrap_or(false);
-    CallGuard { site, active }
+    if st == SITE_GLOBAL {
+        match state::sample_global() {
+            Some(false) => {
+                return CallGuard {
+                    site,
+                    active: false,
+                }
+            }
+            // Sampled in: record it like any traced call.
+            Some(true) => return enter_on(g, SITE_ON, site, args),
+            None => {}
+        }
+    }
+    enter_on(g, st, site, args)
+}
+
+/// The recording part of [`enter`], out of line: the caller's inline part stays a load, a
+/// compare and a branch (no stack frame to set up for the disabled and filtered cases), and
+/// the capture closure is still monomorphized into this function, not called through a
+/// pointer.
+#[inline(never)]
+fn enter_on<F: Fn(&mut ArgWriter)>(g: u8, st: u8, site: &'static CallSite, args: F) -> CallGuard {
+    let active = if st == SITE_ON {
+        state::with_thread(|t| t.record(g, kind::ENTER, site.id.load(Relaxed), &args))
+    } else if st == SITE_GLOBAL {
+        // The countdown comes before anything else, so that a call sampled out costs a
+        // thread-local load and a decrement.
+        state::with_thread(|t| {
+            t.sampled_global() && t.record(g, kind::ENTER, site.id.load(Relaxed), &args)
+        })
+    } else if st == SITE_SAMPLED {
+        state::with_thread(|t| {
+            t.sampled(site, site.meta.sample)
+                && t.record(g, kind::ENTER, site.id.load(Relaxed), &args)
+        })
+    } else {
+        return enter_cold(g, site, &args);
+    };
+    CallGuard {
+        site,
+        active: active.unwrap_or(false),
+    }
 }
 
 #[cold]
@@ -206,12 +261,14 @@ fn enter_cold(g: u8, site: &'static CallSite, args: &dyn Fn(&mut ArgWriter)) -> 
     };
     let id = site.id.load(Relaxed);
     let sample = match site.state.load(Relaxed) {
-        SITE_ON => 0,
+        SITE_ON => 1,
+        SITE_GLOBAL => 0,
         SITE_SAMPLED => site.meta.sample,
         _ => return inactive,
     };
-    let active = state::with_thread(|t| t.sampled(sample) && t.record(g, kind::ENTER, id, args))
-        .unwrap_or(false);
+    let active =
+        state::with_thread(|t| t.sampled(site, sample) && t.record(g, kind::ENTER, id, args))
+            .unwrap_or(false);
     CallGuard { site, active }
 }
 
@@ -241,17 +298,18 @@ fn enter_async_inner(site: &'static CallSite, args: &dyn Fn(&mut ArgWriter)) -> 
         return inactive;
     };
     let sample = match site.state.load(Relaxed) {
-        SITE_ON => 0,
+        SITE_ON => 1,
+        SITE_GLOBAL => 0,
         SITE_SAMPLED => site.meta.sample,
         _ => return inactive,
     };
     let id = site.id.load(Relaxed);
     state::with_thread(|t| {
-        if !t.sampled(sample) {
+        if !t.sampled(site, sample) {
             return inactive;
         }
         let call_id = t.next_call_id();
-        let ok = t.record(g, kind::ENTER_ASYNC, id, &|w: &mut ArgWriter| {
+        let ok = t.record(g, kind::ENTER_ASYNC, id, |w: &mut ArgWriter| {
             w.put(call_id.to_le_bytes());
             args(w)
         });
@@ -274,7 +332,7 @@ impl AsyncCall {
     pub fn exit_with(self, ret: impl Fn(&mut ArgWriter)) {
         let me = ManuallyDrop::new(self);
         if me.active {
-            record_exit(me.site, Some(me.call_id), &|w: &mut ArgWriter| {
+            record_exit(me.site, Some(me.call_id), |w: &mut ArgWriter| {
                 w.put([ret::VALUE]);
                 ret(w)
             });
@@ -286,7 +344,7 @@ impl AsyncCall {
     pub fn exit(self) {
         let me = ManuallyDrop::new(self);
         if me.active {
-            record_exit(me.site, Some(me.call_id), &|w: &mut ArgWriter| {
+            record_exit(me.site, Some(me.call_id), |w: &mut ArgWriter| {
                 w.put([ret::NOT_CAPTURED])
             });
         }
@@ -302,7 +360,7 @@ impl AsyncCall {
         }
         let id = self.site.id.load(Relaxed);
         let c = self.call_id;
-        state::with_thread(|t| t.record(g, k, id, &|w: &mut ArgWriter| w.put(c.to_le_bytes())));
+        state::with_thread(|t| t.record(g, k, id, |w: &mut ArgWriter| w.put(c.to_le_bytes())));
     }
 }
 

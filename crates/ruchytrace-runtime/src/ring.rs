@@ -22,8 +22,8 @@ pub struct Ring {
     tail: CachePadded<AtomicU64>,
     /// Set by the producer thread when it exits; the collector frees the ring once drained.
     pub closed: AtomicBool,
-    /// Events the producer had counted as lost but could not record a loss record for when it
-    /// exited (its buffer was still full); the collector reports them.
+    /// Events the producer had to drop and could not report in the ring before its thread
+    /// exited (set just before `closed`); the collector reports them when it retires the ring.
     pub lost_at_exit: AtomicU64,
     /// Set by the producer while it waits for space (`overflow=block`), so the collector
     /// drains at once instead of at its next tick.
@@ -94,6 +94,9 @@ impl Ring {
 /// The producer's handle: owned by exactly one thread.
 pub struct Producer {
     ring: std::sync::Arc<Ring>,
+    /// Copies of the ring's buffer address and mask, so the hot path does not chase the `Arc`.
+    base: *mut u8,
+    mask: u64,
     head: u64,
     cached_tail: u64,
 }
@@ -102,6 +105,8 @@ impl Producer {
     /// Creates the producer side of `ring` (call once per ring).
     pub fn new(ring: std::sync::Arc<Ring>) -> Producer {
         Producer {
+            base: ring.base(),
+            mask: ring.mask,
             ring,
             head: 0,
             cached_tail: 0,
@@ -116,16 +121,17 @@ impl Producer {
     /// The contiguous free region at `head`: a pointer and its length (possibly 0).
     #[inline(always)]
     pub fn region(&mut self) -> (*mut u8, usize) {
-        let cap = self.ring.mask + 1;
-        let idx = self.head & self.ring.mask;
+        let cap = self.mask + 1;
+        let idx = self.head & self.mask;
         let to_end = cap - idx;
         let mut free = cap - (self.head - self.cached_tail);
         if free < to_end {
             self.cached_tail = self.ring.tail.load(Ordering::Acquire);
             free = cap - (self.head - self.cached_tail);
         }
-        // SAFETY: idx < cap, so the pointer stays inside the buffer.
-        let ptr = unsafe { self.ring.base().add(idx as usize) };
+        // SAFETY: idx < cap, so the pointer stays inside the buffer (`base` is the ring's
+        // buffer, which the `ring` field keeps alive).
+        let ptr = unsafe { self.base.add(idx as usize) };
         (ptr, free.min(to_end) as usize)
     }
 

@@ -37,7 +37,7 @@ pub const MAX_FRAME: usize = 16 << 20;
 pub const FRAME_TARGET: usize = 64 << 10;
 
 /// Record tags.
-mod tag {
+pub(crate) mod tag {
     pub const METADATA: u8 = 0x01;
     pub const SITE: u8 = 0x02;
     pub const THREAD_DEF: u8 = 0x03;
@@ -62,7 +62,7 @@ mod tag {
 }
 
 /// Value tags.
-mod vtag {
+pub(crate) mod vtag {
     pub const UNIT: u8 = 0;
     pub const FALSE: u8 = 1;
     pub const TRUE: u8 = 2;
@@ -118,10 +118,43 @@ const CRC_TABLE: [u32; 256] = {
     table
 };
 
-/// CRC-32/IEEE of `data` (`crc32(b"123456789") == 0xCBF43926`).
+/// Slicing-by-8 tables: `CRC_TABLES[k][b]` is the CRC of byte `b` followed by `k` zero bytes.
+const CRC_TABLES: [[u32; 256]; 8] = {
+    let mut t = [[0u32; 256]; 8];
+    t[0] = CRC_TABLE;
+    let mut i = 0;
+    while i < 256 {
+        let mut k = 1;
+        while k < 8 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev >> 8) ^ CRC_TABLE[(prev & 0xFF) as usize];
+            k += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// CRC-32/IEEE of `data` (`crc32(b"123456789") == 0xCBF43926`). Eight bytes per step
+/// (slicing-by-8): every written byte goes through here, so this is on the collector's
+/// critical path.
 pub fn crc32(data: &[u8]) -> u32 {
+    let t = &CRC_TABLES;
     let mut c = !0u32;
-    for &b in data {
+    let mut chunks = data.chunks_exact(8);
+    for ch in &mut chunks {
+        let lo = u32::from_le_bytes([ch[0], ch[1], ch[2], ch[3]]) ^ c;
+        let hi = u32::from_le_bytes([ch[4], ch[5], ch[6], ch[7]]);
+        c = t[7][(lo & 0xFF) as usize]
+            ^ t[6][((lo >> 8) & 0xFF) as usize]
+            ^ t[5][((lo >> 16) & 0xFF) as usize]
+            ^ t[4][(lo >> 24) as usize]
+            ^ t[3][(hi & 0xFF) as usize]
+            ^ t[2][((hi >> 8) & 0xFF) as usize]
+            ^ t[1][((hi >> 16) & 0xFF) as usize]
+            ^ t[0][(hi >> 24) as usize];
+    }
+    for &b in chunks.remainder() {
         c = CRC_TABLE[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
     }
     !c
@@ -130,7 +163,7 @@ pub fn crc32(data: &[u8]) -> u32 {
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
-fn put_varint(buf: &mut Vec<u8>, mut v: u128) {
+pub(crate) fn put_varint(buf: &mut Vec<u8>, mut v: u128) {
     while v >= 0x80 {
         buf.push((v as u8) | 0x80);
         v >>= 7;
@@ -138,8 +171,13 @@ fn put_varint(buf: &mut Vec<u8>, mut v: u128) {
     buf.push(v as u8);
 }
 
-fn put_u(buf: &mut Vec<u8>, v: u64) {
-    put_varint(buf, u128::from(v));
+pub(crate) fn put_u(buf: &mut Vec<u8>, mut v: u64) {
+    // The common case (ids, small counts, short deltas) without 128-bit arithmetic.
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
 }
 
 fn zigzag(v: i128) -> u128 {
@@ -150,11 +188,16 @@ fn unzigzag(v: u128) -> i128 {
     ((v >> 1) as i128) ^ -((v & 1) as i128)
 }
 
-fn put_i(buf: &mut Vec<u8>, v: i128) {
+pub(crate) fn put_i(buf: &mut Vec<u8>, v: i128) {
     put_varint(buf, zigzag(v));
 }
 
-fn put_str(buf: &mut Vec<u8>, s: &str) {
+/// `put_i` for values that fit an `i64` (same bytes, 64-bit arithmetic).
+pub(crate) fn put_i64(buf: &mut Vec<u8>, v: i64) {
+    put_u(buf, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+pub(crate) fn put_str(buf: &mut Vec<u8>, s: &str) {
     put_u(buf, s.len() as u64);
     buf.extend_from_slice(s.as_bytes());
 }
@@ -340,8 +383,28 @@ impl<W: Write + Send> BinaryWriter<W> {
         });
         self.buf.push(tag);
         put_u(&mut self.buf, th.index);
-        put_i(&mut self.buf, i128::from(ts) - i128::from(th.last_ts));
+        let delta = i128::from(ts) - i128::from(th.last_ts);
+        match i64::try_from(delta) {
+            // Same bytes as `put_i`, without 128-bit arithmetic.
+            Ok(d) => put_i64(&mut self.buf, d),
+            Err(_) => put_i(&mut self.buf, delta),
+        }
         th.last_ts = ts;
+    }
+
+    /// Collector fast path: appends the head of an event record (as [`TraceWriter::event`]
+    /// would) and returns the frame buffer, for the caller to append the payload.
+    pub(crate) fn raw_event(&mut self, tag: u8, pid: u32, tid: u32, ts: u64) -> &mut Vec<u8> {
+        self.event_head(tag, pid, tid, ts);
+        &mut self.buf
+    }
+
+    /// Collector fast path: closes the frame once it is large enough (as after an event).
+    pub(crate) fn end_raw_event(&mut self) -> io::Result<()> {
+        if self.buf.len() >= FRAME_TARGET {
+            self.emit_frame()?;
+        }
+        Ok(())
     }
 
     fn close(&mut self, trailer: &Trailer, truncation: Option<&str>) -> io::Result<()> {
