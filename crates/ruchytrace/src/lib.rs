@@ -115,3 +115,5 @@ pub fn summary() -> TraceSummary {
         functions: Vec::new(),
     }
 }
+#[cfg(feature = "cli")]
+pub mod syscalls;
