@@ -116,4 +116,6 @@ pub fn summary() -> TraceSummary {
     }
 }
 #[cfg(feature = "cli")]
+pub mod merge;
+#[cfg(feature = "cli")]
 pub mod syscalls;
