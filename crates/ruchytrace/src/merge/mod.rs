@@ -1067,5 +1067,3 @@ pub fn fmt_return(s: &Syscall) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests;

@@ -400,12 +400,13 @@ pub fn io_summary(m: &Merged, show_tracer: bool) -> Vec<FileIo> {
         while let Some(id) = stack.pop() {
             let n = m.node(id);
             match n.kind {
-                NodeKind::Syscall(_) => calls.push((n.start_ns, t.pid, id)),
+                // A descriptor is assigned (open) or released (close) when the call returns:
+                // ordering by return time keeps fd reuse across threads straight.
+                NodeKind::Syscall(_) => calls.push((n.end_ns.unwrap_or(n.start_ns), t.pid, id)),
                 _ => stack.extend(n.children.iter().copied()),
             }
         }
     }
-    // fd tables evolve in time order across threads of a process.
     calls.sort_unstable();
     for (_, pid, id) in calls {
         let n = m.node(id);
