@@ -30,7 +30,10 @@ fn sys(nr: libc::c_long, a: [libc::c_long; 4]) -> libc::c_long {
 #[ruchytrace::trace]
 fn write_chunk(fd: i64, n: usize) -> i64 {
     let buf = vec![b'x'; n];
-    sys(libc::SYS_write, [fd, buf.as_ptr() as libc::c_long, n as libc::c_long, 0])
+    sys(
+        libc::SYS_write,
+        [fd, buf.as_ptr() as libc::c_long, n as libc::c_long, 0],
+    )
 }
 
 #[ruchytrace::trace]
@@ -54,7 +57,10 @@ fn write_file(path: &str, n: usize) -> i64 {
 #[ruchytrace::trace]
 fn read_chunk(fd: i64) -> i64 {
     let mut buf = [0u8; 64];
-    sys(libc::SYS_read, [fd, buf.as_mut_ptr() as libc::c_long, 64, 0])
+    sys(
+        libc::SYS_read,
+        [fd, buf.as_mut_ptr() as libc::c_long, 64, 0],
+    )
 }
 
 #[ruchytrace::trace]
@@ -137,5 +143,13 @@ fn main() {
         h.join().expect("worker");
     }
     let msg = b"ground truth done\n";
-    sys(libc::SYS_write, [1, msg.as_ptr() as libc::c_long, msg.len() as libc::c_long, 0]);
+    sys(
+        libc::SYS_write,
+        [
+            1,
+            msg.as_ptr() as libc::c_long,
+            msg.len() as libc::c_long,
+            0,
+        ],
+    );
 }

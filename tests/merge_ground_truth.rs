@@ -226,7 +226,10 @@ fn check(run: &Run, seen: &[Seen], format: &str) {
         .filter(|s| s.thread == "main" && s.name == "write" && s.args.contains("ground truth done"))
         .collect();
     assert_eq!(done.len(), 1, "{format}: the main thread's final write");
-    assert!(done[0].chain.is_empty(), "{format}: untraced write must stay top level");
+    assert!(
+        done[0].chain.is_empty(),
+        "{format}: untraced write must stay top level"
+    );
     assert!(done[0].ret == "18" || done[0].ret.is_empty());
 }
 
@@ -237,7 +240,13 @@ fn walk_json(node: &Value, thread: &str, chain: &mut Vec<(String, String)>, out:
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|a| format!("{}={}", a["name"].as_str().unwrap(), a["text"].as_str().unwrap()))
+                .map(|a| {
+                    format!(
+                        "{}={}",
+                        a["name"].as_str().unwrap(),
+                        a["text"].as_str().unwrap()
+                    )
+                })
                 .collect();
             chain.push((node["name"].as_str().unwrap().into(), args.join(", ")));
             for c in node["children"].as_array().unwrap() {
@@ -269,7 +278,10 @@ fn json_attribution_is_exact() {
     assert_eq!(doc["metadata"]["format"], "ruchytrace-merged");
     let mut seen = Vec::new();
     for t in doc["threads"].as_array().unwrap() {
-        assert_eq!(t["tracer"], false, "the collector thread is hidden by default");
+        assert_eq!(
+            t["tracer"], false,
+            "the collector thread is hidden by default"
+        );
         let name = t["name"].as_str().unwrap_or("main").to_string();
         for e in t["events"].as_array().unwrap() {
             walk_json(e, &name, &mut Vec::new(), &mut seen);
@@ -376,9 +388,16 @@ fn text_attribution_is_exact() {
     // The file `run -o` left is the same timeline.
     let kept = std::fs::read_to_string(run.out.join("merged.txt")).unwrap();
     check(run, &parse_text(&kept), "merged.txt");
-    assert!(text.starts_with("== thread "), "{}", &text[..200.min(text.len())]);
+    assert!(
+        text.starts_with("== thread "),
+        "{}",
+        &text[..200.min(text.len())]
+    );
     let first = text.lines().nth(1).unwrap();
-    assert!(first.starts_with("[0.000000] "), "times count from the first event: {first}");
+    assert!(
+        first.starts_with("[0.000000] "),
+        "times count from the first event: {first}"
+    );
 }
 
 #[test]
@@ -387,7 +406,10 @@ fn chrome_attribution_is_exact() {
     let doc: Value = serde_json::from_str(&merge(run, &["--format", "chrome"])).unwrap();
     let events = doc["traceEvents"].as_array().unwrap();
     let mut names: BTreeMap<u64, String> = BTreeMap::new();
-    for e in events.iter().filter(|e| e["ph"] == "M" && e["name"] == "thread_name") {
+    for e in events
+        .iter()
+        .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+    {
         names.insert(
             e["tid"].as_u64().unwrap(),
             e["args"]["name"].as_str().unwrap().to_string(),
@@ -415,7 +437,11 @@ fn chrome_attribution_is_exact() {
                     .filter(|(k, _)| *k != "location" && *k != "return" && *k != "end")
                     .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
                     .collect();
-                (ns(&f["ts"]), f["name"].as_str().unwrap().to_string(), args.join(", "))
+                (
+                    ns(&f["ts"]),
+                    f["name"].as_str().unwrap().to_string(),
+                    args.join(", "),
+                )
             })
             .collect();
         chain.sort_by_key(|c| c.0);
@@ -440,7 +466,13 @@ fn collapsed_and_dot_have_every_stack() {
         let stacks: Vec<&str> = folded
             .lines()
             .filter(|l| l.starts_with(&prefix))
-            .map(|l| l.split_once(';').map_or("", |(_, s)| s).rsplit_once(' ').unwrap().0)
+            .map(|l| {
+                l.split_once(';')
+                    .map_or("", |(_, s)| s)
+                    .rsplit_once(' ')
+                    .unwrap()
+                    .0
+            })
             .collect();
         for want in [
             "worker;write_file;syscall::openat",
@@ -455,7 +487,10 @@ fn collapsed_and_dot_have_every_stack() {
             "worker;nap;nap;nap;nap;syscall::nanosleep",
             "worker;whoami;syscall::getpid",
         ] {
-            assert!(stacks.contains(&want), "gt-{n}: {want} missing in {stacks:?}");
+            assert!(
+                stacks.contains(&want),
+                "gt-{n}: {want} missing in {stacks:?}"
+            );
         }
     }
     for line in folded.lines() {
@@ -511,5 +546,8 @@ fn report_tables() {
         assert_eq!(cols[4], (16 + n).to_string(), "written: {line}");
     }
     assert!(text.contains("## hotspots (top 3 by self time)"));
-    assert!(text.contains("      nap\n") || text.contains(" nap"), "{text}");
+    assert!(
+        text.contains("      nap\n") || text.contains(" nap"),
+        "{text}"
+    );
 }

@@ -142,9 +142,23 @@ pub fn syscall(name: &str, tid: u32, ts: u64, dur: u64, args: &[&str], ret: i64)
 pub fn default_syscalls() -> Vec<Json> {
     vec![
         syscall("write", COLLECTOR, 1500, 5, &["3", "\"...\"", "40"], 40),
-        syscall("openat", PID, 2100, 4000 - 2100 - 896, &["AT_FDCWD", "\"/etc/passwd\"", "O_RDONLY"], 3),
+        syscall(
+            "openat",
+            PID,
+            2100,
+            800,
+            &["AT_FDCWD", "\"/etc/passwd\"", "O_RDONLY"],
+            3,
+        ),
         syscall("getpid", 101, 2550, 10, &[], 100),
-        syscall("read", PID, 3500, 500, &["3", "\"root:x:0:0\"...", "4096"], 1234),
+        syscall(
+            "read",
+            PID,
+            3500,
+            500,
+            &["3", "\"root:x:0:0\"...", "4096"],
+            1234,
+        ),
         syscall("write", PID, 9500, 10, &["1", "\"done\\n\"", "5"], 5),
     ]
 }
@@ -230,7 +244,11 @@ pub fn validate_chrome(doc: &Json) -> usize {
     }
     for t in &tracks {
         assert!(named_threads.contains(t), "track {t:?} has no thread_name");
-        assert!(named_procs.contains(&t.0), "process {} has no process_name", t.0);
+        assert!(
+            named_procs.contains(&t.0),
+            "process {} has no process_name",
+            t.0
+        );
     }
     slices
 }

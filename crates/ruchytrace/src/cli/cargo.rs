@@ -141,7 +141,10 @@ pub fn run(args: CargoArgs) -> anyhow::Result<i32> {
         .args(&plan.build);
     if !plan.all_features {
         let mut features = plan.features.clone();
-        if !features.iter().any(|f| f == "trace" || f.ends_with("/trace")) {
+        if !features
+            .iter()
+            .any(|f| f == "trace" || f.ends_with("/trace"))
+        {
             features.push("trace".into());
         }
         cmd.arg("--features").arg(features.join(","));
@@ -177,23 +180,25 @@ pub fn run(args: CargoArgs) -> anyhow::Result<i32> {
         eprintln!("ruchytrace: the build failed (does the package have a `trace` feature that enables `ruchytrace/trace`?)");
         return Ok(status.code().unwrap_or(101));
     }
-    let wanted = |(name, kinds, _): &&(String, Vec<String>, PathBuf)| match (&plan.example, &plan.bin) {
-        (Some(e), _) => name == e && kinds.iter().any(|k| k == "example"),
-        (None, Some(b)) => name == b && kinds.iter().any(|k| k == "bin"),
-        (None, None) => kinds.iter().any(|k| k == "bin"),
-    };
+    let wanted =
+        |(name, kinds, _): &&(String, Vec<String>, PathBuf)| match (&plan.example, &plan.bin) {
+            (Some(e), _) => name == e && kinds.iter().any(|k| k == "example"),
+            (None, Some(b)) => name == b && kinds.iter().any(|k| k == "bin"),
+            (None, None) => kinds.iter().any(|k| k == "bin"),
+        };
     let found: Vec<_> = executables.iter().filter(wanted).collect();
-    let (name, _, exe) = match found.as_slice() {
-        [one] => *one,
-        [] => anyhow::bail!("cargo built no matching executable (use --example NAME or --bin NAME)"),
-        many => anyhow::bail!(
+    let (name, _, exe) =
+        match found.as_slice() {
+            [one] => *one,
+            [] => anyhow::bail!(
+                "cargo built no matching executable (use --example NAME or --bin NAME)"
+            ),
+            many => anyhow::bail!(
             "cargo built several executables ({}); choose one with --bin NAME or --example NAME",
             many.iter().map(|(n, _, _)| n.as_str()).collect::<Vec<_>>().join(", ")
         ),
-    };
-    let default_dir = exe
-        .parent()
-        .map(|d| d.join(format!("{name}.ruchytrace")));
+        };
+    let default_dir = exe.parent().map(|d| d.join(format!("{name}.ruchytrace")));
     let program_args: Vec<OsString> = plan.program_args.iter().map(OsString::from).collect();
     run_program(
         &args.opts,
@@ -214,7 +219,15 @@ mod tests {
     #[test]
     fn splits_cargo_and_program_args() {
         let p = parse_cargo_run(&v(&[
-            "run", "--example", "fib", "--release", "-F", "a,b", "--", "10", "--x",
+            "run",
+            "--example",
+            "fib",
+            "--release",
+            "-F",
+            "a,b",
+            "--",
+            "10",
+            "--x",
         ]))
         .unwrap();
         assert_eq!(p.example.as_deref(), Some("fib"));

@@ -48,7 +48,8 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Vec<PathBuf> {
             files.retain(|f| {
                 let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
                 name == "sys.json"
-                    || (name.starts_with("fn") && (name.ends_with(".rtrace") || name.ends_with(".json")))
+                    || (name.starts_with("fn")
+                        && (name.ends_with(".rtrace") || name.ends_with(".json")))
             });
             files.sort();
             out.extend(files);
@@ -83,7 +84,10 @@ pub fn render(m: &Merged, args: &ReportArgs) -> String {
         );
     }
     if all || args.syscalls {
-        section("system calls per function", report::syscalls_text(m, args.show_tracer));
+        section(
+            "system calls per function",
+            report::syscalls_text(m, args.show_tracer),
+        );
     }
     if all || args.io {
         section("file I/O", report::io_text(m, args.show_tracer));

@@ -106,7 +106,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "us" => v / 1e6,
         "m" | "min" => v * 60.0,
         "h" => v * 3600.0,
-        _ => return Err(format!("invalid duration unit '{unit}' in '{s}' (ns is not supported; use us, ms, s, m, h)")),
+        _ => return Err(format!(
+            "invalid duration unit '{unit}' in '{s}' (ns is not supported; use us, ms, s, m, h)"
+        )),
     };
     if !secs.is_finite() || secs <= 0.0 {
         return Err(format!("the duration '{s}' must be positive"));
@@ -198,8 +200,8 @@ pub fn run_program(
     if let Some(v) = &opts.trace_format {
         flags.push(format!("--trace-format={v}"));
     }
-    let parsed = ruchytrace_runtime::config::parse_trace_flags(flags)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let parsed =
+        ruchytrace_runtime::config::parse_trace_flags(flags).map_err(|e| anyhow::anyhow!("{e}"))?;
     let fn_format = opts.trace_format.as_deref().unwrap_or("binary");
     if fn_format.eq_ignore_ascii_case("text") || fn_format.eq_ignore_ascii_case("txt") {
         anyhow::bail!("--trace-format=text cannot be merged; use binary (default) or json");

@@ -129,7 +129,11 @@ fn event(m: &Merged, id: NodeId, pid: u32, tid: u32, s: &mut String) {
             write_json_str(s, category);
             s.push_str(",\"name\":");
             write_json_str(s, text);
-            let _ = write!(s, ",\"pid\":{pid},\"tid\":{tid},\"ts\":{}}}", us(m, n.start_ns));
+            let _ = write!(
+                s,
+                ",\"pid\":{pid},\"tid\":{tid},\"ts\":{}}}",
+                us(m, n.start_ns)
+            );
         }
     }
 }

@@ -45,7 +45,11 @@ pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<(
         env!("CARGO_PKG_VERSION")
     );
     str_array(&mut s, &m.sources);
-    let _ = write!(s, ",\"origin_ns\":{},\"end_ns\":{},\"clock\":", m.origin_ns, m.end_ns);
+    let _ = write!(
+        s,
+        ",\"origin_ns\":{},\"end_ns\":{},\"clock\":",
+        m.origin_ns, m.end_ns
+    );
     match &m.clock {
         Some(c) => s.push_str(&serde_json::to_string(c).unwrap_or_else(|_| "null".into())),
         None => s.push_str("null"),
@@ -158,10 +162,9 @@ fn node(m: &Merged, id: NodeId, s: &mut String, out: &mut dyn Write) -> io::Resu
                     s.push(',');
                 }
                 s.push_str("{\"name\":");
-                let (name, ty) = site
-                    .args
-                    .get(i)
-                    .map_or((format!("arg{i}"), "?"), |a| (a.name.clone(), a.type_name.as_str()));
+                let (name, ty) = site.args.get(i).map_or((format!("arg{i}"), "?"), |a| {
+                    (a.name.clone(), a.type_name.as_str())
+                });
                 write_json_str(s, &name);
                 s.push(',');
                 write_typed(s, v, ty);

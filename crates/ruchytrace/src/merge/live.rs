@@ -105,7 +105,9 @@ pub fn timeout_report(pid: u32, after: &str, fn_traces: &[std::path::PathBuf]) -
     }
     let threads = threads_of(pid);
     if threads.is_empty() {
-        return vec![format!("TIMEOUT after {after} — process {pid} already gone")];
+        return vec![format!(
+            "TIMEOUT after {after} — process {pid} already gone"
+        )];
     }
     threads
         .into_iter()

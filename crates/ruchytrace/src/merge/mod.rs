@@ -98,14 +98,19 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
     let detected = format::detect(&bytes).map_err(|e| {
         err(
             e.offset.map(|o| format!("byte {o}")),
-            format!("{} (expected a ruchytrace function or syscall trace)", e.message),
+            format!(
+                "{} (expected a ruchytrace function or syscall trace)",
+                e.message
+            ),
         )
     })?;
     let fn_trace = |trace: Trace| -> Result<Input, InputError> {
         if let (Some(t), false) = (&trace.truncation, partial_ok) {
             return Err(err(
                 None,
-                format!("incomplete function trace: {t} (pass --partial to use the events before it)"),
+                format!(
+                    "incomplete function trace: {t} (pass --partial to use the events before it)"
+                ),
             ));
         }
         Ok(Input::Functions {
@@ -404,7 +409,9 @@ impl Merged {
 
     /// Threads to show: every thread, or all but the tracer's own.
     pub fn visible_threads(&self, show_tracer: bool) -> impl Iterator<Item = &ThreadTrack> {
-        self.threads.iter().filter(move |t| show_tracer || !t.tracer)
+        self.threads
+            .iter()
+            .filter(move |t| show_tracer || !t.tracer)
     }
 
     /// Self time of a node: its duration minus its children's.
@@ -505,7 +512,10 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
             };
             match ev {
                 Event::Enter {
-                    site, args, call_id, ..
+                    site,
+                    args,
+                    call_id,
+                    ..
                 } => {
                     let g = global(*site, &mut sites, &mut remap);
                     let id = push_node(
@@ -547,9 +557,7 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
                         None => unmatched += 1,
                     }
                 }
-                Event::Suspend {
-                    site, call_id, ..
-                } => {
+                Event::Suspend { site, call_id, .. } => {
                     let g = global(*site, &mut sites, &mut remap);
                     if let Some((node, lost)) = pop_to(&mut nodes, th, g, Some(*call_id), ts) {
                         lost_exits += lost;
@@ -651,10 +659,7 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
         if clock.is_none() {
             clock = Some(trace.metadata.clock.clone());
         }
-        if processes
-            .iter()
-            .all(|p| p.pid != trace.metadata.pid as u32)
-        {
+        if processes.iter().all(|p| p.pid != trace.metadata.pid as u32) {
             processes.push(ProcessInfo {
                 pid: trace.metadata.pid as u32,
                 program: trace.metadata.program.clone(),
@@ -718,7 +723,7 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
             let th = threads.entry(key).or_default();
             let e = node.start_ns;
             let x = node.end_ns.unwrap_or(e);
-            let place = place(&nodes, &th.roots, e, x);
+            let place = place(&nodes, &sites, &th.roots, e, x);
             let parent = match place {
                 Placement::Under(p) => p,
                 Placement::Straddle { at, what } => {
@@ -883,16 +888,22 @@ fn describe_syscall(n: &Node) -> String {
     }
 }
 
-fn call_name(nodes: &[Node], id: NodeId) -> String {
+fn call_name(nodes: &[Node], sites: &[Site], id: NodeId) -> String {
     let n = &nodes[id as usize];
     match &n.kind {
-        NodeKind::Call(c) => format!("call #{id} (site {}) entered at {}", c.site, n.start_ns),
+        NodeKind::Call(c) => {
+            let name = sites.get(c.site as usize).map_or("?", |s| s.name.as_str());
+            match n.end_ns {
+                Some(e) => format!("{name}() (entered at {}, returned at {e})", n.start_ns),
+                None => format!("{name}() (entered at {})", n.start_ns),
+            }
+        }
         _ => format!("node #{id}"),
     }
 }
 
 /// Finds the innermost call among `level` (and below) that encloses `[e, x]`.
-fn place(nodes: &[Node], level: &[NodeId], e: u64, x: u64) -> Placement {
+fn place(nodes: &[Node], sites: &[Site], level: &[NodeId], e: u64, x: u64) -> Placement {
     let mut parent: Option<NodeId> = None;
     let mut level = level;
     loop {
@@ -919,7 +930,7 @@ fn place(nodes: &[Node], level: &[NodeId], e: u64, x: u64) -> Placement {
                 Some(cx) if cx > e => {
                     return Placement::Straddle {
                         at: parent,
-                        what: format!("straddles the exit of {} at {cx}", call_name(nodes, c)),
+                        what: format!("straddles the exit of {}", call_name(nodes, sites, c)),
                     };
                 }
                 Some(_) => {}
@@ -934,10 +945,7 @@ fn place(nodes: &[Node], level: &[NodeId], e: u64, x: u64) -> Placement {
             if s < x {
                 return Placement::Straddle {
                     at: parent,
-                    what: format!(
-                        "straddles the entry of {} at {s}",
-                        call_name(nodes, next)
-                    ),
+                    what: format!("straddles the entry of {}", call_name(nodes, sites, next)),
                 };
             }
         }
@@ -1046,7 +1054,11 @@ pub fn fmt_duration(ns: u64) -> String {
     } else if ns < 1_000_000_000 {
         format!("{}.{:03}ms", ns / 1_000_000, (ns % 1_000_000) / 1_000)
     } else {
-        format!("{}.{:03}s", ns / 1_000_000_000, (ns % 1_000_000_000) / 1_000_000)
+        format!(
+            "{}.{:03}s",
+            ns / 1_000_000_000,
+            (ns % 1_000_000_000) / 1_000_000
+        )
     }
 }
 
@@ -1057,8 +1069,7 @@ pub fn fmt_return(s: &Syscall) -> String {
         (None, _) => "?".into(),
         (Some(r), Some(e)) => format!("{r} {e}"),
         (Some(r), None) => {
-            if matches!(s.name.as_str(), "mmap" | "mremap" | "brk" | "shmat") || r > 0xffff_ffff
-            {
+            if matches!(s.name.as_str(), "mmap" | "mremap" | "brk" | "shmat") || r > 0xffff_ffff {
                 format!("{r:#x}")
             } else {
                 r.to_string()
@@ -1066,4 +1077,3 @@ pub fn fmt_return(s: &Syscall) -> String {
         }
     }
 }
-

@@ -74,11 +74,7 @@ fn node_key(m: &Merged, id: NodeId) -> Option<(Kind, String, Option<String>)> {
     match &m.node(id).kind {
         NodeKind::Call(c) => {
             let s = m.site(c);
-            Some((
-                Kind::Function,
-                s.name.clone(),
-                Some(s.location.to_string()),
-            ))
+            Some((Kind::Function, s.name.clone(), Some(s.location.to_string())))
         }
         NodeKind::Syscall(s) => Some((Kind::Syscall, s.name.clone(), None)),
         NodeKind::Point { .. } => None,
@@ -221,9 +217,19 @@ pub fn callgraph_text(m: &Merged, show_tracer: bool) -> String {
             add_path(m, r, &mut root);
         }
         let total: u64 = root.children.iter().map(|(_, c)| c.inclusive_ns).sum();
-        let _ = writeln!(out, "== thread {} \"{}\" (pid {}) ==", t.tid, t.label(), t.pid);
-        let mut stack: Vec<(&str, &PathNode, usize)> =
-            root.children.iter().rev().map(|(n, c)| (n.as_str(), c, 0)).collect();
+        let _ = writeln!(
+            out,
+            "== thread {} \"{}\" (pid {}) ==",
+            t.tid,
+            t.label(),
+            t.pid
+        );
+        let mut stack: Vec<(&str, &PathNode, usize)> = root
+            .children
+            .iter()
+            .rev()
+            .map(|(n, c)| (n.as_str(), c, 0))
+            .collect();
         while let Some((name, p, depth)) = stack.pop() {
             let pct = if total == 0 {
                 0.0
@@ -244,7 +250,12 @@ pub fn callgraph_text(m: &Merged, show_tracer: bool) -> String {
                 let _ = write!(out, " ({} errors)", p.errors);
             }
             out.push('\n');
-            stack.extend(p.children.iter().rev().map(|(n, c)| (n.as_str(), c, depth + 1)));
+            stack.extend(
+                p.children
+                    .iter()
+                    .rev()
+                    .map(|(n, c)| (n.as_str(), c, depth + 1)),
+            );
         }
     }
     out
@@ -304,7 +315,8 @@ pub fn syscall_table(m: &Merged, show_tracer: bool) -> Vec<SyscallRow> {
             let n = m.node(id);
             match &n.kind {
                 NodeKind::Syscall(s) => {
-                    let function = parent.map_or_else(|| "(top level)".to_string(), |p| m.name(p).to_string());
+                    let function =
+                        parent.map_or_else(|| "(top level)".to_string(), |p| m.name(p).to_string());
                     let row = rows
                         .entry((function.clone(), s.name.clone()))
                         .or_insert_with(|| SyscallRow {
@@ -426,7 +438,11 @@ pub fn io_summary(m: &Merged, show_tracer: bool) -> Vec<FileIo> {
         };
         match s.name.as_str() {
             "open" | "openat" | "creat" | "openat2" => {
-                let path_arg = if s.name == "openat" || s.name == "openat2" { 1 } else { 0 };
+                let path_arg = if s.name == "openat" || s.name == "openat2" {
+                    1
+                } else {
+                    0
+                };
                 let Some(path) = s.args.get(path_arg).and_then(|a| unquote(a)) else {
                     continue;
                 };
@@ -500,7 +516,10 @@ pub fn io_text(m: &Merged, show_tracer: bool) -> String {
             avg,
             f.path
         );
-        for (kind, calls, bytes) in [("reads", f.reads, f.read_bytes), ("writes", f.writes, f.write_bytes)] {
+        for (kind, calls, bytes) in [
+            ("reads", f.reads, f.read_bytes),
+            ("writes", f.writes, f.write_bytes),
+        ] {
             if calls >= MANY_IO_CALLS && bytes / calls < TINY_IO_BYTES {
                 warnings.push(format!(
                     "warning: {}: {calls} {kind} of {} bytes on average — buffer them (BufReader/BufWriter)",
