@@ -180,6 +180,11 @@ pub fn write_sys(doc: &Json, path: &Path) {
     std::fs::write(path, serde_json::to_vec(doc).unwrap()).unwrap();
 }
 
+/// (pid, tid).
+type Track = (u64, u64);
+/// (start, end, name) of a slice that may still contain later ones.
+type OpenSlice = (f64, f64, String);
+
 /// Validates Chrome trace event JSON: every event well-formed, `X` slices with non-negative
 /// `dur`, `ts` never decreasing per (pid, tid) track, slices properly nested per track, a
 /// `thread_name` for every track and a `process_name` for every process, syscall slices in
@@ -187,7 +192,7 @@ pub fn write_sys(doc: &Json, path: &Path) {
 pub fn validate_chrome(doc: &Json) -> usize {
     let events = doc["traceEvents"].as_array().expect("traceEvents array");
     let mut last_ts: BTreeMap<(u64, u64), f64> = BTreeMap::new();
-    let mut open: BTreeMap<(u64, u64), Vec<(f64, f64, String)>> = BTreeMap::new();
+    let mut open: BTreeMap<Track, Vec<OpenSlice>> = BTreeMap::new();
     let mut named_threads = BTreeSet::new();
     let mut named_procs = BTreeSet::new();
     let mut tracks = BTreeSet::new();
