@@ -297,7 +297,22 @@ pub fn run_program(
             .spawn()
             .with_context(|| format!("cannot run '{}'", program.to_string_lossy()))?;
         let watchdog = spawn_watchdog(Some(child.id()));
-        let st = child.wait().context("waiting for the program")?;
+        // Ctrl-C and Ctrl-\ reach the program (same process group); we stay to merge what it
+        // recorded. Set after the spawn: ignored dispositions would be inherited across exec.
+        // SAFETY: installing SIG_IGN has no handler code to be async-signal-safe.
+        let old = unsafe {
+            (
+                libc::signal(libc::SIGINT, libc::SIG_IGN),
+                libc::signal(libc::SIGQUIT, libc::SIG_IGN),
+            )
+        };
+        let st = child.wait();
+        // SAFETY: restores the dispositions saved above.
+        unsafe {
+            libc::signal(libc::SIGINT, old.0);
+            libc::signal(libc::SIGQUIT, old.1);
+        }
+        let st = st.context("waiting for the program")?;
         let _ = done_tx.send(());
         let timed_out = watchdog.is_some_and(|w| w.join().unwrap_or(false));
         if timed_out {
