@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{assert_same, comparable, json_sequences, program, run, run_json, strace_sequences};
+use support::{comparable, json_sequences, program, run, run_json, same, strace_sequences};
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -24,19 +24,32 @@ fn syscalls(doc: &Value) -> Vec<&Value> {
         .collect()
 }
 
-/// Compares one command under strace and under ruchytrace, per thread.
+/// Compares one command under strace and under ruchytrace, per thread. Programs that fork race
+/// their parent's `wait4` against the child's exit and SIGCHLD (an interrupted, restarted
+/// `wait4` adds calls), so a run may legitimately differ; the sequences must agree in one of
+/// three paired runs.
 fn compare_with_strace(cmd: &[&str], follow: bool, ignore: &[&str]) {
     require_ptrace!();
     if !support::strace_available() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let extra: &[&str] = if follow { &["-f"] } else { &[] };
-    let (out, doc) = run_json(dir.path(), extra, cmd);
-    assert!(out.status.code().is_some(), "{}", stderr(&out));
-    let ours = comparable(json_sequences(&doc), ignore);
-    let theirs = comparable(strace_sequences(dir.path(), cmd), ignore);
-    assert_same(&ours, &theirs);
+    let mut last = String::new();
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let extra: &[&str] = if follow { &["-f"] } else { &[] };
+        let (out, doc) = run_json(dir.path(), extra, cmd);
+        assert!(out.status.code().is_some(), "{}", stderr(&out));
+        let ours = comparable(json_sequences(&doc), ignore);
+        let theirs = comparable(strace_sequences(dir.path(), cmd), ignore);
+        match same(&ours, &theirs) {
+            Ok(()) => return,
+            Err(e) => {
+                eprintln!("run differed from strace (retrying): {e}");
+                last = e;
+            }
+        }
+    }
+    panic!("{last}");
 }
 
 // ---- agreement with strace ------------------------------------------------------------------
@@ -112,6 +125,23 @@ fn regression_children_of_f_are_followed_and_resumed() {
         .filter(|e| e["name"] == "execve" && e["return"] == 0)
         .count();
     assert_eq!(execs, 4);
+}
+
+#[test]
+fn without_f_children_are_not_traced() {
+    require_ptrace!();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, doc) = run_json(
+        dir.path(),
+        &[],
+        &["sh", "-c", "/bin/true; /bin/echo x; exit 2"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "x\n");
+    let root = doc["metadata"]["pid"].as_i64().unwrap();
+    for e in doc["events"].as_array().unwrap() {
+        assert_eq!(e["pid"], root, "{e}");
+    }
 }
 
 #[test]
@@ -305,28 +335,88 @@ fn a_thousand_forks_with_f_complete() {
     assert_eq!(doc["end"]["complete"], true);
 }
 
+/// Waits until `pid` has a tracer (the tracer installs its SIGINT handler before attaching).
+fn wait_traced(pid: i32) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        if !status.contains("TracerPid:\t0\n") {
+            // Give the tracer time to pass its PTRACE_INTERRUPT stop.
+            std::thread::sleep(Duration::from_millis(100));
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{pid} was never attached");
+}
+
 #[test]
-fn attach_and_detach_on_interrupt_leaves_process_running() {
+fn attach_and_detach_on_interrupt_leaves_processes_running() {
     require_ptrace!();
-    let mut target = Command::new("sleep").arg("30").spawn().unwrap();
-    let pid = target.id().to_string();
+    let mut targets: Vec<_> = (0..2)
+        .map(|_| Command::new("sleep").arg("30").spawn().unwrap())
+        .collect();
+    let pids: Vec<String> = targets.iter().map(|t| t.id().to_string()).collect();
     let tracer = Command::new(support::ruchytrace())
-        .args(["syscalls", "-p", &pid])
+        .args(["syscalls", "-p", &pids[0], "-p", &pids[1]])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(400));
+    for pid in &pids {
+        wait_traced(pid.parse().unwrap());
+    }
     // SAFETY: kill with a valid pid and signal.
     unsafe { libc::kill(tracer.id() as i32, libc::SIGINT) };
     let out = tracer.wait_with_output().unwrap();
+    let mut states = Vec::new();
+    for pid in &pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        states.push((stat, status));
+    }
+    for t in &mut targets {
+        t.kill().unwrap();
+        t.wait().unwrap();
+    }
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let state = stat.rsplit(") ").next().unwrap().chars().next().unwrap();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    for (stat, status) in states {
+        let state = stat.rsplit(") ").next().unwrap().chars().next().unwrap();
+        // Running or sleeping (restarting its nanosleep), never stopped or traced.
+        assert!(matches!(state, 'S' | 'R'), "sleep was left stopped: {stat}");
+        assert!(status.contains("TracerPid:\t0"), "detached: {status}");
+    }
+}
+
+#[test]
+fn attach_to_stopped_process_keeps_it_stopped() {
+    require_ptrace!();
+    let mut target = Command::new("sleep").arg("30").spawn().unwrap();
+    let pid = target.id() as i32;
+    // SAFETY: kill with a valid pid and signal.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    std::thread::sleep(Duration::from_millis(100));
+    let tracer = Command::new(support::ruchytrace())
+        .args(["syscalls", "-p", &pid.to_string()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_traced(pid);
+    let stat_traced = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // SAFETY: as above.
+    unsafe { libc::kill(tracer.id() as i32, libc::SIGINT) };
+    let out = tracer.wait_with_output().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let stat_after = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     target.kill().unwrap();
     target.wait().unwrap();
-    assert_eq!(state, 'S', "sleep is still sleeping, not stopped: {stat}");
-    assert!(status.contains("TracerPid:\t0"), "detached: {status}");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let state = |s: &str| s.rsplit(") ").next().unwrap().chars().next().unwrap();
+    assert!(matches!(state(&stat_traced), 't' | 'T'), "{stat_traced}");
+    assert_eq!(
+        state(&stat_after),
+        'T',
+        "still stopped after detach: {stat_after}"
+    );
 }
 
 #[test]
@@ -629,4 +719,83 @@ fn exec_from_non_leader_thread() {
                 .unwrap()
                 .ends_with("dash")
     );
+}
+
+#[test]
+fn debug_respects_rust_log() {
+    require_ptrace!();
+    let out = Command::new(support::ruchytrace())
+        .args(["syscalls", "--debug", "--", "true"])
+        .env("RUST_LOG", "ruchytrace=debug")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains("DEBUG") && err.contains("waitpid returned"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("TRACE"),
+        "RUST_LOG=debug hides TRACE lines: {err}"
+    );
+}
+
+#[test]
+fn strsize_limits_strings() {
+    require_ptrace!();
+    let out = run(&["-s", "5", "-e", "trace=write", "--", "echo", "hello world"]);
+    assert!(
+        stderr(&out).contains(r#"write(1, "hello"..., 12)"#),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn abort_reports_sigabrt_and_134() {
+    require_ptrace!();
+    let out = run(&["--", "sh", "-c", "kill -ABRT $$"]);
+    assert_eq!(out.status.code(), Some(134));
+    assert!(
+        stderr(&out).contains("+++ killed by SIGABRT"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn killed_tracer_leaves_no_traced_program_behind() {
+    require_ptrace!();
+    let mut tracer = Command::new(support::ruchytrace())
+        .args(["syscalls", "--", "sleep", "30"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let tpid = tracer.id();
+    let children = format!("/proc/{tpid}/task/{tpid}/children");
+    let start = Instant::now();
+    let child: i32 = loop {
+        let text = std::fs::read_to_string(&children).unwrap_or_default();
+        if let Some(pid) = text.split_whitespace().next() {
+            break pid.parse().unwrap();
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no child");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    wait_traced(child);
+    tracer.kill().unwrap();
+    tracer.wait().unwrap();
+    // PTRACE_O_EXITKILL: the program dies with its tracer instead of staying traced.
+    let start = Instant::now();
+    while std::fs::metadata(format!("/proc/{child}")).is_ok() {
+        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+        if stat.contains(") Z ") {
+            break; // a zombie waiting for init to reap it
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "program survived: {stat}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }

@@ -273,13 +273,13 @@ pub fn comparable(map: HashMap<i64, Vec<Call>>, ignore: &[&str]) -> Vec<Vec<Call
     seqs
 }
 
-/// Asserts two sets of sequences are equal, showing the first difference.
-pub fn assert_same(ours: &[Vec<Call>], theirs: &[Vec<Call>]) {
-    assert_eq!(
-        ours.len(),
-        theirs.len(),
-        "thread count differs:\nours={ours:#?}\nstrace={theirs:#?}"
-    );
+/// Compares two sets of sequences; the error shows the first difference.
+pub fn same(ours: &[Vec<Call>], theirs: &[Vec<Call>]) -> Result<(), String> {
+    if ours.len() != theirs.len() {
+        return Err(format!(
+            "thread count differs:\nours={ours:#?}\nstrace={theirs:#?}"
+        ));
+    }
     for (a, b) in ours.iter().zip(theirs) {
         if a != b {
             let i = a
@@ -287,13 +287,14 @@ pub fn assert_same(ours: &[Vec<Call>], theirs: &[Vec<Call>]) {
                 .zip(b)
                 .position(|(x, y)| x != y)
                 .unwrap_or(a.len().min(b.len()));
-            panic!(
+            return Err(format!(
                 "sequences differ at call {i}: ours {:?} vs strace {:?}\nours={a:?}\nstrace={b:?}",
                 a.get(i),
                 b.get(i)
-            );
+            ));
         }
     }
+    Ok(())
 }
 
 /// `CLOCK_MONOTONIC` now, in ns.

@@ -101,6 +101,8 @@ pub struct Outcome {
     pub events: usize,
     /// Whether every tracee was followed to its end or detached cleanly.
     pub complete: bool,
+    /// The whole trace, when [`Options::keep_events`] asked for it.
+    pub trace: Option<SysTrace>,
 }
 
 /// The clock pair of DESIGN.md, read back to back.
@@ -192,10 +194,22 @@ struct RunInfo {
     clock: ClockInfo,
 }
 
-fn write_json(opts: &Options, info: RunInfo, result: &mut tracer::LoopResult) -> Result<(), Error> {
-    let (Some(path), Format::Json) = (&opts.output, opts.format) else {
-        return Ok(());
-    };
+/// Creates the `-o FILE.json` file up front, so a bad path fails before the program runs.
+fn json_file(opts: &Options) -> Result<Option<std::fs::File>, Error> {
+    match (&opts.output, opts.format) {
+        (Some(path), Format::Json) => std::fs::File::create(path).map(Some).map_err(Error::Output),
+        _ => Ok(None),
+    }
+}
+
+/// Assembles the `sys.json` document, writes it to `file` if any, and returns it when the
+/// caller asked to keep it.
+fn finish_trace(
+    opts: &Options,
+    info: RunInfo,
+    mut result: tracer::LoopResult,
+    file: Option<std::fs::File>,
+) -> Result<(usize, Option<SysTrace>), Error> {
     let mut events = std::mem::take(&mut result.events);
     // Stable sort: events observed at the same nanosecond keep their observation order.
     events.sort_by_key(Event::timestamp_ns);
@@ -222,13 +236,13 @@ fn write_json(opts: &Options, info: RunInfo, result: &mut tracer::LoopResult) ->
         },
         events,
     };
-    let file = std::fs::File::create(path).map_err(Error::Output)?;
-    let mut w = BufWriter::new(file);
-    serde_json::to_writer(&mut w, &doc).map_err(|e| Error::Output(e.into()))?;
-    w.write_all(b"\n").map_err(Error::Output)?;
-    w.flush().map_err(Error::Output)?;
-    result.events = doc.events;
-    Ok(())
+    if let Some(file) = file {
+        let mut w = BufWriter::new(file);
+        serde_json::to_writer(&mut w, &doc).map_err(|e| Error::Output(e.into()))?;
+        w.write_all(b"\n").map_err(Error::Output)?;
+        w.flush().map_err(Error::Output)?;
+    }
+    Ok((doc.events.len(), opts.keep_events.then_some(doc)))
 }
 
 fn filter_text(opts: &Options) -> Option<String> {
@@ -250,7 +264,8 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
     let resolved = resolve_program(program)?;
     let clock = clock_info();
     let mut text = text_sink(opts)?;
-    let collect_json = opts.output.is_some() && opts.format == Format::Json;
+    let json = json_file(opts)?;
+    let collect_json = json.is_some() || opts.keep_events;
 
     let seccomp_prog = match (&opts.trace, opts.seccomp) {
         (Some(set), true) => {
@@ -355,7 +370,7 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
     let result = tr.run();
     sys::set_interval_timer(0);
     sys::set_default_handler(libc::SIGINT);
-    let mut result = result?;
+    let result = result?;
     // The Child handle is not waited on: its status was consumed by our waitpid calls.
     drop(child);
 
@@ -373,11 +388,13 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
         pid,
         clock,
     };
-    write_json(opts, info, &mut result)?;
+    let complete = result.complete;
+    let (events, trace) = finish_trace(opts, info, result, json)?;
     Ok(Outcome {
         exit_code,
-        events: result.events.len(),
-        complete: result.complete,
+        events,
+        complete,
+        trace,
     })
 }
 
@@ -386,7 +403,8 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
 pub fn attach(opts: &Options, pids: &[i32]) -> Result<Outcome, Error> {
     let clock = clock_info();
     let text = text_sink(opts)?;
-    let collect_json = opts.output.is_some() && opts.format == Format::Json;
+    let json = json_file(opts)?;
+    let collect_json = json.is_some() || opts.keep_events;
     tracer::INTERRUPTED.store(false, Ordering::Relaxed);
     sys::set_flag_handler(libc::SIGINT, on_interrupt);
     sys::set_flag_handler(libc::SIGTERM, on_interrupt);
@@ -432,7 +450,7 @@ pub fn attach(opts: &Options, pids: &[i32]) -> Result<Outcome, Error> {
     sys::set_interval_timer(0);
     sys::set_default_handler(libc::SIGINT);
     sys::set_default_handler(libc::SIGTERM);
-    let mut result = result?;
+    let result = result?;
     let exit_code = match result.root_status {
         Some(RootEnd::Exited(c)) => c,
         Some(RootEnd::Killed(s)) => 128 + s,
@@ -444,11 +462,13 @@ pub fn attach(opts: &Options, pids: &[i32]) -> Result<Outcome, Error> {
         pid: pids[0],
         clock,
     };
-    write_json(opts, info, &mut result)?;
+    let complete = result.complete;
+    let (events, trace) = finish_trace(opts, info, result, json)?;
     Ok(Outcome {
         exit_code,
-        events: result.events.len(),
-        complete: result.complete,
+        events,
+        complete,
+        trace,
     })
 }
 

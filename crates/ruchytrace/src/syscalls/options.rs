@@ -123,6 +123,9 @@ pub struct Options {
     pub pin_cpu: bool,
     /// Use a seccomp-bpf filter in the spawned child when `trace` is set.
     pub seccomp: bool,
+    /// Keep the events in memory and return them in [`super::Outcome::trace`] (for library
+    /// callers such as `ruchytrace run --syscalls`).
+    pub keep_events: bool,
 }
 
 impl Default for Options {
@@ -140,6 +143,7 @@ impl Default for Options {
             show_fd_paths: false,
             pin_cpu: false,
             seccomp: true,
+            keep_events: false,
         }
     }
 }
@@ -183,5 +187,35 @@ impl Options {
             StatusFilter::Failed => failed,
             StatusFilter::Successful => ret.is_some() && !failed,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_classes_and_negation() {
+        let s = SyscallSet::parse("openat,close").unwrap();
+        assert!(s.contains(table::number("openat").unwrap()));
+        assert!(!s.contains(table::number("read").unwrap()));
+        let n = SyscallSet::parse("!openat").unwrap();
+        assert!(!n.contains(table::number("openat").unwrap()));
+        assert!(n.contains(table::number("read").unwrap()));
+        let f = SyscallSet::parse("%file").unwrap();
+        assert!(f.contains(table::number("openat").unwrap()));
+        assert!(!f.contains(table::number("read").unwrap()));
+    }
+
+    #[test]
+    fn bad_expressions_are_errors() {
+        assert!(SyscallSet::parse("nosuchcall").is_err());
+        assert!(SyscallSet::parse("%nosuchclass").is_err());
+        let mut o = Options::default();
+        assert!(o.apply_expr("status=sometimes").is_err());
+        assert!(o.apply_expr("verbose=all").is_err());
+        o.apply_expr("status=failed").unwrap();
+        assert_eq!(o.status, StatusFilter::Failed);
+        assert!(o.status_ok(Some(-2)) && !o.status_ok(Some(3)) && !o.status_ok(None));
     }
 }

@@ -250,3 +250,108 @@ impl Summary {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A `Write` whose bytes the test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn printer(durations: bool) -> (TextPrinter, Shared) {
+        let buf = Shared::default();
+        let clock = ClockInfo {
+            domain: "CLOCK_MONOTONIC".into(),
+            source: "CLOCK_MONOTONIC".into(),
+            realtime_ns: 1_000_000_000_000,
+            monotonic_ns: 0,
+            tsc_hz: None,
+        };
+        let mut p = TextPrinter::new(Box::new(buf.clone()), TimeFormat::None, durations, clock);
+        p.set_root(10);
+        (p, buf)
+    }
+
+    fn text(buf: &Shared) -> String {
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn complete_call_is_one_aligned_line() {
+        let (mut p, buf) = printer(true);
+        p.entry(10, 0, "close", "3").unwrap();
+        p.exit(10, 1500, "close", "3", &["3".into()], "0", Some(1500))
+            .unwrap();
+        p.finish().unwrap();
+        assert_eq!(
+            text(&buf),
+            format!("close(3){} = 0 <0.000001>\n", " ".repeat(31))
+        );
+    }
+
+    #[test]
+    fn interleaved_threads_print_unfinished_and_resumed() {
+        let (mut p, buf) = printer(false);
+        p.entry(10, 0, "read", "3, ").unwrap();
+        p.entry(11, 1, "getpid", "").unwrap();
+        p.exit(11, 2, "getpid", "", &[], "11", None).unwrap();
+        let args = vec!["3".to_string(), "\"ab\"".to_string(), "2".to_string()];
+        p.exit(10, 3, "read", "3, ", &args, "2", None).unwrap();
+        p.finish().unwrap();
+        let t = text(&buf);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "read(3,  <unfinished ...>");
+        assert!(lines[1].starts_with("[pid    11] getpid()") && lines[1].ends_with(" = 11"));
+        assert!(lines[2].starts_with("<... read resumed>\"ab\", 2)") && lines[2].ends_with(" = 2"));
+    }
+
+    #[test]
+    fn signal_line_closes_open_entry() {
+        let (mut p, buf) = printer(false);
+        p.entry(10, 0, "wait4", "-1, ").unwrap();
+        p.line(10, 1, "--- SIGCHLD {si_signo=SIGCHLD} ---").unwrap();
+        p.finish().unwrap();
+        assert_eq!(
+            text(&buf),
+            "wait4(-1,  <unfinished ...>\n--- SIGCHLD {si_signo=SIGCHLD} ---\n"
+        );
+    }
+
+    #[test]
+    fn summary_sorted_by_time_with_totals() {
+        let mut s = Summary::default();
+        s.add("read", Some(3_000_000), false);
+        s.add("openat", Some(1_000_000), true);
+        s.add("read", Some(1_000_000), false);
+        let t = s.render();
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            "% time     seconds  usecs/call     calls    errors syscall"
+        );
+        assert_eq!(
+            lines[2],
+            " 80.00    0.004000        2000         2           read"
+        );
+        assert_eq!(
+            lines[3],
+            " 20.00    0.001000        1000         1         1 openat"
+        );
+        assert_eq!(
+            lines[5],
+            "100.00    0.005000        1666         3         1 total"
+        );
+    }
+}

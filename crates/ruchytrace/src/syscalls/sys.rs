@@ -344,3 +344,26 @@ pub fn set_interval_timer(ms: u64) {
     // SAFETY: `it` is a live local; the old value is not requested.
     unsafe { libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seccomp_program_shape() {
+        let p = SeccompProgram::new(&[1, 2], false, &[59]);
+        // arch check (3) + load nr (1) + 2 per listed/never-traced nr + default return.
+        assert_eq!(p.filter.len(), 4 + 2 * 3 + 1);
+        assert_eq!(p.filter.last().unwrap().k, SECCOMP_RET_ALLOW);
+        let inv = SeccompProgram::new(&[1], true, &[]);
+        assert_eq!(inv.filter.last().unwrap().k, SECCOMP_RET_TRACE);
+        assert_eq!(inv.filter[inv.filter.len() - 2].k, SECCOMP_RET_ALLOW);
+    }
+
+    #[test]
+    fn reads_own_memory() {
+        let data = *b"hello\0world";
+        let got = read_memory(std::process::id() as i32, data.as_ptr() as u64, 5).unwrap();
+        assert_eq!(got, b"hello");
+    }
+}

@@ -117,6 +117,8 @@ struct PendingCall {
 struct Thread {
     /// Thread group id.
     pid: i32,
+    /// Attached automatically (clone/fork/vfork), not spawned or given with `-p`.
+    auto: bool,
     phase: Phase,
     call: Option<PendingCall>,
     /// Filtered (seccomp) mode: resume with PTRACE_SYSCALL to see the exit of the current call.
@@ -210,6 +212,8 @@ pub(crate) struct Tracer<'a> {
     root_status: Option<RootEnd>,
     /// The tid that gets our own start-up SIGCONT, not shown.
     hidden_sigcont: Option<i32>,
+    /// Ctrl-C in attach mode: every tracee, including ones that appear now, is let go.
+    detaching: bool,
 }
 
 /// The ptrace options for our tracees.
@@ -264,6 +268,7 @@ impl<'a> Tracer<'a> {
             images: Vec::new(),
             root_status: None,
             hidden_sigcont: None,
+            detaching: false,
         }
     }
 
@@ -287,6 +292,7 @@ impl<'a> Tracer<'a> {
             tid,
             Thread {
                 pid,
+                auto: false,
                 phase,
                 call: None,
                 want_exit_stop: false,
@@ -398,10 +404,10 @@ impl<'a> Tracer<'a> {
     /// Runs until every tracee is gone (or detached after Ctrl-C in attach mode).
     pub(crate) fn run(mut self) -> Result<LoopResult, Error> {
         let mut complete = true;
-        let mut detaching = false;
         while !self.threads.is_empty() {
-            if INTERRUPTED.load(Ordering::Relaxed) && self.mode == Mode::Attached && !detaching {
-                detaching = true;
+            if INTERRUPTED.load(Ordering::Relaxed) && self.mode == Mode::Attached && !self.detaching
+            {
+                self.detaching = true;
                 self.start_detach();
                 if self.threads.is_empty() {
                     break;
@@ -491,6 +497,7 @@ impl<'a> Tracer<'a> {
             );
             Thread {
                 pid,
+                auto: true,
                 phase: Phase::Starting,
                 call: None,
                 want_exit_stop: false,
@@ -536,7 +543,7 @@ impl<'a> Tracer<'a> {
                     }));
                 }
             }
-            _ if phase == Phase::Detaching => {
+            _ if phase == Phase::Detaching || self.detaching => {
                 let sig = match stop {
                     Stop::Signal(s) if s != libc::SIGSTOP => s,
                     _ => 0,
@@ -562,8 +569,8 @@ impl<'a> Tracer<'a> {
     /// The first stop of an auto-attached tracee: follow it, or let go of a process we were
     /// not asked to follow (`clone()` without `CLONE_THREAD` reports as PTRACE_EVENT_CLONE).
     fn initial_stop(&mut self, tid: i32) {
-        let pid = self.threads[&tid].pid;
-        if pid == tid && !self.opts.follow_forks && self.threads.len() > 1 {
+        let (pid, auto) = (self.threads[&tid].pid, self.threads[&tid].auto);
+        if auto && pid == tid && !self.opts.follow_forks {
             debug!(pid = tid, "not following non-thread clone");
             let _ = ptrace_req("PTRACE_DETACH", libc::PTRACE_DETACH, tid, 0);
             self.threads.remove(&tid);
@@ -638,6 +645,7 @@ impl<'a> Tracer<'a> {
             .status_ok(Some(if errno.is_some() { -1 } else { rval.max(0) }));
         if let Some(text) = &mut self.text {
             if self.opts.summary {
+                // -c: only the table is printed, at the end.
             } else if shown {
                 let _ = text.exit(
                     tid,
@@ -687,7 +695,11 @@ impl<'a> Tracer<'a> {
             return;
         }
         let name = syscall_name(call.nr);
-        let args = entry_args(&pending, &entry_text);
+        let args: Vec<String> = pending
+            .entry_args()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         if let Some(text) = &mut self.text {
             if !self.opts.summary {
                 let _ = text.exit(tid, ts, &name, &entry_text, &args, "?", None);
@@ -722,6 +734,7 @@ impl<'a> Tracer<'a> {
                         };
                         self.threads.entry(new).or_insert(Thread {
                             pid,
+                            auto: true,
                             phase: Phase::Starting,
                             call: None,
                             want_exit_stop: false,
@@ -741,9 +754,7 @@ impl<'a> Tracer<'a> {
                     self.end_call_unfinished(tid, ts);
                     if let Some(mut t) = self.threads.remove(&former) {
                         t.pid = tid;
-                        if let Some(old) = self.threads.insert(tid, t) {
-                            drop(old);
-                        }
+                        self.threads.insert(tid, t);
                     }
                     self.text_line(
                         tid,
@@ -769,8 +780,17 @@ impl<'a> Tracer<'a> {
                 self.resume(tid, 0);
             }
             PtraceEvent::Stop => {
-                let phase = self.threads.get(&tid).map(|t| t.phase);
-                if phase == Some(Phase::Starting) {
+                let (phase, auto) = self
+                    .threads
+                    .get(&tid)
+                    .map_or((None, true), |t| (Some(t.phase), t.auto));
+                let stop_signal = matches!(
+                    signo,
+                    libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+                );
+                if phase == Some(Phase::Starting)
+                    && !(stop_signal && !auto && self.hidden_sigcont != Some(tid))
+                {
                     self.initial_stop(tid);
                 } else if matches!(
                     signo,
@@ -783,6 +803,10 @@ impl<'a> Tracer<'a> {
                         ts,
                         &format!("--- stopped by {} ---", decode::signal_name(signo)),
                     );
+                    // A `-p` process that was already stopped when we attached stays stopped.
+                    if let Some(t) = self.threads.get_mut(&tid) {
+                        t.phase = Phase::Running;
+                    }
                     let _ = ptrace_req("PTRACE_LISTEN", libc::PTRACE_LISTEN, tid, 0);
                 } else {
                     self.resume(tid, 0);
@@ -856,16 +880,6 @@ pub(crate) fn execve_nr() -> u64 {
     table::number("execve").unwrap_or(u64::MAX)
 }
 
-/// Arguments as known at entry (for a call that never returned).
-fn entry_args(_pending: &decode::Pending, entry_text: &str) -> Vec<String> {
-    let t = entry_text.trim_end().trim_end_matches(',');
-    if t.is_empty() {
-        Vec::new()
-    } else {
-        t.split(", ").map(str::to_string).collect()
-    }
-}
-
 /// `execve` arguments rebuilt from `/proc` after the exec (seccomp mode, where the call itself
 /// was not stopped at).
 fn exec_args_from_proc(tid: i32, strsize: usize) -> Vec<String> {
@@ -899,4 +913,45 @@ pub(crate) fn tgid_of(tid: i32) -> Option<i32> {
         .lines()
         .find_map(|l| l.strip_prefix("Tgid:"))
         .and_then(|v| v.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_statuses_classify_into_stops() {
+        assert_eq!(Stop::from_status(3 << 8), Stop::Exited(3));
+        assert_eq!(
+            Stop::from_status(libc::SIGSEGV | 0x80),
+            Stop::Killed {
+                signo: 11,
+                core: true
+            }
+        );
+        assert_eq!(Stop::from_status(0x857f), Stop::Syscall);
+        assert_eq!(Stop::from_status(0x117f), Stop::Signal(libc::SIGCHLD));
+        assert_eq!(
+            Stop::from_status((libc::PTRACE_EVENT_CLONE << 16) | 0x057f),
+            Stop::Event {
+                event: PtraceEvent::Clone,
+                signo: libc::SIGTRAP
+            }
+        );
+        assert_eq!(
+            Stop::from_status((libc::PTRACE_EVENT_STOP << 16) | 0x137f),
+            Stop::Event {
+                event: PtraceEvent::Stop,
+                signo: libc::SIGSTOP
+            }
+        );
+    }
+
+    #[test]
+    fn execve_arguments_like_strace() {
+        let args = exec_args(b"/bin/echo", &[b"echo", b"a\nb"], 32);
+        assert_eq!(args[0], "\"/bin/echo\"");
+        assert_eq!(args[1], "[\"echo\", \"a\\nb\"]");
+        assert!(args[2].starts_with("0x0 /* ") && args[2].ends_with(" vars */"));
+    }
 }

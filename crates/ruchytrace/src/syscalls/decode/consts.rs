@@ -35,9 +35,9 @@ pub(crate) static OPEN_FLAGS: &[(u64, &str)] = &[
 ];
 
 #[cfg(target_arch = "aarch64")]
-const LARGEFILE: u64 = 0o400000;
+pub(crate) const LARGEFILE: u64 = 0o400000;
 #[cfg(not(target_arch = "aarch64"))]
-const LARGEFILE: u64 = 0o100000;
+pub(crate) const LARGEFILE: u64 = 0o100000;
 
 /// Memory protection of mmap(2)/mprotect(2).
 pub(crate) static PROT: &[(u64, &str)] = &[
@@ -443,4 +443,103 @@ pub(crate) static IOCTL_REQ: &[(u64, &str)] = &[
     (0x5452, "FIOASYNC"),
     (0x80086601, "FS_IOC_GETFLAGS"),
     (0x40086602, "FS_IOC_SETFLAGS"),
+];
+
+/// termios `c_iflag`.
+pub(crate) static TC_IFLAG: &[(u64, &str)] = &[
+    (0o1, "IGNBRK"),
+    (0o2, "BRKINT"),
+    (0o4, "IGNPAR"),
+    (0o10, "PARMRK"),
+    (0o20, "INPCK"),
+    (0o40, "ISTRIP"),
+    (0o100, "INLCR"),
+    (0o200, "IGNCR"),
+    (0o400, "ICRNL"),
+    (0o1000, "IUCLC"),
+    (0o2000, "IXON"),
+    (0o4000, "IXANY"),
+    (0o10000, "IXOFF"),
+    (0o20000, "IMAXBEL"),
+    (0o40000, "IUTF8"),
+];
+
+/// termios `c_oflag` flags (the delay fields are printed separately, first).
+pub(crate) static TC_OFLAG: &[(u64, &str)] = &[
+    (0o1, "OPOST"),
+    (0o2, "OLCUC"),
+    (0o4, "ONLCR"),
+    (0o10, "OCRNL"),
+    (0o20, "ONOCR"),
+    (0o40, "ONLRET"),
+    (0o100, "OFILL"),
+    (0o200, "OFDEL"),
+];
+
+/// termios `c_cflag` flags (speed and character size are printed separately, first).
+pub(crate) static TC_CFLAG: &[(u64, &str)] = &[
+    (0o100, "CSTOPB"),
+    (0o200, "CREAD"),
+    (0o400, "PARENB"),
+    (0o1000, "PARODD"),
+    (0o2000, "HUPCL"),
+    (0o4000, "CLOCAL"),
+    (0o10000000000, "CMSPAR"),
+    (0o20000000000, "CRTSCTS"),
+];
+
+/// termios `c_lflag`, in strace's order.
+pub(crate) static TC_LFLAG: &[(u64, &str)] = &[
+    (0o1, "ISIG"),
+    (0o2, "ICANON"),
+    (0o4, "XCASE"),
+    (0o10, "ECHO"),
+    (0o20, "ECHOE"),
+    (0o40, "ECHOK"),
+    (0o100, "ECHONL"),
+    (0o200, "NOFLSH"),
+    (0o100000, "IEXTEN"),
+    (0o1000, "ECHOCTL"),
+    (0o2000, "ECHOPRT"),
+    (0o4000, "ECHOKE"),
+    (0o10000, "FLUSHO"),
+    (0o40000, "PENDIN"),
+    (0o400, "TOSTOP"),
+    (0o200000, "EXTPROC"),
+];
+
+/// Baud rates by their `CBAUD` code.
+pub(crate) static BAUD: &[(u64, &str)] = &[
+    (0, "B0"),
+    (1, "B50"),
+    (2, "B75"),
+    (3, "B110"),
+    (4, "B134"),
+    (5, "B150"),
+    (6, "B200"),
+    (7, "B300"),
+    (8, "B600"),
+    (9, "B1200"),
+    (10, "B1800"),
+    (11, "B2400"),
+    (12, "B4800"),
+    (13, "B9600"),
+    (14, "B19200"),
+    (15, "B38400"),
+    (0o10000, "BOTHER"),
+    (0o10001, "B57600"),
+    (0o10002, "B115200"),
+    (0o10003, "B230400"),
+    (0o10004, "B460800"),
+    (0o10005, "B500000"),
+    (0o10006, "B576000"),
+    (0o10007, "B921600"),
+    (0o10010, "B1000000"),
+    (0o10011, "B1152000"),
+    (0o10012, "B1500000"),
+    (0o10013, "B2000000"),
+    (0o10014, "B2500000"),
+    (0o10015, "B3000000"),
+    (0o10016, "B3500000"),
+    (0o10017, "B4000000"),
 ];

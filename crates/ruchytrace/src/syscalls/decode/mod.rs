@@ -22,7 +22,8 @@ pub trait TraceeMemory {
     fn read(&self, addr: u64, len: usize) -> Option<Vec<u8>>;
     /// Reads a NUL-terminated string of at most `max` bytes; returns (bytes, truncated).
     fn read_cstr(&self, addr: u64, max: usize) -> Option<(Vec<u8>, bool)>;
-    /// `/proc/PID/fd/FD` link target, for `-y`.
+    /// `/proc/PID/fd/FD` link target, for `-y`. Called with `-100` (`AT_FDCWD`) for the working directory
+    /// (`/proc/PID/cwd`), which strace shows as `AT_FDCWD</home/me>`.
     fn fd_path(&self, fd: i64) -> Option<String>;
 }
 
@@ -78,9 +79,19 @@ pub fn decode_entry(
     mem: &dyn TraceeMemory,
     opts: &DecodeOptions,
 ) -> Pending {
-    let Some(spec) = spec_of(nr) else {
+    entry_with(spec_of(nr), args, mem, opts)
+}
+
+/// [`decode_entry`] for a given spec (tests use it to decode any architecture's calls).
+fn entry_with(
+    spec: Option<&'static spec::Spec>,
+    args: &[u64; 6],
+    mem: &dyn TraceeMemory,
+    opts: &DecodeOptions,
+) -> Pending {
+    let Some(spec) = spec else {
         // Unknown call: strace prints every raw argument in hex.
-        let n = arg_count(nr);
+        let n = 6;
         return Pending {
             args: args[..n].iter().map(|a| Some(format!("{a:#x}"))).collect(),
             saved: Vec::new(),
@@ -124,14 +135,33 @@ pub fn decode_exit(
     mem: &dyn TraceeMemory,
     opts: &DecodeOptions,
 ) -> Vec<String> {
-    let Some(spec) = spec_of(nr) else {
+    exit_with(spec_of(nr), args, ret, p, mem, opts)
+}
+
+/// [`decode_exit`] for a given spec.
+fn exit_with(
+    spec: Option<&'static spec::Spec>,
+    args: &[u64; 6],
+    ret: i64,
+    p: Pending,
+    mem: &dyn TraceeMemory,
+    opts: &DecodeOptions,
+) -> Vec<String> {
+    let Some(spec) = spec else {
         return p.args.into_iter().flatten().collect();
     };
     let ctx = render::Ctx { args, mem, opts };
     let mut out = Vec::with_capacity(p.args.len());
     for (i, rendered) in p.args.into_iter().enumerate() {
         match rendered {
-            Some(text) => out.push(text),
+            Some(mut text) => {
+                if let Some(kind) = spec.args.get(i) {
+                    if let Some(suffix) = render::exit_suffix(*kind, i, ret, &ctx) {
+                        text.push_str(&suffix);
+                    }
+                }
+                out.push(text)
+            }
             None => {
                 let kind = spec.args.get(i).copied().unwrap_or(Arg::Hex);
                 out.push(render::render_output(
@@ -160,7 +190,11 @@ const MAX_ERRNO: i64 = 4095;
 /// Renders a return value: "3", "0x7f12a000" (mmap/brk), "-1 ENOENT (No such file or directory)", "? ERESTARTSYS (...)".
 /// Returns (text, errno name when the call failed).
 pub fn format_return(nr: u64, ret: i64) -> (String, Option<&'static str>) {
-    let spec = spec_of(nr);
+    return_with(spec_of(nr), ret)
+}
+
+/// [`format_return`] for a given spec.
+fn return_with(spec: Option<&'static spec::Spec>, ret: i64) -> (String, Option<&'static str>) {
     if (-MAX_ERRNO..0).contains(&ret) {
         let e = (-ret) as i32;
         let name = errno_name(e);
@@ -179,6 +213,76 @@ pub fn format_return(nr: u64, ret: i64) -> (String, Option<&'static str>) {
         _ => ret.to_string(),
     };
     (text, None)
+}
+
+/// Like [`format_return`], with the decorations strace adds from the arguments and the tracee: the path of a
+/// returned fd under `-y` (`3</etc/passwd>`), the flags returned by `fcntl(F_GETFD/F_GETFL)`
+/// (`0x8000 (flags O_RDONLY|O_LARGEFILE)`).
+pub fn format_return_full(
+    nr: u64,
+    args: &[u64; 6],
+    ret: i64,
+    mem: &dyn TraceeMemory,
+    opts: &DecodeOptions,
+) -> (String, Option<&'static str>) {
+    return_full_with(spec_of(nr), args, ret, mem, opts)
+}
+
+/// [`format_return_full`] for a given spec.
+fn return_full_with(
+    spec: Option<&'static spec::Spec>,
+    args: &[u64; 6],
+    ret: i64,
+    mem: &dyn TraceeMemory,
+    opts: &DecodeOptions,
+) -> (String, Option<&'static str>) {
+    let (text, err) = return_with(spec, ret);
+    if err.is_some() || ret < 0 {
+        return (text, err);
+    }
+    let Some(spec) = spec else {
+        return (text, err);
+    };
+    let ctx = render::Ctx { args, mem, opts };
+    let is_fd =
+        spec.ret == spec::Ret::Fd || (spec.name == "fcntl" && matches!(args[1] as u32, 0 | 1030));
+    if is_fd {
+        return (render::fd(ret, &ctx), None);
+    }
+    if spec.name == "poll" || spec.name == "ppoll" {
+        if ret == 0 {
+            return ("0 (Timeout)".to_string(), None);
+        }
+        if let Some(revents) = render::poll_revents(args[0], args[1], &ctx) {
+            // ppoll also reports the time left of its timeout.
+            let left = match (spec.name, render::timespec(args[2], &ctx)) {
+                ("ppoll", Some(ts)) => format!(", left {ts}"),
+                _ => String::new(),
+            };
+            return (format!("{ret} ({revents}{left})"), None);
+        }
+    }
+    if spec.name == "fcntl" {
+        match args[1] as u32 {
+            1 if ret != 0 => {
+                return (
+                    format!(
+                        "{ret:#x} (flags {})",
+                        names::flags(ret as u64, &[(1, "FD_CLOEXEC")], "0")
+                    ),
+                    None,
+                )
+            }
+            3 => {
+                return (
+                    format!("{ret:#x} (flags {})", render::open_flags(ret as u64)),
+                    None,
+                )
+            }
+            _ => {}
+        }
+    }
+    (text, err)
 }
 
 /// Renders a `siginfo_t` strace-style: `{si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=42, ...}`.

@@ -83,7 +83,12 @@ fn int(v: u64) -> i32 {
 pub(crate) fn fd(v: i64, ctx: &Ctx) -> String {
     if ctx.opts.show_fd_paths && v >= 0 {
         if let Some(p) = ctx.mem.fd_path(v) {
-            return format!("{v}<{p}>");
+            // The kernel marks unlinked files " (deleted)"; strace moves the mark outside the brackets.
+            let (p, deleted) = match p.strip_suffix(" (deleted)") {
+                Some(stripped) => (stripped, "(deleted)"),
+                None => (p.as_str(), ""),
+            };
+            return format!("{v}<{p}>{deleted}");
         }
     }
     v.to_string()
@@ -92,7 +97,15 @@ pub(crate) fn fd(v: i64, ctx: &Ctx) -> String {
 fn dirfd(v: u64, ctx: &Ctx) -> String {
     let v = int(v);
     if v == AT_FDCWD {
-        "AT_FDCWD".to_string()
+        // Under -y strace shows the working directory: fd_path(AT_FDCWD) is the tracee's cwd.
+        match ctx
+            .mem
+            .fd_path(AT_FDCWD as i64)
+            .filter(|_| ctx.opts.show_fd_paths)
+        {
+            Some(cwd) => format!("AT_FDCWD<{cwd}>"),
+            None => "AT_FDCWD".to_string(),
+        }
     } else {
         fd(v as i64, ctx)
     }
@@ -182,7 +195,7 @@ fn makedev(dev: u64) -> String {
     format!("makedev({major:#x}, {minor:#x})")
 }
 
-fn open_flags(v: u64) -> String {
+pub(crate) fn open_flags(v: u64) -> String {
     let acc = v & 0o3;
     let mut out = enum_name(acc, OPEN_ACCMODE, true);
     let rest = v & !0o3;
@@ -292,6 +305,12 @@ pub(crate) fn wait_status(s: i32) -> String {
             signal_name(sig)
         )
     }
+}
+
+/// A readable timespec, `None` for NULL or unreadable memory.
+pub(crate) fn timespec(addr: u64, ctx: &Ctx) -> Option<String> {
+    let [sec, nsec] = read_pod::<[i64; 2]>(addr, ctx)?;
+    Some(format!("{{tv_sec={sec}, tv_nsec={nsec}}}"))
 }
 
 fn timespec_at(addr: u64, ctx: &Ctx) -> String {
@@ -565,6 +584,23 @@ fn pollfds_at(addr: u64, count: u64, ctx: &Ctx) -> String {
     format!("[{}]", items.join(", "))
 }
 
+/// The `revents` strace appends to poll's return value: `[{fd=0, revents=POLLIN}]`.
+pub(crate) fn poll_revents(addr: u64, count: u64, ctx: &Ctx) -> Option<String> {
+    let mut items = Vec::new();
+    for i in 0..count.min(1024) {
+        let [f, ev] = read_pod::<[i32; 2]>(addr + i * 8, ctx)?;
+        let revents = (ev >> 16) as u16;
+        if revents != 0 {
+            // strace prints the bare fd here, even under -y.
+            items.push(format!(
+                "{{fd={f}, revents={}}}",
+                flags(revents as u64, POLL_EVENTS, "0")
+            ));
+        }
+    }
+    Some(format!("[{}]", items.join(", ")))
+}
+
 fn uname_at(addr: u64, ctx: &Ctx) -> String {
     let Some(u) = read_pod::<libc::utsname>(addr, ctx) else {
         return ptr(addr);
@@ -722,6 +758,19 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
         Arg::AtFlags => flags(v & 0xffff_ffff, AT_FLAGS, "0"),
         Arg::FaccessatFlags => flags(v & 0xffff_ffff, FACCESSAT_FLAGS, "0"),
         Arg::StatxMask => flags(v & 0xffff_ffff, STATX_MASK, "0"),
+        Arg::StatxFlags => {
+            let mut out = match v & 0x6000 {
+                0 => "AT_STATX_SYNC_AS_STAT".to_string(),
+                0x2000 => "AT_STATX_FORCE_SYNC".to_string(),
+                0x4000 => "AT_STATX_DONT_SYNC".to_string(),
+                _ => "0x6000".to_string(),
+            };
+            let rest = v & 0xffff_ffff & !0x6000;
+            if rest != 0 {
+                push_sep(&mut out, &flags(rest, AT_FLAGS, "0"));
+            }
+            out
+        }
         Arg::Signal => {
             let s = int(v);
             if s == 0 {
@@ -741,9 +790,9 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
         Arg::SockFlags => flags(v & 0xffff_ffff, SOCK_FLAGS, "0"),
         Arg::MsgFlags => flags(v & 0xffff_ffff, MSG_FLAGS, "0"),
         Arg::ShutHow => enum_name(v, SHUT_HOW, false),
-        Arg::Ioctl => enum_name(v & 0xffff_ffff, IOCTL_REQ, true),
+        Arg::Ioctl => ioctl_request(v & 0xffff_ffff),
         Arg::FcntlCmd => enum_name(v & 0xffff_ffff, FCNTL_CMD, false),
-        Arg::FcntlArg => match int(a[1]) {
+        Arg::FcntlThird => match int(a[1]) {
             // F_GETFD, F_GETFL, F_GETOWN, F_GETSIG, F_GETLEASE, F_GETPIPE_SZ, F_GET_SEALS take no argument.
             1 | 3 | 9 | 11 | 1025 | 1032 | 1034 => String::new(),
             2 => flags(v, &[(1, "FD_CLOEXEC")], "0"),
@@ -810,6 +859,32 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
             }
         }
         Arg::CloneArgs => clone_args_at(v, a[1], ctx),
+        Arg::StackIn if v != 0 => stack_at(v, ctx),
+        Arg::MsghdrIn => msghdr_at(v, None, None, ctx),
+        Arg::IdType => enum_name(
+            v & 0xffff_ffff,
+            &[(0, "P_ALL"), (1, "P_PID"), (2, "P_PGID"), (3, "P_PIDFD")],
+            false,
+        ),
+        Arg::CloneFlagsBare => flags(v & 0xffff_ffff, CLONE_FLAGS, "0"),
+        Arg::EpollOp => enum_name(
+            v & 0xffff_ffff,
+            &[
+                (1, "EPOLL_CTL_ADD"),
+                (2, "EPOLL_CTL_DEL"),
+                (3, "EPOLL_CTL_MOD"),
+            ],
+            false,
+        ),
+        Arg::Who => enum_name(
+            int(v) as i64 as u64,
+            &[
+                (0, "RUSAGE_SELF"),
+                (u64::MAX, "RUSAGE_CHILDREN"),
+                (1, "RUSAGE_THREAD"),
+            ],
+            false,
+        ),
         Arg::IovIn(count_arg) => iovec_at(v, a[count_arg as usize], None, ctx),
         Arg::PollFds(count_arg) => pollfds_at(v, a[count_arg as usize], ctx),
         Arg::SockoptLevel => {
@@ -867,7 +942,240 @@ pub(crate) fn save_at_entry(kind: Arg, i: usize, ctx: &Ctx) -> u64 {
         Arg::SockLenOut => read_u32(ctx.args[i], ctx)
             .map(u64::from)
             .unwrap_or(u64::MAX),
+        // recvmsg: msg_namelen before the kernel rewrites it.
+        Arg::MsghdrOut => read_u32(ctx.args[i] + 8, ctx)
+            .map(u64::from)
+            .unwrap_or(u64::MAX),
         _ => 0,
+    }
+}
+
+/// A `stack_t`: `{ss_sp=0x7f..., ss_flags=0, ss_size=8192}`.
+fn stack_at(addr: u64, ctx: &Ctx) -> String {
+    match read_pod::<[u64; 3]>(addr, ctx) {
+        Some([sp, fl, size]) => format!(
+            "{{ss_sp={}, ss_flags={}, ss_size={size}}}",
+            ptr(sp),
+            flags(
+                fl & 0xffff_ffff,
+                &[
+                    (1, "SS_ONSTACK"),
+                    (2, "SS_DISABLE"),
+                    (1 << 31, "SS_AUTODISARM")
+                ],
+                "0"
+            )
+        ),
+        None => ptr(addr),
+    }
+}
+
+/// A CPU set of `len` bytes: the numbers of the CPUs in it, `[0 1]`.
+fn cpuset_at(addr: u64, len: usize, ctx: &Ctx) -> String {
+    let Some(b) = ctx.mem.read(addr, len) else {
+        return ptr(addr);
+    };
+    let cpus: Vec<String> = (0..len * 8)
+        .filter(|&i| b[i / 8] & (1 << (i % 8)) != 0)
+        .map(|i| i.to_string())
+        .collect();
+    format!("[{}]", cpus.join(" "))
+}
+
+/// Control messages of a msghdr: `[{cmsg_len=20, cmsg_level=SOL_SOCKET, cmsg_type=SCM_RIGHTS, cmsg_data=[0]}]`.
+fn cmsgs_at(addr: u64, len: u64, ctx: &Ctx) -> String {
+    let Some(b) = ctx.mem.read(addr, len.min(4096) as usize) else {
+        return ptr(addr);
+    };
+    let mut items = Vec::new();
+    let mut off = 0usize;
+    while off + 16 <= b.len() {
+        let clen = u64::from_ne_bytes(b[off..off + 8].try_into().unwrap_or([0; 8])) as usize;
+        let level = i32::from_ne_bytes(b[off + 8..off + 12].try_into().unwrap_or([0; 4]));
+        let kind = i32::from_ne_bytes(b[off + 12..off + 16].try_into().unwrap_or([0; 4]));
+        if clen < 16 {
+            break;
+        }
+        let data = &b[off + 16..(off + clen).min(b.len())];
+        let word = |i: usize| u32::from_ne_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+        let (level_s, kind_s, data_s) = match (level, kind) {
+            (1, 1) => {
+                let fds: Vec<String> = (0..data.len() / 4)
+                    .map(|i| fd(word(i * 4) as i32 as i64, ctx))
+                    .collect();
+                (
+                    "SOL_SOCKET".to_string(),
+                    "SCM_RIGHTS".to_string(),
+                    format!("[{}]", fds.join(", ")),
+                )
+            }
+            (1, 2) if data.len() >= 12 => (
+                "SOL_SOCKET".to_string(),
+                "SCM_CREDENTIALS".to_string(),
+                format!("{{pid={}, uid={}, gid={}}}", word(0), word(4), word(8)),
+            ),
+            (1, t) => (
+                "SOL_SOCKET".to_string(),
+                format!("{t:#x}"),
+                escape_bytes(data, false),
+            ),
+            (l, t) => (l.to_string(), format!("{t:#x}"), escape_bytes(data, false)),
+        };
+        items.push(format!(
+            "{{cmsg_len={clen}, cmsg_level={level_s}, cmsg_type={kind_s}, cmsg_data={data_s}}}"
+        ));
+        off += (clen + 7) & !7;
+    }
+    format!("[{}]", items.join(", "))
+}
+
+/// A `struct msghdr` (LP64 layout). For recvmsg, `namelen_before` is msg_namelen at entry (strace prints
+/// `msg_namelen=110 => 16` when the kernel changed it) and `data_len` the bytes received.
+fn msghdr_at(addr: u64, namelen_before: Option<u32>, data_len: Option<u64>, ctx: &Ctx) -> String {
+    let Some(b) = ctx.mem.read(addr, 56).filter(|b| b.len() == 56) else {
+        return ptr(addr);
+    };
+    let q = |i: usize| u64::from_ne_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+    let (name, iov, iovlen, control, controllen) = (q(0), q(16), q(24), q(32), q(40));
+    let namelen = u32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
+    let msg_flags = u32::from_ne_bytes([b[48], b[49], b[50], b[51]]) as u64;
+    let name_s = if name == 0 {
+        "NULL".to_string()
+    } else if namelen == 0 {
+        ptr(name)
+    } else {
+        sockaddr_at(name, namelen as u64, ctx)
+    };
+    let namelen_s = match namelen_before {
+        Some(before) if before != u32::MAX && before != namelen => format!("{before} => {namelen}"),
+        _ => namelen.to_string(),
+    };
+    let mut out = format!(
+        "{{msg_name={name_s}, msg_namelen={namelen_s}, msg_iov={}, msg_iovlen={iovlen}",
+        iovec_at(iov, iovlen, data_len, ctx)
+    );
+    if controllen != 0 {
+        out.push_str(&format!(
+            ", msg_control={}",
+            cmsgs_at(control, controllen, ctx)
+        ));
+    }
+    out.push_str(&format!(
+        ", msg_controllen={controllen}, msg_flags={}}}",
+        flags(msg_flags, MSG_FLAGS, "0")
+    ));
+    out
+}
+
+/// The kernel's `struct termios` as strace abbreviates it.
+fn termios_at(addr: u64, ctx: &Ctx) -> String {
+    let Some([iflag, oflag, cflag, lflag]) = read_pod::<[u32; 4]>(addr, ctx) else {
+        return ptr(addr);
+    };
+    let (iflag, oflag, cflag, lflag) = (iflag as u64, oflag as u64, cflag as u64, lflag as u64);
+    // Output delays: each field is printed by value (NL0, CR2...), then the plain flags.
+    let mut o = String::new();
+    for (mask, shift, names) in [
+        (0o400u64, 8, &["NL0", "NL1"][..]),
+        (0o3000, 9, &["CR0", "CR1", "CR2", "CR3"][..]),
+        (0o14000, 11, &["TAB0", "TAB1", "TAB2", "TAB3"][..]),
+        (0o20000, 13, &["BS0", "BS1"][..]),
+        (0o40000, 14, &["VT0", "VT1"][..]),
+        (0o100000, 15, &["FF0", "FF1"][..]),
+    ] {
+        push_sep(&mut o, names[((oflag & mask) >> shift) as usize]);
+    }
+    let rest = oflag & !0o177400;
+    if rest != 0 {
+        push_sep(&mut o, &flags(rest, TC_OFLAG, "0"));
+    }
+    let mut c = enum_name(cflag & 0o10017, BAUD, true);
+    push_sep(
+        &mut c,
+        ["CS5", "CS6", "CS7", "CS8"][((cflag & 0o60) >> 4) as usize],
+    );
+    let ibaud = (cflag >> 16) & 0o10017;
+    if ibaud != 0 {
+        push_sep(
+            &mut c,
+            &format!("{}<<IBSHIFT", enum_name(ibaud, BAUD, true)),
+        );
+    }
+    let rest = cflag & !(0o10017 | 0o60 | (0o10017 << 16));
+    if rest != 0 {
+        push_sep(&mut c, &flags(rest, TC_CFLAG, "0"));
+    }
+    format!(
+        "{{c_iflag={}, c_oflag={o}, c_cflag={c}, c_lflag={}, ...}}",
+        flags(iflag, TC_IFLAG, "0"),
+        flags(lflag, TC_LFLAG, "0")
+    )
+}
+
+/// An ioctl request: its name when known, else strace's `_IOC(dir, type, nr, size)` breakdown.
+fn ioctl_request(req: u64) -> String {
+    if let Some(n) = IOCTL_REQ.iter().find(|e| e.0 == req) {
+        return n.1.to_string();
+    }
+    let dir = match req >> 30 {
+        0 => "_IOC_NONE",
+        1 => "_IOC_WRITE",
+        2 => "_IOC_READ",
+        _ => "_IOC_READ|_IOC_WRITE",
+    };
+    let hex = |v: u64| {
+        if v == 0 {
+            "0".to_string()
+        } else {
+            format!("{v:#x}")
+        }
+    };
+    format!(
+        "_IOC({dir}, {}, {}, {})",
+        hex((req >> 8) & 0xff),
+        hex(req & 0xff),
+        hex((req >> 16) & 0x3fff)
+    )
+}
+
+/// ioctl's third argument for the requests strace decodes; the bare pointer otherwise.
+fn ioctl_arg(req: u64, v: u64, failed: bool, ctx: &Ctx) -> String {
+    if failed || v == 0 {
+        return ptr(v);
+    }
+    match req {
+        // TCGETS and the TCSETS family share the struct.
+        0x5401..=0x5404 => termios_at(v, ctx),
+        // TIOCGWINSZ, TIOCSWINSZ.
+        0x5413 | 0x5414 => match read_pod::<[u16; 4]>(v, ctx) {
+            Some([r, c, x, y]) => {
+                format!("{{ws_row={r}, ws_col={c}, ws_xpixel={x}, ws_ypixel={y}}}")
+            }
+            None => ptr(v),
+        },
+        // TIOCGPGRP, TIOCSPGRP, FIONREAD, FIONBIO, FIOASYNC: an int.
+        0x540f | 0x5410 | 0x541b | 0x5421 | 0x5452 => match read_u32(v, ctx) {
+            Some(x) => format!("[{}]", x as i32),
+            None => ptr(v),
+        },
+        _ => ptr(v),
+    }
+}
+
+/// Text appended at exit to an argument rendered at entry, for structures that are both read and written by
+/// the kernel (clone3's `=> {parent_tid=[N]}`); `None` for every other kind.
+pub(crate) fn exit_suffix(kind: Arg, i: usize, ret: i64, ctx: &Ctx) -> Option<String> {
+    match kind {
+        Arg::CloneArgs if ret >= 0 => {
+            let fl = read_u64(ctx.args[i], ctx)?;
+            if fl & CLONE_PARENT_SETTID == 0 {
+                return None;
+            }
+            let ptid_addr = read_u64(ctx.args[i] + 24, ctx)?;
+            let tid = read_u32(ptid_addr, ctx)?;
+            Some(format!(" => {{parent_tid=[{}]}}", tid as i32))
+        }
+        _ => None,
     }
 }
 
@@ -931,6 +1239,20 @@ pub(crate) fn render_output(kind: Arg, i: usize, ret: i64, saved: u64, ctx: &Ctx
                 String::new()
             }
         }
+        Arg::TimevalOut if !failed && v != 0 => match read_pod::<[i64; 2]>(v, ctx) {
+            Some([sec, usec]) => format!("{{tv_sec={sec}, tv_usec={usec}}}"),
+            None => ptr(v),
+        },
+        // waitid with WNOHANG and no child ready leaves si_pid 0: strace then prints `{}`.
+        Arg::SiginfoOut if !failed && v != 0 => match read_pod::<libc::siginfo_t>(v, ctx) {
+            Some(info) if info.si_signo == 0 => "{}".to_string(),
+            Some(info) => siginfo(&info),
+            None => ptr(v),
+        },
+        Arg::MsghdrOut if !failed => msghdr_at(v, Some(saved as u32), Some(ret as u64), ctx),
+        Arg::IoctlData => ioctl_arg(a[1] & 0xffff_ffff, v, failed, ctx),
+        Arg::CpuSetOut if !failed => cpuset_at(v, ret as usize, ctx),
+        Arg::StackOut if !failed && v != 0 => stack_at(v, ctx),
         Arg::IntOut if !failed => match read_u32(v, ctx) {
             Some(x) => format!("[{}]", x as i32),
             None => ptr(v),

@@ -49,15 +49,19 @@ fn nr(name: &str) -> u64 {
     table::number(name).unwrap_or_else(|| panic!("no syscall {name}"))
 }
 
+/// The decoding spec of `name`, whatever the host architecture (aarch64 lacks open, access...).
+fn spec(name: &str) -> Option<&'static super::spec::Spec> {
+    Some(super::spec::lookup(name).unwrap_or_else(|| panic!("no spec for {name}")))
+}
+
 /// Decodes a whole call (entry then exit) and renders it as strace's `name(args) = ret` line.
 fn line(name: &str, args: [u64; 6], ret: i64, mem: &FakeMem, opts: &DecodeOptions) -> String {
-    let n = nr(name);
-    let p = decode_entry(n, &args, mem, opts);
-    let rendered = decode_exit(n, &args, ret, p, mem, opts);
+    let p = entry_with(spec(name), &args, mem, opts);
+    let rendered = exit_with(spec(name), &args, ret, p, mem, opts);
     format!(
         "{name}({}) = {}",
         rendered.join(", "),
-        format_return(n, ret).0
+        return_with(spec(name), ret).0
     )
 }
 
@@ -301,7 +305,7 @@ fn statx_struct() {
     let mem = FakeMem::default().with(0x1000, b"/x\0").with(0x8000, bytes);
     assert_eq!(
         strace("statx", [AT_FDCWD, 0x1000, 0, 0x7ff, 0x8000, 0], 0, &mem),
-        "statx(AT_FDCWD, \"/x\", 0, STATX_BASIC_STATS, {stx_mask=STATX_BASIC_STATS|STATX_MNT_ID, \
+        "statx(AT_FDCWD, \"/x\", AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, {stx_mask=STATX_BASIC_STATS|STATX_MNT_ID, \
          stx_attributes=0, stx_mode=S_IFREG|0644, stx_size=1234, ...}) = 0"
     );
 }
@@ -515,12 +519,14 @@ fn clone3_struct() {
         0x3d0f00, 0, 0x7f10, 0x7f20, 0, 0x7f30, 0x7fff00, 0x7f40, 0, 0, 0,
     ];
     let bytes: Vec<u8> = fields.iter().flat_map(|v| v.to_ne_bytes()).collect();
-    let mem = FakeMem::default().with(0x1000, &bytes);
+    let mem = FakeMem::default()
+        .with(0x1000, &bytes)
+        .with(0x7f20, &77u32.to_ne_bytes());
     assert_eq!(
         strace("clone3", [0x1000, 88, 0, 0, 0, 0], 77, &mem),
         "clone3({flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|\
          CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, child_tid=0x7f10, parent_tid=0x7f20, exit_signal=0, \
-         stack=0x7f30, stack_size=0x7fff00, tls=0x7f40}, 88) = 77"
+         stack=0x7f30, stack_size=0x7fff00, tls=0x7f40} => {parent_tid=[77]}, 88) = 77"
     );
 }
 
@@ -709,8 +715,9 @@ fn spec_table_sorted_and_named() {
     }
     for s in specs {
         assert!(
-            table::number(s.name).is_some(),
-            "{} is not a host syscall",
+            table::Arch::X86_64.number(s.name).is_some()
+                || table::Arch::Aarch64.number(s.name).is_some(),
+            "{} is in no syscall table",
             s.name
         );
         assert!(s.args.len() <= 6);
@@ -749,5 +756,96 @@ fn siginfo_rendering() {
     assert_eq!(
         format_siginfo(&info),
         "{si_signo=SIGSEGV, si_code=SI_USER, si_pid=7, si_uid=0}"
+    );
+}
+
+#[test]
+fn returns_decorated_from_args() {
+    let mem = FakeMem::default()
+        .fd(3, "/etc/passwd")
+        .fd(-100, "/tmp")
+        .with(0x1000, b"/etc/passwd\0");
+    let y = DecodeOptions {
+        show_fd_paths: true,
+        ..DecodeOptions::default()
+    };
+    let plain = DecodeOptions::default();
+    let openat = nr("openat");
+    let args = [AT_FDCWD, 0x1000, 0, 0, 0, 0];
+    assert_eq!(
+        format_return_full(openat, &args, 3, &mem, &y).0,
+        "3</etc/passwd>"
+    );
+    assert_eq!(format_return_full(openat, &args, 3, &mem, &plain).0, "3");
+    assert_eq!(
+        format_return_full(openat, &args, -2, &mem, &y).1,
+        Some("ENOENT")
+    );
+    assert_eq!(
+        line("openat", args, 3, &mem, &y),
+        "openat(AT_FDCWD</tmp>, \"/etc/passwd\", O_RDONLY) = 3"
+    );
+    let fcntl = nr("fcntl");
+    assert_eq!(
+        format_return_full(fcntl, &[0, 3, 0, 0, 0, 0], 0x8000, &mem, &plain).0,
+        "0x8000 (flags O_RDONLY|O_LARGEFILE)"
+    );
+    assert_eq!(
+        format_return_full(fcntl, &[0, 1, 0, 0, 0, 0], 1, &mem, &plain).0,
+        "0x1 (flags FD_CLOEXEC)"
+    );
+    assert_eq!(
+        format_return_full(fcntl, &[0, 1, 0, 0, 0, 0], 0, &mem, &plain).0,
+        "0"
+    );
+    assert_eq!(
+        format_return_full(fcntl, &[0, 1030, 10, 0, 0, 0], 3, &mem, &y).0,
+        "3</etc/passwd>"
+    );
+    assert_eq!(
+        format_return_full(nr("getpid"), &[0; 6], 3, &mem, &y).0,
+        "3"
+    );
+}
+
+#[test]
+fn ioctl_terminal_structs() {
+    // What a terminal in its default cooked mode returns for TCGETS (values from strace's own rendering).
+    let termios: Vec<u8> = [0o2400u32, 0o5, 0o277, 0o105073]
+        .iter()
+        .flat_map(|v| v.to_ne_bytes())
+        .collect();
+    let winsz: Vec<u8> = [24u16, 80, 0, 0]
+        .iter()
+        .flat_map(|v| v.to_ne_bytes())
+        .collect();
+    let mem = FakeMem::default()
+        .with(0x1000, &termios)
+        .with(0x2000, &winsz)
+        .with(0x3000, &7642i32.to_ne_bytes());
+    assert_eq!(
+        strace("ioctl", [1, 0x5401, 0x1000, 0, 0, 0], 0, &mem),
+        "ioctl(1, TCGETS, {c_iflag=ICRNL|IXON, c_oflag=NL0|CR0|TAB0|BS0|VT0|FF0|OPOST|ONLCR, \
+         c_cflag=B38400|CS8|CREAD, c_lflag=ISIG|ICANON|ECHO|ECHOE|ECHOK|IEXTEN|ECHOCTL|ECHOKE, ...}) = 0"
+    );
+    assert_eq!(
+        strace("ioctl", [0, 0x5414, 0x2000, 0, 0, 0], 0, &mem),
+        "ioctl(0, TIOCSWINSZ, {ws_row=24, ws_col=80, ws_xpixel=0, ws_ypixel=0}) = 0"
+    );
+    assert_eq!(
+        strace("ioctl", [0, 0x540f, 0x3000, 0, 0, 0], 0, &mem),
+        "ioctl(0, TIOCGPGRP, [7642]) = 0"
+    );
+    assert_eq!(
+        strace("ioctl", [3, 0x5401, 0x1000, 0, 0, 0], -25, &mem),
+        "ioctl(3, TCGETS, 0x1000) = -1 ENOTTY (Inappropriate ioctl for device)"
+    );
+    assert_eq!(
+        strace("ioctl", [3, 0xabcd, 0x1000, 0, 0, 0], 0, &mem),
+        "ioctl(3, _IOC(_IOC_NONE, 0xab, 0xcd, 0), 0x1000) = 0"
+    );
+    assert_eq!(
+        strace("ioctl", [3, 0x8010_4604, 0x1000, 0, 0, 0], 0, &mem),
+        "ioctl(3, _IOC(_IOC_READ, 0x46, 0x4, 0x10), 0x1000) = 0"
     );
 }
