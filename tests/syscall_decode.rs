@@ -220,6 +220,31 @@ fn strace_workload_calls(
     )
     .unwrap();
     let missing = arena.s("/nonexistent-ruchytrace/x");
+    // execve of a missing program fails and leaves the process alone, which is all strace needs to show argv.
+    let prog = arena.s("/nonexistent-ruchytrace/prog");
+    let argv = {
+        let items = [
+            arena.s("prog"),
+            arena.s("two words"),
+            arena.s("tab\there"),
+            arena.s(&"x".repeat(40)),
+        ];
+        let v: Vec<u8> = items
+            .iter()
+            .chain(&[0])
+            .flat_map(|p| p.to_ne_bytes())
+            .collect();
+        arena.block(&v)
+    };
+    let envp = {
+        let items = [arena.s("A=1"), arena.s("B=2"), arena.s("PATH=/bin")];
+        let v: Vec<u8> = items
+            .iter()
+            .chain(&[0])
+            .flat_map(|p| p.to_ne_bytes())
+            .collect();
+        arena.block(&v)
+    };
     let here = arena.s(std::env::current_dir().unwrap().to_str().unwrap());
     let empty = arena.s("");
     let root = arena.s("/");
@@ -531,6 +556,14 @@ fn strace_workload_calls(
     call!("getuid",);
     call!("clock_nanosleep", libc::CLOCK_MONOTONIC, 0, sleep, 0);
     call!("sched_yield",);
+    call!("statfs", root, arena.zeroed(120));
+    call!("statfs", arena.s("/proc"), arena.zeroed(120));
+    call!("statfs", missing, arena.zeroed(120));
+    call!(
+        "sysinfo",
+        arena.zeroed(std::mem::size_of::<libc::sysinfo>())
+    );
+    call!("execve", prog, argv, envp);
     call!("faccessat", fdcwd, end, libc::F_OK);
     rec
 }

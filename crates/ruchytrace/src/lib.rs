@@ -54,6 +54,12 @@ pub use ruchytrace_runtime::{FunctionSummary, TraceSummary};
 
 #[cfg(feature = "cli")]
 pub mod cli;
+/// The system call tracer behind `ruchytrace syscalls` (ptrace companion).
+#[cfg(feature = "cli")]
+pub mod syscalls;
+/// Merging function and system call traces: attribution, output formats, reports.
+#[cfg(feature = "cli")]
+pub mod merge;
 
 /// Turns recording on (no-op without the `trace` feature).
 #[inline]
@@ -115,7 +121,3 @@ pub fn summary() -> TraceSummary {
         functions: Vec::new(),
     }
 }
-#[cfg(feature = "cli")]
-pub mod merge;
-#[cfg(feature = "cli")]
-pub mod syscalls;

@@ -176,7 +176,7 @@ impl Options {
 
     /// Whether a call with syscall number `nr` is shown at all.
     pub fn traced(&self, nr: u64) -> bool {
-        self.trace.as_ref().map_or(true, |s| s.contains(nr))
+        self.trace.as_ref().is_none_or(|s| s.contains(nr))
     }
 
     /// Whether a call that returned `ret` passes `-e status=`.

@@ -119,7 +119,7 @@ impl TextPrinter {
             }
         };
         if line.len() < RESULT_COLUMN - 1 {
-            line.extend(std::iter::repeat(' ').take(RESULT_COLUMN - 1 - line.len()));
+            line.extend(std::iter::repeat_n(' ', RESULT_COLUMN - 1 - line.len()));
         }
         line.push_str(" = ");
         line.push_str(ret_text);

@@ -126,6 +126,19 @@ pub(crate) static STATX_MASK: &[(u64, &str)] = &[
     (0x2000, "STATX_DIOALIGN"),
 ];
 
+/// statx(2) `stx_attributes`.
+pub(crate) static STATX_ATTR: &[(u64, &str)] = &[
+    (0x4, "STATX_ATTR_COMPRESSED"),
+    (0x10, "STATX_ATTR_IMMUTABLE"),
+    (0x20, "STATX_ATTR_APPEND"),
+    (0x40, "STATX_ATTR_NODUMP"),
+    (0x800, "STATX_ATTR_ENCRYPTED"),
+    (0x1000, "STATX_ATTR_AUTOMOUNT"),
+    (0x2000, "STATX_ATTR_MOUNT_ROOT"),
+    (0x100000, "STATX_ATTR_VERITY"),
+    (0x200000, "STATX_ATTR_DAX"),
+];
+
 /// rt_sigprocmask(2) `how`.
 pub(crate) static SIG_HOW: &[(u64, &str)] =
     &[(0, "SIG_BLOCK"), (1, "SIG_UNBLOCK"), (2, "SIG_SETMASK")];
@@ -542,4 +555,54 @@ pub(crate) static BAUD: &[(u64, &str)] = &[
     (0o10015, "B3000000"),
     (0o10016, "B3500000"),
     (0o10017, "B4000000"),
+];
+
+/// File system magic numbers (`f_type` of statfs(2)).
+pub(crate) static FS_MAGIC: &[(u64, &str)] = &[
+    (0xef53, "EXT2_SUPER_MAGIC"),
+    (0x01021994, "TMPFS_MAGIC"),
+    (0x9fa0, "PROC_SUPER_MAGIC"),
+    (0x62656572, "SYSFS_MAGIC"),
+    (0x63677270, "CGROUP2_SUPER_MAGIC"),
+    (0x27e0eb, "CGROUP_SUPER_MAGIC"),
+    (0x794c7630, "OVERLAYFS_SUPER_MAGIC"),
+    (0x9123683e, "BTRFS_SUPER_MAGIC"),
+    (0x58465342, "XFS_SUPER_MAGIC"),
+    (0x1cd1, "DEVPTS_SUPER_MAGIC"),
+    (0x6969, "NFS_SUPER_MAGIC"),
+    (0x73636673, "SECURITYFS_MAGIC"),
+    (0x64626720, "DEBUGFS_MAGIC"),
+    (0x74726163, "TRACEFS_MAGIC"),
+    (0xcafe4a11, "BPF_FS_MAGIC"),
+    (0x19800202, "MQUEUE_MAGIC"),
+    (0x958458f6, "HUGETLBFS_MAGIC"),
+    (0x73717368, "SQUASHFS_MAGIC"),
+    (0x65735546, "FUSE_SUPER_MAGIC"),
+    (0x01021997, "V9FS_MAGIC"),
+    (0x858458f6, "RAMFS_MAGIC"),
+    (0x4d44, "MSDOS_SUPER_MAGIC"),
+    (0xde5e81e4, "EFIVARFS_MAGIC"),
+    (0x6165676c, "PSTOREFS_MAGIC"),
+    (0x62656570, "CONFIGFS_MAGIC"),
+    (0x6e736673, "NSFS_MAGIC"),
+    (0x50495045, "PIPEFS_MAGIC"),
+    (0x534f434b, "SOCKFS_MAGIC"),
+];
+
+/// statfs(2) `f_flags`.
+pub(crate) static ST_FLAGS: &[(u64, &str)] = &[
+    (0x1, "ST_RDONLY"),
+    (0x2, "ST_NOSUID"),
+    (0x4, "ST_NODEV"),
+    (0x8, "ST_NOEXEC"),
+    (0x10, "ST_SYNCHRONOUS"),
+    (0x20, "ST_VALID"),
+    (0x40, "ST_MANDLOCK"),
+    (0x80, "ST_WRITE"),
+    (0x100, "ST_APPEND"),
+    (0x200, "ST_IMMUTABLE"),
+    (0x400, "ST_NOATIME"),
+    (0x800, "ST_NODIRATIME"),
+    (0x1000, "ST_RELATIME"),
+    (0x2000, "ST_NOSYMFOLLOW"),
 ];

@@ -1,9 +1,21 @@
 //! strace-style rendering of system call arguments and return values.
 //!
-//! Decoding is table-driven: [`spec::SPECS`] lists, per system call name, the kind of each argument
-//! ([`spec::Arg`]: fd, path, open flags, buffer...). [`decode_entry`] renders the arguments known when the call
+//! Decoding is table-driven: `spec::SPECS` lists, per system call name, the kind of each argument
+//! (`spec::Arg`: fd, path, open flags, buffer...). [`decode_entry`] renders the arguments known when the call
 //! starts; [`decode_exit`] renders the ones the kernel fills in (read buffers, `struct stat`...). Tracee memory
 //! is only reached through [`TraceeMemory`], so every renderer is unit-tested against a fake memory.
+//!
+//! Rendering follows strace 6.x and is checked against the `strace` binary by `tests/syscall_decode.rs`
+//! (a workload of ~90 calls compared line by line, with and without `-y`). For a tracer:
+//!
+//! * call [`decode_entry`] at the entry stop, print `name(` + [`entry_text`] when the call is interrupted,
+//!   and [`decode_exit`] at the exit stop; [`Pending::entry_args`] gives the entry-time arguments without
+//!   re-parsing the text;
+//! * [`format_return_full`] adds what strace derives from the arguments (`3</etc/passwd>` under `-y`,
+//!   `0x8000 (flags O_RDONLY|O_LARGEFILE)` for `fcntl(F_GETFL)`, poll's revents); [`format_return`] is the
+//!   plain form;
+//! * [`TraceeMemory::fd_path`] is also asked for `-100` (`AT_FDCWD`): answering with `/proc/PID/cwd` makes
+//!   `AT_FDCWD</home/me>` appear under `-y` as in strace.
 
 mod consts;
 mod names;

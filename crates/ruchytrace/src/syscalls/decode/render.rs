@@ -35,12 +35,17 @@ pub fn escape_bytes(b: &[u8], truncated: bool) -> String {
             b'\r' => out.push_str("\\r"),
             0x20..=0x7e => out.push(c as char),
             _ => {
-                let next_is_digit = b.get(i + 1).is_some_and(|n| (b'0'..=b'7').contains(n));
-                if next_is_digit {
-                    out.push_str(&format!("\\{c:03o}"));
-                } else {
-                    out.push_str(&format!("\\{c:o}"));
+                // Octal with the fewest digits, or three when the next byte is an octal digit. Written by
+                // hand: a format! per byte made binary buffers the slowest part of decoding.
+                let three = b.get(i + 1).is_some_and(|n| (b'0'..=b'7').contains(n));
+                out.push('\\');
+                if three || c >= 0o100 {
+                    out.push((b'0' + (c >> 6)) as char);
                 }
+                if three || c >= 0o10 {
+                    out.push((b'0' + ((c >> 3) & 7)) as char);
+                }
+                out.push((b'0' + (c & 7)) as char);
             }
         }
     }
@@ -55,8 +60,11 @@ pub fn escape_bytes(b: &[u8], truncated: bool) -> String {
 fn escape_hex(b: &[u8], truncated: bool) -> String {
     let mut out = String::with_capacity(b.len() * 4 + 5);
     out.push('"');
-    for c in b {
-        out.push_str(&format!("\\x{c:02x}"));
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &c in b {
+        out.push_str("\\x");
+        out.push(HEX[(c >> 4) as usize] as char);
+        out.push(HEX[(c & 15) as usize] as char);
     }
     out.push('"');
     if truncated {
@@ -381,11 +389,7 @@ fn statx_at(addr: u64, ctx: &Ctx) -> String {
     format!(
         "{{stx_mask={}, stx_attributes={}, stx_mode={}, {tail}, ...}}",
         flags(stx.stx_mask as u64, STATX_MASK, "0"),
-        if stx.stx_attributes == 0 {
-            "0".to_string()
-        } else {
-            format!("{:#x}", stx.stx_attributes)
-        },
+        flags(stx.stx_attributes, STATX_ATTR, "0"),
         st_mode(m)
     )
 }
@@ -860,6 +864,17 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
         }
         Arg::CloneArgs => clone_args_at(v, a[1], ctx),
         Arg::StackIn if v != 0 => stack_at(v, ctx),
+        Arg::Fadvice => {
+            let t: &[(u64, &str)] = &[
+                (0, "POSIX_FADV_NORMAL"),
+                (1, "POSIX_FADV_RANDOM"),
+                (2, "POSIX_FADV_SEQUENTIAL"),
+                (3, "POSIX_FADV_WILLNEED"),
+                (4, "POSIX_FADV_DONTNEED"),
+                (5, "POSIX_FADV_NOREUSE"),
+            ];
+            enum_name(v & 0xffff_ffff, t, false)
+        }
         Arg::MsghdrIn => msghdr_at(v, None, None, ctx),
         Arg::IdType => enum_name(
             v & 0xffff_ffff,
@@ -1162,6 +1177,37 @@ fn ioctl_arg(req: u64, v: u64, failed: bool, ctx: &Ctx) -> String {
     }
 }
 
+/// The 64-bit kernel `struct statfs`: eleven words (f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files,
+/// f_ffree, f_fsid as two ints, f_namelen, f_frsize, f_flags).
+fn statfs_at(addr: u64, ctx: &Ctx) -> String {
+    let Some(w) = read_pod::<[u64; 11]>(addr, ctx) else {
+        return ptr(addr);
+    };
+    let hex = |v: u32| {
+        if v == 0 {
+            "0".to_string()
+        } else {
+            format!("{v:#x}")
+        }
+    };
+    format!(
+        "{{f_type={}, f_bsize={}, f_blocks={}, f_bfree={}, f_bavail={}, f_files={}, f_ffree={}, \
+         f_fsid={{val=[{}, {}]}}, f_namelen={}, f_frsize={}, f_flags={}}}",
+        enum_name(w[0], FS_MAGIC, true),
+        w[1],
+        w[2],
+        w[3],
+        w[4],
+        w[5],
+        w[6],
+        hex(w[7] as u32),
+        hex((w[7] >> 32) as u32),
+        w[8],
+        w[9],
+        flags(w[10], ST_FLAGS, "0")
+    )
+}
+
 /// Text appended at exit to an argument rendered at entry, for structures that are both read and written by
 /// the kernel (clone3's `=> {parent_tid=[N]}`); `None` for every other kind.
 pub(crate) fn exit_suffix(kind: Arg, i: usize, ret: i64, ctx: &Ctx) -> Option<String> {
@@ -1250,6 +1296,28 @@ pub(crate) fn render_output(kind: Arg, i: usize, ret: i64, saved: u64, ctx: &Ctx
             None => ptr(v),
         },
         Arg::MsghdrOut if !failed => msghdr_at(v, Some(saved as u32), Some(ret as u64), ctx),
+        Arg::SysinfoOut if !failed => match read_pod::<libc::sysinfo>(v, ctx) {
+            Some(si) => format!(
+                "{{uptime={}, loads=[{}, {}, {}], totalram={}, freeram={}, sharedram={}, bufferram={}, \
+                 totalswap={}, freeswap={}, procs={}, totalhigh={}, freehigh={}, mem_unit={}}}",
+                si.uptime,
+                si.loads[0],
+                si.loads[1],
+                si.loads[2],
+                si.totalram,
+                si.freeram,
+                si.sharedram,
+                si.bufferram,
+                si.totalswap,
+                si.freeswap,
+                si.procs,
+                si.totalhigh,
+                si.freehigh,
+                si.mem_unit
+            ),
+            None => ptr(v),
+        },
+        Arg::StatfsOut if !failed => statfs_at(v, ctx),
         Arg::IoctlData => ioctl_arg(a[1] & 0xffff_ffff, v, failed, ctx),
         Arg::CpuSetOut if !failed => cpuset_at(v, ret as usize, ctx),
         Arg::StackOut if !failed && v != 0 => stack_at(v, ctx),
@@ -1260,6 +1328,24 @@ pub(crate) fn render_output(kind: Arg, i: usize, ret: i64, saved: u64, ctx: &Ctx
         // A failed call leaves its output untouched: strace shows the address.
         _ => ptr(v),
     }
+}
+
+/// CPU time in clock ticks, with strace's seconds comment when non-zero: `1 /* 0.01 s */`.
+fn clock_ticks(ticks: i64) -> String {
+    // SAFETY: sysconf has no preconditions.
+    let hz = match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
+        n if n > 0 => n,
+        _ => 100,
+    };
+    if ticks == 0 {
+        return "0".to_string();
+    }
+    let hundredths = ticks * 100 / hz;
+    format!(
+        "{ticks} /* {}.{:02} s */",
+        hundredths / 100,
+        hundredths % 100
+    )
 }
 
 /// Renders a siginfo strace-style.
@@ -1328,8 +1414,8 @@ pub(crate) fn siginfo(info: &libc::siginfo_t) -> String {
                 ", si_pid={}, si_uid={}, si_status={status}, si_utime={}, si_stime={}",
                 info.si_pid(),
                 info.si_uid(),
-                info.si_utime(),
-                info.si_stime()
+                clock_ticks(info.si_utime()),
+                clock_ticks(info.si_stime())
             ));
         } else if code <= 0 {
             out.push_str(&format!(

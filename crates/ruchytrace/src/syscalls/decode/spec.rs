@@ -183,6 +183,12 @@ pub(crate) enum Arg {
     MsghdrIn,
     /// Output `struct msghdr` (recvmsg), shown at exit.
     MsghdrOut,
+    /// Output `struct sysinfo`.
+    SysinfoOut,
+    /// Output `struct statfs`.
+    StatfsOut,
+    /// POSIX_FADV_*.
+    Fadvice,
     /// clone: `child_stack=` (argument 1).
     CloneStack,
     /// clone: `flags=` (argument 0).
@@ -224,6 +230,8 @@ impl Arg {
                 | Arg::TimevalOut
                 | Arg::SiginfoOut
                 | Arg::MsghdrOut
+                | Arg::SysinfoOut
+                | Arg::StatfsOut
                 | Arg::IoctlData
                 | Arg::StackOut
         )
@@ -341,7 +349,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("exit_group", &[Int]),
     s("faccessat", &[DirFd, Path, Access]),
     s("faccessat2", &[DirFd, Path, Access, FaccessatFlags]),
-    s("fadvise64", &[Fd, Long, Long, Int]),
+    s("fadvise64", &[Fd, Long, Long, Fadvice]),
     s("fallocate", &[Fd, Int, Long, Long]),
     s("fchdir", &[Fd]),
     s("fchmod", &[Fd, Mode]),
@@ -358,7 +366,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("fremovexattr", &[Fd, Str]),
     s("fsetxattr", &[Fd, Str, InBuf(3), Uint, Hex]),
     s("fstat", &[Fd, StatOut]),
-    s("fstatfs", &[Fd, Ptr]),
+    s("fstatfs", &[Fd, StatfsOut]),
     s("fsync", &[Fd]),
     s("ftruncate", &[Fd, Long]),
     s(
@@ -543,7 +551,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("socketpair", &[Family, SockType, SockProto, PipeFdsOut]),
     s("splice", &[Fd, Ptr, Fd, Ptr, Uint, Hex]),
     s("stat", &[Path, StatOut]),
-    s("statfs", &[Path, Ptr]),
+    s("statfs", &[Path, StatfsOut]),
     s("statx", &[DirFd, Path, StatxFlags, StatxMask, StatxOut]),
     s("swapoff", &[Path]),
     s("swapon", &[Path, Hex]),
@@ -551,7 +559,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("symlinkat", &[Path, DirFd, Path]),
     s("sync", &[]),
     s("syncfs", &[Fd]),
-    s("sysinfo", &[Ptr]),
+    s("sysinfo", &[SysinfoOut]),
     s("syslog", &[Int, Ptr, Int]),
     s("tee", &[Fd, Fd, Uint, Hex]),
     s("tgkill", &[Int, Int, Signal]),

@@ -156,6 +156,10 @@ fn escape_rules() {
     assert_eq!(escape_bytes(b"abc", false), "\"abc\"");
     assert_eq!(escape_bytes(b"abc", true), "\"abc\"...");
     assert_eq!(
+        escape_bytes(b"\x1b[0m\x1b1\x80\xff9", false),
+        "\"\\33[0m\\0331\\200\\3779\""
+    );
+    assert_eq!(
         escape_bytes(b"\x7fELF\x02\x01", false),
         "\"\\177ELF\\2\\1\""
     );
@@ -295,6 +299,7 @@ fn statx_struct() {
     stx.stx_mask = 0x17ff;
     stx.stx_mode = 0o100644;
     stx.stx_size = 1234;
+    stx.stx_attributes = 0x2000;
     // SAFETY: reading the bytes of a fully initialised POD struct.
     let bytes = unsafe {
         std::slice::from_raw_parts(
@@ -306,7 +311,7 @@ fn statx_struct() {
     assert_eq!(
         strace("statx", [AT_FDCWD, 0x1000, 0, 0x7ff, 0x8000, 0], 0, &mem),
         "statx(AT_FDCWD, \"/x\", AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, {stx_mask=STATX_BASIC_STATS|STATX_MNT_ID, \
-         stx_attributes=0, stx_mode=S_IFREG|0644, stx_size=1234, ...}) = 0"
+         stx_attributes=STATX_ATTR_MOUNT_ROOT, stx_mode=S_IFREG|0644, stx_size=1234, ...}) = 0"
     );
 }
 
@@ -743,6 +748,21 @@ fn siginfo_rendering() {
         format_siginfo(&info),
         "{si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=42, si_uid=0, si_status=3, si_utime=0, si_stime=0}"
     );
+    // CPU times are clock ticks; strace adds the seconds (at the usual 100 ticks per second).
+    // SAFETY: si_utime and si_stime are the clock_t words at offsets 16+16 and 16+24 of the union.
+    unsafe {
+        let base = (&mut info as *mut libc::siginfo_t).cast::<u8>().add(16);
+        base.add(16).cast::<i64>().write(150);
+        base.add(24).cast::<i64>().write(1);
+    }
+    // SAFETY: sysconf has no preconditions.
+    if unsafe { libc::sysconf(libc::_SC_CLK_TCK) } == 100 {
+        assert_eq!(
+            format_siginfo(&info),
+            "{si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=42, si_uid=0, si_status=3, si_utime=150 /* 1.50 s */, \
+             si_stime=1 /* 0.01 s */}"
+        );
+    }
     info.si_signo = libc::SIGSEGV;
     info.si_code = 0;
     // SAFETY: as above.
