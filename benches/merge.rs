@@ -95,7 +95,11 @@ fn generate(dir: &Path, calls: u64, syscalls: u64) -> (PathBuf, PathBuf, PathBuf
     for fmt in [Format::Binary, Format::Json] {
         let path = dir.join(format!(
             "fn.{}",
-            if fmt == Format::Binary { "rtrace" } else { "json" }
+            if fmt == Format::Binary {
+                "rtrace"
+            } else {
+                "json"
+            }
         ));
         let file = std::fs::File::create(&path).unwrap();
         let mut w = format::writer(fmt, Box::new(BufWriter::with_capacity(1 << 20, file)));
@@ -185,12 +189,14 @@ fn generate(dir: &Path, calls: u64, syscalls: u64) -> (PathBuf, PathBuf, PathBuf
             n += 1;
         }
     }
-    write!(out, "],\"end\":{{\"complete\":true,\"events\":{n}}}}}\n").unwrap();
+    writeln!(out, "],\"end\":{{\"complete\":true,\"events\":{n}}}}}").unwrap();
     out.flush().unwrap();
     (paths[0].clone(), paths[1].clone(), sys)
 }
 
 /// Runs `bin ARGS` and returns (seconds, peak RSS in KiB) of that process.
+// The child is reaped by wait4 (which also gives its own peak RSS), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn measure(bin: &Path, args: &[&Path]) -> (f64, i64) {
     let start = Instant::now();
     let child = std::process::Command::new(bin)

@@ -45,7 +45,10 @@ fn save(path: &str, values: &[u64]) -> Result<usize, String> {
 fn load(path: &str) -> Result<Vec<u64>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     text.split_whitespace()
-        .map(|w| w.parse().map_err(|e: std::num::ParseIntError| e.to_string()))
+        .map(|w| {
+            w.parse()
+                .map_err(|e: std::num::ParseIntError| e.to_string())
+        })
         .collect()
 }
 

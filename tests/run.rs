@@ -92,12 +92,17 @@ fn trace_flags_reach_the_runtime_and_raw_traces_stay() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert!(
-        names.iter().any(|n| n.starts_with("fn-") && n.ends_with(".json")),
+        names
+            .iter()
+            .any(|n| n.starts_with("fn-") && n.ends_with(".json")),
         "{names:?}"
     );
     let merged = std::fs::read_to_string(dir.join("merged.txt")).unwrap();
     assert!(merged.contains("-> whoami()"), "{merged}");
-    assert!(!merged.contains("nap("), "the filter excluded nap: {merged}");
+    assert!(
+        !merged.contains("nap("),
+        "the filter excluded nap: {merged}"
+    );
     // A bad flag value is refused before anything runs.
     let out = run(&["--trace-sample=0"], &[data]);
     assert_eq!(out.status.code(), Some(2));

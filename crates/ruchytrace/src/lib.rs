@@ -54,12 +54,12 @@ pub use ruchytrace_runtime::{FunctionSummary, TraceSummary};
 
 #[cfg(feature = "cli")]
 pub mod cli;
-/// The system call tracer behind `ruchytrace syscalls` (ptrace companion).
-#[cfg(feature = "cli")]
-pub mod syscalls;
 /// Merging function and system call traces: attribution, output formats, reports.
 #[cfg(feature = "cli")]
 pub mod merge;
+/// The system call tracer behind `ruchytrace syscalls` (ptrace companion).
+#[cfg(feature = "cli")]
+pub mod syscalls;
 
 /// Turns recording on (no-op without the `trace` feature).
 #[inline]

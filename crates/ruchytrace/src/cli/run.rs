@@ -106,9 +106,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "us" => v / 1e6,
         "m" | "min" => v * 60.0,
         "h" => v * 3600.0,
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "invalid duration unit '{unit}' in '{s}' (ns is not supported; use us, ms, s, m, h)"
-        )),
+        ))
+        }
     };
     if !secs.is_finite() || secs <= 0.0 {
         return Err(format!("the duration '{s}' must be positive"));
