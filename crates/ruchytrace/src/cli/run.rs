@@ -385,3 +385,43 @@ pub fn run_program(
     }
     Ok(status)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("ms").is_err());
+        assert_eq!(fmt_timeout(Duration::from_secs(1)), "1s");
+        assert_eq!(fmt_timeout(Duration::from_millis(1500)), "1500ms");
+    }
+
+    #[test]
+    fn output_patterns() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in [
+            "fn-12.rtrace",
+            "fn-7.rtrace",
+            "fn-x.rtrace",
+            "fn-.rtrace",
+            "sys.json",
+        ] {
+            std::fs::write(dir.path().join(n), b"").unwrap();
+        }
+        let found = matching_files(&dir.path().join("fn-%p.rtrace"));
+        let names: Vec<_> = found
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())
+            .collect();
+        assert_eq!(names, ["fn-12.rtrace", "fn-7.rtrace"]);
+        assert_eq!(matching_files(&dir.path().join("sys.json")).len(), 1);
+        assert!(matching_files(&dir.path().join("none.json")).is_empty());
+    }
+}

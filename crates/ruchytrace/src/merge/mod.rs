@@ -1077,3 +1077,40 @@ pub fn fmt_return(s: &Syscall) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_returns() {
+        assert_eq!(fmt_duration(850), "850ns");
+        assert_eq!(fmt_duration(4_200), "4us");
+        assert_eq!(fmt_duration(1_222_000), "1.222ms");
+        assert_eq!(fmt_duration(2_500_000_000), "2.500s");
+        let mut s = Syscall {
+            name: "mmap".into(),
+            args: vec![],
+            raw_args: vec![],
+            ret: Some(0x7f00_0000_0000),
+            errno: None,
+        };
+        assert_eq!(fmt_return(&s), "0x7f0000000000");
+        s.name = "openat".into();
+        s.ret = Some(-1);
+        s.errno = Some("ENOENT".into());
+        assert_eq!(fmt_return(&s), "-1 ENOENT");
+        s.ret = None;
+        assert_eq!(fmt_return(&s), "?");
+    }
+
+    #[test]
+    fn format_tag_is_found() {
+        assert_eq!(
+            json_format_of(br#"{"metadata": {"format" : "x-y", "v": 1}}"#),
+            Some((25, "x-y".to_string()))
+        );
+        assert_eq!(json_format_of(br#"{"metadata": {"format": 3}}"#), None);
+        assert_eq!(json_format_of(b"{}"), None);
+    }
+}
