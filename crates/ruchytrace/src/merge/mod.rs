@@ -17,9 +17,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use ruchytrace_runtime::format::{self, Detected};
+use std::fs::File;
+use std::io::{BufReader, Read};
+
+use ruchytrace_runtime::format::{self, binary, Detected};
 use ruchytrace_runtime::model::{
-    ClockInfo, Event, LossReason, Return, Site, Trace, FN_TRACE_FORMAT,
+    ClockInfo, Event, LossReason, Metadata, Return, Site, Trace, FN_TRACE_FORMAT,
 };
 
 use crate::syscalls::event::{Event as SysEvent, SysTrace, SYS_TRACE_FORMAT, SYS_TRACE_VERSION};
@@ -42,8 +45,8 @@ pub enum Input {
     Functions {
         /// Where it came from.
         path: PathBuf,
-        /// The trace.
-        trace: Box<Trace>,
+        /// The trace (its events, for a binary file, are read again while merging).
+        trace: Box<FnTrace>,
     },
     /// A `sys.json` of the companion.
     Syscalls {
@@ -59,6 +62,110 @@ impl Input {
     pub fn path(&self) -> &Path {
         match self {
             Input::Functions { path, .. } | Input::Syscalls { path, .. } => path,
+        }
+    }
+}
+
+/// A function trace ready to merge. A binary trace is checked once by [`load`] and streamed
+/// again, record by record, by [`merge`]: its events are never all in memory. A JSON trace is
+/// kept as read.
+#[derive(Debug)]
+pub struct FnTrace {
+    /// The trace's metadata.
+    pub metadata: Metadata,
+    /// Earliest and latest event timestamps.
+    pub span: Option<(u64, u64)>,
+    /// Why the trace is incomplete, if it is.
+    pub truncation: Option<String>,
+    /// Number of events.
+    pub events: u64,
+    data: FnData,
+}
+
+#[derive(Debug)]
+enum FnData {
+    Loaded {
+        sites: Vec<Site>,
+        events: Vec<Event>,
+    },
+    Binary,
+}
+
+/// A site definition or an event of a function trace, in file order.
+enum FnItem {
+    Site(Site),
+    Event(Event),
+}
+
+fn open_binary(path: &Path) -> Result<binary::BinaryReader<BufReader<File>>, format::ReadError> {
+    let file = File::open(path).map_err(|e| format::ReadError {
+        offset: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    binary::BinaryReader::new(BufReader::with_capacity(1 << 16, file))
+}
+
+/// Checks a binary trace from end to end without keeping its events.
+fn scan_binary(path: &Path) -> Result<FnTrace, format::ReadError> {
+    let mut reader = open_binary(path)?;
+    let mut span: Option<(u64, u64)> = None;
+    let mut events = 0u64;
+    let mut source_truncation = None;
+    for rec in reader.by_ref() {
+        match rec {
+            binary::Record::Event(ev) => {
+                let t = ev.ts();
+                span = Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+                events += 1;
+            }
+            binary::Record::SourceTruncated(s) => source_truncation = Some(s),
+            _ => {}
+        }
+    }
+    let truncation = reader.truncation().map(str::to_owned).or(source_truncation);
+    Ok(FnTrace {
+        metadata: reader.metadata().clone(),
+        span,
+        truncation,
+        events,
+        data: FnData::Binary,
+    })
+}
+
+impl FnTrace {
+    fn from_trace(trace: Trace) -> FnTrace {
+        let span = span(trace.events.iter().map(Event::ts));
+        FnTrace {
+            metadata: trace.metadata,
+            span,
+            truncation: trace.truncation,
+            events: trace.events.len() as u64,
+            data: FnData::Loaded {
+                sites: trace.sites,
+                events: trace.events,
+            },
+        }
+    }
+
+    /// Sites and events in file order, owned (so their values move into the merged tree).
+    fn items(self, path: &Path) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
+        match self.data {
+            FnData::Loaded { sites, events } => Ok(Box::new(
+                sites
+                    .into_iter()
+                    .map(FnItem::Site)
+                    .chain(events.into_iter().map(FnItem::Event)),
+            )),
+            FnData::Binary => {
+                let reader = open_binary(path).map_err(|e| {
+                    MergeError::NoInput(format!("{}: cannot read again: {e}", path.display()))
+                })?;
+                Ok(Box::new(reader.filter_map(|rec| match rec {
+                    binary::Record::Site(s) => Some(FnItem::Site(s)),
+                    binary::Record::Event(e) => Some(FnItem::Event(e)),
+                    _ => None,
+                })))
+            }
         }
     }
 }
@@ -94,8 +201,11 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
         position,
         message,
     };
-    let bytes = std::fs::read(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
-    let detected = format::detect(&bytes).map_err(|e| {
+    let mut prefix = Vec::with_capacity(64);
+    File::open(path)
+        .and_then(|f| f.take(64).read_to_end(&mut prefix))
+        .map_err(|e| err(None, format!("cannot read: {e}")))?;
+    let detected = format::detect(&prefix).map_err(|e| {
         err(
             e.offset.map(|o| format!("byte {o}")),
             format!(
@@ -104,7 +214,7 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
             ),
         )
     })?;
-    let fn_trace = |trace: Trace| -> Result<Input, InputError> {
+    let fn_trace = |trace: FnTrace| -> Result<Input, InputError> {
         if let (Some(t), false) = (&trace.truncation, partial_ok) {
             return Err(err(
                 None,
@@ -119,12 +229,16 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
         })
     };
     let read_err = |e: format::ReadError| err(e.offset.map(|o| format!("byte {o}")), e.message);
+    if detected == Detected::Binary {
+        return fn_trace(scan_binary(path).map_err(read_err)?);
+    }
+    let bytes = std::fs::read(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
     match detected {
-        Detected::Binary => fn_trace(format::read_trace_from(&bytes).map_err(read_err)?),
+        Detected::Binary => unreachable!("handled above"),
         Detected::Json => match json_format_of(&bytes) {
-            Some((_, f)) if f == FN_TRACE_FORMAT => {
-                fn_trace(format::json::read_json(&bytes).map_err(read_err)?)
-            }
+            Some((_, f)) if f == FN_TRACE_FORMAT => fn_trace(FnTrace::from_trace(
+                format::json::read_json(&bytes).map_err(read_err)?,
+            )),
             Some((_, f)) if f == SYS_TRACE_FORMAT => {
                 let trace: SysTrace = serde_json::from_slice(&bytes).map_err(|e| {
                     err(
@@ -471,7 +585,7 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
     let mut clock = None;
     let mut origin = u64::MAX;
     let mut end = 0u64;
-    for (path, trace) in &fn_traces {
+    for (path, trace) in fn_traces {
         let meta = &trace.metadata;
         clock.get_or_insert_with(|| meta.clock.clone());
         processes.push(ProcessInfo {
@@ -486,22 +600,26 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
                 path.display()
             ));
         }
-        let base = sites.len() as u32;
         let mut remap: HashMap<u32, u32> = HashMap::new();
-        for (i, s) in trace.sites.iter().enumerate() {
-            remap.insert(s.id, base + i as u32);
-            let mut s = s.clone();
-            s.id = base + i as u32;
-            sites.push(s);
-        }
         let mut unmatched = 0u64;
         let mut lost_exits = 0u64;
         let mut suspended: HashMap<u64, Vec<ruchytrace_runtime::model::Value>> = HashMap::new();
-        for ev in &trace.events {
+        for item in trace.items(&path)? {
+            let mut ev = match item {
+                FnItem::Site(mut s) => {
+                    let id = sites.len() as u32;
+                    remap.insert(s.id, id);
+                    s.id = id;
+                    sites.push(s);
+                    continue;
+                }
+                FnItem::Event(ev) => ev,
+            };
             let ts = ev.ts();
             origin = origin.min(ts);
             end = end.max(ts);
-            let th = threads.entry(ev.pid_tid()).or_default();
+            let key = ev.pid_tid();
+            let th = threads.entry(key).or_default();
             let global = |site: u32, sites: &mut Vec<Site>, remap: &mut HashMap<u32, u32>| {
                 *remap.entry(site).or_insert_with(|| {
                     // An event whose site is missing from the table: keep it visible.
@@ -510,7 +628,7 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
                     id
                 })
             };
-            match ev {
+            match &mut ev {
                 Event::Enter {
                     site,
                     args,
@@ -527,7 +645,7 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
                             children: Vec::new(),
                             kind: NodeKind::Call(Call {
                                 site: g,
-                                args: args.clone(),
+                                args: std::mem::take(args),
                                 ret: None,
                                 end: CallEnd::Open,
                                 resumed: false,
@@ -550,7 +668,7 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
                             let n = &mut nodes[node as usize];
                             n.end_ns = Some(ts);
                             if let NodeKind::Call(c) = &mut n.kind {
-                                c.ret = Some(ret.clone());
+                                c.ret = Some(std::mem::replace(ret, Return::NotCaptured));
                                 c.end = CallEnd::Returned;
                             }
                         }
@@ -619,7 +737,7 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
                         LossReason::Evicted => "evicted by ring buffer",
                         LossReason::Unflushed => "not flushed before the end",
                     };
-                    let (pid, tid) = ev.pid_tid();
+                    let (pid, tid) = key;
                     warnings.push(format!(
                         "pid {pid} tid {tid}: {count} function events lost ({why}); system calls near them may sit under an outer call"
                     ));
@@ -655,7 +773,7 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
     // System calls.
     let mut straddles = Vec::new();
     let mut attached: Vec<(Option<NodeId>, (u32, u32), NodeId)> = Vec::new();
-    for (_, trace) in &sys_traces {
+    for (_, mut trace) in sys_traces {
         if clock.is_none() {
             clock = Some(trace.metadata.clock.clone());
         }
@@ -673,7 +791,7 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
                 trace.metadata.pid
             ));
         }
-        for ev in &trace.events {
+        for ev in std::mem::take(&mut trace.events) {
             let ts = ev.timestamp_ns();
             origin = origin.min(ts);
             end = end.max(ts);
@@ -689,11 +807,11 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
                             end_ns: exit,
                             children: Vec::new(),
                             kind: NodeKind::Syscall(Syscall {
-                                name: s.name.clone(),
-                                args: s.args.clone(),
-                                raw_args: s.raw_args.clone(),
+                                name: s.name,
+                                args: s.args,
+                                raw_args: s.raw_args,
                                 ret: s.ret,
-                                errno: s.errno.clone(),
+                                errno: s.errno,
                             }),
                         },
                         (s.pid as u32, s.tid as u32),
@@ -955,7 +1073,7 @@ fn place(nodes: &[Node], sites: &[Site], level: &[NodeId], e: u64, x: u64) -> Pl
 
 /// Refuses inputs that cannot come from one run.
 fn check_consistency(
-    fn_traces: &[(PathBuf, Box<Trace>)],
+    fn_traces: &[(PathBuf, Box<FnTrace>)],
     sys_traces: &[(PathBuf, Box<SysTrace>)],
     opts: &MergeOptions,
     warnings: &mut Vec<String>,
@@ -1006,7 +1124,7 @@ fn check_consistency(
                 continue;
             }
             // Both spans of this pid must overlap: same pid but disjoint times is a reused pid.
-            let fspan = span(f.events.iter().map(Event::ts));
+            let fspan = f.span;
             let sspan = span(s.events.iter().filter_map(|e| match e {
                 SysEvent::Syscall(x) if x.pid as u32 == pid => {
                     Some(x.timestamp_ns + x.duration_ns.unwrap_or(0))
