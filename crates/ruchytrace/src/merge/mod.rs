@@ -578,7 +578,14 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
     let mut warnings = Vec::new();
     check_consistency(&fn_traces, &sys_traces, opts, &mut warnings)?;
 
-    let mut nodes: Vec<Node> = Vec::new();
+    // One node per call (two events) and per syscall: reserving avoids the 2x overshoot of a
+    // growing vector on large traces.
+    let expected_nodes = fn_traces.iter().map(|(_, t)| t.events / 2).sum::<u64>()
+        + sys_traces
+            .iter()
+            .map(|(_, t)| t.events.len() as u64)
+            .sum::<u64>();
+    let mut nodes: Vec<Node> = Vec::with_capacity(expected_nodes.min(1 << 28) as usize);
     let mut sites: Vec<Site> = Vec::new();
     let mut threads: HashMap<(u32, u32), ThreadBuild> = HashMap::new();
     let mut processes = Vec::new();
