@@ -67,6 +67,16 @@ fn exit_status_is_the_programs() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(128 + 15));
+    let out = Command::new(support::ruchytrace())
+        .args(["run", "--", "/nonexistent/program"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(127));
+    assert!(
+        stderr(&out).contains("cannot run '/nonexistent/program'"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -286,18 +286,39 @@ pub fn run_program(
         let outcome = crate::syscalls::trace_command(&sys_opts, &program, &args);
         let _ = done_tx.send(());
         let timed_out = watchdog.is_some_and(|w| w.join().unwrap_or(false));
-        let outcome = outcome.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                // 127/126 when the program cannot be started, like a shell.
+                eprintln!("ruchytrace: {e}");
+                return Ok(e.exit_code());
+            }
+        };
         if timed_out {
             EXIT_TIMEOUT
         } else {
             outcome.exit_code
         }
     } else {
-        let mut child = std::process::Command::new(&program)
+        let spawned = std::process::Command::new(&program)
             .args(&args)
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .spawn()
-            .with_context(|| format!("cannot run '{}'", program.to_string_lossy()))?;
+            .spawn();
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!(
+                    "ruchytrace: cannot run '{}': {e}",
+                    program.to_string_lossy()
+                );
+                // Like a shell: 127 when not found, 126 when not executable.
+                return Ok(if e.kind() == std::io::ErrorKind::NotFound {
+                    127
+                } else {
+                    126
+                });
+            }
+        };
         let watchdog = spawn_watchdog(Some(child.id()));
         // Ctrl-C and Ctrl-\ reach the program (same process group); we stay to merge what it
         // recorded. Set after the spawn: ignored dispositions would be inherited across exec.
