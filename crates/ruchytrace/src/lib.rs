@@ -54,6 +54,9 @@ pub use ruchytrace_runtime::{FunctionSummary, TraceSummary};
 
 #[cfg(feature = "cli")]
 pub mod cli;
+/// Merging function and system call traces: attribution, output formats, reports.
+#[cfg(feature = "cli")]
+pub mod merge;
 /// The system call tracer behind `ruchytrace syscalls` (ptrace companion).
 #[cfg(feature = "cli")]
 pub mod syscalls;

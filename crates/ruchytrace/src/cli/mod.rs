@@ -6,7 +6,11 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod cargo;
 pub mod convert;
+pub mod merge;
+pub mod report;
+pub mod run;
 pub mod syscalls;
 
 /// Exit status for usage errors and unreadable/malformed input files.
@@ -32,6 +36,14 @@ pub enum Command {
     Syscalls(syscalls::SyscallsArgs),
     /// Convert a function trace between binary, JSON and text.
     Convert(convert::ConvertArgs),
+    /// Merge function traces and a syscall trace into one timeline (text, json, chrome, collapsed, svg, dot).
+    Merge(merge::MergeArgs),
+    /// Call graph, hotspots, per-function syscalls and file I/O of traces.
+    Report(report::ReportArgs),
+    /// Run a traced program (optionally under the syscall tracer) and show the merged timeline.
+    Run(run::RunArgs),
+    /// Build a cargo target with `--features trace` and `run` it.
+    Cargo(cargo::CargoArgs),
 }
 
 /// Parses `std::env::args`, runs the subcommand and returns the exit status.
@@ -47,6 +59,10 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Syscalls(args) => syscalls::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Merge(args) => merge::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Cargo(args) => cargo::run(args),
     };
     match result {
         Ok(code) => code,

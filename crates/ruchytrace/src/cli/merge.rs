@@ -1,0 +1,185 @@
+//! `ruchytrace merge FILES...`: joins function traces and a syscall trace into one timeline.
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::merge::{self, Input, MergeOptions, Merged};
+
+/// Output formats of a merged trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MergedFormat {
+    /// Indented timeline per thread.
+    Text,
+    /// The merged JSON document (docs/merge.md).
+    Json,
+    /// Chrome trace event JSON (Perfetto, chrome://tracing).
+    Chrome,
+    /// Folded stacks for flame graphs, weighted by self time.
+    Collapsed,
+    /// SVG flame graph.
+    Svg,
+    /// Graphviz call graph.
+    Dot,
+}
+
+impl MergedFormat {
+    /// The format a file name implies.
+    pub fn from_path(p: &Path) -> Option<MergedFormat> {
+        let name = p.file_name()?.to_str()?.to_ascii_lowercase();
+        let ext = name.rsplit('.').next()?;
+        Some(match ext {
+            "txt" | "log" => MergedFormat::Text,
+            "json" if name.ends_with(".chrome.json") || name.ends_with(".trace.json") => {
+                MergedFormat::Chrome
+            }
+            "json" => MergedFormat::Json,
+            "folded" | "collapsed" => MergedFormat::Collapsed,
+            "svg" => MergedFormat::Svg,
+            "dot" | "gv" => MergedFormat::Dot,
+            _ => return None,
+        })
+    }
+
+    /// File extension for this format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            MergedFormat::Text => "txt",
+            MergedFormat::Json => "json",
+            MergedFormat::Chrome => "chrome.json",
+            MergedFormat::Collapsed => "folded",
+            MergedFormat::Svg => "svg",
+            MergedFormat::Dot => "dot",
+        }
+    }
+}
+
+/// Arguments of `ruchytrace merge`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  ruchytrace merge fn.rtrace sys.json\n  ruchytrace merge fn.json sys.json -o trace.chrome.json\n  ruchytrace merge fn.rtrace sys.json --format svg -o flame.svg\n\nExit status: 0, 1 when the inputs disagree (straddling syscall, pid or clock mismatch), 2 for unreadable or malformed inputs."
+)]
+pub struct MergeArgs {
+    /// Function traces (binary or JSON) and the syscall trace (sys.json), in any order.
+    #[arg(required = true, value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
+    /// Write here instead of stdout (format from the extension unless --format).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Output format (default: from -o's extension, else text).
+    #[arg(long, value_enum)]
+    pub format: Option<MergedFormat>,
+    /// Show the runtime collector thread (tracer traffic), hidden by default.
+    #[arg(long)]
+    pub show_tracer: bool,
+    /// Turn straddling syscalls and pid/clock mismatches into warnings.
+    #[arg(long)]
+    pub force: bool,
+    /// Accept truncated function traces (a crashed or killed program): use the events before the
+    /// damage.
+    #[arg(long)]
+    pub partial: bool,
+}
+
+/// Exit status for inconsistent inputs (straddle, mismatch).
+pub const EXIT_INCONSISTENT: i32 = 1;
+
+/// A failure with its exit status.
+#[derive(Debug)]
+pub struct Failure {
+    /// Exit status.
+    pub code: i32,
+    /// Message.
+    pub message: String,
+}
+
+/// Reads and merges `inputs` (exit 2 for unusable files, 1 for inconsistent ones).
+pub fn load_and_merge(
+    inputs: &[PathBuf],
+    partial: bool,
+    opts: &MergeOptions,
+) -> Result<Merged, Failure> {
+    let mut loaded: Vec<Input> = Vec::new();
+    for p in inputs {
+        let input = merge::load(p, partial).map_err(|e| Failure {
+            code: super::EXIT_USAGE,
+            message: e.to_string(),
+        })?;
+        loaded.push(input);
+    }
+    merge::merge(loaded, opts).map_err(|e| Failure {
+        code: match e {
+            merge::MergeError::NoInput(_) => super::EXIT_USAGE,
+            _ => EXIT_INCONSISTENT,
+        },
+        message: e.to_string(),
+    })
+}
+
+/// Writes `m` in `format`.
+pub fn write_merged(
+    m: &Merged,
+    format: MergedFormat,
+    show_tracer: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        MergedFormat::Text => merge::text::write(m, show_tracer, out),
+        MergedFormat::Json => merge::json::write(m, show_tracer, out),
+        MergedFormat::Chrome => merge::chrome::write(m, show_tracer, out),
+        MergedFormat::Collapsed => merge::flame::write_collapsed(m, show_tracer, out),
+        MergedFormat::Svg => merge::flame::write_svg(m, show_tracer, out),
+        MergedFormat::Dot => merge::dot::write(m, show_tracer, out),
+    }
+}
+
+/// Writes `m` to `path` (or stdout).
+pub fn emit(
+    m: &Merged,
+    format: MergedFormat,
+    show_tracer: bool,
+    path: Option<&Path>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    match path {
+        Some(p) => {
+            let f = std::fs::File::create(p)
+                .with_context(|| format!("cannot create {}", p.display()))?;
+            let mut w = BufWriter::new(f);
+            write_merged(m, format, show_tracer, &mut w)
+                .and_then(|_| w.flush())
+                .with_context(|| format!("cannot write {}", p.display()))
+        }
+        None => {
+            let stdout = io::stdout();
+            let mut w = BufWriter::new(stdout.lock());
+            match write_merged(m, format, show_tracer, &mut w).and_then(|_| w.flush()) {
+                // `ruchytrace merge ... | head` is fine.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                r => r.context("cannot write to stdout"),
+            }
+        }
+    }
+}
+
+/// Runs the subcommand.
+pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
+    let format = args
+        .format
+        .or_else(|| args.output.as_deref().and_then(MergedFormat::from_path))
+        .unwrap_or(MergedFormat::Text);
+    let opts = MergeOptions { force: args.force };
+    let m = match load_and_merge(&args.inputs, args.partial, &opts) {
+        Ok(m) => m,
+        Err(f) => {
+            eprintln!("ruchytrace: {}", f.message);
+            return Ok(f.code);
+        }
+    };
+    if format != MergedFormat::Text {
+        for w in &m.warnings {
+            eprintln!("ruchytrace: warning: {w}");
+        }
+    }
+    emit(&m, format, args.show_tracer, args.output.as_deref())?;
+    Ok(0)
+}

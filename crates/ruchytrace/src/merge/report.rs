@@ -1,0 +1,537 @@
+//! Aggregates of a merged trace: the call graph (shared by the DOT output, the merged JSON and
+//! `ruchytrace report --callgraph`), hotspots, per-function system call tables and the per-file
+//! I/O summary.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use super::{fmt_duration, Merged, NodeId, NodeKind};
+
+/// Whether a call graph node is a function or a system call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// The synthetic root (top level of every thread).
+    Root,
+    /// A traced function.
+    Function,
+    /// A system call.
+    Syscall,
+}
+
+impl Kind {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Root => "root",
+            Kind::Function => "function",
+            Kind::Syscall => "syscall",
+        }
+    }
+}
+
+/// A function (by qualified name and location) or a system call (by name) of the call graph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphNode {
+    /// Function or syscall.
+    pub kind: Kind,
+    /// Display name.
+    pub name: String,
+    /// `file:line:col` of a function.
+    pub location: Option<String>,
+    /// Number of calls.
+    pub calls: u64,
+    /// Time inside it, children included; recursive activations count once (outermost).
+    pub inclusive_ns: u64,
+    /// Time in it, children excluded.
+    pub self_ns: u64,
+    /// Calls that failed: panics and `Err` returns, or syscalls returning an error.
+    pub errors: u64,
+}
+
+/// The call graph: nodes and caller → callee edges with call counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallGraph {
+    /// Node 0 is the root (top level of every thread).
+    pub nodes: Vec<GraphNode>,
+    /// `(caller, callee) -> calls`, sorted.
+    pub edges: Vec<(usize, usize, u64)>,
+    /// Sum of the durations of every top-level node: what percentages are of.
+    pub total_ns: u64,
+}
+
+impl CallGraph {
+    /// `inclusive / total` in percent.
+    pub fn percent(&self, ns: u64) -> f64 {
+        if self.total_ns == 0 {
+            0.0
+        } else {
+            ns as f64 * 100.0 / self.total_ns as f64
+        }
+    }
+}
+
+fn node_key(m: &Merged, id: NodeId) -> Option<(Kind, String, Option<String>)> {
+    match &m.node(id).kind {
+        NodeKind::Call(c) => {
+            let s = m.site(c);
+            Some((Kind::Function, s.name.clone(), Some(s.location.to_string())))
+        }
+        NodeKind::Syscall(s) => Some((Kind::Syscall, s.name.clone(), None)),
+        NodeKind::Point { .. } => None,
+    }
+}
+
+fn is_error(m: &Merged, id: NodeId) -> bool {
+    match &m.node(id).kind {
+        NodeKind::Call(c) => c.ret.as_ref().is_some_and(|r| r.is_error()),
+        NodeKind::Syscall(s) => s.errno.is_some(),
+        NodeKind::Point { .. } => false,
+    }
+}
+
+/// Builds the call graph of the visible threads.
+pub fn call_graph(m: &Merged, show_tracer: bool) -> CallGraph {
+    let mut nodes = vec![GraphNode {
+        kind: Kind::Root,
+        name: "(top level)".into(),
+        location: None,
+        calls: 0,
+        inclusive_ns: 0,
+        self_ns: 0,
+        errors: 0,
+    }];
+    let mut index: HashMap<(Kind, String, Option<String>), usize> = HashMap::new();
+    let mut edges: HashMap<(usize, usize), u64> = HashMap::new();
+    let mut total = 0u64;
+    for t in m.visible_threads(show_tracer) {
+        // (node, graph index of the caller, entering?) and, per graph node, how many of its
+        // activations are open (so recursion counts inclusive time once).
+        let mut active: HashMap<usize, u32> = HashMap::new();
+        let mut stack: Vec<(NodeId, usize, bool)> =
+            t.roots.iter().rev().map(|&r| (r, 0, false)).collect();
+        while let Some((id, caller, leaving)) = stack.pop() {
+            let Some(key) = node_key(m, id) else {
+                continue;
+            };
+            let gi = *index.entry(key.clone()).or_insert_with(|| {
+                nodes.push(GraphNode {
+                    kind: key.0,
+                    name: key.1.clone(),
+                    location: key.2.clone(),
+                    calls: 0,
+                    inclusive_ns: 0,
+                    self_ns: 0,
+                    errors: 0,
+                });
+                nodes.len() - 1
+            });
+            if leaving {
+                *active.get_mut(&gi).expect("entered") -= 1;
+                continue;
+            }
+            let dur = m.node(id).duration(m.end_ns);
+            if caller == 0 {
+                total += dur;
+            }
+            let a = active.entry(gi).or_insert(0);
+            let g = &mut nodes[gi];
+            g.calls += 1;
+            if *a == 0 {
+                g.inclusive_ns += dur;
+            }
+            *a += 1;
+            g.self_ns += m.self_time(id);
+            if is_error(m, id) {
+                g.errors += 1;
+            }
+            *edges.entry((caller, gi)).or_insert(0) += 1;
+            stack.push((id, caller, true));
+            stack.extend(m.node(id).children.iter().rev().map(|&c| (c, gi, false)));
+        }
+    }
+    nodes[0].inclusive_ns = total;
+    let mut edges: Vec<_> = edges.into_iter().map(|((a, b), n)| (a, b, n)).collect();
+    edges.sort_unstable();
+    CallGraph {
+        nodes,
+        edges,
+        total_ns: total,
+    }
+}
+
+/// One node of the `--callgraph` tree: calls aggregated by their path from the thread's top.
+#[derive(Debug, Default)]
+struct PathNode {
+    calls: u64,
+    inclusive_ns: u64,
+    self_ns: u64,
+    errors: u64,
+    children: Vec<(String, PathNode)>,
+}
+
+impl PathNode {
+    fn child(&mut self, name: &str) -> &mut PathNode {
+        let i = match self.children.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                self.children.push((name.to_string(), PathNode::default()));
+                self.children.len() - 1
+            }
+        };
+        &mut self.children[i].1
+    }
+}
+
+fn add_path(m: &Merged, id: NodeId, into: &mut PathNode) {
+    let Some((kind, name, _)) = node_key(m, id) else {
+        return;
+    };
+    let label = match kind {
+        Kind::Syscall => format!("{name} [syscall]"),
+        _ => name,
+    };
+    let p = into.child(&label);
+    p.calls += 1;
+    p.inclusive_ns += m.node(id).duration(m.end_ns);
+    p.self_ns += m.self_time(id);
+    if is_error(m, id) {
+        p.errors += 1;
+    }
+    for &c in &m.node(id).children {
+        add_path(m, c, p);
+    }
+}
+
+/// `report --callgraph`: per thread, the tree of call paths with inclusive time, self time,
+/// percent of the thread's traced time and call counts (functions and system calls).
+pub fn callgraph_text(m: &Merged, show_tracer: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>12} {:>12} {:>7} {:>8}  call path",
+        "inclusive", "self", "%", "calls"
+    );
+    for t in m.visible_threads(show_tracer) {
+        let mut root = PathNode::default();
+        for &r in &t.roots {
+            add_path(m, r, &mut root);
+        }
+        let total: u64 = root.children.iter().map(|(_, c)| c.inclusive_ns).sum();
+        let _ = writeln!(
+            out,
+            "== thread {} \"{}\" (pid {}) ==",
+            t.tid,
+            t.label(),
+            t.pid
+        );
+        let mut stack: Vec<(&str, &PathNode, usize)> = root
+            .children
+            .iter()
+            .rev()
+            .map(|(n, c)| (n.as_str(), c, 0))
+            .collect();
+        while let Some((name, p, depth)) = stack.pop() {
+            let pct = if total == 0 {
+                0.0
+            } else {
+                p.inclusive_ns as f64 * 100.0 / total as f64
+            };
+            let _ = write!(
+                out,
+                "{:>12} {:>12} {:>6.2}% {:>8}  {}{}",
+                fmt_duration(p.inclusive_ns),
+                fmt_duration(p.self_ns),
+                pct,
+                p.calls,
+                "  ".repeat(depth),
+                name
+            );
+            if p.errors > 0 {
+                let _ = write!(out, " ({} errors)", p.errors);
+            }
+            out.push('\n');
+            stack.extend(
+                p.children
+                    .iter()
+                    .rev()
+                    .map(|(n, c)| (n.as_str(), c, depth + 1)),
+            );
+        }
+    }
+    out
+}
+
+/// `report --hotspots N`: the N functions with the most self time.
+pub fn hotspots_text(m: &Merged, show_tracer: bool, n: usize) -> String {
+    let g = call_graph(m, show_tracer);
+    let mut fns: Vec<&GraphNode> = g
+        .nodes
+        .iter()
+        .filter(|x| x.kind == Kind::Function)
+        .collect();
+    fns.sort_by(|a, b| b.self_ns.cmp(&a.self_ns).then(a.name.cmp(&b.name)));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>12} {:>7} {:>12} {:>8}  function",
+        "self", "%", "inclusive", "calls"
+    );
+    for f in fns.into_iter().take(n) {
+        let _ = writeln!(
+            out,
+            "{:>12} {:>6.2}% {:>12} {:>8}  {} <{}>",
+            fmt_duration(f.self_ns),
+            g.percent(f.self_ns),
+            fmt_duration(f.inclusive_ns),
+            f.calls,
+            f.name,
+            f.location.as_deref().unwrap_or("?")
+        );
+    }
+    out
+}
+
+/// One row of the per-function system call table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyscallRow {
+    /// The function that made the calls directly (`(top level)` outside any traced call).
+    pub function: String,
+    /// The system call.
+    pub syscall: String,
+    /// How many.
+    pub count: u64,
+    /// How many failed.
+    pub errors: u64,
+    /// Total time in them.
+    pub total_ns: u64,
+}
+
+/// Which system calls each function made directly.
+pub fn syscall_table(m: &Merged, show_tracer: bool) -> Vec<SyscallRow> {
+    let mut rows: HashMap<(String, String), SyscallRow> = HashMap::new();
+    for t in m.visible_threads(show_tracer) {
+        let mut stack: Vec<(NodeId, Option<NodeId>)> = t.roots.iter().map(|&r| (r, None)).collect();
+        while let Some((id, parent)) = stack.pop() {
+            let n = m.node(id);
+            match &n.kind {
+                NodeKind::Syscall(s) => {
+                    let function =
+                        parent.map_or_else(|| "(top level)".to_string(), |p| m.name(p).to_string());
+                    let row = rows
+                        .entry((function.clone(), s.name.clone()))
+                        .or_insert_with(|| SyscallRow {
+                            function,
+                            syscall: s.name.clone(),
+                            count: 0,
+                            errors: 0,
+                            total_ns: 0,
+                        });
+                    row.count += 1;
+                    row.errors += u64::from(s.errno.is_some());
+                    row.total_ns += n.duration(m.end_ns);
+                }
+                NodeKind::Call(_) => stack.extend(n.children.iter().map(|&c| (c, Some(id)))),
+                NodeKind::Point { .. } => {}
+            }
+        }
+    }
+    let mut rows: Vec<_> = rows.into_values().collect();
+    rows.sort_by(|a, b| {
+        a.function
+            .cmp(&b.function)
+            .then(b.total_ns.cmp(&a.total_ns))
+            .then(a.syscall.cmp(&b.syscall))
+    });
+    rows
+}
+
+/// `report --syscalls`.
+pub fn syscalls_text(m: &Merged, show_tracer: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<32} {:<20} {:>8} {:>7} {:>12}",
+        "function", "syscall", "calls", "errors", "total time"
+    );
+    for r in syscall_table(m, show_tracer) {
+        let _ = writeln!(
+            out,
+            "{:<32} {:<20} {:>8} {:>7} {:>12}",
+            r.function,
+            r.syscall,
+            r.count,
+            r.errors,
+            fmt_duration(r.total_ns)
+        );
+    }
+    out
+}
+
+/// Per-file I/O totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileIo {
+    /// The path (or `<stdout>`, `fd 5`, ...).
+    pub path: String,
+    /// Successful opens.
+    pub opens: u64,
+    /// Read calls.
+    pub reads: u64,
+    /// Bytes read.
+    pub read_bytes: u64,
+    /// Write calls.
+    pub writes: u64,
+    /// Bytes written.
+    pub write_bytes: u64,
+    /// Time in every call on the file (open, read, write, close, ...).
+    pub time_ns: u64,
+}
+
+fn unquote(arg: &str) -> Option<String> {
+    let a = arg.trim().trim_end_matches("...");
+    let inner = a.strip_prefix('"')?.strip_suffix('"')?;
+    Some(inner.replace("\\\"", "\"").replace("\\\\", "\\"))
+}
+
+fn fd_arg(arg: &str) -> Option<(i64, Option<String>)> {
+    // `3` or, with `-y`, `3</etc/passwd>`.
+    let (num, path) = match arg.split_once('<') {
+        Some((n, rest)) => (n, Some(rest.trim_end_matches('>').to_string())),
+        None => (arg, None),
+    };
+    num.trim().parse().ok().map(|n| (n, path))
+}
+
+/// The per-file I/O summary, from the system calls (file descriptors are followed from
+/// `open`/`openat`/`creat` to `close`, per process).
+pub fn io_summary(m: &Merged, show_tracer: bool) -> Vec<FileIo> {
+    let mut files: HashMap<String, FileIo> = HashMap::new();
+    let mut fds: HashMap<(u32, i64), String> = HashMap::new();
+    let mut calls: Vec<(u64, u32, NodeId)> = Vec::new();
+    for t in m.visible_threads(show_tracer) {
+        let mut stack: Vec<NodeId> = t.roots.clone();
+        while let Some(id) = stack.pop() {
+            let n = m.node(id);
+            match n.kind {
+                // A descriptor is assigned (open) or released (close) when the call returns:
+                // ordering by return time keeps fd reuse across threads straight.
+                NodeKind::Syscall(_) => calls.push((n.end_ns.unwrap_or(n.start_ns), t.pid, id)),
+                _ => stack.extend(n.children.iter().copied()),
+            }
+        }
+    }
+    calls.sort_unstable();
+    for (_, pid, id) in calls {
+        let n = m.node(id);
+        let NodeKind::Syscall(s) = &n.kind else {
+            continue;
+        };
+        let dur = n.duration(m.end_ns);
+        let name_of_fd = |fd: i64, shown: Option<String>, fds: &HashMap<(u32, i64), String>| {
+            shown
+                .or_else(|| fds.get(&(pid, fd)).cloned())
+                .unwrap_or_else(|| match fd {
+                    0 => "<stdin>".into(),
+                    1 => "<stdout>".into(),
+                    2 => "<stderr>".into(),
+                    _ => format!("fd {fd}"),
+                })
+        };
+        match s.name.as_str() {
+            "open" | "openat" | "creat" | "openat2" => {
+                let path_arg = if s.name == "openat" || s.name == "openat2" {
+                    1
+                } else {
+                    0
+                };
+                let Some(path) = s.args.get(path_arg).and_then(|a| unquote(a)) else {
+                    continue;
+                };
+                let f = files.entry(path.clone()).or_insert_with(|| FileIo {
+                    path: path.clone(),
+                    ..FileIo::default()
+                });
+                f.time_ns += dur;
+                if let (Some(fd), None) = (s.ret, &s.errno) {
+                    f.opens += 1;
+                    fds.insert((pid, fd), path);
+                }
+            }
+            "read" | "pread64" | "readv" | "preadv" | "preadv2" | "write" | "pwrite64"
+            | "writev" | "pwritev" | "pwritev2" | "close" => {
+                let Some((fd, shown)) = s.args.first().and_then(|a| fd_arg(a)) else {
+                    continue;
+                };
+                let path = name_of_fd(fd, shown, &fds);
+                let f = files.entry(path.clone()).or_insert_with(|| FileIo {
+                    path,
+                    ..FileIo::default()
+                });
+                f.time_ns += dur;
+                let bytes = s.ret.filter(|r| *r > 0).unwrap_or(0) as u64;
+                if s.name == "close" {
+                    fds.remove(&(pid, fd));
+                } else if s.name.contains("read") {
+                    f.reads += 1;
+                    f.read_bytes += bytes;
+                } else {
+                    f.writes += 1;
+                    f.write_bytes += bytes;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out: Vec<_> = files.into_values().collect();
+    out.sort_by(|a, b| b.time_ns.cmp(&a.time_ns).then(a.path.cmp(&b.path)));
+    out
+}
+
+/// Average bytes per call below which many calls count as "tiny".
+pub const TINY_IO_BYTES: u64 = 512;
+/// How many calls make "many".
+pub const MANY_IO_CALLS: u64 = 100;
+
+/// `report --io`: the per-file table, then warnings for files with many tiny reads or writes.
+pub fn io_text(m: &Merged, show_tracer: bool) -> String {
+    let files = io_summary(m, show_tracer);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>6} {:>8} {:>12} {:>8} {:>12} {:>10} {:>10}  file",
+        "opens", "reads", "read bytes", "writes", "written", "time", "avg size"
+    );
+    let mut warnings = Vec::new();
+    for f in &files {
+        let ops = f.reads + f.writes;
+        let avg = (f.read_bytes + f.write_bytes).checked_div(ops).unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "{:>6} {:>8} {:>12} {:>8} {:>12} {:>10} {:>10}  {}",
+            f.opens,
+            f.reads,
+            f.read_bytes,
+            f.writes,
+            f.write_bytes,
+            fmt_duration(f.time_ns),
+            avg,
+            f.path
+        );
+        for (kind, calls, bytes) in [
+            ("reads", f.reads, f.read_bytes),
+            ("writes", f.writes, f.write_bytes),
+        ] {
+            if calls >= MANY_IO_CALLS && bytes / calls < TINY_IO_BYTES {
+                warnings.push(format!(
+                    "warning: {}: {calls} {kind} of {} bytes on average — buffer them (BufReader/BufWriter)",
+                    f.path,
+                    bytes / calls
+                ));
+            }
+        }
+    }
+    for w in warnings {
+        out.push_str(&w);
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,143 @@
+//! The merged text timeline: one indented block per thread, functions and system calls
+//! interleaved, times in seconds relative to the first event of the merge.
+//!
+//! ```text
+//! == thread 4242 "main" (pid 4242) ==
+//! [0.000012]   -> compute(x=42, y=100) <src/main.rs:15:5>
+//! [0.000031]     openat(AT_FDCWD, "/etc/passwd", O_RDONLY) = 3 [4us]
+//! [0.001234]   <- compute() = 4255 [1.222ms]
+//! ```
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use ruchytrace_runtime::model::Return;
+
+use super::{fmt_duration, fmt_return, CallEnd, Merged, NodeId, NodeKind};
+
+/// Writes the timeline of every visible thread.
+pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
+    let mut line = String::with_capacity(256);
+    for w in &m.warnings {
+        writeln!(out, "# warning: {w}")?;
+    }
+    for t in m.visible_threads(show_tracer) {
+        write!(out, "== thread {} \"{}\" (pid {})", t.tid, t.label(), t.pid)?;
+        if t.tracer {
+            write!(out, " [ruchytrace collector: tracer traffic]")?;
+        }
+        writeln!(out, " ==")?;
+        // Iterative depth-first walk: deep recursion in the trace must not overflow our stack.
+        let mut stack: Vec<(NodeId, usize, bool)> =
+            t.roots.iter().rev().map(|&r| (r, 1, false)).collect();
+        while let Some((id, depth, closing)) = stack.pop() {
+            line.clear();
+            if closing {
+                close_line(m, id, depth, &mut line);
+            } else {
+                open_line(m, id, depth, &mut line);
+                let n = m.node(id);
+                if let NodeKind::Call(_) = n.kind {
+                    stack.push((id, depth, true));
+                    stack.extend(n.children.iter().rev().map(|&c| (c, depth + 1, false)));
+                }
+            }
+            line.push('\n');
+            out.write_all(line.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+fn stamp(m: &Merged, ts: u64, depth: usize, out: &mut String) {
+    let rel = ts.saturating_sub(m.origin_ns);
+    let _ = write!(
+        out,
+        "[{}.{:06}] ",
+        rel / 1_000_000_000,
+        (rel % 1_000_000_000) / 1_000
+    );
+    for _ in 0..depth {
+        out.push_str("  ");
+    }
+}
+
+/// The line of a node (the enter line of a call).
+pub fn open_line(m: &Merged, id: NodeId, depth: usize, out: &mut String) {
+    let n = m.node(id);
+    stamp(m, n.start_ns, depth, out);
+    match &n.kind {
+        NodeKind::Call(c) => {
+            let site = m.site(c);
+            out.push_str(if c.resumed { "~> " } else { "-> " });
+            out.push_str(&site.name);
+            out.push('(');
+            for (i, v) in c.args.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                match site.args.get(i) {
+                    Some(a) => out.push_str(&a.name),
+                    None => {
+                        let _ = write!(out, "arg{i}");
+                    }
+                }
+                let _ = write!(out, "={v}");
+            }
+            let _ = write!(out, ") <{}>", site.location);
+        }
+        NodeKind::Syscall(s) => {
+            let _ = write!(out, "{}({}) = {}", s.name, s.args.join(", "), fmt_return(s));
+            if let Some(e) = n.end_ns {
+                let _ = write!(out, " [{}]", fmt_duration(e.saturating_sub(n.start_ns)));
+            } else {
+                out.push_str(" <unfinished>");
+            }
+        }
+        NodeKind::Point { category, text } => match *category {
+            "instant" => {
+                let _ = write!(out, "** {text}");
+            }
+            "loss" => {
+                let _ = write!(out, "!! {text}");
+            }
+            _ => out.push_str(text),
+        },
+    }
+}
+
+/// The exit line of a call.
+pub fn close_line(m: &Merged, id: NodeId, depth: usize, out: &mut String) {
+    let n = m.node(id);
+    let NodeKind::Call(c) = &n.kind else {
+        return;
+    };
+    let name = &m.site(c).name;
+    stamp(m, n.end_ns.unwrap_or(m.end_ns), depth, out);
+    match c.end {
+        CallEnd::Open => {
+            let _ = write!(out, "<- {name}() <unfinished at end of trace>");
+            return;
+        }
+        CallEnd::Suspended => {
+            let _ = write!(out, "<~ {name}() suspended");
+        }
+        CallEnd::ExitLost => {
+            let _ = write!(out, "<- {name}() <exit lost>");
+        }
+        CallEnd::Returned => {
+            let _ = write!(out, "<- {name}()");
+            match &c.ret {
+                Some(Return::Value(v)) if *v != ruchytrace_runtime::model::Value::Unit => {
+                    let _ = write!(out, " = {v}");
+                }
+                Some(Return::Panic { message }) => {
+                    let _ = write!(out, " = <panic: {:?}>", message.as_deref().unwrap_or("?"));
+                }
+                Some(Return::Cancelled) => out.push_str(" = <cancelled>"),
+                _ => {}
+            }
+        }
+    }
+    let _ = write!(out, " [{}]", fmt_duration(n.duration(m.end_ns)));
+}

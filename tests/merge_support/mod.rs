@@ -1,0 +1,259 @@
+//! Helpers shared by the merge tests: synthetic traces and the Chrome trace validator.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use ruchytrace_runtime::format::{self, Format};
+use ruchytrace_runtime::model::*;
+use serde_json::{json, Value as Json};
+
+pub const PID: u32 = 100;
+pub const COLLECTOR: u32 = 102;
+pub const REALTIME: u64 = 1_700_000_000_000_000_000;
+pub const MONO: u64 = 1_000_000;
+
+pub fn clock() -> ClockInfo {
+    ClockInfo {
+        domain: "CLOCK_MONOTONIC".into(),
+        source: "CLOCK_MONOTONIC".into(),
+        realtime_ns: REALTIME,
+        monotonic_ns: MONO,
+        tsc_hz: None,
+    }
+}
+
+fn site(id: u32, name: &str, args: &[(&str, &str)], ret: &str) -> Site {
+    Site {
+        id,
+        name: name.into(),
+        qualified_name: format!("demo::{name}"),
+        location: Location {
+            file: "src/main.rs".into(),
+            line: 10 + id,
+            column: 5,
+        },
+        args: args
+            .iter()
+            .map(|(n, t)| ArgInfo {
+                name: n.to_string(),
+                type_name: t.to_string(),
+            })
+            .collect(),
+        return_type: ret.into(),
+        kind: SiteKind::Fn,
+    }
+}
+
+pub fn enter(site: u32, ts: u64, tid: u32, args: Vec<Value>) -> Event {
+    Event::Enter {
+        site,
+        ts: MONO + ts,
+        pid: PID,
+        tid,
+        args,
+        call_id: None,
+    }
+}
+
+pub fn exit(site: u32, ts: u64, tid: u32, ret: Value) -> Event {
+    Event::Exit {
+        site,
+        ts: MONO + ts,
+        pid: PID,
+        tid,
+        ret: Return::Value(ret),
+        call_id: None,
+    }
+}
+
+/// A function trace of pid 100: main thread `compute(x=42, y=100)` from 2000 to 9000 ns
+/// calling `load()` from 3000 to 5000; thread 101 `load()` from 2500 to 2600. Times are ns after
+/// `MONO`.
+pub fn fn_trace() -> Trace {
+    let events = vec![
+        Event::Thread {
+            ts: MONO + 1000,
+            pid: PID,
+            tid: PID,
+            name: Some("main".into()),
+        },
+        enter(0, 2000, PID, vec![Value::I64(42), Value::I64(100)]),
+        enter(1, 3000, PID, vec![]),
+        exit(1, 5000, PID, Value::Unit),
+        exit(0, 9000, PID, Value::I64(4255)),
+        Event::Thread {
+            ts: MONO + 2400,
+            pid: PID,
+            tid: 101,
+            name: Some("worker".into()),
+        },
+        enter(1, 2500, 101, vec![]),
+        exit(1, 2600, 101, Value::Unit),
+    ];
+    Trace {
+        metadata: Metadata {
+            format: FN_TRACE_FORMAT.into(),
+            version: SCHEMA_VERSION,
+            ruchytrace_version: "0.1.0".into(),
+            program: "/bin/demo".into(),
+            args: vec!["demo".into()],
+            pid: PID,
+            collector_tid: Some(COLLECTOR),
+            clock: clock(),
+            settings: RecordSettings {
+                sample: 1,
+                filter: None,
+                overflow: "block".into(),
+                buffer_bytes: 1 << 20,
+                strsize: 64,
+                max_items: 16,
+            },
+        },
+        sites: vec![
+            site(0, "compute", &[("x", "i64"), ("y", "i64")], "i64"),
+            site(1, "load", &[], "()"),
+        ],
+        trailer: Some(Trailer {
+            events: events.len() as u64,
+            lost: 0,
+            end_ns: MONO + 10_000,
+        }),
+        events,
+        truncation: None,
+    }
+}
+
+pub fn write_fn(trace: &Trace, path: &Path, fmt: Format) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = format::writer(fmt, Box::new(std::io::BufWriter::new(file)));
+    format::write_trace(trace, &mut *w).unwrap();
+}
+
+/// One syscall of the sys.json; times in ns after `MONO`.
+pub fn syscall(name: &str, tid: u32, ts: u64, dur: u64, args: &[&str], ret: i64) -> Json {
+    json!({"type": "syscall", "name": name, "nr": 0, "pid": PID, "tid": tid,
+           "timestamp_ns": MONO + ts, "duration_ns": dur, "args": args, "raw_args": [],
+           "return": ret, "errno": null})
+}
+
+/// The default syscalls: openat in compute, read in load, write at top level, getpid in
+/// thread 101's load, a collector write.
+pub fn default_syscalls() -> Vec<Json> {
+    vec![
+        syscall("write", COLLECTOR, 1500, 5, &["3", "\"...\"", "40"], 40),
+        syscall(
+            "openat",
+            PID,
+            2100,
+            800,
+            &["AT_FDCWD", "\"/etc/passwd\"", "O_RDONLY"],
+            3,
+        ),
+        syscall("getpid", 101, 2550, 10, &[], 100),
+        syscall(
+            "read",
+            PID,
+            3500,
+            500,
+            &["3", "\"root:x:0:0\"...", "4096"],
+            1234,
+        ),
+        syscall("write", PID, 9500, 10, &["1", "\"done\\n\"", "5"], 5),
+    ]
+}
+
+pub fn sys_doc(pid: u32, realtime: u64, events: Vec<Json>) -> Json {
+    let n = events.len();
+    json!({
+        "metadata": {"format": "ruchytrace-syscalls", "version": 1, "ruchytrace_version": "0.1.0",
+            "program": "/bin/demo", "args": ["demo"], "pid": pid, "arch": "x86_64",
+            "clock": {"domain": "CLOCK_MONOTONIC", "source": "CLOCK_MONOTONIC",
+                      "realtime_ns": realtime, "monotonic_ns": MONO},
+            "options": {"follow_forks": true, "filter": null, "strsize": 32}, "images": []},
+        "events": events,
+        "end": {"complete": true, "events": n}
+    })
+}
+
+pub fn write_sys(doc: &Json, path: &Path) {
+    std::fs::write(path, serde_json::to_vec(doc).unwrap()).unwrap();
+}
+
+/// (pid, tid).
+type Track = (u64, u64);
+/// (start, end, name) of a slice that may still contain later ones.
+type OpenSlice = (f64, f64, String);
+
+/// Validates Chrome trace event JSON: every event well-formed, `X` slices with non-negative
+/// `dur`, `ts` never decreasing per (pid, tid) track, slices properly nested per track, a
+/// `thread_name` for every track and a `process_name` for every process, syscall slices in
+/// category `syscall`. Returns the number of `X` slices.
+pub fn validate_chrome(doc: &Json) -> usize {
+    let events = doc["traceEvents"].as_array().expect("traceEvents array");
+    let mut last_ts: BTreeMap<(u64, u64), f64> = BTreeMap::new();
+    let mut open: BTreeMap<Track, Vec<OpenSlice>> = BTreeMap::new();
+    let mut named_threads = BTreeSet::new();
+    let mut named_procs = BTreeSet::new();
+    let mut tracks = BTreeSet::new();
+    let mut slices = 0;
+    for e in events {
+        let ph = e["ph"].as_str().expect("ph");
+        let pid = e["pid"].as_u64().expect("pid");
+        let tid = e["tid"].as_u64().expect("tid");
+        assert!(e["name"].is_string(), "name: {e}");
+        match ph {
+            "M" => match e["name"].as_str().unwrap() {
+                "thread_name" => {
+                    assert!(e["args"]["name"].is_string(), "{e}");
+                    named_threads.insert((pid, tid));
+                }
+                "process_name" => {
+                    assert!(e["args"]["name"].is_string(), "{e}");
+                    named_procs.insert(pid);
+                }
+                other => panic!("unexpected metadata event {other}"),
+            },
+            "X" | "i" => {
+                let ts = e["ts"].as_f64().expect("ts");
+                assert!(ts >= 0.0, "{e}");
+                let key = (pid, tid);
+                tracks.insert(key);
+                let prev = last_ts.insert(key, ts).unwrap_or(0.0);
+                assert!(ts >= prev, "ts goes back on track {key:?}: {prev} then {e}");
+                let cat = e["cat"].as_str().expect("cat");
+                if ph == "X" {
+                    slices += 1;
+                    let dur = e["dur"].as_f64().expect("dur");
+                    assert!(dur >= 0.0, "{e}");
+                    assert!(cat == "function" || cat == "syscall", "{e}");
+                    let stack = open.entry(key).or_default();
+                    // Each slice must fit inside the innermost open one, or start after
+                    // it ended: slices on a track never partially overlap.
+                    while let Some((s, end, name)) = stack.last() {
+                        if ts + dur <= end + 1e-6 {
+                            assert!(ts >= *s, "slice {e} starts before its parent {name}");
+                            break;
+                        }
+                        assert!(
+                            *end <= ts + 1e-6,
+                            "slice {e} overlaps {name} ({s}..{end}) without nesting"
+                        );
+                        stack.pop();
+                    }
+                    stack.push((ts, ts + dur, e["name"].as_str().unwrap().to_string()));
+                }
+            }
+            other => panic!("unexpected phase {other}: {e}"),
+        }
+    }
+    for t in &tracks {
+        assert!(named_threads.contains(t), "track {t:?} has no thread_name");
+        assert!(
+            named_procs.contains(&t.0),
+            "process {} has no process_name",
+            t.0
+        );
+    }
+    slices
+}
