@@ -46,6 +46,8 @@
 #![deny(missing_docs)]
 
 pub use ruchytrace_macros::trace;
+/// `#[derive(Traceable)]`: capture a struct or enum field by field (see `docs/codegen-hooks.md`).
+pub use ruchytrace_macros::Traceable;
 pub use ruchytrace_runtime as runtime;
 /// The hook API the `#[trace]` expansion calls (see `docs/codegen-hooks.md`).
 pub use ruchytrace_runtime::hooks;
@@ -54,6 +56,8 @@ pub use ruchytrace_runtime::{FunctionSummary, TraceSummary};
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cli")]
+pub mod instrument;
 
 /// Turns recording on (no-op without the `trace` feature).
 #[inline]
