@@ -7,6 +7,8 @@
 use clap::{Parser, Subcommand};
 
 pub mod convert;
+pub mod instrument;
+pub mod ruchy;
 pub mod syscalls;
 
 /// Exit status for usage errors and unreadable/malformed input files.
@@ -32,6 +34,10 @@ pub enum Command {
     Syscalls(syscalls::SyscallsArgs),
     /// Convert a function trace between binary, JSON and text.
     Convert(convert::ConvertArgs),
+    /// Add #[ruchytrace::trace] and the Traceable derive to generated Rust source.
+    Instrument(instrument::InstrumentArgs),
+    /// Run a Ruchy program, traced with --trace (uses the real `ruchy` transpiler).
+    Ruchy(ruchy::RuchyArgs),
 }
 
 /// Parses `std::env::args`, runs the subcommand and returns the exit status.
@@ -47,6 +53,8 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Syscalls(args) => syscalls::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Instrument(args) => instrument::run(args),
+        Command::Ruchy(args) => ruchy::run(args),
     };
     match result {
         Ok(code) => code,

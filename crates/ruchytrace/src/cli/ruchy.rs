@@ -1,0 +1,407 @@
+//! `ruchytrace ruchy run FILE.ruchy [--trace] [--trace-sample=N] [--trace-filter=P] [--trace-output=F]
+//! [--trace-format=FMT] [--syscalls] [-- ARGS]`: transpile a Ruchy program with the real `ruchy`, instrument the
+//! Rust it produces, build it in a cached cargo project and run it.
+//!
+//! The cached project lives in `$XDG_CACHE_HOME/ruchytrace/ruchy/<hash>/` (else `~/.cache/...`), where the hash
+//! covers the instrumented source and whether tracing is on, so a second run of the same program only costs a
+//! transpile and a no-op `cargo build`. All projects share one target directory, so the runtime is compiled once
+//! per feature set, not once per program. See docs/ruchy.md.
+
+use crate::instrument::{instrument_source, LocationMap};
+use anyhow::{bail, Context};
+use ruchytrace_runtime::config::parse_trace_flags;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// The command that installs the Ruchy version this was tested with.
+pub const INSTALL_HINT: &str =
+    "cargo install ruchy --version 5.0.0-beta.2 --no-default-features --features repl";
+
+/// Arguments of `ruchytrace ruchy`.
+#[derive(Debug, clap::Args)]
+pub struct RuchyArgs {
+    /// What to do with the Ruchy program.
+    #[command(subcommand)]
+    pub command: RuchyCommand,
+}
+
+/// Subcommands of `ruchytrace ruchy`.
+#[derive(Debug, clap::Subcommand)]
+pub enum RuchyCommand {
+    /// Transpile FILE.ruchy with `ruchy` (from PATH, or $RUCHY), build and run it. Flags: --trace,
+    /// --trace-sample=N, --trace-filter=P, --trace-output=F, --trace-format=FMT (each also as `--flag VALUE`),
+    /// --syscalls; arguments after `--` go to the program.
+    Run(RunArgs),
+}
+
+/// Arguments of `ruchytrace ruchy run`, parsed by [`parse_trace_flags`] so compiler drivers and this command
+/// accept exactly the same flags.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// FILE.ruchy, the --trace* flags, --syscalls, and `-- ARGS` for the program, in any order.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required = true,
+        value_name = "FILE.ruchy [FLAGS] [-- ARGS]"
+    )]
+    pub args: Vec<String>,
+}
+
+/// What `ruchy run` was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRequest {
+    /// The Ruchy program.
+    pub file: PathBuf,
+    /// Build with the `trace` feature.
+    pub trace: bool,
+    /// `RUCHYTRACE_*` variables for the program.
+    pub env: Vec<(String, String)>,
+    /// Merge system calls into the trace.
+    pub syscalls: bool,
+    /// Arguments for the program.
+    pub program_args: Vec<String>,
+}
+
+/// Parses the arguments of `ruchy run`.
+pub fn parse_request(args: &[String]) -> anyhow::Result<RunRequest> {
+    let flags = parse_trace_flags(args.iter().cloned()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut file = None;
+    let mut syscalls = false;
+    let mut program_args = Vec::new();
+    let mut rest = flags.rest.into_iter();
+    while let Some(a) = rest.next() {
+        match a.as_str() {
+            "--" => {
+                program_args.extend(rest.by_ref());
+                break;
+            }
+            "--syscalls" => syscalls = true,
+            flag if flag.starts_with('-') && flag.len() > 1 => bail!(
+                "unknown flag {flag:?} for `ruchy run` (expected --trace, --trace-sample, --trace-filter, \
+                 --trace-output, --trace-format, --syscalls, or `-- ARGS`)"
+            ),
+            _ if file.is_none() => file = Some(PathBuf::from(a)),
+            _ => bail!("unexpected argument {a:?}: program arguments go after `--`"),
+        }
+    }
+    let Some(file) = file else {
+        bail!("missing FILE.ruchy")
+    };
+    Ok(RunRequest {
+        file,
+        trace: flags.trace || syscalls,
+        env: flags.env,
+        syscalls,
+        program_args,
+    })
+}
+
+/// Runs the subcommand.
+pub fn run(args: RuchyArgs) -> anyhow::Result<i32> {
+    match args.command {
+        RuchyCommand::Run(run) => run_program(&parse_request(&run.args)?),
+    }
+}
+
+fn run_program(req: &RunRequest) -> anyhow::Result<i32> {
+    if req.syscalls {
+        bail!(
+            "--syscalls needs `ruchytrace run --syscalls` (the merge feature), which this build does not have; \
+             run without --syscalls, or trace system calls separately with `ruchytrace syscalls`"
+        );
+    }
+    let source = std::fs::read_to_string(&req.file)
+        .with_context(|| format!("cannot read {}", req.file.display()))?;
+    let ruchy = find_ruchy()?;
+    let rust = match transpile(&ruchy, &req.file)? {
+        Ok(rust) => rust,
+        Err(code) => return Ok(code),
+    };
+    let label = req.file.display().to_string();
+    let map = LocationMap::from_ruchy_source(&label, &source);
+    let instrumented = instrument_source(&rust, Some(&map)).map_err(|e| {
+        anyhow::anyhow!("the Rust that ruchy generated for {label} does not parse: {e}")
+    })?;
+    let project = Project::prepare(&req.file, &instrumented.source, req.trace)?;
+    let binary = project.build(req.trace)?;
+    let status = Command::new(&binary)
+        .args(&req.program_args)
+        .envs(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .status()
+        .with_context(|| format!("cannot run {}", binary.display()))?;
+    Ok(exit_code(status))
+}
+
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1)
+}
+
+/// `$RUCHY` if set, else `ruchy` on `PATH`.
+pub fn find_ruchy() -> anyhow::Result<PathBuf> {
+    if let Some(explicit) = std::env::var_os("RUCHY").filter(|v| !v.is_empty()) {
+        let p = PathBuf::from(explicit);
+        if p.is_file() {
+            return Ok(p);
+        }
+        bail!(
+            "RUCHY={} does not exist; install Ruchy with: {INSTALL_HINT}",
+            p.display()
+        );
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("ruchy"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "`ruchy` was not found on PATH (or set RUCHY=/path/to/ruchy); install it with: {INSTALL_HINT} \
+                 (about 12 minutes)"
+            )
+        })
+}
+
+/// `ruchy transpile FILE`: the Rust on success; on failure Ruchy's own messages are passed through unchanged
+/// and its exit status is returned.
+fn transpile(ruchy: &Path, file: &Path) -> anyhow::Result<Result<String, i32>> {
+    let out = Command::new(ruchy)
+        .arg("transpile")
+        .arg(file)
+        .output()
+        .with_context(|| format!("cannot run {}", ruchy.display()))?;
+    if !out.status.success() {
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(&out.stdout);
+        let _ = std::io::stderr().write_all(&out.stderr);
+        eprintln!(
+            "ruchytrace: `{} transpile {}` failed ({})",
+            ruchy.display(),
+            file.display(),
+            out.status
+        );
+        return Ok(Err(exit_code(out.status).max(1)));
+    }
+    String::from_utf8(out.stdout)
+        .map(Ok)
+        .context("ruchy printed Rust that is not UTF-8")
+}
+
+/// A cached cargo project for one program.
+struct Project {
+    dir: PathBuf,
+    target: PathBuf,
+    bin: String,
+}
+
+impl Project {
+    fn prepare(file: &Path, source: &str, trace: bool) -> anyhow::Result<Project> {
+        let root = cache_root()?;
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let bin: String = stem
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let bin = if bin.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            bin
+        } else {
+            format!("p_{bin}")
+        };
+        let dep = ruchytrace_dependency();
+        let key = fnv1a(&[
+            source.as_bytes(),
+            &[trace as u8],
+            dep.as_bytes(),
+            env!("CARGO_PKG_VERSION").as_bytes(),
+        ]);
+        // The hash in the package name keeps binaries of different programs apart in the shared target dir.
+        let package = format!("{bin}-{key:016x}");
+        let dir = root.join(&package);
+        let manifest = format!(
+            "# Generated by `ruchytrace ruchy run` for {file}.\n\
+             [package]\nname = \"{package}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+             [[bin]]\nname = \"{bin}\"\npath = \"src/main.rs\"\n\n\
+             [dependencies]\nruchytrace = {dep}\n\n\
+             [features]\ntrace = [\"ruchytrace/trace\"]\n\n\
+             # Not part of any enclosing workspace.\n[workspace]\n\n\
+             [profile.release]\ndebug = 1\n",
+            file = file.display(),
+        );
+        write_if_changed(&dir.join("Cargo.toml"), &manifest)?;
+        // Generated code is not ours to lint.
+        let main = format!("#![allow(warnings, clippy::all)]\n{source}");
+        write_if_changed(&dir.join("src/main.rs"), &main)?;
+        Ok(Project {
+            target: root.join("target"),
+            dir,
+            bin,
+        })
+    }
+
+    fn build(&self, trace: bool) -> anyhow::Result<PathBuf> {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.arg("build")
+            .arg("--release")
+            .arg("--manifest-path")
+            .arg(self.dir.join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &self.target)
+            // The user's RUSTFLAGS/feature env of an enclosing build must not leak into this one.
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS");
+        if trace {
+            cmd.arg("--features").arg("trace");
+        }
+        let started = Instant::now();
+        let out = cmd.output().context("cannot run cargo")?;
+        let log = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            eprint!("{log}");
+            bail!(
+                "building the transpiled program failed (project: {})",
+                self.dir.display()
+            );
+        }
+        if log.lines().any(|l| l.trim_start().starts_with("Compiling")) {
+            eprintln!(
+                "ruchytrace: built {} in {:.1}s (cached in {})",
+                self.bin,
+                started.elapsed().as_secs_f64(),
+                self.dir.display()
+            );
+        }
+        Ok(self.target.join("release").join(&self.bin))
+    }
+}
+
+/// `$XDG_CACHE_HOME/ruchytrace/ruchy`, else `$HOME/.cache/ruchytrace/ruchy`.
+fn cache_root() -> anyhow::Result<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .context("neither XDG_CACHE_HOME nor HOME is set: no place for the build cache")?;
+    Ok(base.join("ruchytrace").join("ruchy"))
+}
+
+/// The `ruchytrace` dependency of generated projects: `$RUCHYTRACE_SOURCE` (a checkout of this workspace), else
+/// the workspace this binary was built from if it still exists, else the crates.io release of the same version.
+fn ruchytrace_dependency() -> String {
+    let from_env = std::env::var_os("RUCHYTRACE_SOURCE")
+        .filter(|v| !v.is_empty())
+        .map(|root| PathBuf::from(root).join("crates/ruchytrace"));
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
+    match from_env
+        .into_iter()
+        .chain([built_from])
+        .find(|p| p.join("Cargo.toml").is_file())
+    {
+        Some(path) => format!(
+            "{{ path = {:?}, default-features = false }}",
+            path.display().to_string()
+        ),
+        None => format!(
+            "{{ version = \"={}\", default-features = false }}",
+            env!("CARGO_PKG_VERSION")
+        ),
+    }
+}
+
+fn write_if_changed(path: &Path, text: &str) -> anyhow::Result<()> {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// FNV-1a: a stable hash for cache keys (std's hasher may change between Rust versions).
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.iter().chain(&[0xff]) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(args: &[&str]) -> anyhow::Result<RunRequest> {
+        parse_request(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn flags_in_any_order() {
+        let r = req(&[
+            "--trace-sample",
+            "1000",
+            "p.ruchy",
+            "--trace-filter=fib*",
+            "--",
+            "a",
+            "--trace",
+        ])
+        .unwrap();
+        assert_eq!(r.file, PathBuf::from("p.ruchy"));
+        assert!(r.trace && !r.syscalls);
+        assert_eq!(
+            r.env,
+            vec![
+                ("RUCHYTRACE".to_string(), "1".to_string()),
+                ("RUCHYTRACE_SAMPLE".into(), "1000".into()),
+                ("RUCHYTRACE_FILTER".into(), "fib*".into()),
+            ]
+        );
+        assert_eq!(r.program_args, vec!["a", "--trace"]);
+        let plain = req(&["p.ruchy"]).unwrap();
+        assert!(!plain.trace && plain.env.is_empty());
+    }
+
+    #[test]
+    fn bad_flags_are_errors() {
+        assert!(req(&["p.ruchy", "--trace-smaple=3"])
+            .unwrap_err()
+            .to_string()
+            .contains("--trace-smaple"));
+        assert!(req(&["p.ruchy", "--trace-sample=0"]).is_err());
+        assert!(req(&["p.ruchy", "--verbose"])
+            .unwrap_err()
+            .to_string()
+            .contains("unknown flag"));
+        assert!(req(&["p.ruchy", "q.ruchy"])
+            .unwrap_err()
+            .to_string()
+            .contains("after `--`"));
+        assert!(req(&["--trace"])
+            .unwrap_err()
+            .to_string()
+            .contains("missing FILE.ruchy"));
+    }
+
+    #[test]
+    fn stable_hash() {
+        assert_eq!(fnv1a(&[b""]), fnv1a(&[b""]));
+        assert_ne!(fnv1a(&[b"ab", b"c"]), fnv1a(&[b"a", b"bc"]));
+    }
+}
