@@ -33,6 +33,9 @@ pub enum RuchyCommand {
     /// --trace-sample=N, --trace-filter=P, --trace-output=F, --trace-format=FMT (each also as `--flag VALUE`),
     /// --syscalls; arguments after `--` go to the program.
     Run(RunArgs),
+    /// Like `run`, but only transpile, instrument and build (with the `trace` feature when --trace or another
+    /// --trace-* flag is given); prints the path of the executable (for benchmarks and profilers).
+    Build(RunArgs),
 }
 
 /// Arguments of `ruchytrace ruchy run`, parsed by [`parse_trace_flags`] so compiler drivers and this command
@@ -102,6 +105,16 @@ pub fn parse_request(args: &[String]) -> anyhow::Result<RunRequest> {
 pub fn run(args: RuchyArgs) -> anyhow::Result<i32> {
     match args.command {
         RuchyCommand::Run(run) => run_program(&parse_request(&run.args)?),
+        RuchyCommand::Build(build) => {
+            let req = parse_request(&build.args)?;
+            match build_program(&req)? {
+                Ok(built) => {
+                    println!("{}", built.binary.display());
+                    Ok(0)
+                }
+                Err(code) => Ok(code),
+            }
+        }
     }
 }
 
@@ -112,26 +125,45 @@ fn run_program(req: &RunRequest) -> anyhow::Result<i32> {
              run without --syscalls, or trace system calls separately with `ruchytrace syscalls`"
         );
     }
-    let source = std::fs::read_to_string(&req.file)
-        .with_context(|| format!("cannot read {}", req.file.display()))?;
-    let ruchy = find_ruchy()?;
-    let rust = match transpile(&ruchy, &req.file)? {
-        Ok(rust) => rust,
+    let built = match build_program(req)? {
+        Ok(built) => built,
         Err(code) => return Ok(code),
     };
-    let label = req.file.display().to_string();
-    let map = LocationMap::from_ruchy_source(&label, &source);
-    let instrumented = instrument_source(&rust, Some(&map)).map_err(|e| {
-        anyhow::anyhow!("the Rust that ruchy generated for {label} does not parse: {e}")
-    })?;
-    let project = Project::prepare(&req.file, &instrumented.source, req.trace)?;
-    let binary = project.build(req.trace)?;
-    let status = Command::new(&binary)
+    let status = Command::new(&built.binary)
         .args(&req.program_args)
         .envs(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .status()
-        .with_context(|| format!("cannot run {}", binary.display()))?;
+        .with_context(|| format!("cannot run {}", built.binary.display()))?;
     Ok(exit_code(status))
+}
+
+/// Finds ruchy, then [`prepare`]s the program in the user's cache; a transpiler failure is reported as Ruchy
+/// wrote it and becomes the exit status.
+fn build_program(req: &RunRequest) -> anyhow::Result<Result<Built, i32>> {
+    let ruchy = find_ruchy(std::env::var_os("RUCHY"), std::env::var_os("PATH"))?;
+    let built = match prepare(&ruchy, &req.file, req.trace, &cache_root()?, true)? {
+        Ok(built) => built,
+        Err(failure) => {
+            // Ruchy's own words, unchanged.
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(&failure.stdout);
+            let _ = std::io::stderr().write_all(&failure.stderr);
+            eprintln!(
+                "ruchytrace: `{} transpile {}` failed",
+                ruchy.display(),
+                req.file.display()
+            );
+            return Ok(Err(failure.code));
+        }
+    };
+    if let Some(secs) = built.build_seconds {
+        eprintln!(
+            "ruchytrace: built {} in {secs:.1}s (cached in {})",
+            req.file.display(),
+            built.project.display()
+        );
+    }
+    Ok(Ok(built))
 }
 
 fn exit_code(status: std::process::ExitStatus) -> i32 {
@@ -142,9 +174,13 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
         .unwrap_or(1)
 }
 
-/// `$RUCHY` if set, else `ruchy` on `PATH`.
-pub fn find_ruchy() -> anyhow::Result<PathBuf> {
-    if let Some(explicit) = std::env::var_os("RUCHY").filter(|v| !v.is_empty()) {
+/// The `ruchy` to use: `explicit` (the value of `$RUCHY`) if set, else `ruchy` in one of the `path`
+/// directories (the value of `$PATH`). The error says how to install it.
+pub fn find_ruchy(
+    explicit: Option<std::ffi::OsString>,
+    path: Option<std::ffi::OsString>,
+) -> anyhow::Result<PathBuf> {
+    if let Some(explicit) = explicit.filter(|v| !v.is_empty()) {
         let p = PathBuf::from(explicit);
         if p.is_file() {
             return Ok(p);
@@ -154,8 +190,7 @@ pub fn find_ruchy() -> anyhow::Result<PathBuf> {
             p.display()
         );
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
+    std::env::split_paths(&path.unwrap_or_default())
         .map(|dir| dir.join("ruchy"))
         .find(|p| p.is_file())
         .ok_or_else(|| {
@@ -166,29 +201,65 @@ pub fn find_ruchy() -> anyhow::Result<PathBuf> {
         })
 }
 
-/// `ruchy transpile FILE`: the Rust on success; on failure Ruchy's own messages are passed through unchanged
-/// and its exit status is returned.
-fn transpile(ruchy: &Path, file: &Path) -> anyhow::Result<Result<String, i32>> {
+/// A built program, ready to run.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The executable.
+    pub binary: PathBuf,
+    /// The cached cargo project it was built from.
+    pub project: PathBuf,
+    /// How long cargo took, when it actually compiled something (`None`: everything was up to date).
+    pub build_seconds: Option<f64>,
+}
+
+/// `ruchy transpile` failed: what it printed, and the exit status to pass on.
+#[derive(Debug, Clone)]
+pub struct TranspileFailure {
+    /// Exit status for `ruchytrace` (at least 1).
+    pub code: i32,
+    /// What ruchy printed on stdout.
+    pub stdout: Vec<u8>,
+    /// What ruchy printed on stderr.
+    pub stderr: Vec<u8>,
+}
+
+/// Transpiles `file` with `ruchy`, instruments the Rust with locations from the `.ruchy` source, and builds it
+/// (with the `trace` feature when `trace`; optimised when `release`) in a cached project under `cache`. The
+/// outer error is ours (I/O, unparsable output, build failure with cargo's messages); the inner one is Ruchy's.
+pub fn prepare(
+    ruchy: &Path,
+    file: &Path,
+    trace: bool,
+    cache: &Path,
+    release: bool,
+) -> anyhow::Result<Result<Built, TranspileFailure>> {
+    let source =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let out = Command::new(ruchy)
         .arg("transpile")
         .arg(file)
         .output()
         .with_context(|| format!("cannot run {}", ruchy.display()))?;
     if !out.status.success() {
-        use std::io::Write;
-        let _ = std::io::stdout().write_all(&out.stdout);
-        let _ = std::io::stderr().write_all(&out.stderr);
-        eprintln!(
-            "ruchytrace: `{} transpile {}` failed ({})",
-            ruchy.display(),
-            file.display(),
-            out.status
-        );
-        return Ok(Err(exit_code(out.status).max(1)));
+        return Ok(Err(TranspileFailure {
+            code: exit_code(out.status).max(1),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        }));
     }
-    String::from_utf8(out.stdout)
-        .map(Ok)
-        .context("ruchy printed Rust that is not UTF-8")
+    let rust = String::from_utf8(out.stdout).context("ruchy printed Rust that is not UTF-8")?;
+    let label = file.display().to_string();
+    let map = LocationMap::from_ruchy_source(&label, &source);
+    let instrumented = instrument_source(&rust, Some(&map)).map_err(|e| {
+        anyhow::anyhow!("the Rust that ruchy generated for {label} does not parse: {e}")
+    })?;
+    let project = Project::prepare(cache, file, &instrumented.source, trace)?;
+    let (binary, build_seconds) = project.build(trace, release)?;
+    Ok(Ok(Built {
+        binary,
+        project: project.dir,
+        build_seconds,
+    }))
 }
 
 /// A cached cargo project for one program.
@@ -199,8 +270,7 @@ struct Project {
 }
 
 impl Project {
-    fn prepare(file: &Path, source: &str, trace: bool) -> anyhow::Result<Project> {
-        let root = cache_root()?;
+    fn prepare(root: &Path, file: &Path, source: &str, trace: bool) -> anyhow::Result<Project> {
         let stem = file
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -227,8 +297,10 @@ impl Project {
             dep.as_bytes(),
             env!("CARGO_PKG_VERSION").as_bytes(),
         ]);
-        // The hash in the package name keeps binaries of different programs apart in the shared target dir.
-        let package = format!("{bin}-{key:016x}");
+        // The hash in the package and executable names keeps programs (and their traced and untraced builds)
+        // apart in the shared target dir.
+        let package = format!("{bin}_{key:016x}");
+        let bin = package.clone();
         let dir = root.join(&package);
         let manifest = format!(
             "# Generated by `ruchytrace ruchy run` for {file}.\n\
@@ -241,9 +313,18 @@ impl Project {
             file = file.display(),
         );
         write_if_changed(&dir.join("Cargo.toml"), &manifest)?;
-        // Generated code is not ours to lint.
-        let main = format!("#![allow(warnings, clippy::all)]\n{source}");
+        // Generated code is not ours to lint. Same line, so Rust line numbers stay those of ruchy's output.
+        let main = format!("#![allow(warnings, clippy::all)] {source}");
         write_if_changed(&dir.join("src/main.rs"), &main)?;
+        // The workspace's lock file pins the runtime's dependencies, so the build needs no network when they
+        // are already in cargo's cache (and gets the versions this workspace was tested with).
+        let lock = dir.join("Cargo.lock");
+        if !lock.exists() {
+            if let Some(ws_lock) = workspace_lock() {
+                std::fs::copy(&ws_lock, &lock)
+                    .with_context(|| format!("cannot write {}", lock.display()))?;
+            }
+        }
         Ok(Project {
             target: root.join("target"),
             dir,
@@ -251,11 +332,10 @@ impl Project {
         })
     }
 
-    fn build(&self, trace: bool) -> anyhow::Result<PathBuf> {
+    fn build(&self, trace: bool, release: bool) -> anyhow::Result<(PathBuf, Option<f64>)> {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.arg("build")
-            .arg("--release")
             .arg("--manifest-path")
             .arg(self.dir.join("Cargo.toml"))
             .env("CARGO_TARGET_DIR", &self.target)
@@ -264,6 +344,9 @@ impl Project {
             .env_remove("CARGO_ENCODED_RUSTFLAGS");
         if trace {
             cmd.arg("--features").arg("trace");
+        }
+        if release {
+            cmd.arg("--release");
         }
         let started = Instant::now();
         let out = cmd.output().context("cannot run cargo")?;
@@ -275,20 +358,24 @@ impl Project {
                 self.dir.display()
             );
         }
-        if log.lines().any(|l| l.trim_start().starts_with("Compiling")) {
-            eprintln!(
-                "ruchytrace: built {} in {:.1}s (cached in {})",
-                self.bin,
-                started.elapsed().as_secs_f64(),
-                self.dir.display()
-            );
-        }
-        Ok(self.target.join("release").join(&self.bin))
+        let compiled = log.lines().any(|l| l.trim_start().starts_with("Compiling"));
+        Ok((
+            self.target
+                .join(if release { "release" } else { "debug" })
+                .join(&self.bin),
+            compiled.then(|| started.elapsed().as_secs_f64()),
+        ))
     }
 }
 
+/// The lock file of the workspace this binary was built from, if it is still there.
+fn workspace_lock() -> Option<PathBuf> {
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock");
+    lock.is_file().then_some(lock)
+}
+
 /// `$XDG_CACHE_HOME/ruchytrace/ruchy`, else `$HOME/.cache/ruchytrace/ruchy`.
-fn cache_root() -> anyhow::Result<PathBuf> {
+pub fn cache_root() -> anyhow::Result<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)

@@ -11,8 +11,9 @@
 //!
 //! Ruchy 5.0.0-beta.2 emits no mapping of its own, so [`LocationMap::from_ruchy_source`] derives one from the
 //! `.ruchy` source: every `fun NAME` (and `fn NAME`) keyword outside comments and strings, qualified by the
-//! enclosing `impl TYPE`/`struct TYPE`/`class TYPE` block when there is one. The column is that of the keyword,
-//! as Rust sites use the column of `fn`.
+//! enclosing `impl TYPE`/`struct TYPE`/`class TYPE` block when there is one. The position is that of the
+//! function's *name* (`fibonacci.ruchy:1:5` for `fun fibonacci` on line 1), the spelling of the Ruchy tracing
+//! proposal.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -132,8 +133,8 @@ impl LocationMap {
                     if let Some(name) = words.get(i + 1).filter(|n| is_ident(&n.text)) {
                         let loc = SourceLocation {
                             file: file.to_string(),
-                            line: w.line,
-                            column: w.column,
+                            line: name.line,
+                            column: name.column,
                         };
                         if let Some((_, ty)) = blocks.last() {
                             map.entries

@@ -109,7 +109,7 @@ fn locations_from_ruchy_source() {
     let map = LocationMap::from_ruchy_source("f.ruchy", src);
     assert_eq!(
         map.to_string(),
-        "Point::norm=f.ruchy:9:5\nfibonacci=f.ruchy:2:1\nmain=f.ruchy:11:1\nnorm=f.ruchy:9:5\n"
+        "Point::norm=f.ruchy:9:9\nfibonacci=f.ruchy:2:5\nmain=f.ruchy:11:5\nnorm=f.ruchy:9:9\n"
     );
 }
 
