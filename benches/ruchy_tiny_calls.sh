@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Cost of tracing Ruchy code: examples/ruchy/tiny_calls.ruchy (3,000,000 calls of a one-line function) built by
-# `ruchytrace ruchy build` untraced and traced, then run untraced, traced (every call, binary trace to
-# /dev/null), and traced with --trace-sample=1000. Prints the best of RUNS wall times and the ratios.
+# Cost of tracing Ruchy code: examples/ruchy/tiny_calls.ruchy (N calls of a one-line function) built by
+# `ruchytrace ruchy build` untraced and traced, then run untraced, traced with RUCHYTRACE=0, traced with
+# --trace-sample=1000 (30,000,000 calls each), and traced recording every call (3,000,000 calls, binary trace to
+# /dev/null, compared with an untraced run of the same size). Prints the best of RUNS wall times and the ratios.
 # Needs `ruchy` (see docs/ruchy.md). Usage: benches/ruchy_tiny_calls.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,13 +29,19 @@ best() { # best wall time in ms of "$@" over $runs runs
     echo "$best"
 }
 export -n RUCHYTRACE RUCHYTRACE_SAMPLE RUCHYTRACE_OUTPUT RUCHYTRACE_FORMAT RUCHYTRACE_FILTER 2>/dev/null || true
-base=$(best "$untraced")
-full=$(best env RUCHYTRACE=1 RUCHYTRACE_OUTPUT=/dev/null RUCHYTRACE_FORMAT=binary "$traced")
-sampled=$(best env RUCHYTRACE=1 RUCHYTRACE_SAMPLE=1000 RUCHYTRACE_OUTPUT=/dev/null RUCHYTRACE_FORMAT=binary "$traced")
-off=$(best env RUCHYTRACE=0 "$traced")
+big=30000000
+small=3000000
+base=$(best "$untraced" $big)
+off=$(best env RUCHYTRACE=0 "$traced" $big)
+sampled=$(best env RUCHYTRACE=1 RUCHYTRACE_SAMPLE=1000 RUCHYTRACE_OUTPUT=/dev/null RUCHYTRACE_FORMAT=binary "$traced" $big)
+base_small=$(best "$untraced" $small)
+full=$(best env RUCHYTRACE=1 RUCHYTRACE_OUTPUT=/dev/null RUCHYTRACE_FORMAT=binary "$traced" $small)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
-printf '%-40s %10s %8s\n' "mode (3,000,000 calls, best of $runs)" "wall us" "ratio"
-printf '%-40s %10d %8s\n' "untraced (no trace feature)" "$base" "1.00x"
-printf '%-40s %10d %8s\n' "traced, RUCHYTRACE=0" "$off" "$(ratio "$off" "$base")"
-printf '%-40s %10d %8s\n' "traced --trace-sample=1000" "$sampled" "$(ratio "$sampled" "$base")"
-printf '%-40s %10d %8s\n' "traced, every call" "$full" "$(ratio "$full" "$base")"
+per_call() { awk -v t="$1" -v n="$2" 'BEGIN { printf "%.1f", t * 1000 / n }'; }
+printf '%-36s %10s %10s %8s\n' "mode (best of $runs)" "calls" "wall us" "ratio"
+printf '%-36s %10d %10d %8s\n' "untraced (no trace feature)" $big "$base" "1.00x"
+printf '%-36s %10d %10d %8s\n' "traced, RUCHYTRACE=0" $big "$off" "$(ratio "$off" "$base")"
+printf '%-36s %10d %10d %8s\n' "traced --trace-sample=1000" $big "$sampled" "$(ratio "$sampled" "$base")"
+printf '%-36s %10d %10d %8s\n' "untraced (no trace feature)" $small "$base_small" "1.00x"
+printf '%-36s %10d %10d %8s\n' "traced, every call" $small "$full" "$(ratio "$full" "$base_small")"
+echo "per call: untraced $(per_call "$base" $big) ns, sampled $(per_call "$sampled" $big) ns, every call $(per_call "$full" $small) ns"

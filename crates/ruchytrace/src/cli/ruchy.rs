@@ -119,7 +119,8 @@ pub fn run(args: RuchyArgs) -> anyhow::Result<i32> {
 }
 
 fn run_program(req: &RunRequest) -> anyhow::Result<i32> {
-    if req.syscalls {
+    let me = std::env::current_exe().context("cannot find the ruchytrace executable")?;
+    if req.syscalls && !has_run_subcommand(&me) {
         bail!(
             "--syscalls needs `ruchytrace run --syscalls` (the merge feature), which this build does not have; \
              run without --syscalls, or trace system calls separately with `ruchytrace syscalls`"
@@ -129,12 +130,49 @@ fn run_program(req: &RunRequest) -> anyhow::Result<i32> {
         Ok(built) => built,
         Err(code) => return Ok(code),
     };
-    let status = Command::new(&built.binary)
+    let mut cmd = if req.syscalls {
+        // `ruchytrace run --syscalls` runs the program under the ptrace companion and merges both traces.
+        let mut cmd = Command::new(&me);
+        cmd.arg("run").arg("--syscalls");
+        cmd.args(forwarded_flags(&req.env));
+        cmd.arg("--").arg(&built.binary);
+        cmd
+    } else {
+        let mut cmd = Command::new(&built.binary);
+        cmd.envs(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        cmd
+    };
+    let status = cmd
         .args(&req.program_args)
-        .envs(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .status()
         .with_context(|| format!("cannot run {}", built.binary.display()))?;
     Ok(exit_code(status))
+}
+
+/// Whether this `ruchytrace` has the `run` subcommand (it comes with the merge feature).
+fn has_run_subcommand(me: &Path) -> bool {
+    Command::new(me)
+        .args(["run", "--help"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The `--trace-*` flags equivalent to the parsed environment, for `ruchytrace run`.
+fn forwarded_flags(env: &[(String, String)]) -> Vec<String> {
+    env.iter()
+        .filter_map(|(k, v)| {
+            let flag = match k.as_str() {
+                "RUCHYTRACE_SAMPLE" => "--trace-sample",
+                "RUCHYTRACE_FILTER" => "--trace-filter",
+                "RUCHYTRACE_OUTPUT" => "--trace-output",
+                "RUCHYTRACE_FORMAT" => "--trace-format",
+                _ => return None,
+            };
+            Some(format!("{flag}={v}"))
+        })
+        .collect()
 }
 
 /// Finds ruchy, then [`prepare`]s the program in the user's cache; a transpiler failure is reported as Ruchy
@@ -484,6 +522,23 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("missing FILE.ruchy"));
+    }
+
+    #[test]
+    fn syscalls_forward_the_trace_flags() {
+        let r = req(&[
+            "p.ruchy",
+            "--syscalls",
+            "--trace-sample=10",
+            "--trace-filter",
+            "fib*",
+        ])
+        .unwrap();
+        assert!(r.syscalls && r.trace);
+        assert_eq!(
+            forwarded_flags(&r.env),
+            vec!["--trace-sample=10", "--trace-filter=fib*"]
+        );
     }
 
     #[test]
