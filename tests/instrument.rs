@@ -125,6 +125,28 @@ mod derive {
         s
     }
 
+    trait Greet {
+        #[ruchytrace::trace(name = "Greet::hi")]
+        fn hi(&self, n: i32) -> i32 {
+            n + 1
+        }
+    }
+    impl Greet for Address {}
+
+    #[test]
+    fn trait_default_methods_can_be_traced() {
+        let events = testing::capture(|| {
+            Address { city: "Rome" }.hi(1);
+        });
+        let text = testing::render(&events);
+        // `Self` has no bounds in a default method: the receiver is shown by its type name.
+        assert!(
+            text.contains("-> Greet::hi(self=<&instrument::derive::Address>, n=1)"),
+            "{text}"
+        );
+        assert!(text.contains("<- Greet::hi() = 2"), "{text}");
+    }
+
     #[test]
     fn values_show_field_by_field() {
         let events = testing::capture(|| {

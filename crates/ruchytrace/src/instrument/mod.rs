@@ -4,10 +4,11 @@
 //! attributes inserted at byte offsets, so the formatting and comments of everything else are preserved exactly
 //! (no reprinting). Inserted:
 //!
-//! * `#[ruchytrace::trace]` before every function and method with a body, except `const fn`, items of `extern`
-//!   blocks (they have no body), `#[test]`/`#[cfg(test)]` items (and everything inside a `#[cfg(test)]` module),
-//!   and items already instrumented (a `trace` attribute on the item or on its `impl` block). Methods get
-//!   `name = "Type::method"`; with a [`LocationMap`] entry they also get `location = "file.ruchy:L:C"`.
+//! * `#[ruchytrace::trace]` before every function and method with a body (trait default methods included),
+//!   except `const fn`, items of `extern` blocks (they have no body), `#[test]`/`#[cfg(test)]` items (and
+//!   everything inside a `#[cfg(test)]` module), and items already instrumented (a `trace` attribute on the item
+//!   or on its `impl` block, trait or module). Methods get `name = "Type::method"` (`"Trait::method"` for default
+//!   methods); with a [`LocationMap`] entry they also get `location = "file.ruchy:L:C"`.
 //! * `#[derive(ruchytrace::Traceable)]` on every struct and enum (added to an existing `derive(...)` list when
 //!   there is one), unless it already derives `Traceable`.
 //!
@@ -321,9 +322,29 @@ impl<'ast> Visit<'ast> for Finder<'_> {
         self.self_type = outer;
     }
 
-    fn visit_item_trait(&mut self, _: &'ast syn::ItemTrait) {
-        // Default methods of traits are left alone: the attribute instruments them only through the trait
-        // itself, and generated code rarely has them.
+    fn visit_item_trait(&mut self, tr: &'ast syn::ItemTrait) {
+        if is_test_only(&tr.attrs) || has_trace(&tr.attrs) {
+            return;
+        }
+        let outer = self.self_type.replace(tr.ident.to_string());
+        syn::visit::visit_item_trait(self, tr);
+        self.self_type = outer;
+    }
+
+    fn visit_trait_item_fn(&mut self, f: &'ast syn::TraitItemFn) {
+        // Only default methods have a body to instrument; `Trait::method` names them.
+        if f.default.is_none() || is_test_only(&f.attrs) {
+            return;
+        }
+        self.trace_fn(
+            &f.attrs,
+            f.sig.span(),
+            &f.sig.ident.to_string(),
+            f.sig.constness.is_some(),
+        );
+        let outer = self.self_type.take();
+        syn::visit::visit_trait_item_fn(self, f);
+        self.self_type = outer;
     }
 
     fn visit_item_foreign_mod(&mut self, _: &'ast syn::ItemForeignMod) {

@@ -29,7 +29,9 @@ mod tests { fn helper() {} struct S; }
 fn done() {}
 #[trace]
 impl A { fn m(&self) {} }
+#[ruchytrace::trace]
 trait T { fn d(&self) {} }
+trait U { fn no_body(&self); }
 "#;
     let out = instrument_source(src, None).unwrap();
     assert_eq!(out.functions, 0, "{}", out.source);
@@ -52,6 +54,15 @@ fn methods_are_named_by_their_type() {
         "{out}"
     );
     assert!(out.contains("#[ruchytrace::trace] fn helper"), "{out}");
+}
+
+#[test]
+fn trait_default_methods() {
+    let out = run("trait Greet {\n    fn hi(&self) -> i32 { 1 }\n    fn bye(&self);\n}\n");
+    assert_eq!(
+        out,
+        "trait Greet {\n    #[ruchytrace::trace(name = \"Greet::hi\")]\n    fn hi(&self) -> i32 { 1 }\n    fn bye(&self);\n}\n"
+    );
 }
 
 #[test]
