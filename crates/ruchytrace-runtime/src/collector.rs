@@ -311,7 +311,23 @@ impl Sink {
                     let ts = self.conv.to_ns(raw.ticks);
                     batch.push(raw.finish(ts, rt.pid, t.tid));
                 }
-                !(closed && t.ring.pending() == 0)
+                let done = closed && t.ring.pending() == 0;
+                let lost = if done {
+                    t.ring.lost_at_exit.swap(0, AcqRel)
+                } else {
+                    0
+                };
+                if lost > 0 {
+                    // Losses the thread could not record itself before it exited.
+                    batch.push(Event::Loss {
+                        ts: batch.last().map_or_else(clock::monotonic_ns, |e| e.ts()),
+                        pid: rt.pid,
+                        tid: t.tid,
+                        count: lost,
+                        reason: LossReason::BufferFull,
+                    });
+                }
+                !done
             });
         }
         // Per-thread order is already by time; a stable sort interleaves threads by time.

@@ -22,6 +22,9 @@ pub struct Ring {
     tail: CachePadded<AtomicU64>,
     /// Set by the producer thread when it exits; the collector frees the ring once drained.
     pub closed: AtomicBool,
+    /// Events the producer had counted as lost but could not record a loss record for when it
+    /// exited (its buffer was still full); the collector reports them.
+    pub lost_at_exit: AtomicU64,
     /// Set by the producer while it waits for space (`overflow=block`), so the collector
     /// drains at once instead of at its next tick.
     pub waiting: AtomicBool,
@@ -45,6 +48,7 @@ impl Ring {
             head: CachePadded::new(AtomicU64::new(0)),
             tail: CachePadded::new(AtomicU64::new(0)),
             closed: AtomicBool::new(false),
+            lost_at_exit: AtomicU64::new(0),
             waiting: AtomicBool::new(false),
         }
     }

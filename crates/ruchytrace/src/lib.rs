@@ -58,6 +58,9 @@ pub use ruchytrace_runtime::{FunctionSummary, TraceSummary};
 pub mod cli;
 #[cfg(feature = "cli")]
 pub mod instrument;
+/// The system call tracer behind `ruchytrace syscalls` (ptrace companion).
+#[cfg(feature = "cli")]
+pub mod syscalls;
 
 /// Turns recording on (no-op without the `trace` feature).
 #[inline]
