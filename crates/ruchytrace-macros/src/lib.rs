@@ -8,6 +8,7 @@
 use proc_macro::TokenStream;
 
 mod attr;
+mod derive;
 mod expand;
 mod valid;
 
@@ -21,4 +22,12 @@ mod valid;
 #[proc_macro_attribute]
 pub fn trace(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::trace(attr.into(), item.into(), cfg!(feature = "trace")).into()
+}
+
+/// Implements `ruchytrace::hooks::Capture` for a struct or enum, field by field, so traced values show as
+/// `User { id: 42, name: "Alice" }` without `Debug`. Fields of any type work (no bounds are added). Expands to
+/// nothing without the `trace` feature. See docs/codegen-hooks.md.
+#[proc_macro_derive(Traceable)]
+pub fn derive_traceable(item: TokenStream) -> TokenStream {
+    derive::traceable(item.into(), cfg!(feature = "trace")).into()
 }

@@ -46,6 +46,8 @@
 #![deny(missing_docs)]
 
 pub use ruchytrace_macros::trace;
+/// `#[derive(Traceable)]`: capture a struct or enum field by field (see `docs/codegen-hooks.md`).
+pub use ruchytrace_macros::Traceable;
 pub use ruchytrace_runtime as runtime;
 /// The hook API the `#[trace]` expansion calls (see `docs/codegen-hooks.md`).
 pub use ruchytrace_runtime::hooks;
@@ -57,6 +59,9 @@ pub mod cli;
 /// Merging function and system call traces: attribution, output formats, reports.
 #[cfg(feature = "cli")]
 pub mod merge;
+/// Rewriting generated Rust source to add tracing (`ruchytrace instrument`).
+#[cfg(feature = "cli")]
+pub mod instrument;
 /// The system call tracer behind `ruchytrace syscalls` (ptrace companion).
 #[cfg(feature = "cli")]
 pub mod syscalls;

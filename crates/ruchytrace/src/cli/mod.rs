@@ -11,6 +11,8 @@ pub mod convert;
 pub mod merge;
 pub mod report;
 pub mod run;
+pub mod instrument;
+pub mod ruchy;
 pub mod syscalls;
 
 /// Exit status for usage errors and unreadable/malformed input files.
@@ -44,6 +46,10 @@ pub enum Command {
     Run(run::RunArgs),
     /// Build a cargo target with `--features trace` and `run` it.
     Cargo(cargo::CargoArgs),
+    /// Add #[ruchytrace::trace] and the Traceable derive to generated Rust source.
+    Instrument(instrument::InstrumentArgs),
+    /// Run a Ruchy program, traced with --trace (uses the real `ruchy` transpiler).
+    Ruchy(ruchy::RuchyArgs),
 }
 
 /// Parses `std::env::args`, runs the subcommand and returns the exit status.
@@ -63,6 +69,8 @@ pub fn main() -> i32 {
         Command::Report(args) => report::run(args),
         Command::Run(args) => run::run(args),
         Command::Cargo(args) => cargo::run(args),
+        Command::Instrument(args) => instrument::run(args),
+        Command::Ruchy(args) => ruchy::run(args),
     };
     match result {
         Ok(code) => code,
