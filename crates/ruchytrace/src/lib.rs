@@ -56,12 +56,12 @@ pub use ruchytrace_runtime::{FunctionSummary, TraceSummary};
 
 #[cfg(feature = "cli")]
 pub mod cli;
-/// Merging function and system call traces: attribution, output formats, reports.
-#[cfg(feature = "cli")]
-pub mod merge;
 /// Rewriting generated Rust source to add tracing (`ruchytrace instrument`).
 #[cfg(feature = "cli")]
 pub mod instrument;
+/// Merging function and system call traces: attribution, output formats, reports.
+#[cfg(feature = "cli")]
+pub mod merge;
 /// The system call tracer behind `ruchytrace syscalls` (ptrace companion).
 #[cfg(feature = "cli")]
 pub mod syscalls;

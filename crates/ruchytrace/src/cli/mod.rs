@@ -8,11 +8,11 @@ use clap::{Parser, Subcommand};
 
 pub mod cargo;
 pub mod convert;
+pub mod instrument;
 pub mod merge;
 pub mod report;
-pub mod run;
-pub mod instrument;
 pub mod ruchy;
+pub mod run;
 pub mod syscalls;
 
 /// Exit status for usage errors and unreadable/malformed input files.
