@@ -956,8 +956,9 @@ mod tests {
     /// An ENTER record holding the values `write` captures.
     fn record_with(strsize: u32, write: impl Fn(&mut ArgWriter)) -> Vec<u8> {
         let mut buf = vec![0u8; 4096];
-        // SAFETY: `buf` has 4096 writable bytes and outlives the writer.
-        let mut w = unsafe { ArgWriter::new(buf.as_mut_ptr(), buf.len(), strsize, 4) };
+        // SAFETY: `buf` has cap + SLACK writable bytes and outlives the writer.
+        let cap = buf.len() - crate::capture::SLACK;
+        let mut w = unsafe { ArgWriter::new(buf.as_mut_ptr(), cap, strsize, 4) };
         w.put([kind::ENTER]);
         w.put([0u8; 4]);
         w.put(7u32.to_le_bytes());

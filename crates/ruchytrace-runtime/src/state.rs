@@ -441,8 +441,12 @@ impl ThreadState {
             self.pending_loss += 1;
             return false;
         }
-        let (ptr, avail) = self.producer.region();
-        // SAFETY: `region` returns `avail` bytes that only this producer may write until commit.
+        let (ptr, avail) = self.producer.region_with_slack();
+        if avail == 0 {
+            return self.record_slow(k, aux, t, &payload);
+        }
+        // SAFETY: `region_with_slack` returns a pointer valid for `avail + SLACK` bytes that
+        // only this producer writes until it commits, as `ArgWriter::new` requires.
         let mut w = unsafe { ArgWriter::new(ptr, avail, self.strsize, self.max_items) };
         w.put([k]);
         w.put([0u8; 4]);
@@ -477,8 +481,8 @@ impl ThreadState {
         let max = self.producer.ring().capacity() / 2;
         let mut size = 4096.min(max);
         let n = loop {
-            self.scratch.resize(size, 0);
-            // SAFETY: the scratch vector has `size` initialised bytes.
+            self.scratch.resize(size + crate::capture::SLACK, 0);
+            // SAFETY: the scratch vector has `size + SLACK` initialised bytes.
             let mut w = unsafe {
                 ArgWriter::new(
                     self.scratch.as_mut_ptr(),
