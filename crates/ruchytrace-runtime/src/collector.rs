@@ -393,11 +393,23 @@ impl Sink {
                     let ts = self.conv.to_ns(raw.ticks);
                     batch.push(raw.finish(ts, rt.pid, t.tid));
                 }
-                let retire = closed && t.ring.pending() == 0;
-                if let Some(ev) = retire.then(|| lost_at_exit(rt.pid, t)).flatten() {
-                    batch.push(ev);
+                let done = closed && t.ring.pending() == 0;
+                let lost = if done {
+                    t.ring.lost_at_exit.swap(0, AcqRel)
+                } else {
+                    0
+                };
+                if lost > 0 {
+                    // Losses the thread could not record itself before it exited.
+                    batch.push(Event::Loss {
+                        ts: batch.last().map_or_else(clock::monotonic_ns, |e| e.ts()),
+                        pid: rt.pid,
+                        tid: t.tid,
+                        count: lost,
+                        reason: LossReason::BufferFull,
+                    });
                 }
-                !retire
+                !done
             });
         }
         self.drained = drained;

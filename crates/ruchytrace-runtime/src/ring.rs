@@ -22,8 +22,8 @@ pub struct Ring {
     tail: CachePadded<AtomicU64>,
     /// Set by the producer thread when it exits; the collector frees the ring once drained.
     pub closed: AtomicBool,
-    /// Events the producer had to drop and could not report in the ring before its thread
-    /// exited (set just before `closed`); the collector reports them when it retires the ring.
+    /// Events the producer had counted as lost but could not record a loss record for when it
+    /// exited (its buffer was still full); the collector reports them.
     pub lost_at_exit: AtomicU64,
     /// Set by the producer while it waits for space (`overflow=block`), so the collector
     /// drains at once instead of at its next tick.

@@ -248,13 +248,14 @@ impl Drop for Owner {
         let _ = THREAD.try_with(|t| t.set(std::ptr::null_mut()));
         // SAFETY: `p` came from Box::into_raw in `create_thread_state`, and THREAD no longer
         // hands it out, so this is the last use.
-        let state = unsafe { Box::from_raw(p) };
-        // Drops not yet reported in the ring (it was full until the end): hand the count over.
-        state
-            .producer
-            .ring()
-            .lost_at_exit
-            .store(state.pending_loss, Relaxed);
+        let mut state = unsafe { Box::from_raw(p) };
+        if state.pending_loss != 0 && !state.emit_loss(clock_mode()) {
+            state
+                .producer
+                .ring()
+                .lost_at_exit
+                .store(state.pending_loss, Release);
+        }
         state.producer.ring().closed.store(true, Release);
         if let Some(c) = runtime().collector.get() {
             c.wake();

@@ -54,6 +54,9 @@ pub use ruchytrace_runtime::{FunctionSummary, TraceSummary};
 
 #[cfg(feature = "cli")]
 pub mod cli;
+/// The system call tracer behind `ruchytrace syscalls` (ptrace companion).
+#[cfg(feature = "cli")]
+pub mod syscalls;
 
 /// Turns recording on (no-op without the `trace` feature).
 #[inline]

@@ -23,7 +23,6 @@ use super::{EventCtx, ReadError, TraceWriter};
 use crate::model::{
     Category, Event, LossReason, Metadata, Return, Site, Trace, Trailer, SCHEMA_VERSION,
 };
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 
 /// The first 8 bytes of every binary trace.
@@ -332,7 +331,9 @@ pub struct BinaryWriter<W: Write + Send> {
     out: W,
     /// Records of the frame being built.
     buf: Vec<u8>,
-    threads: HashMap<(u32, u32), ThreadOut, crate::record::FastHash>,
+    threads: super::FxMap<(u32, u32), ThreadOut>,
+    /// `declared[id]`: the site's record is already in the file.
+    declared: Vec<bool>,
     header_written: bool,
 }
 
@@ -342,7 +343,8 @@ impl<W: Write + Send> BinaryWriter<W> {
         BinaryWriter {
             out,
             buf: Vec::with_capacity(FRAME_TARGET + 1024),
-            threads: HashMap::default(),
+            threads: Default::default(),
+            declared: Vec::new(),
             header_written: false,
         }
     }
@@ -438,10 +440,22 @@ impl<W: Write + Send> TraceWriter for BinaryWriter<W> {
         let json = serde_json::to_string(site).map_err(io::Error::other)?;
         self.buf.push(tag::SITE);
         put_str(&mut self.buf, &json);
+        let i = site.id as usize;
+        if self.declared.len() <= i {
+            self.declared.resize(i + 1, false);
+        }
+        self.declared[i] = true;
         Ok(())
     }
 
-    fn event(&mut self, ev: &Event, _ctx: &EventCtx<'_>) -> io::Result<()> {
+    fn event(&mut self, ev: &Event, ctx: &EventCtx<'_>) -> io::Result<()> {
+        // A site the caller did not declare but the context knows is declared now, so a reader
+        // always meets a site before its first event.
+        if let Some(s) = ctx.site {
+            if !self.declared.get(s.id as usize).copied().unwrap_or(false) {
+                self.site(s)?;
+            }
+        }
         match ev {
             Event::Enter {
                 site,
@@ -760,11 +774,10 @@ pub fn decode_value_exact(bytes: &[u8]) -> Option<crate::model::Value> {
     (c.pos == bytes.len()).then_some(v)
 }
 
-/// One record of a binary trace, as yielded by [`BinaryReader`].
+/// One record of a binary trace, as yielded by [`BinaryReader`] (the metadata record is read by
+/// [`BinaryReader::new`]: see [`BinaryReader::metadata`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
-    /// The metadata (first record; also available from [`BinaryReader::metadata`]).
-    Metadata(Metadata),
     /// A site definition (before the first event that uses it).
     Site(Site),
     /// An event.
@@ -799,6 +812,8 @@ pub struct BinaryReader<R: Read> {
     done: bool,
     complete: bool,
     truncation: Option<String>,
+    /// The reason part of `truncation`.
+    stop_what: String,
     events: u64,
 }
 
@@ -856,6 +871,7 @@ impl<R: Read> BinaryReader<R> {
             done: false,
             complete: false,
             truncation: None,
+            stop_what: String::new(),
             events: 0,
         };
         r.next_frame().map_err(io_err)?;
@@ -864,16 +880,14 @@ impl<R: Read> BinaryReader<R> {
             .decode_record()
             .map_err(|b| ReadError::at(at, format!("no readable metadata: {}", b.0)))?;
         match first {
-            Some(Record::Metadata(meta)) => {
+            Some(Decoded::Metadata(meta)) => {
                 super::json::check_metadata(&meta).map_err(|m| ReadError::at(at, m))?;
                 r.metadata = meta;
                 Ok(r)
             }
             None => Err(ReadError::at(
                 at,
-                r.truncation
-                    .clone()
-                    .unwrap_or_else(|| "the file has no metadata".to_owned()),
+                format!("no readable metadata: {}", r.stop_what),
             )),
             Some(_) => Err(ReadError::at(at, "the first record is not the metadata")),
         }
@@ -901,6 +915,7 @@ impl<R: Read> BinaryReader<R> {
 
     fn stop(&mut self, at: u64, what: &str) {
         self.done = true;
+        self.stop_what = what.to_owned();
         self.truncation = Some(format!("truncated at byte {at}: {what}"));
     }
 
@@ -945,7 +960,7 @@ impl<R: Read> BinaryReader<R> {
 
     /// Decodes the record at `pos`. `Ok(None)` when the input is exhausted or damaged (see
     /// `done`/`truncation`).
-    fn decode_record(&mut self) -> Result<Option<Record>, Bad> {
+    fn decode_record(&mut self) -> Result<Option<Decoded>, Bad> {
         loop {
             if self.done {
                 return Ok(None);
@@ -970,6 +985,12 @@ impl<R: Read> BinaryReader<R> {
             pos: start,
         };
         match decode_one(&mut c, &mut self.threads) {
+            // The placeholder metadata has version 0: a real one was already read.
+            Ok(Decoded::Metadata(_)) if self.metadata.version != 0 => {
+                let at = self.payload_start + start as u64;
+                self.stop(at, "malformed record (a second metadata record)");
+                Ok(None)
+            }
             Ok(rec) => {
                 self.pos = c.pos;
                 Ok(Some(rec))
@@ -990,7 +1011,11 @@ impl<R: Read> Iterator for BinaryReader<R> {
     type Item = Record;
 
     fn next(&mut self) -> Option<Record> {
-        let rec = self.decode_record().ok().flatten()?;
+        let rec = match self.decode_record().ok().flatten()? {
+            Decoded::Record(rec) => rec,
+            // `decode_record` stops at a second metadata record.
+            Decoded::Metadata(_) => return None,
+        };
         match &rec {
             Record::Trailer(_) => {
                 self.complete = true;
@@ -1024,14 +1049,22 @@ fn placeholder_metadata() -> Metadata {
     }
 }
 
+/// What a record decodes to: the metadata (only valid first) or a record for the iterator.
+enum Decoded {
+    Metadata(Metadata),
+    Record(Record),
+}
+
 /// Decodes one record; `THREAD_DEF` records are consumed internally (they yield the next one).
-fn decode_one(c: &mut Cursor<'_>, threads: &mut Vec<ThreadIn>) -> Result<Record, Bad> {
+fn decode_one(c: &mut Cursor<'_>, threads: &mut Vec<ThreadIn>) -> Result<Decoded, Bad> {
     loop {
         let t = c.u8()?;
         let rec = match t {
             tag::METADATA => {
                 let s = c.str()?;
-                Record::Metadata(serde_json::from_str(&s).map_err(|_| Bad("invalid metadata"))?)
+                return Ok(Decoded::Metadata(
+                    serde_json::from_str(&s).map_err(|_| Bad("invalid metadata"))?,
+                ));
             }
             tag::SITE => {
                 let s = c.str()?;
@@ -1059,7 +1092,7 @@ fn decode_one(c: &mut Cursor<'_>, threads: &mut Vec<ThreadIn>) -> Result<Record,
             }),
             _ => Record::Event(decode_event(t, c, threads)?),
         };
-        return Ok(rec);
+        return Ok(Decoded::Record(rec));
     }
 }
 
@@ -1191,9 +1224,9 @@ fn th_commit(threads: &mut [ThreadIn], index: usize, ts: u64) {
     threads[index].last_ts = ts;
 }
 
-/// Reads a whole binary trace from memory.
-pub fn read_all(bytes: &[u8]) -> Result<Trace, ReadError> {
-    let mut reader = BinaryReader::new(bytes)?;
+/// Reads a whole binary trace (from memory, a file, a pipe...).
+pub fn read_all(input: impl Read) -> Result<Trace, ReadError> {
+    let mut reader = BinaryReader::new(input)?;
     let mut sites = super::SiteTable::new();
     let mut events = Vec::new();
     let mut trailer = None;
@@ -1204,7 +1237,6 @@ pub fn read_all(bytes: &[u8]) -> Result<Trace, ReadError> {
             Record::Event(e) => events.push(e),
             Record::Trailer(t) => trailer = Some(t),
             Record::SourceTruncated(s) => source_truncated = Some(s),
-            Record::Metadata(_) => {}
         }
     }
     let truncation = reader.truncation().map(str::to_owned).or(source_truncated);

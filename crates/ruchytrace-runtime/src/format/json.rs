@@ -21,12 +21,13 @@
 //! the salvage of a damaged file relies on the line layout above. The schema is in
 //! `docs/trace-format.md` and `docs/schema/fn-trace.schema.json`.
 
-use super::value_json::{typed_to_value, write_json_str, write_typed};
+use super::value_json::{from_parts, write_json_str, write_typed};
 use super::{EventCtx, ReadError, SiteTable, TraceWriter};
 use crate::model::{
     ArgInfo, Category, Event, Location, LossReason, Metadata, Return, Site, SiteKind, Trace,
     Trailer, FN_TRACE_FORMAT, SCHEMA_VERSION,
 };
+use serde::Deserialize;
 use serde_json::Value as Json;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -278,6 +279,12 @@ impl<W: Write + Send> TraceWriter for JsonWriter<W> {
     }
 
     fn event(&mut self, ev: &Event, ctx: &EventCtx<'_>) -> io::Result<()> {
+        // Sites the caller did not declare still reach the site table.
+        if let Some(s) = ctx.site {
+            if !self.sites.contains(s.id) {
+                self.sites.insert(s.clone());
+            }
+        }
         self.line.clear();
         self.line
             .push_str(if self.events == 0 { "\n" } else { ",\n" });
@@ -308,44 +315,116 @@ fn get_u64(obj: &Json, key: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("\"{key}\" must be an unsigned integer"))
 }
 
-fn get_u32(obj: &Json, key: &str) -> Result<u32, String> {
-    u32::try_from(get_u64(obj, key)?).map_err(|_| format!("\"{key}\" is out of range"))
+/// An event object as it appears in the file (every member any event type may have). Parsing
+/// into this typed shape, rather than a `serde_json::Value` tree, is what keeps reading a big
+/// `fn.json` fast.
+#[derive(Deserialize)]
+struct RawEvent {
+    #[serde(rename = "type")]
+    ty: String,
+    timestamp_ns: u64,
+    pid: u32,
+    tid: u32,
+    site: Option<u32>,
+    /// Function, instant or thread name (`null` for an unnamed thread).
+    name: Option<String>,
+    location: Option<Location>,
+    args: Option<Vec<RawTyped>>,
+    #[serde(rename = "return")]
+    ret: Option<RawTyped>,
+    panic: Option<RawPanic>,
+    cancelled: Option<bool>,
+    call_id: Option<u64>,
+    category: Option<String>,
+    detail: Option<String>,
+    count: Option<u64>,
+    reason: Option<String>,
+    waited_ns: Option<u64>,
 }
 
-fn get_str<'a>(obj: &'a Json, key: &str) -> Result<&'a str, String> {
-    obj.get(key)
-        .and_then(Json::as_str)
-        .ok_or_else(|| format!("\"{key}\" must be a string"))
+/// A typed value: an argument (with `name`) or a return value.
+#[derive(Deserialize)]
+struct RawTyped {
+    name: Option<String>,
+    type_info: RawTypeInfo,
+    value: Json,
+    truncated_from: Option<Json>,
 }
 
-fn opt_u64(obj: &Json, key: &str) -> Result<Option<u64>, String> {
-    match obj.get(key) {
-        None | Some(Json::Null) => Ok(None),
-        Some(_) => get_u64(obj, key).map(Some),
+#[derive(Deserialize)]
+struct RawTypeInfo {
+    name: String,
+    kind: String,
+}
+
+#[derive(Deserialize)]
+struct RawPanic {
+    message: Option<String>,
+}
+
+impl RawTyped {
+    fn value(&self) -> Result<crate::model::Value, String> {
+        from_parts(
+            &self.type_info.kind,
+            &self.value,
+            self.truncated_from.as_ref(),
+        )
     }
+}
+
+fn need<T>(v: Option<T>, ty: &str, key: &str) -> Result<T, String> {
+    v.ok_or_else(|| format!("{ty} needs \"{key}\""))
 }
 
 /// Parses one event object. Also learns a provisional site from call events whose site is not in
 /// `sites` (so a file cut before its site table still names its functions).
 pub fn parse_event(obj: &Json, sites: &mut SiteTable) -> Result<Event, String> {
-    let ty = get_str(obj, "type")?;
-    let ts = get_u64(obj, "timestamp_ns")?;
-    let pid = get_u32(obj, "pid")?;
-    let tid = get_u32(obj, "tid")?;
+    let raw = RawEvent::deserialize(obj).map_err(|e| e.to_string())?;
+    raw_to_event(raw, sites)
+}
+
+/// Parses one event from its JSON text (see [`parse_event`]).
+pub fn parse_event_str(text: &str, sites: &mut SiteTable) -> Result<Event, String> {
+    let raw: RawEvent = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    raw_to_event(raw, sites)
+}
+
+fn raw_to_event(raw: RawEvent, sites: &mut SiteTable) -> Result<Event, String> {
+    let (ts, pid, tid) = (raw.timestamp_ns, raw.pid, raw.tid);
+    let ty = raw.ty.as_str();
     let ev = match ty {
         "function_enter" => {
-            let site = get_u32(obj, "site")?;
-            let args_json = obj
-                .get("args")
-                .and_then(Json::as_array)
-                .ok_or("\"args\" must be an array")?;
-            let args = args_json
+            let site = need(raw.site, ty, "site")?;
+            let args_raw = need(raw.args, ty, "args")?;
+            let args = args_raw
                 .iter()
-                .map(typed_to_value)
+                .map(RawTyped::value)
                 .collect::<Result<Vec<_>, _>>()?;
-            let call_id = opt_u64(obj, "call_id")?;
             if !sites.contains(site) {
-                sites.insert(provisional_site(site, obj, args_json, call_id.is_some()));
+                let name = raw.name.unwrap_or_else(|| "?".to_owned());
+                sites.insert(Site {
+                    id: site,
+                    qualified_name: name.clone(),
+                    name,
+                    location: raw.location.unwrap_or(Location {
+                        file: "?".to_owned(),
+                        line: 0,
+                        column: 0,
+                    }),
+                    args: args_raw
+                        .into_iter()
+                        .map(|a| ArgInfo {
+                            name: a.name.unwrap_or_else(|| "?".to_owned()),
+                            type_name: a.type_info.name,
+                        })
+                        .collect(),
+                    return_type: "?".to_owned(),
+                    kind: if raw.call_id.is_some() {
+                        SiteKind::Async
+                    } else {
+                        SiteKind::Fn
+                    },
+                });
             }
             Event::Enter {
                 site,
@@ -353,155 +432,76 @@ pub fn parse_event(obj: &Json, sites: &mut SiteTable) -> Result<Event, String> {
                 pid,
                 tid,
                 args,
-                call_id,
+                call_id: raw.call_id,
             }
         }
         "function_exit" => {
-            let site = get_u32(obj, "site")?;
-            let ret = match obj.get("return") {
-                Some(Json::Null) | None => {
-                    if let Some(p) = obj.get("panic").filter(|p| !p.is_null()) {
-                        let message = match p.get("message") {
-                            None | Some(Json::Null) => None,
-                            Some(m) => Some(
-                                m.as_str()
-                                    .ok_or("\"panic.message\" must be a string")?
-                                    .to_owned(),
-                            ),
-                        };
-                        Return::Panic { message }
-                    } else if obj.get("cancelled").and_then(Json::as_bool) == Some(true) {
-                        Return::Cancelled
-                    } else {
-                        Return::NotCaptured
-                    }
-                }
-                Some(r) => Return::Value(typed_to_value(r)?),
+            let ret = match (&raw.ret, raw.panic, raw.cancelled) {
+                (Some(r), _, _) => Return::Value(r.value()?),
+                (None, Some(p), _) => Return::Panic { message: p.message },
+                (None, None, Some(true)) => Return::Cancelled,
+                (None, None, _) => Return::NotCaptured,
             };
             Event::Exit {
-                site,
+                site: need(raw.site, ty, "site")?,
                 ts,
                 pid,
                 tid,
                 ret,
-                call_id: opt_u64(obj, "call_id")?,
+                call_id: raw.call_id,
             }
         }
-        "async_suspend" | "async_resume" => {
-            let site = get_u32(obj, "site")?;
-            let call_id = get_u64(obj, "call_id")?;
-            if ty == "async_suspend" {
-                Event::Suspend {
-                    site,
-                    ts,
-                    pid,
-                    tid,
-                    call_id,
-                }
-            } else {
-                Event::Resume {
-                    site,
-                    ts,
-                    pid,
-                    tid,
-                    call_id,
-                }
-            }
-        }
+        "async_suspend" => Event::Suspend {
+            site: need(raw.site, ty, "site")?,
+            ts,
+            pid,
+            tid,
+            call_id: need(raw.call_id, ty, "call_id")?,
+        },
+        "async_resume" => Event::Resume {
+            site: need(raw.site, ty, "site")?,
+            ts,
+            pid,
+            tid,
+            call_id: need(raw.call_id, ty, "call_id")?,
+        },
         "instant" => {
-            let cat = get_str(obj, "category")?;
+            let cat = need(raw.category, ty, "category")?;
             Event::Instant {
                 ts,
                 pid,
                 tid,
-                category: Category::from_name(cat)
+                category: Category::from_name(&cat)
                     .ok_or_else(|| format!("unknown category {cat:?}"))?,
-                name: get_str(obj, "name")?.to_owned(),
-                detail: get_str(obj, "detail")?.to_owned(),
+                name: need(raw.name, ty, "name")?,
+                detail: need(raw.detail, ty, "detail")?,
             }
         }
         "thread" => Event::Thread {
             ts,
             pid,
             tid,
-            name: match obj.get("name") {
-                None | Some(Json::Null) => None,
-                Some(_) => Some(get_str(obj, "name")?.to_owned()),
-            },
+            name: raw.name,
         },
         "loss" => {
-            let r = get_str(obj, "reason")?;
+            let r = need(raw.reason, ty, "reason")?;
             Event::Loss {
                 ts,
                 pid,
                 tid,
-                count: get_u64(obj, "count")?,
-                reason: loss_reason_from(r).ok_or_else(|| format!("unknown loss reason {r:?}"))?,
+                count: need(raw.count, ty, "count")?,
+                reason: loss_reason_from(&r).ok_or_else(|| format!("unknown loss reason {r:?}"))?,
             }
         }
         "stall" => Event::Stall {
             ts,
             pid,
             tid,
-            waited_ns: get_u64(obj, "waited_ns")?,
+            waited_ns: need(raw.waited_ns, ty, "waited_ns")?,
         },
         other => return Err(format!("unknown event type {other:?}")),
     };
     Ok(ev)
-}
-
-/// A site rebuilt from an enter event (used when the site table is missing).
-fn provisional_site(id: u32, obj: &Json, args: &[Json], is_async: bool) -> Site {
-    let name = obj
-        .get("name")
-        .and_then(Json::as_str)
-        .unwrap_or("?")
-        .to_owned();
-    let loc = obj.get("location");
-    let location = Location {
-        file: loc
-            .and_then(|l| l.get("file"))
-            .and_then(Json::as_str)
-            .unwrap_or("?")
-            .to_owned(),
-        line: loc
-            .and_then(|l| l.get("line"))
-            .and_then(Json::as_u64)
-            .unwrap_or(0) as u32,
-        column: loc
-            .and_then(|l| l.get("column"))
-            .and_then(Json::as_u64)
-            .unwrap_or(0) as u32,
-    };
-    let args = args
-        .iter()
-        .map(|a| ArgInfo {
-            name: a
-                .get("name")
-                .and_then(Json::as_str)
-                .unwrap_or("?")
-                .to_owned(),
-            type_name: a
-                .get("type_info")
-                .and_then(|t| t.get("name"))
-                .and_then(Json::as_str)
-                .unwrap_or("?")
-                .to_owned(),
-        })
-        .collect();
-    Site {
-        id,
-        qualified_name: name.clone(),
-        name,
-        location,
-        args,
-        return_type: "?".to_owned(),
-        kind: if is_async {
-            SiteKind::Async
-        } else {
-            SiteKind::Fn
-        },
-    }
 }
 
 fn parse_metadata(m: &Json) -> Result<Metadata, String> {
@@ -563,22 +563,32 @@ fn offset_of(bytes: &[u8], line: usize, column: usize) -> u64 {
     (start + column.saturating_sub(1)).min(bytes.len()) as u64
 }
 
-/// Reads a JSON function trace. A document that does not parse is salvaged line by line when it
-/// has the writer's streaming layout (everything up to the damage is kept, and the trace is
-/// marked truncated); otherwise it is a [`ReadError`] at the parser's position.
+/// Reads a JSON function trace.
+///
+/// A file in the writer's streaming layout (recognised by its first line) is read line by line:
+/// memory stays proportional to the events, not to a JSON tree of the whole file, and damage
+/// (a cut, a broken line) keeps every event before it, with the trace marked truncated at that
+/// line's byte. Any other layout of the same document (e.g. pretty-printed) is parsed whole; if
+/// it does not parse, that is a [`ReadError`] at the parser's position.
 pub fn read_json(bytes: &[u8]) -> Result<Trace, ReadError> {
-    match serde_json::from_slice::<Json>(bytes) {
-        Ok(doc) => read_doc(&doc),
-        Err(e) => {
-            let at = offset_of(bytes, e.line(), e.column());
-            let reason = if e.is_eof() {
-                "unexpected end of JSON"
-            } else {
-                "invalid JSON"
-            };
-            salvage(bytes, at, reason).ok_or_else(|| ReadError::at(at, format!("{reason}: {e}")))
-        }
+    if let Some(trace) = read_lines(bytes) {
+        return Ok(trace);
     }
+    let doc = serde_json::from_slice::<Json>(bytes).map_err(|e| {
+        let at = offset_of(bytes, e.line(), e.column());
+        let reason = if e.is_eof() {
+            "unexpected end of JSON"
+        } else {
+            "invalid JSON"
+        };
+        // The byte offset replaces serde_json's own "at line L column C" suffix.
+        let full = e.to_string();
+        let what = full
+            .rsplit_once(" at line ")
+            .map_or(full.as_str(), |(w, _)| w);
+        ReadError::at(at, format!("{reason}: {what}"))
+    })?;
+    read_doc(&doc)
 }
 
 fn read_doc(doc: &Json) -> Result<Trace, ReadError> {
@@ -627,9 +637,10 @@ fn read_doc(doc: &Json) -> Result<Trace, ReadError> {
     })
 }
 
-/// Line-by-line recovery of a damaged file in the streaming layout. `None` when even the
-/// metadata line is unusable.
-fn salvage(bytes: &[u8], err_at: u64, reason: &str) -> Option<Trace> {
+/// Reads a file in the streaming layout line by line. `None` when the first line is not a
+/// usable metadata line (another layout); otherwise the trace, with `truncation` saying where
+/// reading stopped if it met damage.
+fn read_lines(bytes: &[u8]) -> Option<Trace> {
     let mut lines = Lines { bytes, pos: 0 };
     let (_, first) = lines.next()?;
     let meta_text = first.strip_prefix("{\"metadata\":")?.strip_suffix(',')?;
@@ -644,7 +655,7 @@ fn salvage(bytes: &[u8], err_at: u64, reason: &str) -> Option<Trace> {
     };
     let mut sites = SiteTable::new();
     let stop = |at: usize, what: &str| Some(format!("truncated at byte {at}: {what}"));
-    let truncation = 'read: {
+    let damage = 'read: {
         match lines.next() {
             Some((_, "\"events\":[")) => {}
             Some((at, _)) => break 'read stop(at, "expected the \"events\" array"),
@@ -655,12 +666,10 @@ fn salvage(bytes: &[u8], err_at: u64, reason: &str) -> Option<Trace> {
                 Some((_, "],")) => break,
                 Some((at, line)) => {
                     let text = line.strip_suffix(',').unwrap_or(line);
-                    let parsed = serde_json::from_str::<Json>(text)
-                        .map_err(|e| e.to_string())
-                        .and_then(|j| parse_event(&j, &mut sites));
+                    let parsed = parse_event_str(text, &mut sites);
                     match parsed {
                         Ok(ev) => trace.events.push(ev),
-                        Err(e) => break 'read stop(at, &format!("{reason} in an event ({e})")),
+                        Err(e) => break 'read stop(at, &format!("damaged event ({e})")),
                     }
                 }
                 None => break 'read stop(bytes.len(), "the file ends inside the events"),
@@ -678,16 +687,37 @@ fn salvage(bytes: &[u8], err_at: u64, reason: &str) -> Option<Trace> {
                     let text = line.strip_suffix(',').unwrap_or(line);
                     match serde_json::from_str::<Site>(text) {
                         Ok(s) => sites.insert(s),
-                        Err(e) => break 'read stop(at, &format!("{reason} in a site ({e})")),
+                        Err(e) => break 'read stop(at, &format!("damaged site ({e})")),
                     }
                 }
                 None => break 'read stop(bytes.len(), "the file ends inside the sites"),
             }
         }
-        stop(err_at as usize, reason)
+        let Some((at, line)) = lines.next() else {
+            break 'read stop(bytes.len(), "the file ends before the \"end\" record");
+        };
+        let end = line
+            .strip_prefix("\"end\":")
+            .and_then(|l| l.strip_suffix('}'))
+            .and_then(|l| serde_json::from_str::<Json>(l).ok())
+            .and_then(|j| parse_end(&j).ok());
+        match end {
+            Some((trailer, truncation)) => {
+                trace.trailer = Some(trailer);
+                trace.truncation = truncation;
+            }
+            None => break 'read stop(at, "damaged \"end\" record"),
+        }
+        match lines.find(|(_, l)| !l.trim().is_empty()) {
+            Some((at, _)) => stop(at, "unexpected data after the \"end\" record"),
+            None => None,
+        }
     };
     trace.sites = sites.iter().cloned().collect();
-    trace.truncation = truncation;
+    if damage.is_some() {
+        trace.trailer = None;
+        trace.truncation = damage;
+    }
     Some(trace)
 }
 

@@ -13,6 +13,7 @@
 use crate::model::{Event, Metadata, Site, Trace, Trailer};
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -100,7 +101,9 @@ impl EventCtx<'_> {
 pub trait TraceWriter: Send {
     /// Writes the header.
     fn begin(&mut self, meta: &Metadata) -> io::Result<()>;
-    /// Declares a site; called before the first event that refers to it.
+    /// Declares a site; called before the first event that refers to it. (The binary and JSON
+    /// writers also declare, on their own, an undeclared site they meet in an event's
+    /// [`EventCtx::site`].)
     fn site(&mut self, site: &Site) -> io::Result<()>;
     /// Writes one event.
     fn event(&mut self, ev: &Event, ctx: &EventCtx<'_>) -> io::Result<()>;
@@ -114,14 +117,47 @@ pub trait TraceWriter: Send {
     fn finish_incomplete(&mut self, trailer: &Trailer, truncation: &str) -> io::Result<()>;
 }
 
-/// Creates the writer of `format` on `out`.
+/// Creates the writer of `format` on `out`. Text and JSON output is buffered here (one line per
+/// event would otherwise be one `write`); [`TraceWriter::flush`] pushes it through.
 pub fn writer(format: Format, out: Box<dyn Write + Send>) -> Box<dyn TraceWriter> {
     match format {
-        Format::Text => Box::new(text::TextWriter::new(out)),
-        Format::Json => Box::new(json::JsonWriter::new(out)),
+        Format::Text => Box::new(text::TextWriter::new(io::BufWriter::with_capacity(
+            1 << 16,
+            out,
+        ))),
+        Format::Json => Box::new(json::JsonWriter::new(io::BufWriter::with_capacity(
+            1 << 16,
+            out,
+        ))),
         Format::Binary => Box::new(binary::BinaryWriter::new(out)),
     }
 }
+
+/// A fast, non-cryptographic hasher (the Fx multiply-rotate hash) for the small integer keys the
+/// writers look up once per event; the keys come from our own program, so no DoS resistance is
+/// needed and SipHash would dominate the collector's per-event cost.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A `HashMap` with [`FxHasher`].
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Sites indexed by id (ids are small and dense).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -204,8 +240,8 @@ pub struct OpenCall {
 ///   frame at all is reported with no duration and leaves the stack alone.
 #[derive(Debug, Default)]
 pub struct Nesting {
-    stacks: HashMap<(u32, u32), Vec<Frame>>,
-    suspended: HashMap<u64, (u32, u32, Frame)>,
+    stacks: FxMap<(u32, u32), Vec<Frame>>,
+    suspended: FxMap<u64, (u32, u32, Frame)>,
     exits_lost: u64,
     unmatched_exits: u64,
 }
@@ -415,13 +451,24 @@ pub fn detect(prefix: &[u8]) -> Result<Detected, ReadError> {
     }
 }
 
-/// Reads a whole trace file (binary or JSON, detected from the content).
+/// Reads a whole trace file (binary or JSON, detected from the content). A binary file is
+/// decoded as it is read (no copy of the file in memory).
 pub fn read_trace(path: &Path) -> Result<Trace, ReadError> {
-    let bytes = std::fs::read(path).map_err(|e| ReadError {
+    let io_err = |e: io::Error| ReadError {
         offset: None,
         message: format!("cannot read: {e}"),
-    })?;
-    read_trace_from(&bytes)
+    };
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    let mut file = io::BufReader::with_capacity(1 << 16, file);
+    let kind = detect(io::BufRead::fill_buf(&mut file).map_err(io_err)?)?;
+    match kind {
+        Detected::Binary => binary::read_all(file),
+        Detected::Json => {
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(&mut file, &mut bytes).map_err(io_err)?;
+            json::read_json(&bytes)
+        }
+    }
 }
 
 /// Reads a whole trace from memory. A truncated or damaged tail is not an error: the result keeps
@@ -472,10 +519,13 @@ impl From<io::Error> for ConvertError {
 /// streamed record by record (bounded memory); a JSON input is read whole. A truncated input is
 /// converted up to its damage and the output is closed with
 /// [`TraceWriter::finish_incomplete`], so it stays marked as truncated.
+///
+/// `open_output` is called only once the input is known to be a readable trace, so a bad input
+/// never leaves an empty output file behind.
 pub fn convert(
     input: &Path,
     format: Format,
-    out: Box<dyn Write + Send>,
+    open_output: impl FnOnce() -> io::Result<Box<dyn Write + Send>>,
 ) -> Result<ConvertSummary, ConvertError> {
     let file = std::fs::File::open(input).map_err(|e| {
         ConvertError::Read(ReadError {
@@ -490,10 +540,10 @@ pub fn convert(
             message: format!("cannot read: {e}"),
         })
     })?;
-    let mut w = writer(format, out);
     match detect(prefix).map_err(ConvertError::Read)? {
         Detected::Binary => {
             let mut reader = binary::BinaryReader::new(file).map_err(ConvertError::Read)?;
+            let mut w = writer(format, open_output()?);
             w.begin(reader.metadata())?;
             let mut sites = SiteTable::new();
             let mut nesting = Nesting::new();
@@ -519,7 +569,6 @@ pub fn convert(
                     }
                     binary::Record::Trailer(t) => trailer = Some(t),
                     binary::Record::SourceTruncated(s) => source_truncation = Some(s),
-                    binary::Record::Metadata(_) => {}
                 }
             }
             let truncation = reader.truncation().map(str::to_owned).or(source_truncation);
@@ -543,6 +592,7 @@ pub fn convert(
                 })
             })?;
             let trace = json::read_json(&bytes).map_err(ConvertError::Read)?;
+            let mut w = writer(format, open_output()?);
             write_trace(&trace, &mut *w)?;
             Ok(ConvertSummary {
                 events: trace.events.len() as u64,

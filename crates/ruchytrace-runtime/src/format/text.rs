@@ -82,6 +82,22 @@ fn name_of(out: &mut String, site: u32, s: Option<&Site>) {
     }
 }
 
+/// Appends free-form text with control characters escaped (`\n`, `\x1b`, ...), so one event
+/// stays one line.
+fn push_one_line(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+}
+
 /// Appends the text line of one event (without the newline).
 pub fn write_event_line(
     out: &mut String,
@@ -158,9 +174,11 @@ pub fn write_event_line(
             detail,
             ..
         } => {
-            let _ = write!(out, "** {} {name}", category.as_str());
+            let _ = write!(out, "** {} ", category.as_str());
+            push_one_line(out, name);
             if !detail.is_empty() {
-                let _ = write!(out, ": {detail}");
+                out.push_str(": ");
+                push_one_line(out, detail);
             }
         }
         Event::Thread { tid, name, .. } => {

@@ -1,0 +1,71 @@
+#!/bin/sh
+# System call tracing benchmark: ruchytrace vs `strace -f -o FILE` vs untraced on the same
+# workloads. Runs are interleaved (one run of every variant per round), so background load
+# on a shared machine hits all variants alike; the table shows medians.
+#
+#   benches/syscalls.sh [ROUNDS]       (needs strace and rustc; builds ruchytrace --release)
+#
+# Workloads: a tight getppid loop, a file-heavy directory walk, 4 threads writing, a fork/exec
+# loop; each traced fully and filtered (-e trace=openat, a rare syscall in all of them).
+# `ruchytrace --pin-cpu` keeps tracer and program on one CPU (see docs/syscalls.md).
+set -eu
+ROUNDS=${1:-7}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+cargo build -q --release -p ruchytrace --bin ruchytrace --manifest-path "$ROOT/Cargo.toml"
+RT="$TARGET/release/ruchytrace"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+rustc -O --edition 2021 -o "$WORK/sys_loop" "$ROOT/benches/programs/sys_loop.rs"
+rustc -O --edition 2021 -o "$WORK/sys_threads" "$ROOT/benches/programs/sys_threads.rs"
+
+VARIANTS="untraced strace ruchytrace ruchytrace-pin strace-openat ruchytrace-openat"
+
+variant_cmd() {
+    case $1 in
+    untraced) echo "$2" ;;
+    strace) echo "strace -f -o $WORK/s.txt $2" ;;
+    ruchytrace) echo "$RT syscalls -f -o $WORK/r.txt -- $2" ;;
+    ruchytrace-pin) echo "$RT syscalls -f --pin-cpu -o $WORK/r.txt -- $2" ;;
+    strace-openat) echo "strace -f --seccomp-bpf -e trace=openat -o $WORK/s.txt $2" ;;
+    ruchytrace-openat) echo "$RT syscalls -f -e trace=openat -o $WORK/r.txt -- $2" ;;
+    esac
+}
+
+bench() {
+    name=$1
+    cmd=$2
+    : >"$WORK/times"
+    r=0
+    while [ $r -lt "$ROUNDS" ]; do
+        for v in $VARIANTS; do
+            c=$(variant_cmd "$v" "$cmd")
+            t0=$(date +%s%N)
+            eval "$c" >/dev/null 2>&1
+            t1=$(date +%s%N)
+            echo "$v $(( (t1 - t0) / 1000 ))" >>"$WORK/times"
+        done
+        r=$((r + 1))
+    done
+    echo "### $name: \`$cmd\`"
+    echo
+    echo "| variant | median ms | vs untraced | vs strace (same mode) |"
+    echo "|:---|---:|---:|---:|"
+    for v in $VARIANTS; do
+        grep "^$v " "$WORK/times" | awk '{print $2}' | sort -n |
+            awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; print m}' >"$WORK/med.$v"
+    done
+    u=$(cat "$WORK/med.untraced")
+    for v in $VARIANTS; do
+        m=$(cat "$WORK/med.$v")
+        case $v in *openat) ref=$(cat "$WORK/med.strace-openat") ;; *) ref=$(cat "$WORK/med.strace") ;; esac
+        awk -v v="$v" -v m="$m" -v u="$u" -v s="$ref" \
+            'BEGIN { printf "| %s | %.1f | %.2fx | %.2fx |\n", v, m / 1000, m / u, m / s }'
+    done
+    echo
+}
+
+bench loop "$WORK/sys_loop 10000"
+bench walk "find /usr/share -maxdepth 2"
+bench threads "$WORK/sys_threads 1000"
+bench forkexec "sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do /bin/true; done'"

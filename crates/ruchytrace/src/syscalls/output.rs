@@ -1,0 +1,357 @@
+//! The two human-facing sinks: strace-style text lines ([`TextPrinter`]) and the `-c` table
+//! ([`Summary`]). The JSON document is assembled by the tracer from [`super::event`] types.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Write};
+
+use ruchytrace_runtime::model::ClockInfo;
+
+use super::options::TimeFormat;
+
+/// Column at which strace aligns ` = result`.
+const RESULT_COLUMN: usize = 40;
+
+/// Writes strace-style lines, including `<unfinished ...>` / `<... NAME resumed>` pairs when
+/// another thread's line comes between a call's entry and its exit.
+pub struct TextPrinter {
+    out: Box<dyn Write>,
+    time: TimeFormat,
+    durations: bool,
+    clock: ClockInfo,
+    /// The thread whose call entry has been seen but not printed yet, with its text so far.
+    open: Option<(i32, String)>,
+    /// Threads whose entry was printed as `<unfinished ...>`.
+    unfinished: HashSet<i32>,
+    /// The initial process: its lines carry no `[pid N]` prefix.
+    root: i32,
+    /// Whether anything was written since the last flush.
+    dirty: bool,
+}
+
+impl TextPrinter {
+    /// A printer writing to `out`.
+    pub fn new(out: Box<dyn Write>, time: TimeFormat, durations: bool, clock: ClockInfo) -> Self {
+        TextPrinter {
+            out,
+            time,
+            durations,
+            clock,
+            open: None,
+            unfinished: HashSet::new(),
+            root: 0,
+            dirty: false,
+        }
+    }
+
+    /// Sets the tid whose lines are printed without a `[pid N]` prefix.
+    pub fn set_root(&mut self, tid: i32) {
+        self.root = tid;
+    }
+
+    fn prefix(&self, tid: i32, ts: u64) -> String {
+        let mut s = String::new();
+        if tid != self.root {
+            s.push_str(&format!("[pid {tid:>5}] "));
+        }
+        let real = self.clock.to_realtime_ns(ts);
+        let secs = real.div_euclid(1_000_000_000) as i64;
+        let micros = (real.rem_euclid(1_000_000_000) / 1000) as i64;
+        match self.time {
+            TimeFormat::None => {}
+            TimeFormat::Epoch => s.push_str(&format!("{secs}.{micros:06} ")),
+            TimeFormat::Seconds | TimeFormat::Micros => {
+                let (h, m, sec) = local_hms(secs);
+                s.push_str(&format!("{h:02}:{m:02}:{sec:02}"));
+                if self.time == TimeFormat::Micros {
+                    s.push_str(&format!(".{micros:06}"));
+                }
+                s.push(' ');
+            }
+        }
+        s
+    }
+
+    /// Prints the pending entry of another thread as `<unfinished ...>`.
+    fn close_open(&mut self) -> io::Result<()> {
+        if let Some((tid, text)) = self.open.take() {
+            writeln!(self.out, "{text} <unfinished ...>")?;
+            self.unfinished.insert(tid);
+            self.dirty = true;
+        }
+        Ok(())
+    }
+
+    /// A call entered: remember `name(entry_text` until its exit or another line.
+    pub fn entry(&mut self, tid: i32, ts: u64, name: &str, entry_text: &str) -> io::Result<()> {
+        self.close_open()?;
+        let text = format!("{}{name}({entry_text}", self.prefix(tid, ts));
+        self.open = Some((tid, text));
+        Ok(())
+    }
+
+    /// A call returned (or, with `ret_text == "?"`, never will).
+    #[allow(clippy::too_many_arguments)]
+    pub fn exit(
+        &mut self,
+        tid: i32,
+        ts_exit: u64,
+        name: &str,
+        entry_text: &str,
+        args: &[String],
+        ret_text: &str,
+        duration_ns: Option<u64>,
+    ) -> io::Result<()> {
+        let joined = args.join(", ");
+        let mut line = match self.open.take() {
+            Some((open_tid, text)) if open_tid == tid => {
+                let prefix_len = text.len() - entry_text.len() - name.len() - 1;
+                format!("{}{name}({joined})", &text[..prefix_len])
+            }
+            other => {
+                self.open = other;
+                self.close_open()?;
+                if self.unfinished.remove(&tid) {
+                    let rest = joined.strip_prefix(entry_text).unwrap_or(&joined);
+                    format!("{}<... {name} resumed>{rest})", self.prefix(tid, ts_exit))
+                } else {
+                    format!("{}{name}({joined})", self.prefix(tid, ts_exit))
+                }
+            }
+        };
+        if line.len() < RESULT_COLUMN - 1 {
+            line.extend(std::iter::repeat_n(' ', RESULT_COLUMN - 1 - line.len()));
+        }
+        line.push_str(" = ");
+        line.push_str(ret_text);
+        if self.durations {
+            if let Some(d) = duration_ns {
+                line.push_str(&format!(
+                    " <{}.{:06}>",
+                    d / 1_000_000_000,
+                    d % 1_000_000_000 / 1000
+                ));
+            }
+        }
+        writeln!(self.out, "{line}")?;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Forgets an unprinted entry (the call was filtered out at exit by `-e status=`).
+    pub fn drop_entry(&mut self, tid: i32) {
+        if matches!(&self.open, Some((t, _)) if *t == tid) {
+            self.open = None;
+        }
+        self.unfinished.remove(&tid);
+    }
+
+    /// A complete line of its own: `--- SIGCHLD {...} ---`, `+++ exited with 0 +++`.
+    pub fn line(&mut self, tid: i32, ts: u64, text: &str) -> io::Result<()> {
+        self.close_open()?;
+        writeln!(self.out, "{}{text}", self.prefix(tid, ts))?;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Writes raw text (the `-c` table).
+    pub fn raw(&mut self, text: &str) -> io::Result<()> {
+        self.close_open()?;
+        self.out.write_all(text.as_bytes())?;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Flushes buffered lines, if any.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if self.dirty {
+            self.out.flush()?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Prints any pending entry as unfinished and flushes.
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.close_open()?;
+        self.dirty = true;
+        self.flush()
+    }
+}
+
+fn local_hms(secs: i64) -> (i64, i64, i64) {
+    let t: libc::time_t = secs as libc::time_t;
+    // SAFETY: tm is plain data; localtime_r writes it from `t`, both live locals.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: see above; localtime_r is thread-safe.
+    unsafe { libc::localtime_r(&t, &mut tm) };
+    (tm.tm_hour as i64, tm.tm_min as i64, tm.tm_sec as i64)
+}
+
+#[derive(Default, Clone)]
+struct Row {
+    calls: u64,
+    errors: u64,
+    total_ns: u64,
+}
+
+/// `-c`: calls, errors and time per syscall.
+#[derive(Default)]
+pub struct Summary {
+    rows: HashMap<String, Row>,
+}
+
+impl Summary {
+    /// Counts one call.
+    pub fn add(&mut self, name: &str, duration_ns: Option<u64>, failed: bool) {
+        let row = self.rows.entry(name.to_string()).or_default();
+        row.calls += 1;
+        row.errors += failed as u64;
+        row.total_ns += duration_ns.unwrap_or(0);
+    }
+
+    /// The table, in strace's shape, sorted by time spent.
+    pub fn render(&self) -> String {
+        let mut rows: Vec<(&String, &Row)> = self.rows.iter().collect();
+        rows.sort_by(|a, b| b.1.total_ns.cmp(&a.1.total_ns).then(a.0.cmp(b.0)));
+        let total_ns: u64 = rows.iter().map(|r| r.1.total_ns).sum();
+        let total_calls: u64 = rows.iter().map(|r| r.1.calls).sum();
+        let total_errors: u64 = rows.iter().map(|r| r.1.errors).sum();
+        let sep = "------ ----------- ----------- --------- --------- ----------------\n";
+        let mut s = String::from("% time     seconds  usecs/call     calls    errors syscall\n");
+        s.push_str(sep);
+        let line = |name: &str, r: &Row, pct: f64| {
+            let errors = if r.errors > 0 {
+                r.errors.to_string()
+            } else {
+                String::new()
+            };
+            format!(
+                "{pct:6.2} {:11.6} {:11} {:9} {errors:>9} {name}\n",
+                r.total_ns as f64 / 1e9,
+                r.total_ns / 1000 / r.calls.max(1),
+                r.calls
+            )
+        };
+        for (name, r) in &rows {
+            let pct = if total_ns > 0 {
+                r.total_ns as f64 * 100.0 / total_ns as f64
+            } else {
+                0.0
+            };
+            s.push_str(&line(name, r, pct));
+        }
+        s.push_str(sep);
+        let total = Row {
+            calls: total_calls,
+            errors: total_errors,
+            total_ns,
+        };
+        s.push_str(&line("total", &total, 100.0));
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A `Write` whose bytes the test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn printer(durations: bool) -> (TextPrinter, Shared) {
+        let buf = Shared::default();
+        let clock = ClockInfo {
+            domain: "CLOCK_MONOTONIC".into(),
+            source: "CLOCK_MONOTONIC".into(),
+            realtime_ns: 1_000_000_000_000,
+            monotonic_ns: 0,
+            tsc_hz: None,
+        };
+        let mut p = TextPrinter::new(Box::new(buf.clone()), TimeFormat::None, durations, clock);
+        p.set_root(10);
+        (p, buf)
+    }
+
+    fn text(buf: &Shared) -> String {
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn complete_call_is_one_aligned_line() {
+        let (mut p, buf) = printer(true);
+        p.entry(10, 0, "close", "3").unwrap();
+        p.exit(10, 1500, "close", "3", &["3".into()], "0", Some(1500))
+            .unwrap();
+        p.finish().unwrap();
+        assert_eq!(
+            text(&buf),
+            format!("close(3){} = 0 <0.000001>\n", " ".repeat(31))
+        );
+    }
+
+    #[test]
+    fn interleaved_threads_print_unfinished_and_resumed() {
+        let (mut p, buf) = printer(false);
+        p.entry(10, 0, "read", "3, ").unwrap();
+        p.entry(11, 1, "getpid", "").unwrap();
+        p.exit(11, 2, "getpid", "", &[], "11", None).unwrap();
+        let args = vec!["3".to_string(), "\"ab\"".to_string(), "2".to_string()];
+        p.exit(10, 3, "read", "3, ", &args, "2", None).unwrap();
+        p.finish().unwrap();
+        let t = text(&buf);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "read(3,  <unfinished ...>");
+        assert!(lines[1].starts_with("[pid    11] getpid()") && lines[1].ends_with(" = 11"));
+        assert!(lines[2].starts_with("<... read resumed>\"ab\", 2)") && lines[2].ends_with(" = 2"));
+    }
+
+    #[test]
+    fn signal_line_closes_open_entry() {
+        let (mut p, buf) = printer(false);
+        p.entry(10, 0, "wait4", "-1, ").unwrap();
+        p.line(10, 1, "--- SIGCHLD {si_signo=SIGCHLD} ---").unwrap();
+        p.finish().unwrap();
+        assert_eq!(
+            text(&buf),
+            "wait4(-1,  <unfinished ...>\n--- SIGCHLD {si_signo=SIGCHLD} ---\n"
+        );
+    }
+
+    #[test]
+    fn summary_sorted_by_time_with_totals() {
+        let mut s = Summary::default();
+        s.add("read", Some(3_000_000), false);
+        s.add("openat", Some(1_000_000), true);
+        s.add("read", Some(1_000_000), false);
+        let t = s.render();
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            "% time     seconds  usecs/call     calls    errors syscall"
+        );
+        assert_eq!(
+            lines[2],
+            " 80.00    0.004000        2000         2           read"
+        );
+        assert_eq!(
+            lines[3],
+            " 20.00    0.001000        1000         1         1 openat"
+        );
+        assert_eq!(
+            lines[5],
+            "100.00    0.005000        1666         3         1 total"
+        );
+    }
+}
