@@ -502,6 +502,7 @@ impl Sink {
         fb.recs.clear();
         let mut sources = 0;
         let mut retired = Vec::new();
+        let mut retired_slots = Vec::new();
         {
             let mut threads = rt.threads.lock().unwrap_or_else(|e| e.into_inner());
             threads.retain(|t| {
@@ -527,8 +528,11 @@ impl Sink {
                     sources += 1;
                 }
                 let retire = closed && t.ring.pending() == 0;
-                if let Some(ev) = retire.then(|| lost_at_exit(rt.pid, t)).flatten() {
-                    retired.push(ev);
+                if retire {
+                    retired_slots.push(slot);
+                    if let Some(ev) = lost_at_exit(rt.pid, t) {
+                        retired.push(ev);
+                    }
                 }
                 !retire
             });
@@ -547,6 +551,11 @@ impl Sink {
                     fb.stacks[r.slot as usize].0, e.0
                 );
             }
+        }
+        // An exited thread's calls that never returned are forgotten, so that a new thread that
+        // gets the same id (the kernel reuses them) starts with an empty stack.
+        for slot in retired_slots {
+            fb.stacks[slot as usize].1.clear();
         }
         self.fast = fb;
         for ev in &retired {
