@@ -10,12 +10,12 @@ use crate::capture;
 use crate::clock::{self, Converter};
 use crate::config::{OutputFormat, Overflow};
 use crate::format::binary::{self, BinaryWriter};
-use crate::format::{self, Format, Nesting, SiteTable, TraceWriter};
+use crate::format::{self, Format, FxMap, Nesting, SiteTable, TraceWriter};
 use crate::model::{
     ArgInfo, ClockInfo, Event, Location, LossReason, Metadata, RecordSettings, Site, Trailer,
     FN_TRACE_FORMAT, SCHEMA_VERSION,
 };
-use crate::record::{kind, ret, DecodeError, FastHash, RawEvent};
+use crate::record::{kind, ret, DecodeError, RawEvent};
 use crate::state::{self, Runtime};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
@@ -43,7 +43,7 @@ pub struct SiteStats {
 pub(crate) struct Stats {
     pub events: u64,
     pub lost: u64,
-    pub sites: HashMap<u32, SiteStats, FastHash>,
+    pub sites: FxMap<u32, SiteStats>,
     /// Instant events per category name.
     pub instants: HashMap<&'static str, u64>,
 }
