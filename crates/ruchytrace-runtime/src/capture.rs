@@ -36,10 +36,16 @@ pub(crate) mod tag {
     pub const FIELD: u8 = 25;
 }
 
+/// Bytes past the end of every region an [`ArgWriter`] gets that are valid to write (and
+/// whose content is ignored): fixed-size values are stored without a branch, at `min(len,
+/// cap)`, and the overflow is checked once per record.
+pub(crate) const SLACK: usize = 64;
+
 /// Encodes captured values into a bounded byte region.
 ///
-/// Writing past the region never happens: the writer sets an overflow flag instead, and the
-/// runtime retries the whole record on its slow path with enough room.
+/// Nothing is ever stored past the region plus [`SLACK`]: a value that does not fit marks the
+/// writer overflowed, and the runtime retries the whole record on its slow path with enough
+/// room.
 pub struct ArgWriter {
     ptr: *mut u8,
     len: usize,
@@ -51,7 +57,7 @@ pub struct ArgWriter {
 
 impl ArgWriter {
     /// # Safety
-    /// `ptr` must be valid for writes of `cap` bytes for the lifetime of the writer.
+    /// `ptr` must be valid for writes of `cap + SLACK` bytes for the lifetime of the writer.
     pub(crate) unsafe fn new(ptr: *mut u8, cap: usize, strsize: u32, max_items: u32) -> ArgWriter {
         ArgWriter {
             ptr,
@@ -68,7 +74,7 @@ impl ArgWriter {
     }
 
     pub(crate) fn overflowed(&self) -> bool {
-        self.overflow
+        self.overflow || self.len > self.cap
     }
 
     /// Position for a later [`ArgWriter::patch_u32`].
@@ -77,26 +83,27 @@ impl ArgWriter {
     }
 
     pub(crate) fn patch_u32(&mut self, at: usize, v: u32) {
-        if at + 4 <= self.len {
-            // SAFETY: at + 4 <= len <= cap, inside the region given to `new`.
+        if at + 4 <= self.len.min(self.cap) {
+            // SAFETY: at + 4 <= cap, inside the region given to `new`.
             unsafe { std::ptr::write_unaligned(self.ptr.add(at) as *mut [u8; 4], v.to_le_bytes()) }
         }
     }
 
     #[inline(always)]
     pub(crate) fn put<const N: usize>(&mut self, bytes: [u8; N]) {
-        if self.len + N <= self.cap {
-            // SAFETY: len + N <= cap, inside the region given to `new`.
-            unsafe { std::ptr::write_unaligned(self.ptr.add(self.len) as *mut [u8; N], bytes) };
-            self.len += N;
-        } else {
-            self.overflow = true;
-        }
+        const { assert!(N <= SLACK) };
+        // No branch: past the end, the bytes land in the slack (and `len > cap` marks the
+        // overflow, checked once per record).
+        let at = self.len.min(self.cap);
+        // SAFETY: at <= cap and N <= SLACK, so at + N <= cap + SLACK, which `new`'s contract
+        // makes writable.
+        unsafe { std::ptr::write_unaligned(self.ptr.add(at) as *mut [u8; N], bytes) };
+        self.len += N;
     }
 
     #[inline]
     fn put_slice(&mut self, bytes: &[u8]) {
-        if self.len + bytes.len() <= self.cap {
+        if self.len <= self.cap && bytes.len() <= self.cap - self.len {
             // SAFETY: len + bytes.len() <= cap, inside the region; `bytes` is not in the region
             // (it is a user value or a static string).
             unsafe {

@@ -10,12 +10,12 @@ use crate::capture;
 use crate::clock::{self, Converter};
 use crate::config::{OutputFormat, Overflow};
 use crate::format::binary::{self, BinaryWriter};
-use crate::format::{self, Format, Nesting, SiteTable, TraceWriter};
+use crate::format::{self, Format, FxMap, Nesting, SiteTable, TraceWriter};
 use crate::model::{
     ArgInfo, ClockInfo, Event, Location, LossReason, Metadata, RecordSettings, Site, Trailer,
     FN_TRACE_FORMAT, SCHEMA_VERSION,
 };
-use crate::record::{kind, ret, DecodeError, FastHash, RawEvent};
+use crate::record::{kind, ret, DecodeError, RawEvent};
 use crate::state::{self, Runtime};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
@@ -43,7 +43,7 @@ pub struct SiteStats {
 pub(crate) struct Stats {
     pub events: u64,
     pub lost: u64,
-    pub sites: HashMap<u32, SiteStats, FastHash>,
+    pub sites: FxMap<u32, SiteStats>,
     /// Instant events per category name.
     pub instants: HashMap<&'static str, u64>,
 }
@@ -393,11 +393,23 @@ impl Sink {
                     let ts = self.conv.to_ns(raw.ticks);
                     batch.push(raw.finish(ts, rt.pid, t.tid));
                 }
-                let retire = closed && t.ring.pending() == 0;
-                if let Some(ev) = retire.then(|| lost_at_exit(rt.pid, t)).flatten() {
-                    batch.push(ev);
+                let done = closed && t.ring.pending() == 0;
+                let lost = if done {
+                    t.ring.lost_at_exit.swap(0, AcqRel)
+                } else {
+                    0
+                };
+                if lost > 0 {
+                    // Losses the thread could not record itself before it exited.
+                    batch.push(Event::Loss {
+                        ts: batch.last().map_or_else(clock::monotonic_ns, |e| e.ts()),
+                        pid: rt.pid,
+                        tid: t.tid,
+                        count: lost,
+                        reason: LossReason::BufferFull,
+                    });
                 }
-                !retire
+                !done
             });
         }
         self.drained = drained;
@@ -490,6 +502,7 @@ impl Sink {
         fb.recs.clear();
         let mut sources = 0;
         let mut retired = Vec::new();
+        let mut retired_slots = Vec::new();
         {
             let mut threads = rt.threads.lock().unwrap_or_else(|e| e.into_inner());
             threads.retain(|t| {
@@ -515,8 +528,11 @@ impl Sink {
                     sources += 1;
                 }
                 let retire = closed && t.ring.pending() == 0;
-                if let Some(ev) = retire.then(|| lost_at_exit(rt.pid, t)).flatten() {
-                    retired.push(ev);
+                if retire {
+                    retired_slots.push(slot);
+                    if let Some(ev) = lost_at_exit(rt.pid, t) {
+                        retired.push(ev);
+                    }
                 }
                 !retire
             });
@@ -535,6 +551,11 @@ impl Sink {
                     fb.stacks[r.slot as usize].0, e.0
                 );
             }
+        }
+        // An exited thread's calls that never returned are forgotten, so that a new thread that
+        // gets the same id (the kernel reuses them) starts with an empty stack.
+        for slot in retired_slots {
+            fb.stacks[slot as usize].1.clear();
         }
         self.fast = fb;
         for ev in &retired {
@@ -956,8 +977,9 @@ mod tests {
     /// An ENTER record holding the values `write` captures.
     fn record_with(strsize: u32, write: impl Fn(&mut ArgWriter)) -> Vec<u8> {
         let mut buf = vec![0u8; 4096];
-        // SAFETY: `buf` has 4096 writable bytes and outlives the writer.
-        let mut w = unsafe { ArgWriter::new(buf.as_mut_ptr(), buf.len(), strsize, 4) };
+        // SAFETY: `buf` has cap + SLACK writable bytes and outlives the writer.
+        let cap = buf.len() - crate::capture::SLACK;
+        let mut w = unsafe { ArgWriter::new(buf.as_mut_ptr(), cap, strsize, 4) };
         w.put([kind::ENTER]);
         w.put([0u8; 4]);
         w.put(7u32.to_le_bytes());

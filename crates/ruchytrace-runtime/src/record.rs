@@ -8,32 +8,6 @@
 use crate::capture::tag;
 use crate::model::{Category, Event, LossReason, Return, Value};
 
-/// A fast hasher for small integer keys (site ids, thread ids) in the collector's maps:
-/// SipHash's DoS resistance buys nothing for keys the process generates itself, and costs
-/// ~20 ns per event.
-pub(crate) type FastHash = std::hash::BuildHasherDefault<IdHasher>;
-
-/// Multiply-rotate hashing of the written integers (FxHash's scheme).
-#[derive(Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(u64::from(v));
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
 /// Header size in bytes.
 pub const HEADER: usize = 17;
 

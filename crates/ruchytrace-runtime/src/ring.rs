@@ -22,8 +22,8 @@ pub struct Ring {
     tail: CachePadded<AtomicU64>,
     /// Set by the producer thread when it exits; the collector frees the ring once drained.
     pub closed: AtomicBool,
-    /// Events the producer had to drop and could not report in the ring before its thread
-    /// exited (set just before `closed`); the collector reports them when it retires the ring.
+    /// Events the producer had counted as lost but could not record a loss record for when it
+    /// exited (its buffer was still full); the collector reports them.
     pub lost_at_exit: AtomicU64,
     /// Set by the producer while it waits for space (`overflow=block`), so the collector
     /// drains at once instead of at its next tick.
@@ -41,7 +41,11 @@ impl Ring {
     /// A ring of at least `bytes` bytes (rounded up to a power of two, minimum 4 KiB).
     pub fn new(bytes: usize) -> Ring {
         let cap = bytes.clamp(4096, 1 << 30).next_power_of_two();
-        let buf: Box<[UnsafeCell<u8>]> = (0..cap).map(|_| UnsafeCell::new(0)).collect();
+        // `SLACK` bytes past the last lap: the producer's writer may store into them (never
+        // read) when a record does not fit the free region.
+        let buf: Box<[UnsafeCell<u8>]> = (0..cap + crate::capture::SLACK)
+            .map(|_| UnsafeCell::new(0))
+            .collect();
         Ring {
             buf,
             mask: cap as u64 - 1,
@@ -55,7 +59,7 @@ impl Ring {
 
     /// Capacity in bytes.
     pub fn capacity(&self) -> usize {
-        self.buf.len()
+        (self.mask + 1) as usize
     }
 
     fn base(&self) -> *mut u8 {
@@ -133,6 +137,34 @@ impl Producer {
         // buffer, which the `ring` field keeps alive).
         let ptr = unsafe { self.base.add(idx as usize) };
         (ptr, free.min(to_end) as usize)
+    }
+
+    /// The free region at `head` for a writer that may store up to `SLACK` bytes past what it
+    /// is given ([`crate::capture::ArgWriter`]): `(ptr, avail)` with `ptr` valid for writes of
+    /// `avail + SLACK` bytes that the consumer never reads before they are committed. At the end
+    /// of a lap the slack is the ring's slack area; elsewhere `SLACK` bytes of free space are
+    /// held back (the bytes after the free space are unconsumed records). `avail == 0` means:
+    /// do not write at all.
+    #[inline(always)]
+    pub fn region_with_slack(&mut self) -> (*mut u8, usize) {
+        let slack = crate::capture::SLACK as u64;
+        let cap = self.mask + 1;
+        let idx = self.head & self.mask;
+        let to_end = cap - idx;
+        let mut free = cap - (self.head - self.cached_tail);
+        if free < to_end + slack {
+            self.cached_tail = self.ring.tail.load(Ordering::Acquire);
+            free = cap - (self.head - self.cached_tail);
+        }
+        let avail = if free >= to_end {
+            to_end
+        } else {
+            free.saturating_sub(slack)
+        };
+        // SAFETY: idx < cap, so the pointer stays inside the buffer (`base` is the ring's
+        // buffer, which the `ring` field keeps alive).
+        let ptr = unsafe { self.base.add(idx as usize) };
+        (ptr, avail as usize)
     }
 
     /// Publishes `n` bytes written at the start of the last [`Producer::region`].

@@ -248,13 +248,14 @@ impl Drop for Owner {
         let _ = THREAD.try_with(|t| t.set(std::ptr::null_mut()));
         // SAFETY: `p` came from Box::into_raw in `create_thread_state`, and THREAD no longer
         // hands it out, so this is the last use.
-        let state = unsafe { Box::from_raw(p) };
-        // Drops not yet reported in the ring (it was full until the end): hand the count over.
-        state
-            .producer
-            .ring()
-            .lost_at_exit
-            .store(state.pending_loss, Relaxed);
+        let mut state = unsafe { Box::from_raw(p) };
+        if state.pending_loss != 0 && !state.emit_loss(clock_mode()) {
+            state
+                .producer
+                .ring()
+                .lost_at_exit
+                .store(state.pending_loss, Release);
+        }
         state.producer.ring().closed.store(true, Release);
         if let Some(c) = runtime().collector.get() {
             c.wake();
@@ -441,8 +442,12 @@ impl ThreadState {
             self.pending_loss += 1;
             return false;
         }
-        let (ptr, avail) = self.producer.region();
-        // SAFETY: `region` returns `avail` bytes that only this producer may write until commit.
+        let (ptr, avail) = self.producer.region_with_slack();
+        if avail == 0 {
+            return self.record_slow(k, aux, t, &payload);
+        }
+        // SAFETY: `region_with_slack` returns a pointer valid for `avail + SLACK` bytes that
+        // only this producer writes until it commits, as `ArgWriter::new` requires.
         let mut w = unsafe { ArgWriter::new(ptr, avail, self.strsize, self.max_items) };
         w.put([k]);
         w.put([0u8; 4]);
@@ -477,8 +482,8 @@ impl ThreadState {
         let max = self.producer.ring().capacity() / 2;
         let mut size = 4096.min(max);
         let n = loop {
-            self.scratch.resize(size, 0);
-            // SAFETY: the scratch vector has `size` initialised bytes.
+            self.scratch.resize(size + crate::capture::SLACK, 0);
+            // SAFETY: the scratch vector has `size + SLACK` initialised bytes.
             let mut w = unsafe {
                 ArgWriter::new(
                     self.scratch.as_mut_ptr(),

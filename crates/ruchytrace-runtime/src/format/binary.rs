@@ -321,17 +321,16 @@ pub fn encode_value(buf: &mut Vec<u8>, v: &crate::model::Value) {
     }
 }
 
-struct ThreadOut {
-    index: u64,
-    last_ts: u64,
-}
-
 /// Streams a trace in the binary format.
 pub struct BinaryWriter<W: Write + Send> {
     out: W,
     /// Records of the frame being built.
     buf: Vec<u8>,
-    threads: super::FxMap<(u32, u32), ThreadOut>,
+    /// Thread index by (pid, tid); `last_ts[index]` is the thread's previous timestamp.
+    threads: super::FxMap<(u32, u32), usize>,
+    last_ts: Vec<u64>,
+    /// The thread of the previous event: consecutive events of one thread skip the map.
+    last_thread: Option<((u32, u32), usize)>,
     /// `declared[id]`: the site's record is already in the file.
     declared: Vec<bool>,
     header_written: bool,
@@ -344,6 +343,8 @@ impl<W: Write + Send> BinaryWriter<W> {
             out,
             buf: Vec::with_capacity(FRAME_TARGET + 1024),
             threads: Default::default(),
+            last_ts: Vec::new(),
+            last_thread: None,
             declared: Vec::new(),
             header_written: false,
         }
@@ -370,26 +371,38 @@ impl<W: Write + Send> BinaryWriter<W> {
 
     /// Tag, thread index and timestamp delta of an event (declaring the thread first if new).
     fn event_head(&mut self, tag: u8, pid: u32, tid: u32, ts: u64) {
-        let next = self.threads.len() as u64;
-        let th = self.threads.entry((pid, tid)).or_insert_with(|| {
-            self.buf.push(tag::THREAD_DEF);
-            put_u(&mut self.buf, next);
-            put_u(&mut self.buf, u64::from(pid));
-            put_u(&mut self.buf, u64::from(tid));
-            ThreadOut {
-                index: next,
-                last_ts: 0,
-            }
-        });
+        let key = (pid, tid);
+        let index = match self.last_thread {
+            Some((k, i)) if k == key => i,
+            _ => self.thread_index(key),
+        };
         self.buf.push(tag);
-        put_u(&mut self.buf, th.index);
-        let delta = i128::from(ts) - i128::from(th.last_ts);
+        put_u(&mut self.buf, index as u64);
+        let delta = i128::from(ts) - i128::from(self.last_ts[index]);
         match i64::try_from(delta) {
             // Same bytes as `put_i`, without 128-bit arithmetic.
             Ok(d) => put_i64(&mut self.buf, d),
             Err(_) => put_i(&mut self.buf, delta),
         }
-        th.last_ts = ts;
+        self.last_ts[index] = ts;
+    }
+
+    /// The index of a thread, declaring it (`THREAD_DEF`) the first time.
+    #[inline(never)]
+    fn thread_index(&mut self, key: (u32, u32)) -> usize {
+        let next = self.last_ts.len();
+        let index = *self.threads.entry(key).or_insert_with(|| {
+            self.buf.push(tag::THREAD_DEF);
+            put_u(&mut self.buf, next as u64);
+            put_u(&mut self.buf, u64::from(key.0));
+            put_u(&mut self.buf, u64::from(key.1));
+            next
+        });
+        if index == next {
+            self.last_ts.push(0);
+        }
+        self.last_thread = Some((key, index));
+        index
     }
 
     /// Collector fast path: appends the head of an event record (as [`TraceWriter::event`]
