@@ -184,3 +184,23 @@ fn timeout_under_the_syscall_tracer() {
     }
     check_timeout(&["--syscalls"]);
 }
+
+#[test]
+fn cargo_subcommand_errors() {
+    let out = Command::new(support::ruchytrace())
+        .args(["cargo", "--", "test"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("supports `run`"), "{}", stderr(&out));
+    // cargo's own error passes through; its status is ours.
+    let out = Command::new(support::ruchytrace())
+        .args(["cargo", "--", "run", "--example", "no_such_example_here"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(101), "{err}");
+    assert!(err.contains("no_such_example_here"), "{err}");
+    assert!(err.contains("ruchytrace: the build failed"), "{err}");
+}
