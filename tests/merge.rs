@@ -533,3 +533,38 @@ fn report_sections() {
     let out = cli(&["report", "--io"], &[&run_dir]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn json_inputs_streamed_whole_or_cut_agree_with_binary() {
+    let f = files(default_syscalls());
+    let text = |fn_file: &Path, extra: &[&str]| {
+        let mut args = vec!["merge"];
+        args.extend_from_slice(extra);
+        let out = cli(&args, &[fn_file, &f.sys]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let from_binary = text(&f.fn_bin, &[]);
+    // The writer's line layout (streamed) and any other layout (read whole) give the same tree.
+    assert_eq!(text(&f.fn_json, &[]), from_binary);
+    let doc: Value = serde_json::from_slice(&std::fs::read(&f.fn_json).unwrap()).unwrap();
+    let pretty = f.dir.join("pretty.json");
+    std::fs::write(&pretty, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    assert_eq!(text(&pretty, &[]), from_binary);
+    // A JSON trace cut inside its events: refused without --partial, merged up to the cut with.
+    let bytes = std::fs::read(&f.fn_json).unwrap();
+    let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    let cut_at: usize = lines[..5].iter().map(|l| l.len() + 1).sum::<usize>() + 10;
+    let cut = f.dir.join("cut.json");
+    std::fs::write(&cut, &bytes[..cut_at]).unwrap();
+    let out = cli(&["merge"], &[&cut, &f.sys]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cut.json") && stderr(&out).contains("truncated at byte"));
+    let partial = text(&cut, &["--partial"]);
+    assert!(partial.contains("incomplete function trace"), "{partial}");
+    assert!(partial.contains("-> load()"), "{partial}");
+    assert!(
+        partial.contains("<- compute() <unfinished at end of trace>"),
+        "{partial}"
+    );
+}

@@ -4,6 +4,7 @@
 //! level — in every output format. Skips (with a message) when ptrace is not permitted.
 #![cfg(feature = "trace")]
 
+mod merge_support;
 #[path = "support/sys.rs"]
 mod support;
 
@@ -404,6 +405,8 @@ fn text_attribution_is_exact() {
 fn chrome_attribution_is_exact() {
     let Some(run) = traced() else { return };
     let doc: Value = serde_json::from_str(&merge(run, &["--format", "chrome"])).unwrap();
+    // Well-formed, monotonic per track, nested, named — on a real multi-threaded trace.
+    assert!(merge_support::validate_chrome(&doc) > 100);
     let events = doc["traceEvents"].as_array().unwrap();
     let mut names: BTreeMap<u64, String> = BTreeMap::new();
     for e in events

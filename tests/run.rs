@@ -20,8 +20,11 @@ fn example() -> PathBuf {
         .join("examples/ground_truth")
 }
 
-fn run(args: &[&str], program: &[&str]) -> Output {
+/// `ruchytrace run ARGS -- ground_truth PROGRAM_ARGS` with `TMPDIR` in `tmp`, so the
+/// directory `run` keeps without `-o` goes away with the test's temporary directory.
+fn run_in(tmp: &std::path::Path, args: &[&str], program: &[&str]) -> Output {
     Command::new(support::ruchytrace())
+        .env("TMPDIR", tmp)
         .arg("run")
         .args(args)
         .arg("--")
@@ -31,6 +34,17 @@ fn run(args: &[&str], program: &[&str]) -> Output {
         .unwrap()
 }
 
+fn run(args: &[&str], program: &[&str]) -> Output {
+    let tmp = tempfile::tempdir().unwrap();
+    run_in(tmp.path(), args, program)
+}
+
+fn ruchytrace_in(tmp: &tempfile::TempDir) -> Command {
+    let mut c = Command::new(support::ruchytrace());
+    c.env("TMPDIR", tmp.path());
+    c
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -38,7 +52,7 @@ fn stderr(o: &Output) -> String {
 #[test]
 fn output_passes_through_and_timeline_goes_to_stderr() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(&[], &[dir.path().to_str().unwrap()]);
+    let out = run_in(dir.path(), &[], &[dir.path().to_str().unwrap()]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ground truth done\n");
@@ -49,11 +63,27 @@ fn output_passes_through_and_timeline_goes_to_stderr() {
     assert!(err.contains("-> nap(level=0, worker="), "{err}");
     // Without --syscalls there are only functions.
     assert!(!err.contains("openat("), "{err}");
+    // The traces stay on disk; the last line says where.
+    let last = err.lines().last().unwrap();
+    let merged = last
+        .strip_prefix("ruchytrace: merged trace in ")
+        .and_then(|r| r.strip_suffix(" (raw traces next to it)"))
+        .unwrap_or_else(|| panic!("{last}"));
+    let merged = PathBuf::from(merged);
+    let kept = std::fs::read_to_string(&merged).unwrap();
+    assert!(kept.contains("-> worker(n="), "{kept}");
+    let kept_dir = merged.parent().unwrap();
+    assert!(kept_dir.starts_with(dir.path()), "{}", kept_dir.display());
+    assert!(std::fs::read_dir(kept_dir)
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().ends_with(".rtrace")));
 }
 
 #[test]
 fn exit_status_is_the_programs() {
-    let out = Command::new(support::ruchytrace())
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ruchytrace_in(&tmp)
         .args(["run", "--", "sh", "-c", "echo out; echo err >&2; exit 3"])
         .output()
         .unwrap();
@@ -62,12 +92,12 @@ fn exit_status_is_the_programs() {
     let err = stderr(&out);
     assert!(err.starts_with("err\n"), "{err}");
     assert!(err.contains("no function trace was written"), "{err}");
-    let out = Command::new(support::ruchytrace())
+    let out = ruchytrace_in(&tmp)
         .args(["run", "--", "sh", "-c", "kill -TERM $$"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(128 + 15));
-    let out = Command::new(support::ruchytrace())
+    let out = ruchytrace_in(&tmp)
         .args(["run", "--", "/nonexistent/program"])
         .output()
         .unwrap();
@@ -153,4 +183,24 @@ fn timeout_under_the_syscall_tracer() {
         return;
     }
     check_timeout(&["--syscalls"]);
+}
+
+#[test]
+fn cargo_subcommand_errors() {
+    let out = Command::new(support::ruchytrace())
+        .args(["cargo", "--", "test"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("supports `run`"), "{}", stderr(&out));
+    // cargo's own error passes through; its status is ours.
+    let out = Command::new(support::ruchytrace())
+        .args(["cargo", "--", "run", "--example", "no_such_example_here"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(101), "{err}");
+    assert!(err.contains("no_such_example_here"), "{err}");
+    assert!(err.contains("ruchytrace: the build failed"), "{err}");
 }

@@ -209,17 +209,18 @@ pub fn run_program(
         anyhow::bail!("--trace-format=text cannot be merged; use binary (default) or json");
     }
 
-    let _tmp;
     let (dir, explicit) = match (&opts.output, default_dir) {
         (Some(d), _) => (d.clone(), true),
         (None, Some(d)) => (d, false),
-        (None, None) => {
-            _tmp = tempfile::Builder::new()
+        // The raw and merged traces stay on disk: a kept temporary directory.
+        (None, None) => (
+            tempfile::Builder::new()
                 .prefix("ruchytrace-run-")
                 .tempdir()
-                .context("cannot create a temporary directory")?;
-            (_tmp.path().to_path_buf(), false)
-        }
+                .context("cannot create a temporary directory")?
+                .keep(),
+            false,
+        ),
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let ext = if fn_format.eq_ignore_ascii_case("json") {
@@ -389,21 +390,18 @@ pub fn run_program(
             eprint!("{text}");
         }
     }
-    if explicit {
-        let p = dir.join(format!("merged.{}", format.extension()));
-        emit(&merged, format, opts.show_tracer, Some(&p))?;
-        eprintln!(
-            "ruchytrace: merged trace in {} (raw traces next to it)",
-            p.display()
-        );
-    } else if opts.report.is_none() {
+    // The merged trace is always written next to the raw ones; without -o it is also shown.
+    let p = dir.join(format!("merged.{}", format.extension()));
+    emit(&merged, format, opts.show_tracer, Some(&p))?;
+    if !explicit && opts.report.is_none() {
         let mut err = std::io::stderr().lock();
         super::merge::write_merged(&merged, format, opts.show_tracer, &mut err)
             .context("cannot write the merged trace to stderr")?;
-        if opts.output.is_none() && dir.exists() && !dir.starts_with(std::env::temp_dir()) {
-            eprintln!("ruchytrace: raw traces in {}", dir.display());
-        }
     }
+    eprintln!(
+        "ruchytrace: merged trace in {} (raw traces next to it)",
+        p.display()
+    );
     Ok(status)
 }
 

@@ -18,7 +18,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 
 use ruchytrace_runtime::format::{self, binary, Detected};
 use ruchytrace_runtime::model::{
@@ -89,6 +89,124 @@ enum FnData {
         events: Vec<Event>,
     },
     Binary,
+    /// A JSON trace in the writer's line layout: its sites (read by [`scan_json_lines`]) and
+    /// how many event lines to read back.
+    JsonLines {
+        sites: Vec<Site>,
+        events: u64,
+    },
+}
+
+/// A line reader that knows the byte offset of each line.
+struct LineReader {
+    input: BufReader<File>,
+    offset: u64,
+    line: String,
+}
+
+impl LineReader {
+    fn open(path: &Path) -> Option<LineReader> {
+        Some(LineReader {
+            input: BufReader::with_capacity(1 << 16, File::open(path).ok()?),
+            offset: 0,
+            line: String::new(),
+        })
+    }
+
+    /// The next line without its newline, and its offset; `None` at the end or on an error.
+    fn next_line(&mut self) -> Option<(u64, &str)> {
+        self.line.clear();
+        let n = self.input.read_line(&mut self.line).ok()?;
+        if n == 0 {
+            return None;
+        }
+        let at = self.offset;
+        self.offset += n as u64;
+        Some((at, self.line.trim_end_matches(['\n', '\r'])))
+    }
+}
+
+/// Checks a JSON function trace in the writer's streaming layout (metadata line, one event per
+/// line, then the sites, then the end record) without keeping its events; `None` for any other
+/// layout (read whole instead). A damaged event line ends the trace there, as the runtime's
+/// reader does.
+fn scan_json_lines(path: &Path) -> Option<FnTrace> {
+    #[derive(serde::Deserialize)]
+    struct Stamp {
+        timestamp_ns: u64,
+    }
+    let mut r = LineReader::open(path)?;
+    let (_, first) = r.next_line()?;
+    let meta_text = first.strip_prefix("{\"metadata\":")?.strip_suffix(',')?;
+    let metadata: Metadata = serde_json::from_str(meta_text).ok()?;
+    format::json::check_metadata(&metadata).ok()?;
+    if r.next_line()?.1 != "\"events\":[" {
+        return None;
+    }
+    let stop = |at: u64, what: &str| Some(format!("truncated at byte {at}: {what}"));
+    let mut span: Option<(u64, u64)> = None;
+    let mut events = 0u64;
+    let mut sites = Vec::new();
+    let truncation = 'read: {
+        loop {
+            match r.next_line() {
+                Some((_, "],")) => break,
+                Some((at, line)) => {
+                    let text = line.strip_suffix(',').unwrap_or(line);
+                    match serde_json::from_str::<Stamp>(text) {
+                        Ok(s) => {
+                            let t = s.timestamp_ns;
+                            span = Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+                            events += 1;
+                        }
+                        Err(e) => break 'read stop(at, &format!("damaged event ({e})")),
+                    }
+                }
+                None => break 'read stop(r.offset, "the file ends inside the events"),
+            }
+        }
+        match r.next_line() {
+            Some((_, "\"sites\":[")) => {}
+            Some((at, _)) => break 'read stop(at, "expected the \"sites\" array"),
+            None => break 'read stop(r.offset, "the file ends after the events"),
+        }
+        loop {
+            match r.next_line() {
+                Some((_, "],")) => break,
+                Some((at, line)) => {
+                    let text = line.strip_suffix(',').unwrap_or(line);
+                    match serde_json::from_str::<Site>(text) {
+                        Ok(s) => sites.push(s),
+                        Err(e) => break 'read stop(at, &format!("damaged site ({e})")),
+                    }
+                }
+                None => break 'read stop(r.offset, "the file ends inside the sites"),
+            }
+        }
+        let Some((at, line)) = r.next_line() else {
+            break 'read stop(r.offset, "the file ends before the \"end\" record");
+        };
+        let end = line
+            .strip_prefix("\"end\":")
+            .and_then(|l| l.strip_suffix('}'))
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok());
+        match end.as_ref().and_then(|e| e.get("complete")?.as_bool()) {
+            Some(true) => None,
+            Some(false) => Some(
+                end.as_ref()
+                    .and_then(|e| e.get("truncation")?.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "the writer marked the trace incomplete".into()),
+            ),
+            None => stop(at, "damaged \"end\" record"),
+        }
+    };
+    Some(FnTrace {
+        metadata,
+        span,
+        truncation,
+        events,
+        data: FnData::JsonLines { sites, events },
+    })
 }
 
 /// A site definition or an event of a function trace, in file order.
@@ -156,6 +274,47 @@ impl FnTrace {
                     .map(FnItem::Site)
                     .chain(events.into_iter().map(FnItem::Event)),
             )),
+            FnData::JsonLines { sites, events } => {
+                let again =
+                    || MergeError::NoInput(format!("{}: cannot read again", path.display()));
+                let mut r = LineReader::open(path).ok_or_else(again)?;
+                // The metadata and `"events":[` lines were checked by the scan.
+                r.next_line().ok_or_else(again)?;
+                r.next_line().ok_or_else(again)?;
+                let mut table = format::SiteTable::from_sites(&sites);
+                let mut known: std::collections::HashSet<u32> =
+                    sites.iter().map(|s| s.id).collect();
+                let mut left = events;
+                let lines = std::iter::from_fn(move || {
+                    if left == 0 {
+                        return None;
+                    }
+                    left -= 1;
+                    let (_, line) = r.next_line()?;
+                    let text = line.strip_suffix(',').unwrap_or(line);
+                    let json: serde_json::Value = serde_json::from_str(text).ok()?;
+                    let ev = format::json::parse_event(&json, &mut table).ok()?;
+                    // A cut file has no site table: the sites its events describe come first.
+                    let site = match &ev {
+                        Event::Enter { site, .. }
+                        | Event::Exit { site, .. }
+                        | Event::Suspend { site, .. }
+                        | Event::Resume { site, .. } => Some(*site),
+                        _ => None,
+                    };
+                    let mut items = Vec::with_capacity(2);
+                    if let Some(id) = site.filter(|id| known.insert(*id)) {
+                        if let Some(s) = table.get(id) {
+                            items.push(FnItem::Site(s.clone()));
+                        }
+                    }
+                    items.push(FnItem::Event(ev));
+                    Some(items)
+                });
+                Ok(Box::new(
+                    sites.into_iter().map(FnItem::Site).chain(lines.flatten()),
+                ))
+            }
             FnData::Binary => {
                 let reader = open_binary(path).map_err(|e| {
                     MergeError::NoInput(format!("{}: cannot read again: {e}", path.display()))
@@ -201,9 +360,9 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
         position,
         message,
     };
-    let mut prefix = Vec::with_capacity(64);
+    let mut prefix = Vec::with_capacity(64 * 1024);
     File::open(path)
-        .and_then(|f| f.take(64).read_to_end(&mut prefix))
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut prefix))
         .map_err(|e| err(None, format!("cannot read: {e}")))?;
     let detected = format::detect(&prefix).map_err(|e| {
         err(
@@ -231,6 +390,12 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
     let read_err = |e: format::ReadError| err(e.offset.map(|o| format!("byte {o}")), e.message);
     if detected == Detected::Binary {
         return fn_trace(scan_binary(path).map_err(read_err)?);
+    }
+    // A function trace in the writer's line layout is streamed like a binary one.
+    if json_format_of(&prefix).is_some_and(|(_, f)| f == FN_TRACE_FORMAT) {
+        if let Some(trace) = scan_json_lines(path) {
+            return fn_trace(trace);
+        }
     }
     let bytes = std::fs::read(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
     match detected {
