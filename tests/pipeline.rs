@@ -216,11 +216,24 @@ fn overflow_drop_counts_every_lost_event() {
             }
         })
         .sum();
-    assert!(lost > 0, "a 4K buffer drained every 500ms must overflow");
     // Recorded + lost = every call's enter and exit (work + leaf = 4 events per iteration),
     // except that a dropped enter suppresses its own exit; so recorded + lost <= 4 * 50_000.
-    for (tid, n) in per_thread.iter().filter(|(t, _)| **t != trace.metadata.pid) {
-        assert!(*n <= 200_000 && *n > 0, "thread {tid}: {n}");
+    // A thread's buffer overflows unless the collector happened to keep up (it drains early
+    // whenever a producer reports pressure); if nothing was lost, everything must be there.
+    let workers: Vec<_> = per_thread
+        .iter()
+        .filter(|(t, _)| **t != trace.metadata.pid)
+        .collect();
+    assert_eq!(workers.len(), 2, "{per_thread:?}");
+    for (tid, n) in workers {
+        if lost == 0 {
+            assert_eq!(
+                *n, 200_000,
+                "thread {tid}: nothing lost, so nothing may be missing"
+            );
+        } else {
+            assert!(*n <= 200_000 && *n > 0, "thread {tid}: {n}");
+        }
     }
     assert_eq!(trace.trailer.as_ref().unwrap().lost, lost);
 }
