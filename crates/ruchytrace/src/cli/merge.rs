@@ -168,6 +168,9 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
         .or_else(|| args.output.as_deref().and_then(MergedFormat::from_path))
         .unwrap_or(MergedFormat::Text);
     let opts = MergeOptions { force: args.force };
+    if format == MergedFormat::Text {
+        return run_text(&args, &opts);
+    }
     let m = match load_and_merge(&args.inputs, args.partial, &opts) {
         Ok(m) => m,
         Err(f) => {
@@ -181,5 +184,51 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
         }
     }
     emit(&m, format, args.show_tracer, args.output.as_deref())?;
+    Ok(0)
+}
+
+/// The text timeline, streamed when the inputs allow it (memory bounded by threads and call
+/// depth, not by the trace's length; docs/merge.md).
+fn run_text(args: &MergeArgs, opts: &MergeOptions) -> anyhow::Result<i32> {
+    use anyhow::Context;
+    let mut loaded: Vec<Input> = Vec::new();
+    for p in &args.inputs {
+        match merge::load(p, args.partial) {
+            Ok(i) => loaded.push(i),
+            Err(e) => {
+                eprintln!("ruchytrace: {e}");
+                return Ok(super::EXIT_USAGE);
+            }
+        }
+    }
+    let plan = match merge::stream::plan_text(loaded, opts) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ruchytrace: {e}");
+            return Ok(match e {
+                merge::MergeError::NoInput(_) => super::EXIT_USAGE,
+                _ => EXIT_INCONSISTENT,
+            });
+        }
+    };
+    match args.output.as_deref() {
+        Some(p) => {
+            let f = std::fs::File::create(p)
+                .with_context(|| format!("cannot create {}", p.display()))?;
+            let mut w = BufWriter::new(f);
+            plan.write(args.show_tracer, &mut w)
+                .and_then(|_| w.flush())
+                .with_context(|| format!("cannot write {}", p.display()))?;
+        }
+        None => {
+            let stdout = io::stdout();
+            let mut w = BufWriter::new(stdout.lock());
+            match plan.write(args.show_tracer, &mut w).and_then(|_| w.flush()) {
+                // `ruchytrace merge ... | head` is fine.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+                r => r.context("cannot write to stdout")?,
+            }
+        }
+    }
     Ok(0)
 }

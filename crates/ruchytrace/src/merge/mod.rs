@@ -33,6 +33,7 @@ pub mod flame;
 pub mod json;
 pub mod live;
 pub mod report;
+pub mod stream;
 pub mod text;
 
 /// Index of a [`Node`] in [`Merged::nodes`].
@@ -265,6 +266,23 @@ impl FnTrace {
         }
     }
 
+    /// Sites and events in file order, without consuming the trace (a loaded trace's events are
+    /// cloned one at a time; the others are read again from their file), for the streaming
+    /// passes of [`stream`].
+    fn replay(&self, path: &Path) -> Result<Box<dyn Iterator<Item = FnItem> + '_>, MergeError> {
+        match &self.data {
+            FnData::Loaded { sites, events } => Ok(Box::new(
+                sites
+                    .iter()
+                    .cloned()
+                    .map(FnItem::Site)
+                    .chain(events.iter().cloned().map(FnItem::Event)),
+            )),
+            FnData::JsonLines { sites, events } => Self::reread(path, sites.clone(), *events),
+            FnData::Binary => Self::reread_binary(path),
+        }
+    }
+
     /// Sites and events in file order, owned (so their values move into the merged tree).
     fn items(self, path: &Path) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
         match self.data {
@@ -274,7 +292,18 @@ impl FnTrace {
                     .map(FnItem::Site)
                     .chain(events.into_iter().map(FnItem::Event)),
             )),
-            FnData::JsonLines { sites, events } => {
+            FnData::JsonLines { sites, events } => Self::reread(path, sites, events),
+            FnData::Binary => Self::reread_binary(path),
+        }
+    }
+
+    fn reread(
+        path: &Path,
+        sites: Vec<Site>,
+        events: u64,
+    ) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
+        {
+            {
                 let again =
                     || MergeError::NoInput(format!("{}: cannot read again", path.display()));
                 let mut r = LineReader::open(path).ok_or_else(again)?;
@@ -315,7 +344,12 @@ impl FnTrace {
                     sites.into_iter().map(FnItem::Site).chain(lines.flatten()),
                 ))
             }
-            FnData::Binary => {
+        }
+    }
+
+    fn reread_binary(path: &Path) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
+        {
+            {
                 let reader = open_binary(path).map_err(|e| {
                     MergeError::NoInput(format!("{}: cannot read again: {e}", path.display()))
                 })?;
@@ -741,7 +775,15 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
         }
     }
     let mut warnings = Vec::new();
-    check_consistency(&fn_traces, &sys_traces, opts, &mut warnings)?;
+    {
+        let fns: Vec<(&Path, &FnTrace)> =
+            fn_traces.iter().map(|(p, t)| (p.as_path(), &**t)).collect();
+        let sys: Vec<(&Path, &SysTrace)> = sys_traces
+            .iter()
+            .map(|(p, t)| (p.as_path(), &**t))
+            .collect();
+        check_consistency(&fns, &sys, opts, &mut warnings)?;
+    }
 
     // One node per call (two events) and per syscall: reserving avoids the 2x overshoot of a
     // growing vector on large traces.
@@ -1245,8 +1287,8 @@ fn place(nodes: &[Node], sites: &[Site], level: &[NodeId], e: u64, x: u64) -> Pl
 
 /// Refuses inputs that cannot come from one run.
 fn check_consistency(
-    fn_traces: &[(PathBuf, Box<FnTrace>)],
-    sys_traces: &[(PathBuf, Box<SysTrace>)],
+    fn_traces: &[(&Path, &FnTrace)],
+    sys_traces: &[(&Path, &SysTrace)],
     opts: &MergeOptions,
     warnings: &mut Vec<String>,
 ) -> Result<(), MergeError> {

@@ -13,7 +13,7 @@ use std::io::{self, Write};
 
 use ruchytrace_runtime::model::Return;
 
-use super::{fmt_duration, fmt_return, CallEnd, Merged, NodeId, NodeKind};
+use super::{fmt_duration, fmt_return, CallEnd, Merged, Node, NodeId, NodeKind};
 
 /// Writes the timeline of every visible thread.
 pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
@@ -49,7 +49,24 @@ pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<(
     Ok(())
 }
 
-fn stamp(m: &Merged, ts: u64, depth: usize, out: &mut String) {
+/// What a line needs besides its node: the time origin, the end of the trace and the sites.
+pub(crate) struct LineCtx<'a> {
+    pub(crate) origin_ns: u64,
+    pub(crate) end_ns: u64,
+    pub(crate) sites: &'a [ruchytrace_runtime::model::Site],
+}
+
+impl<'a> LineCtx<'a> {
+    fn of(m: &'a Merged) -> LineCtx<'a> {
+        LineCtx {
+            origin_ns: m.origin_ns,
+            end_ns: m.end_ns,
+            sites: &m.sites,
+        }
+    }
+}
+
+fn stamp(m: &LineCtx, ts: u64, depth: usize, out: &mut String) {
     let rel = ts.saturating_sub(m.origin_ns);
     let _ = write!(
         out,
@@ -64,11 +81,15 @@ fn stamp(m: &Merged, ts: u64, depth: usize, out: &mut String) {
 
 /// The line of a node (the enter line of a call).
 pub fn open_line(m: &Merged, id: NodeId, depth: usize, out: &mut String) {
-    let n = m.node(id);
+    node_open(&LineCtx::of(m), m.node(id), depth, out);
+}
+
+/// The line of a node, from the node itself (the streaming writer has no tree).
+pub(crate) fn node_open(m: &LineCtx, n: &Node, depth: usize, out: &mut String) {
     stamp(m, n.start_ns, depth, out);
     match &n.kind {
         NodeKind::Call(c) => {
-            let site = m.site(c);
+            let site = &m.sites[c.site as usize];
             out.push_str(if c.resumed { "~> " } else { "-> " });
             out.push_str(&site.name);
             out.push('(');
@@ -108,11 +129,15 @@ pub fn open_line(m: &Merged, id: NodeId, depth: usize, out: &mut String) {
 
 /// The exit line of a call.
 pub fn close_line(m: &Merged, id: NodeId, depth: usize, out: &mut String) {
-    let n = m.node(id);
+    node_close(&LineCtx::of(m), m.node(id), depth, out);
+}
+
+/// The exit line of a call, from the node itself.
+pub(crate) fn node_close(m: &LineCtx, n: &Node, depth: usize, out: &mut String) {
     let NodeKind::Call(c) = &n.kind else {
         return;
     };
-    let name = &m.site(c).name;
+    let name = &m.sites[c.site as usize].name;
     stamp(m, n.end_ns.unwrap_or(m.end_ns), depth, out);
     match c.end {
         CallEnd::Open => {

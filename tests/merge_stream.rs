@@ -1,0 +1,178 @@
+//! The streamed text timeline (`merge::stream`) against the merged tree's (`merge::text`): the
+//! same bytes on the fixtures and on a generated trace with nesting, lost exits, open calls,
+//! instants and system calls on several threads; ties and straddles fall back to the tree, and
+//! straddles are still refused.
+
+mod merge_support;
+
+use std::path::Path;
+
+use merge_support::*;
+use ruchytrace::merge::{self, stream, MergeError, MergeOptions};
+use ruchytrace_runtime::format::Format;
+use ruchytrace_runtime::model::*;
+use serde_json::Value as Json;
+
+fn load(paths: &[&Path]) -> Vec<merge::Input> {
+    paths
+        .iter()
+        .map(|p| merge::load(p, true).unwrap())
+        .collect()
+}
+
+/// (streamed?, streamed text, tree text) for both `show_tracer` settings.
+fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
+    let opts = MergeOptions { force };
+    [false, true]
+        .into_iter()
+        .map(|show| {
+            let plan = stream::plan_text(load(paths), &opts).unwrap();
+            let mut a = Vec::new();
+            plan.write(show, &mut a).unwrap();
+            let m = merge::merge(load(paths), &opts).unwrap();
+            let mut b = Vec::new();
+            merge::text::write(&m, show, &mut b).unwrap();
+            (
+                plan.is_streamed(),
+                String::from_utf8(a).unwrap(),
+                String::from_utf8(b).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn write_all(dir: &Path, trace: &Trace, sys: Vec<Json>) -> [std::path::PathBuf; 3] {
+    let b = dir.join("fn.rtrace");
+    let j = dir.join("fn.json");
+    let s = dir.join("sys.json");
+    write_fn(trace, &b, Format::Binary);
+    write_fn(trace, &j, Format::Json);
+    write_sys(&sys_doc(PID, REALTIME, sys), &s);
+    [b, j, s]
+}
+
+#[test]
+fn fixture_is_streamed_with_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let [b, j, s] = write_all(dir.path(), &fn_trace(), default_syscalls());
+    for f in [&b, &j] {
+        for (streamed, a, t) in both(&[f, &s], false) {
+            assert!(streamed, "the fixture needs no tree");
+            assert_eq!(a, t);
+            assert!(a.contains("openat("), "{a}");
+        }
+    }
+}
+
+#[test]
+fn ties_fall_back_to_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let sys = vec![
+        syscall("read", PID, 3000, 2000, &["3", "\"\"", "1"], 0),
+        syscall("close", PID, 9000, 0, &["3"], 0),
+    ];
+    let [b, _, s] = write_all(dir.path(), &fn_trace(), sys);
+    for (streamed, a, t) in both(&[&b, &s], false) {
+        assert!(!streamed);
+        assert_eq!(a, t);
+    }
+}
+
+#[test]
+fn straddles_are_still_refused_or_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    // read() starts in load() (3000..5000) and returns after it.
+    let sys = vec![syscall("read", PID, 4000, 2000, &["3", "\"\"", "1"], 0)];
+    let [b, _, s] = write_all(dir.path(), &fn_trace(), sys);
+    match stream::plan_text(load(&[&b, &s]), &MergeOptions::default()) {
+        Err(MergeError::Straddle(list)) => assert!(list[0].contains("read"), "{list:?}"),
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("a straddle was accepted"),
+    }
+    for (streamed, a, t) in both(&[&b, &s], true) {
+        assert!(!streamed);
+        assert_eq!(a, t);
+        assert!(a.contains("# warning: --force"), "{a}");
+    }
+}
+
+/// A deterministic pseudo-random trace: 3 threads, nested calls up to depth 5, some exits lost,
+/// some calls open at the end, instants, and system calls in the gaps between function events.
+fn generated() -> (Trace, Vec<Json>) {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut trace = fn_trace();
+    trace.events.clear();
+    let mut sys = Vec::new();
+    for tid in [PID, 101, 103] {
+        let mut ts = 10_000u64 + u64::from(tid);
+        let mut stack: Vec<u32> = Vec::new();
+        for _ in 0..400 {
+            ts += 10 + rnd(50) * 10;
+            match rnd(10) {
+                0..=3 if stack.len() < 5 => {
+                    let site = rnd(2) as u32;
+                    let args = if site == 0 {
+                        vec![Value::I64(rnd(100) as i64), Value::I64(7)]
+                    } else {
+                        vec![]
+                    };
+                    trace.events.push(enter(site, ts, tid, args));
+                    stack.push(site);
+                }
+                4..=6 if !stack.is_empty() => {
+                    let site = stack.pop().unwrap();
+                    trace
+                        .events
+                        .push(exit(site, ts, tid, Value::I64(ts as i64)));
+                }
+                7 if stack.len() >= 2 => {
+                    // The innermost exit is lost: the caller's exit closes both.
+                    stack.pop();
+                    let site = stack.pop().unwrap();
+                    trace.events.push(exit(site, ts, tid, Value::Unit));
+                }
+                8 => trace.events.push(Event::Instant {
+                    ts: MONO + ts,
+                    pid: PID,
+                    tid,
+                    category: Category::Timer,
+                    name: "tick".into(),
+                    detail: format!("{ts}"),
+                }),
+                _ => {
+                    // A system call strictly inside the gap before the next function event.
+                    sys.push(syscall("getpid", tid, ts + 1, 3, &[], i64::from(tid)));
+                    ts += 5;
+                }
+            }
+        }
+        // Some calls stay open; a last system call after every function event.
+        sys.push(syscall("close", tid, ts + 100, 0, &["3"], 0));
+    }
+    // The writer and the merge expect events in time order across threads.
+    trace.events.sort_by_key(Event::ts);
+    sys.sort_by_key(|s| s["timestamp_ns"].as_u64());
+    (trace, sys)
+}
+
+#[test]
+fn generated_trace_is_streamed_with_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (trace, sys) = generated();
+    let [b, j, s] = write_all(dir.path(), &trace, sys);
+    for f in [&b, &j] {
+        for (streamed, a, t) in both(&[f, &s], false) {
+            assert!(streamed);
+            assert_eq!(a, t);
+            assert!(a.matches("getpid(").count() > 50, "{a}");
+            assert!(a.contains("<exit lost>"), "{a}");
+            assert!(a.contains("<unfinished at end of trace>"), "{a}");
+        }
+    }
+}
