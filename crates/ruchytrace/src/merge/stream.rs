@@ -661,12 +661,13 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
     })))
 }
 
-fn split_refs(
-    inputs: &[Input],
-) -> (
-    Vec<(&std::path::Path, &FnTrace)>,
-    Vec<(&std::path::Path, &SysTrace)>,
-) {
+/// The inputs' function and syscall traces, borrowed.
+type Refs<'a> = (
+    Vec<(&'a std::path::Path, &'a FnTrace)>,
+    Vec<(&'a std::path::Path, &'a SysTrace)>,
+);
+
+fn split_refs(inputs: &[Input]) -> Refs<'_> {
     let f = fn_traces(inputs);
     let s = inputs
         .iter()
