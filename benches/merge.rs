@@ -1,7 +1,8 @@
 //! Merge throughput: generates a function trace of 1M events (500k calls on 4 threads, nested
 //! two deep) in binary and JSON, and a `sys.json` of 100k system calls inside those calls, then
 //! times `ruchytrace merge` on each input kind (text output to /dev/null) and reports events/s
-//! and the merge process's peak RSS.
+//! and the merge process's peak RSS. Text output is streamed (`merge::stream`): its peak RSS does
+//! not grow with the number of function events (docs/merge.md has the before/after figures).
 //!
 //! ```sh
 //! cargo build --release -p ruchytrace --bin ruchytrace
