@@ -302,64 +302,54 @@ impl FnTrace {
         sites: Vec<Site>,
         events: u64,
     ) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
-        {
-            {
-                let again =
-                    || MergeError::NoInput(format!("{}: cannot read again", path.display()));
-                let mut r = LineReader::open(path).ok_or_else(again)?;
-                // The metadata and `"events":[` lines were checked by the scan.
-                r.next_line().ok_or_else(again)?;
-                r.next_line().ok_or_else(again)?;
-                let mut table = format::SiteTable::from_sites(&sites);
-                let mut known: std::collections::HashSet<u32> =
-                    sites.iter().map(|s| s.id).collect();
-                let mut left = events;
-                let lines = std::iter::from_fn(move || {
-                    if left == 0 {
-                        return None;
-                    }
-                    left -= 1;
-                    let (_, line) = r.next_line()?;
-                    let text = line.strip_suffix(',').unwrap_or(line);
-                    let json: serde_json::Value = serde_json::from_str(text).ok()?;
-                    let ev = format::json::parse_event(&json, &mut table).ok()?;
-                    // A cut file has no site table: the sites its events describe come first.
-                    let site = match &ev {
-                        Event::Enter { site, .. }
-                        | Event::Exit { site, .. }
-                        | Event::Suspend { site, .. }
-                        | Event::Resume { site, .. } => Some(*site),
-                        _ => None,
-                    };
-                    let mut items = Vec::with_capacity(2);
-                    if let Some(id) = site.filter(|id| known.insert(*id)) {
-                        if let Some(s) = table.get(id) {
-                            items.push(FnItem::Site(s.clone()));
-                        }
-                    }
-                    items.push(FnItem::Event(ev));
-                    Some(items)
-                });
-                Ok(Box::new(
-                    sites.into_iter().map(FnItem::Site).chain(lines.flatten()),
-                ))
+        let again = || MergeError::NoInput(format!("{}: cannot read again", path.display()));
+        let mut r = LineReader::open(path).ok_or_else(again)?;
+        // The metadata and `"events":[` lines were checked by the scan.
+        r.next_line().ok_or_else(again)?;
+        r.next_line().ok_or_else(again)?;
+        let mut table = format::SiteTable::from_sites(&sites);
+        let mut known: std::collections::HashSet<u32> = sites.iter().map(|s| s.id).collect();
+        let mut left = events;
+        let lines = std::iter::from_fn(move || {
+            if left == 0 {
+                return None;
             }
-        }
+            left -= 1;
+            let (_, line) = r.next_line()?;
+            let text = line.strip_suffix(',').unwrap_or(line);
+            let json: serde_json::Value = serde_json::from_str(text).ok()?;
+            let ev = format::json::parse_event(&json, &mut table).ok()?;
+            // A cut file has no site table: the sites its events describe come first.
+            let site = match &ev {
+                Event::Enter { site, .. }
+                | Event::Exit { site, .. }
+                | Event::Suspend { site, .. }
+                | Event::Resume { site, .. } => Some(*site),
+                _ => None,
+            };
+            let mut items = Vec::with_capacity(2);
+            if let Some(id) = site.filter(|id| known.insert(*id)) {
+                if let Some(s) = table.get(id) {
+                    items.push(FnItem::Site(s.clone()));
+                }
+            }
+            items.push(FnItem::Event(ev));
+            Some(items)
+        });
+        Ok(Box::new(
+            sites.into_iter().map(FnItem::Site).chain(lines.flatten()),
+        ))
     }
 
     fn reread_binary(path: &Path) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
-        {
-            {
-                let reader = open_binary(path).map_err(|e| {
-                    MergeError::NoInput(format!("{}: cannot read again: {e}", path.display()))
-                })?;
-                Ok(Box::new(reader.filter_map(|rec| match rec {
-                    binary::Record::Site(s) => Some(FnItem::Site(s)),
-                    binary::Record::Event(e) => Some(FnItem::Event(e)),
-                    _ => None,
-                })))
-            }
-        }
+        let reader = open_binary(path).map_err(|e| {
+            MergeError::NoInput(format!("{}: cannot read again: {e}", path.display()))
+        })?;
+        Ok(Box::new(reader.filter_map(|rec| match rec {
+            binary::Record::Site(s) => Some(FnItem::Site(s)),
+            binary::Record::Event(e) => Some(FnItem::Event(e)),
+            _ => None,
+        })))
     }
 }
 
