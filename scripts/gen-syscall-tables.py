@@ -15,9 +15,9 @@ Usage:
     scripts/gen-syscall-tables.py --debs DIR # use .deb files already in DIR (offline)
 
 Outputs (overwritten, each with a "generated - do not edit" header):
-    crates/ruchytrace/src/syscalls/table/x86_64.rs
-    crates/ruchytrace/src/syscalls/table/aarch64.rs
-    crates/ruchytrace/src/syscalls/table/libc_checks.rs  (names that the `libc` crate also defines, for the test
+    ruchytrace/src/syscalls/table/x86_64.rs
+    ruchytrace/src/syscalls/table/aarch64.rs
+    ruchytrace/src/syscalls/table/libc_checks.rs  (names that the `libc` crate also defines, for the test
                                                           that compares every number with `libc::SYS_*`)
 """
 

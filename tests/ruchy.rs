@@ -63,7 +63,7 @@ fn fixtures_built() -> &'static Path {
         }
         manifest.push_str(&format!(
             "[dependencies]\nruchytrace = {{ path = {:?}, default-features = false, features = [\"trace\"] }}\n\n[workspace]\n",
-            workspace().join("crates/ruchytrace").display().to_string()
+            workspace().join("ruchytrace").display().to_string()
         ));
         write_if_changed(&project.join("Cargo.toml"), &manifest);
         if !project.join("Cargo.lock").exists() {

@@ -21,6 +21,7 @@ pub mod capture;
 pub mod clock;
 mod collector;
 pub mod config;
+pub mod duration;
 pub mod filter;
 pub mod format;
 pub mod hooks;

@@ -408,7 +408,7 @@ impl Project {
 
 /// The lock file of the workspace this binary was built from, if it is still there.
 fn workspace_lock() -> Option<PathBuf> {
-    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock");
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
     lock.is_file().then_some(lock)
 }
 
@@ -427,7 +427,7 @@ pub fn cache_root() -> anyhow::Result<PathBuf> {
 fn ruchytrace_dependency() -> String {
     let from_env = std::env::var_os("RUCHYTRACE_SOURCE")
         .filter(|v| !v.is_empty())
-        .map(|root| PathBuf::from(root).join("crates/ruchytrace"));
+        .map(|root| PathBuf::from(root).join("ruchytrace"));
     let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
     match from_env
         .into_iter()
