@@ -34,6 +34,25 @@ pub(crate) mod tag {
     pub const DEBUG: u8 = 23;
     pub const OPAQUE: u8 = 24;
     pub const FIELD: u8 = 25;
+    /// The rest of a value was cut by the byte or depth budget.
+    pub const CUT: u8 = 26;
+    /// Bits 5-6 of a tag byte: the size class of the integer or length that follows
+    /// (1, 2, 4 or 8 bytes).
+    pub const CLASS_SHIFT: u8 = 5;
+    /// Mask of the tag proper.
+    pub const MASK: u8 = 0x1F;
+}
+
+/// Size class of an unsigned value: 0, 1, 2, 3 for 1, 2, 4, 8 bytes. Three compares, no branch.
+#[inline(always)]
+pub(crate) fn class(v: u64) -> u8 {
+    (v > 0xFF) as u8 + (v > 0xFFFF) as u8 + (v > 0xFFFF_FFFF) as u8
+}
+
+/// Zigzag: small negative numbers become small unsigned numbers.
+#[inline(always)]
+pub(crate) fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
 }
 
 /// Bytes past the end of every region an [`ArgWriter`] gets that are valid to write (and
@@ -41,31 +60,75 @@ pub(crate) mod tag {
 /// cap)`, and the overflow is checked once per record.
 pub(crate) const SLACK: usize = 64;
 
+/// The per-value budgets (`RUCHYTRACE_STRSIZE`, `RUCHYTRACE_MAXITEMS`, `RUCHYTRACE_VALSIZE`,
+/// `RUCHYTRACE_DEPTH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Bytes kept of each string or `Debug` text.
+    pub strsize: u32,
+    /// Elements kept of each sequence.
+    pub max_items: u32,
+    /// Bytes of encoding per captured argument or return value, nested parts included.
+    pub valsize: u32,
+    /// Levels of nesting kept (structs, sequences, tuples); deeper values are cut.
+    pub depth: u32,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            strsize: 64,
+            max_items: 16,
+            valsize: 256,
+            depth: 3,
+        }
+    }
+}
+
 /// Encodes captured values into a bounded byte region.
 ///
 /// Nothing is ever stored past the region plus [`SLACK`]: a value that does not fit marks the
 /// writer overflowed, and the runtime retries the whole record on its slow path with enough
-/// room.
+/// room. Every top-level value (an argument, a return value) has a byte budget and nested
+/// values a depth budget: past either, the writer stores a cut marker and the capture code of
+/// sequences, structs and `Debug` stops early, so capture cost is bounded by the budget, not
+/// by the value.
 pub struct ArgWriter {
     ptr: *mut u8,
     len: usize,
     cap: usize,
     overflow: bool,
-    strsize: u32,
-    max_items: u32,
+    budget: Budget,
+    /// Nesting depth of the value being written (0 = between top-level values).
+    depth: u32,
+    /// Where the current top-level value's byte budget ends.
+    value_end: usize,
+    /// Top-level values written.
+    values: u32,
+}
+
+/// An open sequence (see [`ArgWriter::seq_begin`]).
+#[derive(Debug)]
+pub struct SeqMark {
+    at: usize,
+    left: u32,
+    kept: u32,
+    cut: bool,
 }
 
 impl ArgWriter {
     /// # Safety
     /// `ptr` must be valid for writes of `cap + SLACK` bytes for the lifetime of the writer.
-    pub(crate) unsafe fn new(ptr: *mut u8, cap: usize, strsize: u32, max_items: u32) -> ArgWriter {
+    pub(crate) unsafe fn new(ptr: *mut u8, cap: usize, budget: Budget) -> ArgWriter {
         ArgWriter {
             ptr,
             len: 0,
             cap,
             overflow: false,
-            strsize,
-            max_items,
+            budget,
+            depth: 0,
+            value_end: 0,
+            values: 0,
         }
     }
 
@@ -77,7 +140,12 @@ impl ArgWriter {
         self.overflow || self.len > self.cap
     }
 
-    /// Position for a later [`ArgWriter::patch_u32`].
+    /// Top-level values written so far.
+    pub(crate) fn values(&self) -> u32 {
+        self.values
+    }
+
+    /// Position for a later patch.
     pub(crate) fn mark(&self) -> usize {
         self.len
     }
@@ -86,6 +154,13 @@ impl ArgWriter {
         if at + 4 <= self.len.min(self.cap) {
             // SAFETY: at + 4 <= cap, inside the region given to `new`.
             unsafe { std::ptr::write_unaligned(self.ptr.add(at) as *mut [u8; 4], v.to_le_bytes()) }
+        }
+    }
+
+    pub(crate) fn patch_u8(&mut self, at: usize, v: u8) {
+        if at < self.len.min(self.cap) {
+            // SAFETY: at < cap, inside the region given to `new`.
+            unsafe { *self.ptr.add(at) = v }
         }
     }
 
@@ -99,6 +174,16 @@ impl ArgWriter {
         // makes writable.
         unsafe { std::ptr::write_unaligned(self.ptr.add(at) as *mut [u8; N], bytes) };
         self.len += N;
+    }
+
+    /// Stores the low `1 << class` bytes of `v` (all 8 are written; the rest land in what
+    /// follows, or in the slack, and are overwritten or ignored).
+    #[inline(always)]
+    pub(crate) fn put_class(&mut self, v: u64, class: u8) {
+        let at = self.len.min(self.cap);
+        // SAFETY: as in `put`: at + 8 <= cap + SLACK.
+        unsafe { std::ptr::write_unaligned(self.ptr.add(at) as *mut [u8; 8], v.to_le_bytes()) };
+        self.len += 1 << class;
     }
 
     #[inline]
@@ -115,15 +200,44 @@ impl ArgWriter {
         }
     }
 
+    /// Starts a value: at the top level, opens its byte budget.
+    #[inline(always)]
+    fn begin(&mut self) {
+        if self.depth == 0 {
+            self.value_end = self.len + self.budget.valsize as usize;
+            self.values += 1;
+        }
+    }
+
+    /// Bytes left in the current top-level value's budget.
+    #[inline]
+    fn left(&self) -> usize {
+        if self.depth == 0 {
+            self.budget.valsize as usize
+        } else {
+            self.value_end.saturating_sub(self.len)
+        }
+    }
+
     #[inline(always)]
     fn tagged<const N: usize>(&mut self, t: u8, payload: [u8; N]) {
+        self.begin();
         self.put([t]);
         self.put(payload);
+    }
+
+    #[inline(always)]
+    fn int(&mut self, t: u8, v: u64) {
+        self.begin();
+        let c = class(v);
+        self.put([t | (c << tag::CLASS_SHIFT)]);
+        self.put_class(v, c);
     }
 
     /// `()`.
     #[inline(always)]
     pub fn unit(&mut self) {
+        self.begin();
         self.put([tag::UNIT]);
     }
     /// A `bool`.
@@ -134,7 +248,7 @@ impl ArgWriter {
     /// A `char`.
     #[inline(always)]
     pub fn char(&mut self, v: char) {
-        self.tagged(tag::CHAR, (v as u32).to_le_bytes());
+        self.int(tag::CHAR, v as u64);
     }
     /// An `i8`.
     #[inline(always)]
@@ -144,17 +258,17 @@ impl ArgWriter {
     /// An `i16`.
     #[inline(always)]
     pub fn i16(&mut self, v: i16) {
-        self.tagged(tag::I16, v.to_le_bytes());
+        self.int(tag::I16, zigzag(v.into()));
     }
     /// An `i32`.
     #[inline(always)]
     pub fn i32(&mut self, v: i32) {
-        self.tagged(tag::I32, v.to_le_bytes());
+        self.int(tag::I32, zigzag(v.into()));
     }
     /// An `i64` (also `isize`).
     #[inline(always)]
     pub fn i64(&mut self, v: i64) {
-        self.tagged(tag::I64, v.to_le_bytes());
+        self.int(tag::I64, zigzag(v));
     }
     /// An `i128`.
     #[inline(always)]
@@ -169,17 +283,17 @@ impl ArgWriter {
     /// A `u16`.
     #[inline(always)]
     pub fn u16(&mut self, v: u16) {
-        self.tagged(tag::U16, v.to_le_bytes());
+        self.int(tag::U16, v.into());
     }
     /// A `u32`.
     #[inline(always)]
     pub fn u32(&mut self, v: u32) {
-        self.tagged(tag::U32, v.to_le_bytes());
+        self.int(tag::U32, v.into());
     }
     /// A `u64` (also `usize`).
     #[inline(always)]
     pub fn u64(&mut self, v: u64) {
-        self.tagged(tag::U64, v.to_le_bytes());
+        self.int(tag::U64, v);
     }
     /// A `u128`.
     #[inline(always)]
@@ -197,120 +311,248 @@ impl ArgWriter {
         self.tagged(tag::F64, v.to_le_bytes());
     }
 
-    fn text(&mut self, t: u8, s: &str) {
-        let limit = self.strsize as usize;
+    /// Tag (with the size class of `total`), total length, kept length, then the kept bytes.
+    fn text_header(&mut self, t: u8, total: u64, kept: u64) {
+        let c = class(total);
+        self.put([t | (c << tag::CLASS_SHIFT)]);
+        self.put_class(total, c);
+        self.put_class(kept, c);
+    }
+
+    fn text_with_limit(&mut self, t: u8, s: &str, limit: usize) {
+        self.begin();
+        let limit = limit.min(self.left().saturating_sub(10));
         let mut keep = s.len().min(limit);
         while !s.is_char_boundary(keep) {
             keep -= 1;
         }
-        self.put([t]);
-        self.put((s.len() as u32).to_le_bytes());
-        self.put((keep as u32).to_le_bytes());
+        self.text_header(t, s.len() as u64, keep as u64);
         self.put_slice(&s.as_bytes()[..keep]);
     }
 
-    /// A string (cut at `RUCHYTRACE_STRSIZE` bytes; the full length is kept).
+    /// A string (cut at `RUCHYTRACE_STRSIZE` bytes and at the value's byte budget; the full
+    /// length is kept).
     #[inline]
     pub fn str(&mut self, s: &str) {
-        self.text(tag::STR, s);
+        self.text_with_limit(tag::STR, s, self.budget.strsize as usize);
     }
 
-    /// A value through its `Debug` implementation (cut like [`ArgWriter::str`]).
+    /// A value through its `Debug` implementation. Formatting stops at the string and value
+    /// budgets (the formatter is cut off, not run to the end and truncated); the text then
+    /// shows as cut, with its full length unknown (recorded as 0).
     pub fn debug(&mut self, v: &dyn fmt::Debug) {
         struct Sink<'a> {
             w: &'a mut ArgWriter,
-            total: usize,
             kept: usize,
             limit: usize,
+            cut: bool,
         }
         impl fmt::Write for Sink<'_> {
             fn write_str(&mut self, s: &str) -> fmt::Result {
-                if self.kept == self.total && self.kept < self.limit {
-                    let mut take = s.len().min(self.limit - self.kept);
-                    while !s.is_char_boundary(take) {
-                        take -= 1;
-                    }
-                    self.w.put_slice(&s.as_bytes()[..take]);
-                    self.kept += take;
+                let room = self.limit - self.kept;
+                if s.len() <= room {
+                    self.w.put_slice(s.as_bytes());
+                    self.kept += s.len();
+                    return Ok(());
                 }
-                self.total += s.len();
-                Ok(())
+                let mut take = room;
+                while !s.is_char_boundary(take) {
+                    take -= 1;
+                }
+                self.w.put_slice(&s.as_bytes()[..take]);
+                self.kept += take;
+                self.cut = true;
+                // Stops the formatter: nothing past the budget is formatted.
+                Err(fmt::Error)
             }
         }
-        self.put([tag::DEBUG]);
+        self.begin();
+        let limit = (self.budget.strsize as usize).min(self.left().saturating_sub(10));
+        // Lengths are patched once known: class 2 (4 bytes each) holds any budget.
+        self.put([tag::DEBUG | (2 << tag::CLASS_SHIFT)]);
         let at = self.mark();
         self.put([0u8; 8]);
-        let limit = self.strsize as usize;
         let mut sink = Sink {
             w: self,
-            total: 0,
             kept: 0,
             limit,
+            cut: false,
         };
         let _ = fmt::write(&mut sink, format_args!("{v:?}"));
-        let (total, kept) = (sink.total, sink.kept);
-        self.patch_u32(at, total.min(u32::MAX as usize) as u32);
+        let (kept, cut) = (sink.kept, sink.cut);
+        self.patch_u32(at, if cut { 0 } else { kept as u32 });
         self.patch_u32(at + 4, kept as u32);
     }
 
     /// A value that can only be named by its type (`<TypeName>`).
     pub fn opaque(&mut self, type_name: &str) {
-        let saved = self.strsize;
-        self.strsize = self.strsize.max(256);
-        self.text(tag::OPAQUE, type_name);
-        self.strsize = saved;
+        self.text_with_limit(tag::OPAQUE, type_name, 256);
     }
 
     /// `None`.
     #[inline(always)]
     pub fn none(&mut self) {
+        self.begin();
         self.put([tag::NONE]);
     }
     /// `Some(_)`: write exactly one value next.
     #[inline(always)]
     pub fn some(&mut self) {
-        self.put([tag::SOME]);
+        self.wrapper(tag::SOME);
     }
     /// `Ok(_)`: write exactly one value next.
     #[inline(always)]
     pub fn ok(&mut self) {
-        self.put([tag::OK]);
+        self.wrapper(tag::OK);
     }
     /// `Err(_)`: write exactly one value next.
     #[inline(always)]
     pub fn err(&mut self) {
-        self.put([tag::ERR]);
+        self.wrapper(tag::ERR);
     }
-    /// A tuple of `n` values: write exactly `n` values next.
+
+    /// `Some`/`Ok`/`Err`: the wrapped value belongs to the same top-level value (its budget).
     #[inline(always)]
-    pub fn tuple(&mut self, n: u8) {
-        self.tagged(tag::TUPLE, [n]);
+    fn wrapper(&mut self, t: u8) {
+        self.begin();
+        self.put([t]);
+        if self.depth == 0 {
+            // The payload is not a new top-level value.
+            self.values -= 1;
+        }
     }
-    /// A sequence of `len` elements; returns how many to write next (the first ones, bounded by
-    /// `RUCHYTRACE_MAXITEMS`).
+
+    /// Whether a nested value may be written at the current depth; else writes the cut marker.
     #[inline]
+    fn descend(&mut self) -> bool {
+        if self.depth >= self.budget.depth || (self.depth > 0 && self.left() == 0) {
+            self.put([tag::CUT]);
+            return false;
+        }
+        true
+    }
+
+    /// Opens a tuple of `n` values: when it returns true, write exactly `n` values next, then
+    /// call [`ArgWriter::tuple_end`]; false means the depth budget is spent (a cut marker was
+    /// written; write nothing more for it).
+    #[inline]
+    pub fn tuple(&mut self, n: u8) -> bool {
+        self.begin();
+        if !self.descend() {
+            return false;
+        }
+        self.put([tag::TUPLE, n]);
+        self.depth += 1;
+        true
+    }
+
+    /// Closes a tuple opened by [`ArgWriter::tuple`] (when it returned true).
+    #[inline]
+    pub fn tuple_end(&mut self) {
+        self.depth -= 1;
+    }
+
+    /// Opens a sequence of `len` elements. Call [`ArgWriter::seq_item`] before each element
+    /// and stop when it returns false, then [`ArgWriter::seq_end`].
+    pub fn seq_begin(&mut self, len: usize) -> SeqMark {
+        self.begin();
+        if !self.descend() {
+            return SeqMark {
+                at: usize::MAX,
+                left: 0,
+                kept: 0,
+                cut: true,
+            };
+        }
+        let c = class(len as u64).max(2);
+        self.put([tag::SEQ | (c << tag::CLASS_SHIFT)]);
+        self.put_class(len as u64, c);
+        let at = self.mark();
+        self.put_class(0, c);
+        self.depth += 1;
+        SeqMark {
+            at,
+            left: len.min(self.budget.max_items as usize) as u32,
+            kept: 0,
+            cut: false,
+        }
+    }
+
+    /// True when the next element is to be written; false at the item or byte budget.
+    #[inline]
+    pub fn seq_item(&mut self, m: &mut SeqMark) -> bool {
+        if m.cut || m.left == 0 {
+            return false;
+        }
+        if self.left() == 0 || self.overflowed() {
+            m.cut = true;
+            return false;
+        }
+        m.left -= 1;
+        m.kept += 1;
+        true
+    }
+
+    /// Closes a sequence opened by [`ArgWriter::seq_begin`].
+    pub fn seq_end(&mut self, m: SeqMark) {
+        if m.at == usize::MAX {
+            return;
+        }
+        self.depth -= 1;
+        self.patch_u32(m.at, m.kept);
+    }
+
+    /// A sequence of `len` elements, the old way: returns how many elements to write next
+    /// (bounded by `RUCHYTRACE_MAXITEMS` only). Prefer [`ArgWriter::seq_begin`], which also
+    /// keeps the byte and depth budgets.
     pub fn seq(&mut self, len: usize) -> usize {
-        let keep = len.min(self.max_items as usize);
-        self.put([tag::SEQ]);
+        self.begin();
+        let keep = len.min(self.budget.max_items as usize);
+        self.put([tag::SEQ | (3 << tag::CLASS_SHIFT)]);
         self.put((len as u64).to_le_bytes());
-        self.put((keep as u32).to_le_bytes());
+        self.put((keep as u64).to_le_bytes());
         keep
     }
-    /// A struct (or enum variant) named `name` with `fields` fields: call [`ArgWriter::field`]
-    /// and write one value, `fields` times.
+
+    /// Opens a struct (or enum variant) named `name` with `fields` fields. When it returns
+    /// true, write each field with [`ArgWriter::field`] and one value, then call
+    /// [`ArgWriter::struct_end`]; false means the depth budget is spent: a cut marker was
+    /// written and nothing more may be written for this struct. (Fields past the byte budget
+    /// are still named, but their values come out as cut markers: strings, `Debug` text and
+    /// sequences check the budget themselves.)
+    pub fn struct_begin(&mut self, name: &str, fields: u8) -> bool {
+        self.begin();
+        if !self.descend() {
+            return false;
+        }
+        self.depth += 1;
+        self.name(tag::STRUCT, name);
+        self.put([fields]);
+        true
+    }
+
+    /// Closes a struct opened by [`ArgWriter::struct_begin`] (when it returned true).
+    pub fn struct_end(&mut self) {
+        self.depth -= 1;
+    }
+
+    /// A struct, the old way (no budgets): call [`ArgWriter::field`] and write one value,
+    /// `fields` times.
     pub fn structure(&mut self, name: &str, fields: u8) {
-        let saved = self.strsize;
-        self.strsize = self.strsize.max(256);
-        self.text(tag::STRUCT, name);
-        self.strsize = saved;
+        self.begin();
+        self.name(tag::STRUCT, name);
         self.put([fields]);
     }
+
     /// The name of the next field of a [`ArgWriter::structure`].
     pub fn field(&mut self, name: &str) {
-        let saved = self.strsize;
-        self.strsize = self.strsize.max(256);
-        self.text(tag::FIELD, name);
-        self.strsize = saved;
+        self.name(tag::FIELD, name);
+    }
+
+    fn name(&mut self, t: u8, name: &str) {
+        let keep = name.len().min(255);
+        self.put([t, keep as u8]);
+        self.put_slice(&name.as_bytes()[..keep]);
     }
 }
 
@@ -417,10 +659,14 @@ impl<T: Capture, E: Capture> Capture for Result<T, E> {
 }
 impl<T: Capture> Capture for [T] {
     fn capture(&self, w: &mut ArgWriter) {
-        let n = w.seq(self.len());
-        for v in &self[..n] {
+        let mut m = w.seq_begin(self.len());
+        for v in self {
+            if !w.seq_item(&mut m) {
+                break;
+            }
             v.capture(w);
         }
+        w.seq_end(m);
     }
 }
 impl<T: Capture, const N: usize> Capture for [T; N] {
@@ -435,10 +681,14 @@ impl<T: Capture> Capture for Vec<T> {
 }
 impl<T: Capture> Capture for std::collections::VecDeque<T> {
     fn capture(&self, w: &mut ArgWriter) {
-        let n = w.seq(self.len());
-        for v in self.iter().take(n) {
+        let mut m = w.seq_begin(self.len());
+        for v in self {
+            if !w.seq_item(&mut m) {
+                break;
+            }
             v.capture(w);
         }
+        w.seq_end(m);
     }
 }
 
@@ -446,8 +696,10 @@ macro_rules! tuples {
     ($( ($($n:tt $t:ident),+) )*) => {$(
         impl<$($t: Capture),+> Capture for ($($t,)+) {
             fn capture(&self, w: &mut ArgWriter) {
-                w.tuple([$($n),+].len() as u8);
-                $( self.$n.capture(w); )+
+                if w.tuple([$($n),+].len() as u8) {
+                    $( self.$n.capture(w); )+
+                    w.tuple_end();
+                }
             }
         }
     )*};

@@ -126,6 +126,34 @@ impl Converter {
         c
     }
 
+    /// A converter over anchors read back from a trace file (sorted by ticks).
+    pub fn from_anchors(tsc: bool, mut anchors: Vec<Anchor>) -> Converter {
+        // Anchors closer than 100 µs add jitter and no precision (see `anchor`), and one that
+        // goes back in time is a read disturbed beyond repair.
+        let mut kept: Vec<Anchor> = Vec::with_capacity(anchors.len());
+        for a in anchors.drain(..) {
+            match kept.last() {
+                Some(l) if a.ns < l.ns + 100_000 || a.tsc <= l.tsc => {}
+                _ => kept.push(a),
+            }
+        }
+        let mut c = Converter {
+            tsc,
+            anchors: kept,
+            last: None,
+        };
+        let n = c.anchors.len();
+        if tsc && n >= 2 {
+            let (a, b) = (c.anchors[n - 2], c.anchors[n - 1]);
+            let rate = (b.ns as f64 - a.ns as f64) / b.tsc.saturating_sub(a.tsc).max(1) as f64;
+            c.last = Some((a, rate));
+        }
+        if c.anchors.is_empty() {
+            c.anchors.push(Anchor { tsc: 0, ns: 0 });
+        }
+        c
+    }
+
     /// Whether ticks are TSC readings.
     pub fn is_tsc(&self) -> bool {
         self.tsc
@@ -207,7 +235,7 @@ impl Converter {
             idx.clamp(1, n - 1) - 1
         };
         let (a, b) = (self.anchors[i], self.anchors[i + 1]);
-        let rate = (b.ns - a.ns) as f64 / b.tsc.saturating_sub(a.tsc).max(1) as f64;
+        let rate = (b.ns as f64 - a.ns as f64) / b.tsc.saturating_sub(a.tsc).max(1) as f64;
         let off = ticks as i64 - a.tsc as i64;
         (a.ns as i64 + (off as f64 * rate) as i64).max(0) as u64
     }

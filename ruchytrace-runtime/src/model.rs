@@ -292,6 +292,10 @@ pub enum Value {
     },
     /// A value of a type that has neither a structural capture nor `Debug`: only its type name.
     Opaque(String),
+    /// The rest of a value, cut by the byte budget (`RUCHYTRACE_VALSIZE`) or the depth budget
+    /// (`RUCHYTRACE_DEPTH`). In a struct it stands in for the fields not captured (with the
+    /// field name `""`); in a sequence, for the items not captured.
+    Cut,
 }
 
 impl Value {
@@ -321,6 +325,7 @@ impl Value {
             Value::Struct { .. } => "struct",
             Value::Debug { .. } => "debug",
             Value::Opaque(_) => "opaque",
+            Value::Cut => "cut",
         }
     }
 
@@ -431,7 +436,11 @@ impl fmt::Display for Value {
                         if i > 0 {
                             f.write_str(", ")?;
                         }
-                        write!(f, "{n}: {v}")?;
+                        if n.is_empty() {
+                            write!(f, "{v}")?;
+                        } else {
+                            write!(f, "{n}: {v}")?;
+                        }
                     }
                     f.write_str(" }")
                 }
@@ -447,6 +456,7 @@ impl fmt::Display for Value {
                 Ok(())
             }
             Value::Opaque(name) => write!(f, "<{name}>"),
+            Value::Cut => f.write_str("…"),
         }
     }
 }

@@ -91,6 +91,7 @@ pub(crate) mod vtag {
     pub const DEBUG: u8 = 25;
     pub const DEBUG_CUT: u8 = 26;
     pub const OPAQUE: u8 = 27;
+    pub const CUT: u8 = 28;
 }
 
 /// Values nested deeper than this are rejected by the decoder (guards the stack against
@@ -318,6 +319,7 @@ pub fn encode_value(buf: &mut Vec<u8>, v: &crate::model::Value) {
             buf.push(vtag::OPAQUE);
             put_str(buf, name);
         }
+        V::Cut => buf.push(vtag::CUT),
     }
 }
 
@@ -773,6 +775,7 @@ fn decode_value(c: &mut Cursor<'_>, depth: usize) -> Result<crate::model::Value,
             V::Struct { name, fields }
         }
         vtag::OPAQUE => V::Opaque(c.str()?),
+        vtag::CUT => V::Cut,
         _ => return Err(Bad("unknown value tag")),
     })
 }

@@ -7,7 +7,8 @@
 //! `"NaN"`, `"inf"`, `"-inf"`; `char` as a one-character string; unit as `null`) and for nested
 //! kinds: option `null` or a node; result `{"ok": node}` / `{"err": node}`; tuple `[node, ...]`;
 //! seq `{"len": N, "items": [node, ...]}`; struct `{"name": T, "fields": [{"name": F, "kind": K,
-//! "value": V}, ...]}`; debug the text; opaque the type name. Writing then reading gives back the
+//! "value": V}, ...]}`; debug the text; opaque the type name; cut (the rest of a value past its byte or depth budget)
+//! `null`. Writing then reading gives back the
 //! same value (NaN payloads aside: every NaN reads back as the canonical NaN).
 
 use crate::model::Value;
@@ -80,6 +81,7 @@ pub fn write_payload(out: &mut String, v: &Value) {
         Value::F64(x) => write_float(out, *x, *x),
         Value::Str { text, .. } | Value::Debug { text, .. } => write_json_str(out, text),
         Value::Opaque(name) => write_json_str(out, name),
+        Value::Cut => out.push_str("null"),
         Value::Some(inner) => write_node(out, inner),
         Value::Ok(inner) => {
             out.push_str("{\"ok\":");
@@ -308,6 +310,7 @@ pub fn from_parts(kind: &str, v: &Json, truncated: Option<&Json>) -> Result<Valu
             truncated_from: trunc(truncated)?,
         },
         "opaque" => Value::Opaque(string(kind, v)?),
+        "cut" => Value::Cut,
         "option" => match v {
             Json::Null => Value::None,
             node => Value::Some(Box::new(node_to_value(node)?)),
