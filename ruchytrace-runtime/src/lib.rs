@@ -16,23 +16,31 @@
 //! ```
 #![deny(missing_docs)]
 
-mod api;
+// Leaves: no imports of the layers below.
 pub mod capture;
 pub mod clock;
-mod collector;
 pub mod config;
 pub mod duration;
 pub mod filter;
 pub mod format;
-pub mod hooks;
 pub mod model;
 pub mod record;
 mod ring;
-mod state;
+// The layers, lowest first.
+mod collector;
+mod global;
+mod lifecycle;
+mod recorder;
+mod site;
+// On top.
+mod api;
+pub mod hooks;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use api::{
-    disable, enable, event, flush, flush_for_exit, is_enabled, reset, set_category_filter, summary,
+    disable, enable, event, flush, is_enabled, reset, set_category_filter, summary,
     FunctionSummary, TraceSummary,
 };
+pub use lifecycle::flush_for_exit;
 pub use model::Category;
