@@ -307,11 +307,14 @@ impl Drop for AsyncCall {
     }
 }
 
-/// The body future of an instrumented `async fn` (see [`instrument`]).
-pub struct Instrumented<'a, F> {
-    call: &'a AsyncCall,
-    fut: F,
-    polled: bool,
+pin_project_lite::pin_project! {
+    /// The body future of an instrumented `async fn` (see [`instrument`]).
+    pub struct Instrumented<'a, F> {
+        call: &'a AsyncCall,
+        #[pin]
+        fut: F,
+        polled: bool,
+    }
 }
 
 /// Wraps an `async fn` body: records a resume at the start of every poll after the first and a
@@ -330,17 +333,12 @@ impl<F: Future> Future for Instrumented<'_, F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `fut` is structurally pinned: it is never moved out of `self` and
-        // `Instrumented` has no Drop impl and is not Unpin-dependent on `F`; the other fields are
-        // plain data that we only mutate in place.
-        let this = unsafe { self.get_unchecked_mut() };
-        if this.polled {
+        let this = self.project();
+        if *this.polled {
             this.call.mark(kind::RESUME);
         }
-        this.polled = true;
-        // SAFETY: see above; `this.fut` stays where it is for the rest of its life.
-        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
-        let out = fut.poll(cx);
+        *this.polled = true;
+        let out = this.fut.poll(cx);
         if out.is_pending() {
             this.call.mark(kind::SUSPEND);
         }

@@ -500,28 +500,4 @@ mod tests {
         let mut pos = Header::LEN;
         assert!(transcode_value(&bad, &mut pos, &mut Vec::new(), 0).is_err());
     }
-
-    /// The slicing-by-8 checksum the binary writer uses equals the bytewise definition.
-    #[test]
-    fn crc32_matches_the_reference() {
-        assert_eq!(binary::crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(binary::crc32(b""), 0);
-        let data: Vec<u8> = (0..1000u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-            .collect();
-        for len in [1, 7, 8, 9, 15, 16, 17, 63, 64, 999, 1000] {
-            let mut c = !0u32;
-            for &b in &data[..len] {
-                c ^= u32::from(b);
-                for _ in 0..8 {
-                    c = if c & 1 != 0 {
-                        0xEDB8_8320 ^ (c >> 1)
-                    } else {
-                        c >> 1
-                    };
-                }
-            }
-            assert_eq!(binary::crc32(&data[..len]), !c, "length {len}");
-        }
-    }
 }

@@ -97,67 +97,11 @@ pub(crate) mod vtag {
 /// hostile input; captured values are far shallower).
 pub const MAX_VALUE_DEPTH: usize = 128;
 
-/// CRC-32 (IEEE 802.3, reflected, as in zlib/PNG) lookup table, built at compile time.
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-};
-
-/// Slicing-by-8 tables: `CRC_TABLES[k][b]` is the CRC of byte `b` followed by `k` zero bytes.
-const CRC_TABLES: [[u32; 256]; 8] = {
-    let mut t = [[0u32; 256]; 8];
-    t[0] = CRC_TABLE;
-    let mut i = 0;
-    while i < 256 {
-        let mut k = 1;
-        while k < 8 {
-            let prev = t[k - 1][i];
-            t[k][i] = (prev >> 8) ^ CRC_TABLE[(prev & 0xFF) as usize];
-            k += 1;
-        }
-        i += 1;
-    }
-    t
-};
-
-/// CRC-32/IEEE of `data` (`crc32(b"123456789") == 0xCBF43926`). Eight bytes per step
-/// (slicing-by-8): every written byte goes through here, so this is on the collector's
-/// critical path.
+/// CRC-32/IEEE of `data` (as in zlib/PNG; `crc32(b"123456789") == 0xCBF43926`), by
+/// `crc32fast`: every written byte goes through here, so this is on the collector's critical
+/// path.
 pub fn crc32(data: &[u8]) -> u32 {
-    let t = &CRC_TABLES;
-    let mut c = !0u32;
-    let mut chunks = data.chunks_exact(8);
-    for ch in &mut chunks {
-        let lo = u32::from_le_bytes([ch[0], ch[1], ch[2], ch[3]]) ^ c;
-        let hi = u32::from_le_bytes([ch[4], ch[5], ch[6], ch[7]]);
-        c = t[7][(lo & 0xFF) as usize]
-            ^ t[6][((lo >> 8) & 0xFF) as usize]
-            ^ t[5][((lo >> 16) & 0xFF) as usize]
-            ^ t[4][(lo >> 24) as usize]
-            ^ t[3][(hi & 0xFF) as usize]
-            ^ t[2][((hi >> 8) & 0xFF) as usize]
-            ^ t[1][((hi >> 16) & 0xFF) as usize]
-            ^ t[0][(hi >> 24) as usize];
-    }
-    for &b in chunks.remainder() {
-        c = CRC_TABLE[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
-    }
-    !c
+    crc32fast::hash(data)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,9 +11,7 @@
 //! The wire formats are documented in `docs/trace-format.md`.
 
 use crate::model::{Event, Metadata, Site, Trace, Trailer};
-use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -133,31 +131,10 @@ pub fn writer(format: Format, out: Box<dyn Write + Send>) -> Box<dyn TraceWriter
     }
 }
 
-/// A fast, non-cryptographic hasher (the Fx multiply-rotate hash) for the small integer keys the
-/// writers look up once per event; the keys come from our own program, so no DoS resistance is
-/// needed and SipHash would dominate the collector's per-event cost.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// A `HashMap` with [`FxHasher`].
-pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// A `HashMap` with the Fx hash (`rustc-hash`) for the small integer keys the writers look up
+/// once per event; the keys come from our own program, so no DoS resistance is needed and
+/// SipHash would dominate the collector's per-event cost.
+pub(crate) type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// Sites indexed by id (ids are small and dense).
 #[derive(Debug, Clone, Default, PartialEq)]
