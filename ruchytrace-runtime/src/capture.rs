@@ -2,7 +2,8 @@
 //! a type is encoded structurally, and [`probe`] picks, without any trait bound on the user's
 //! type, the best available capture: structural, else `Debug`, else the type name.
 //!
-//! Encoding (little-endian, read back by `record::decode_value`): one tag byte, then the payload.
+//! Encoding (little-endian, read back by [`crate::record::decode`] and transcoded by the
+//! collector's binary fast path): one tag byte, then the payload.
 //! Primitives are stored as themselves — no formatting on the hot path.
 
 use std::fmt;

@@ -6,6 +6,24 @@
 //! output in one of the [`format`]s. Settings come from `RUCHYTRACE_*` environment variables
 //! ([`config`]).
 //!
+//! # Layers
+//!
+//! Each module imports only modules listed before it (lowest first; no import cycles):
+//!
+//! 1. Leaves: `clock`, `config`, `filter`, `duration`, `model`, `capture`, `ring`, `record`
+//!    (record layout and decoder), `format` (file formats). Among themselves: `record` uses
+//!    `capture`, `model` and `ring`; `ring` uses `capture`; `config` uses `filter`; `format`
+//!    uses `model`.
+//! 2. `site`: call sites ([`hooks::CallSite`]), their cached decisions and the site registry.
+//! 3. `global`: the process-wide state word the hot path reads, settings, name filter, pid,
+//!    the registry of thread buffers and the signal that wakes the collector.
+//! 4. `recorder`: the per-thread recorder, the hot path down to the write into the buffer.
+//! 5. `collector`: the thread that drains the buffers and writes the output (`sink`, the binary
+//!    fast path `fast`, `stats`); reached only through its handle's methods.
+//! 6. `lifecycle`: initialisation, start, panic hook, final flush at exit.
+//! 7. On top, calling only downward: `api` (the control functions re-exported here),
+//!    [`hooks`] (what instrumented code calls), and `testing` (with the `testing` feature).
+//!
 //! ```
 //! use ruchytrace_runtime::{enable, event, model::Category, summary};
 //! enable();
@@ -15,6 +33,7 @@
 //! println!("{s}");
 //! ```
 #![deny(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 // Leaves: no imports of the layers below.
 pub mod capture;

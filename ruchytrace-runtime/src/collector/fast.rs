@@ -9,175 +9,171 @@ use crate::global::Runtime;
 use crate::record::{self, kind, ret, DecodeError, Header};
 use std::sync::atomic::Ordering::*;
 
-impl Sink {
-    /// The binary fast path: copies each thread's pending records out of its ring (releasing
-    /// the space at once), orders them by time across threads, and transcodes the sync
-    /// enter/exit records — nearly all of them — straight into the binary encoding: no
-    /// [`Event`], no allocation per event, statistics from the collector's own per-thread call
-    /// stacks. Every other record kind goes through the event model ([`Sink::emit`]); async
-    /// frames live in [`Nesting`], sync frames in `FastBuf::stacks`, and the binary writer does
-    /// not use the nesting context, so the two never need each other.
-    pub(super) fn cycle_fast(&mut self, rt: &Runtime) {
-        let mut fb = std::mem::take(&mut self.fast);
-        fb.bytes.clear();
-        fb.recs.clear();
-        let mut sources = 0;
-        let mut retired = Vec::new();
-        let mut retired_slots = Vec::new();
-        {
-            let mut threads = rt.threads.lock().unwrap_or_else(|e| e.into_inner());
-            threads.retain(|t| {
-                if t.is_private() {
-                    return true;
+/// The binary fast path: copies each thread's pending records out of its ring (releasing
+/// the space at once), orders them by time across threads, and transcodes the sync
+/// enter/exit records — nearly all of them — straight into the binary encoding: no
+/// [`Event`], no allocation per event, statistics from the collector's own per-thread call
+/// stacks. Every other record kind goes through the event model ([`Sink::emit`]); async
+/// frames live in [`Nesting`], sync frames in `FastBuf::stacks`, and the binary writer does
+/// not use the nesting context, so the two never need each other.
+pub(super) fn cycle(sink: &mut Sink, fb: &mut FastBuf, rt: &Runtime) {
+    fb.bytes.clear();
+    fb.recs.clear();
+    let mut sources = 0;
+    let mut retired = Vec::new();
+    let mut retired_slots = Vec::new();
+    {
+        let mut threads = rt.threads.lock().unwrap_or_else(|e| e.into_inner());
+        threads.retain(|t| {
+            if t.is_private() {
+                return true;
+            }
+            let closed = t.ring.closed.load(Acquire);
+            let slot = fb.slot(t.tid);
+            let before = fb.recs.len();
+            let mut err = None;
+            t.ring.consume(|s| {
+                if err.is_none() {
+                    err = fb.split(s, slot).err();
                 }
-                let closed = t.ring.closed.load(Acquire);
-                let slot = fb.slot(t.tid);
-                let before = fb.recs.len();
-                let mut err = None;
-                t.ring.consume(|s| {
-                    if err.is_none() {
-                        err = fb.split(s, slot).err();
-                    }
-                });
-                if let Some(e) = err {
-                    eprintln!(
-                        "ruchytrace: warning: thread {}: damaged buffer record: {}",
-                        t.tid, e.0
-                    );
-                }
-                if fb.recs.len() > before {
-                    sources += 1;
-                }
-                let retire = closed && t.ring.pending() == 0;
-                if retire {
-                    retired_slots.push(slot);
-                    if let Some(ev) = lost_at_exit(rt.pid, t) {
-                        retired.push(ev);
-                    }
-                }
-                !retire
             });
-        }
-        self.drained = fb.bytes.len();
-        if sources > 1 {
-            // Each thread's records are in time order; a stable sort interleaves threads.
-            fb.recs.sort_by_key(|r| r.ticks);
-        }
-        for i in 0..fb.recs.len() {
-            let r = fb.recs[i];
-            let ts = self.conv.to_ns(r.ticks);
-            if let Err(e) = self.fast_one(&mut fb, r, ts) {
+            if let Some(e) = err {
                 eprintln!(
                     "ruchytrace: warning: thread {}: damaged buffer record: {}",
-                    fb.stacks[r.slot as usize].0, e.0
+                    t.tid, e.0
                 );
             }
-        }
-        // An exited thread's calls that never returned are forgotten, so that a new thread that
-        // gets the same id (the kernel reuses them) starts with an empty stack.
-        for slot in retired_slots {
-            fb.stacks[slot as usize].1.clear();
-        }
-        self.fast = fb;
-        for ev in &retired {
-            self.emit(ev);
+            if fb.recs.len() > before {
+                sources += 1;
+            }
+            let retire = closed && t.ring.pending() == 0;
+            if retire {
+                retired_slots.push(slot);
+                if let Some(ev) = lost_at_exit(rt.pid, t) {
+                    retired.push(ev);
+                }
+            }
+            !retire
+        });
+    }
+    sink.drained = fb.bytes.len();
+    if sources > 1 {
+        // Each thread's records are in time order; a stable sort interleaves threads.
+        fb.recs.sort_by_key(|r| r.ticks);
+    }
+    for i in 0..fb.recs.len() {
+        let r = fb.recs[i];
+        let ts = sink.conv.to_ns(r.ticks);
+        if let Err(e) = one(sink, fb, r, ts) {
+            eprintln!(
+                "ruchytrace: warning: thread {}: damaged buffer record: {}",
+                fb.stacks[r.slot as usize].0, e.0
+            );
         }
     }
+    // An exited thread's calls that never returned are forgotten, so that a new thread that
+    // gets the same id (the kernel reuses them) starts with an empty stack.
+    for slot in retired_slots {
+        fb.stacks[slot as usize].1.clear();
+    }
+    for ev in &retired {
+        sink.emit(ev);
+    }
+}
 
-    fn fast_one(&mut self, fb: &mut FastBuf, r: Rec, ts: u64) -> Result<(), DecodeError> {
-        let rec = &fb.bytes[r.off as usize..(r.off + r.len) as usize];
-        // `split` checked the header.
-        let Some(Header {
-            kind: k, aux: site, ..
-        }) = Header::parse(rec)
-        else {
-            return Err(short("header"));
-        };
-        let (pid, tid) = (self.meta.pid, fb.stacks[r.slot as usize].0);
-        let mut pos = Header::LEN;
-        let tag;
-        match k {
-            kind::ENTER => {
-                fb.vals.clear();
-                let mut n = 0u64;
-                while pos < rec.len() {
-                    transcode_value(rec, &mut pos, &mut fb.vals, 0)?;
-                    n += 1;
-                }
-                self.ensure_site(site);
-                fb.stacks[r.slot as usize].1.push((site, ts));
-                tag = binary::tag::ENTER;
-                fb.head.clear();
-                binary::put_u(&mut fb.head, u64::from(site));
-                binary::put_u(&mut fb.head, n);
+fn one(sink: &mut Sink, fb: &mut FastBuf, r: Rec, ts: u64) -> Result<(), DecodeError> {
+    let rec = &fb.bytes[r.off as usize..(r.off + r.len) as usize];
+    // `split` checked the header.
+    let Some(Header {
+        kind: k, aux: site, ..
+    }) = Header::parse(rec)
+    else {
+        return Err(short("header"));
+    };
+    let (pid, tid) = (sink.meta.pid, fb.stacks[r.slot as usize].0);
+    let mut pos = Header::LEN;
+    let tag;
+    match k {
+        kind::ENTER => {
+            fb.vals.clear();
+            let mut n = 0u64;
+            while pos < rec.len() {
+                transcode_value(rec, &mut pos, &mut fb.vals, 0)?;
+                n += 1;
             }
-            kind::EXIT => {
-                fb.vals.clear();
-                let ret = *rec.get(pos).ok_or_else(|| short("return"))?;
-                pos += 1;
-                let error;
-                (tag, error) = match ret {
-                    ret::VALUE => (
-                        binary::tag::EXIT_VALUE,
-                        transcode_value(rec, &mut pos, &mut fb.vals, 0)?,
-                    ),
-                    ret::NOT_CAPTURED => (binary::tag::EXIT_NOT_CAPTURED, false),
-                    ret::CANCELLED => (binary::tag::EXIT_CANCELLED, false),
-                    ret::PANIC => match rec.get(pos) {
-                        Some(&capture::tag::STR) => {
-                            pos += 1;
-                            let (text, _) = take_text(rec, &mut pos)?;
-                            binary::put_str(&mut fb.vals, &String::from_utf8_lossy(text));
-                            (binary::tag::EXIT_PANIC_MSG, true)
-                        }
-                        _ => {
-                            pos += 1;
-                            (binary::tag::EXIT_PANIC, true)
-                        }
-                    },
-                    other => return Err(DecodeError(format!("unknown return encoding {other}"))),
-                };
-                if pos != rec.len() {
-                    return Err(DecodeError(format!(
-                        "trailing bytes in exit of site {site}"
-                    )));
-                }
-                self.ensure_site(site);
-                let stack = &mut fb.stacks[r.slot as usize].1;
-                // The innermost open call of this site; calls above it lost their exits.
-                let duration = match stack.iter().rposition(|f| f.0 == site) {
-                    Some(i) => {
-                        let enter = stack[i].1;
-                        stack.truncate(i);
-                        Some(ts.saturating_sub(enter))
-                    }
-                    None => None,
-                };
-                self.stats.count_exit(site, duration, error);
-                fb.head.clear();
-                binary::put_u(&mut fb.head, u64::from(site));
-            }
-            _ => {
-                // Rare kinds (async, instants, thread names, losses, stalls): the event model.
-                let ev = record::decode(rec)?.finish(ts, pid, tid);
-                self.emit(&ev);
-                return Ok(());
-            }
+            sink.ensure_site(site);
+            fb.stacks[r.slot as usize].1.push((site, ts));
+            tag = binary::tag::ENTER;
+            fb.head.clear();
+            binary::put_u(&mut fb.head, u64::from(site));
+            binary::put_u(&mut fb.head, n);
         }
-        self.stats.events += 1;
-        if self.write_failed {
-            self.stats.lost += 1;
+        kind::EXIT => {
+            fb.vals.clear();
+            let ret = *rec.get(pos).ok_or_else(|| short("return"))?;
+            pos += 1;
+            let error;
+            (tag, error) = match ret {
+                ret::VALUE => (
+                    binary::tag::EXIT_VALUE,
+                    transcode_value(rec, &mut pos, &mut fb.vals, 0)?,
+                ),
+                ret::NOT_CAPTURED => (binary::tag::EXIT_NOT_CAPTURED, false),
+                ret::CANCELLED => (binary::tag::EXIT_CANCELLED, false),
+                ret::PANIC => match rec.get(pos) {
+                    Some(&capture::tag::STR) => {
+                        pos += 1;
+                        let (text, _) = take_text(rec, &mut pos)?;
+                        binary::put_str(&mut fb.vals, &String::from_utf8_lossy(text));
+                        (binary::tag::EXIT_PANIC_MSG, true)
+                    }
+                    _ => {
+                        pos += 1;
+                        (binary::tag::EXIT_PANIC, true)
+                    }
+                },
+                other => return Err(DecodeError(format!("unknown return encoding {other}"))),
+            };
+            if pos != rec.len() {
+                return Err(DecodeError(format!(
+                    "trailing bytes in exit of site {site}"
+                )));
+            }
+            sink.ensure_site(site);
+            let stack = &mut fb.stacks[r.slot as usize].1;
+            // The innermost open call of this site; calls above it lost their exits.
+            let duration = match stack.iter().rposition(|f| f.0 == site) {
+                Some(i) => {
+                    let enter = stack[i].1;
+                    stack.truncate(i);
+                    Some(ts.saturating_sub(enter))
+                }
+                None => None,
+            };
+            sink.stats.count_exit(site, duration, error);
+            fb.head.clear();
+            binary::put_u(&mut fb.head, u64::from(site));
+        }
+        _ => {
+            // Rare kinds (async, instants, thread names, losses, stalls): the event model.
+            let ev = record::decode(rec)?.finish(ts, pid, tid);
+            sink.emit(&ev);
             return Ok(());
         }
-        if let Some(Output::Binary(w)) = &mut self.writer {
-            let buf = w.raw_event(tag, pid, tid, ts);
-            buf.extend_from_slice(&fb.head);
-            buf.extend_from_slice(&fb.vals);
-            let r = w.end_raw_event();
-            self.check(r);
-        }
-        Ok(())
     }
+    sink.stats.events += 1;
+    if sink.write_failed {
+        sink.stats.lost += 1;
+        return Ok(());
+    }
+    if let Some(Output::Binary(w)) = &mut sink.writer {
+        let buf = w.raw_event(tag, pid, tid, ts);
+        buf.extend_from_slice(&fb.head);
+        buf.extend_from_slice(&fb.vals);
+        let r = w.end_raw_event();
+        sink.check(r);
+    }
+    Ok(())
 }
 
 /// One record copied out of a ring by the fast path.
@@ -418,8 +414,8 @@ mod tests {
     /// An ENTER record holding the values `write` captures.
     fn record_with(strsize: u32, write: impl Fn(&mut ArgWriter)) -> Vec<u8> {
         let mut buf = vec![0u8; 4096];
-        // SAFETY: `buf` has cap + SLACK writable bytes and outlives the writer.
         let cap = buf.len() - crate::capture::SLACK;
+        // SAFETY: `buf` has cap + SLACK writable bytes and outlives the writer.
         let mut w = unsafe { ArgWriter::new(buf.as_mut_ptr(), cap, strsize, 4) };
         w.put(Header::bytes(kind::ENTER, 7, 99));
         write(&mut w);

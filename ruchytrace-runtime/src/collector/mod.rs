@@ -26,6 +26,7 @@ use crate::model::Event;
 use crate::model::{ClockInfo, Metadata, RecordSettings, FN_TRACE_FORMAT, SCHEMA_VERSION};
 #[cfg(feature = "testing")]
 use crate::record::RawEvent;
+use fast::FastBuf;
 use sink::Sink;
 pub use stats::SiteStats;
 pub(crate) use stats::Stats;
@@ -37,9 +38,31 @@ use std::time::Duration;
 /// A cycle that drained at least this much starts the next one without waiting for the period.
 const BUSY_BYTES: usize = 64 << 10;
 
+/// What a drain cycle works with: the output side and the fast path's reusable buffers.
+struct Drain {
+    sink: Sink,
+    fast: FastBuf,
+}
+
+impl Drain {
+    /// Drains every ring once: straight into the binary encoding when the output allows it,
+    /// else through the event model.
+    fn cycle(&mut self, rt: &Runtime) {
+        if !self.sink.begin_cycle() {
+            return;
+        }
+        if self.sink.wants_fast_path() {
+            fast::cycle(&mut self.sink, &mut self.fast, rt);
+            self.sink.flush_output();
+        } else {
+            self.sink.cycle_model(rt);
+        }
+    }
+}
+
 /// The running collector: what the rest of the runtime may ask of it.
 pub(crate) struct Handle {
-    sink: Arc<Mutex<Sink>>,
+    drain: Arc<Mutex<Drain>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -63,18 +86,18 @@ pub(crate) fn start_once(rt: &'static Runtime, before: impl FnOnce()) -> bool {
 }
 
 impl Handle {
-    fn sink(&self) -> MutexGuard<'_, Sink> {
-        self.sink.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Drain> {
+        self.drain.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Drains every ring now, on the calling thread.
     pub(crate) fn flush(&self) {
-        self.sink().cycle(global::runtime());
+        self.lock().cycle(global::runtime());
     }
 
     /// Drains every ring now unless a drain is already running (safe from a panic hook).
     pub(crate) fn try_flush(&self) {
-        if let Ok(mut sink) = self.sink.try_lock() {
+        if let Ok(mut sink) = self.drain.try_lock() {
             sink.cycle(global::runtime());
         }
     }
@@ -83,29 +106,29 @@ impl Handle {
     pub(crate) fn finish(&self) {
         self.stop.store(true, Relaxed);
         global::runtime().collector.wake();
-        let mut sink = self.sink();
+        let mut sink = self.lock();
         sink.cycle(global::runtime());
-        sink.finish();
+        sink.sink.finish();
     }
 
     /// Drains every ring, then returns the statistics and the sites seen so far.
     pub(crate) fn snapshot(&self) -> (Stats, SiteTable) {
-        let mut sink = self.sink();
+        let mut sink = self.lock();
         sink.cycle(global::runtime());
-        (sink.stats(), sink.site_table().clone())
+        (sink.sink.stats(), sink.sink.site_table().clone())
     }
 
     /// Drains every ring, then forgets the statistics (events already written stay written).
     pub(crate) fn reset_stats(&self) {
-        let mut sink = self.sink();
+        let mut sink = self.lock();
         sink.cycle(global::runtime());
-        sink.reset_stats();
+        sink.sink.reset_stats();
     }
 
     /// Drains every ring, then runs `f` while no other drain can start.
     #[cfg(feature = "testing")]
     pub(crate) fn drain_then<R>(&self, f: impl FnOnce() -> R) -> R {
-        let mut sink = self.sink();
+        let mut sink = self.lock();
         sink.cycle(global::runtime());
         f()
     }
@@ -113,7 +136,7 @@ impl Handle {
     /// Runs `f` while no drain runs (so `f` may consume a ring itself).
     #[cfg(feature = "testing")]
     pub(crate) fn exclusive<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _sink = self.sink();
+        let _sink = self.lock();
         f()
     }
 
@@ -121,8 +144,8 @@ impl Handle {
     /// collector's clock converter.
     #[cfg(feature = "testing")]
     pub(crate) fn convert(&self, raw: Vec<RawEvent>, pid: u32, tid: u32) -> Vec<Event> {
-        let mut sink = self.sink();
-        let conv = sink.converter();
+        let mut sink = self.lock();
+        let conv = sink.sink.converter();
         conv.anchor();
         raw.into_iter()
             .map(|r| {
@@ -193,14 +216,17 @@ fn metadata(rt: &Runtime, collector_tid: Option<u32>) -> Metadata {
 /// Opens the output, starts the collector thread and writes the trace header.
 fn spawn(rt: &'static Runtime) -> Handle {
     let (out, fmt) = open_output(rt);
-    let sink = Sink::new(rt, out, fmt, Converter::new(rt.tsc), metadata(rt, None));
+    let sink = Drain {
+        sink: Sink::new(rt, out, fmt, Converter::new(rt.tsc), metadata(rt, None)),
+        fast: FastBuf::default(),
+    };
     let handle = Handle {
-        sink: Arc::new(Mutex::new(sink)),
+        drain: Arc::new(Mutex::new(sink)),
         stop: Arc::new(AtomicBool::new(false)),
     };
     let signal = &rt.collector;
     signal.set_alive(true);
-    let (sink, stop) = (handle.sink.clone(), handle.stop.clone());
+    let (sink, stop) = (handle.drain.clone(), handle.stop.clone());
     let period = Duration::from_millis(rt.settings.flush_ms);
     let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new()
@@ -222,7 +248,7 @@ fn spawn(rt: &'static Runtime) -> Handle {
                 }
                 let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
                 s.cycle(rt);
-                busy = s.drained() >= BUSY_BYTES;
+                busy = s.sink.drained() >= BUSY_BYTES;
                 drop(s);
                 if busy {
                     // Let records accumulate a little: per-cycle costs (locks, anchor, flush)
@@ -242,6 +268,6 @@ fn spawn(rt: &'static Runtime) -> Handle {
             None
         }
     };
-    handle.sink().begin(collector_tid);
+    handle.lock().sink.begin(collector_tid);
     handle
 }

@@ -3,7 +3,6 @@
 //! with the configured [`TraceWriter`] (or keeps the last N per thread for `overflow=ring`).
 //! The binary format has a faster path that skips the event model (`fast.rs`).
 
-use super::fast::FastBuf;
 use super::stats::Stats;
 use crate::clock::{self, Converter};
 use crate::config::Overflow;
@@ -18,7 +17,7 @@ use std::io::{self, Write};
 use std::sync::atomic::Ordering::*;
 
 /// Where the events go: any format through the event model, or the binary format, which the
-/// collector also feeds straight from the thread buffers (see [`Sink::cycle_fast`]).
+/// collector also feeds straight from the thread buffers (see `fast.rs`).
 pub(super) enum Output {
     Model(Box<dyn TraceWriter>),
     Binary(BinaryWriter<Box<dyn Write + Send>>),
@@ -45,7 +44,6 @@ pub(crate) struct Sink {
     ring_events: usize,
     finished: bool,
     scratch: Vec<RawEvent>,
-    pub(super) fast: FastBuf,
     /// Bytes drained from the rings by the last cycle.
     pub(super) drained: usize,
     pub(super) meta: Metadata,
@@ -87,7 +85,6 @@ impl Sink {
             ring_events: rt.settings.ring_events,
             finished: false,
             scratch: Vec::new(),
-            fast: FastBuf::default(),
             drained: 0,
             meta,
         }
@@ -112,19 +109,29 @@ impl Sink {
     }
 
     /// Drains every ring once.
-    pub(crate) fn cycle(&mut self, rt: &Runtime) {
+    pub(super) fn begin_cycle(&mut self) -> bool {
         if self.finished {
-            return;
+            return false;
         }
         self.conv.anchor();
-        if self.ring_mode.is_none() && matches!(self.writer, Some(Output::Binary(_))) {
-            self.cycle_fast(rt);
-            if let Some(w) = &mut self.writer {
-                let r = w.tw().flush();
-                self.check(r);
-            }
-            return;
+        true
+    }
+
+    /// Whether cycles take the binary fast path (binary output, no flight recorder).
+    pub(super) fn wants_fast_path(&self) -> bool {
+        self.ring_mode.is_none() && matches!(self.writer, Some(Output::Binary(_)))
+    }
+
+    /// Flushes the output writer.
+    pub(super) fn flush_output(&mut self) {
+        if let Some(w) = &mut self.writer {
+            let r = w.tw().flush();
+            self.check(r);
         }
+    }
+
+    /// Drains every ring once through the event model.
+    pub(super) fn cycle_model(&mut self, rt: &Runtime) {
         let mut batch: Vec<Event> = Vec::new();
         let mut drained = 0;
         {
