@@ -3,7 +3,7 @@
 //! Instrumented functions (by `#[ruchytrace::trace]` or a code generator, through [`hooks`])
 //! append compact records to a lock-free buffer owned by their thread; a collector thread drains
 //! the buffers, converts timestamps to `CLOCK_MONOTONIC` nanoseconds and streams the events to the
-//! output in one of the [`format`]s. Settings come from `RUCHYTRACE_*` environment variables
+//! output in one of the [`format`](mod@format)s. Settings come from `RUCHYTRACE_*` environment variables
 //! ([`config`]).
 //!
 //! # Layers

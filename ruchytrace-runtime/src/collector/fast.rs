@@ -12,9 +12,9 @@ use std::sync::atomic::Ordering::*;
 /// The binary fast path: copies each thread's pending records out of its ring (releasing
 /// the space at once), orders them by time across threads, and transcodes the sync
 /// enter/exit records — nearly all of them — straight into the binary encoding: no
-/// [`Event`], no allocation per event, statistics from the collector's own per-thread call
+/// [`crate::model::Event`], no allocation per event, statistics from the collector's own per-thread call
 /// stacks. Every other record kind goes through the event model ([`Sink::emit`]); async
-/// frames live in [`Nesting`], sync frames in `FastBuf::stacks`, and the binary writer does
+/// frames live in [`crate::format::Nesting`], sync frames in `FastBuf::stacks`, and the binary writer does
 /// not use the nesting context, so the two never need each other.
 pub(super) fn cycle(sink: &mut Sink, fb: &mut FastBuf, rt: &Runtime) {
     fb.bytes.clear();
