@@ -463,3 +463,37 @@ pub(crate) fn drain_ring(ring: &Ring, out: &mut Vec<RawEvent>) -> Result<(), Dec
     });
     err.map_or(Ok(()), Err)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The header's layout: kind at 0, length at 1, aux at 5, ticks at 9, 17 bytes in all.
+    #[test]
+    fn header_bytes_and_parse_agree_on_the_layout() {
+        let mut b = Header::bytes(kind::EXIT, 0x0403_0201, 0x0C0B_0A09_0807_0605).to_vec();
+        assert_eq!(
+            b,
+            [2, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+            "length left 0 to be patched"
+        );
+        b[Header::LEN_AT..Header::AUX_AT].copy_from_slice(&20u32.to_le_bytes());
+        b.extend_from_slice(&[ret::NOT_CAPTURED, 0, 0]);
+        let h = Header::parse(&b).expect("header");
+        assert_eq!(
+            h,
+            Header {
+                kind: kind::EXIT,
+                len: 20,
+                aux: 0x0403_0201,
+                ticks: 0x0C0B_0A09_0807_0605,
+            }
+        );
+        assert_eq!(Header::parse(&b[..Header::LEN - 1]), None);
+        assert_eq!(next_header(&b), Ok(Some(h)));
+        assert_eq!(next_header(&[PAD, 1, 2]), Ok(None));
+        assert_eq!(next_header(&[]), Ok(None));
+        assert!(next_header(&b[..19]).is_err(), "length past the slice");
+        assert!(next_header(&b[..10]).is_err(), "cut header");
+    }
+}
