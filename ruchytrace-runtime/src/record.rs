@@ -1,15 +1,71 @@
 //! The in-memory record layout of a thread buffer, and its (safe, bounds-checked) decoder.
 //!
-//! Every record starts with a 17-byte header: kind (u8), total length (u32), site id or aux
-//! (u32), raw clock ticks (u64); then a kind-specific payload. Values are encoded by
+//! Every record starts with a 17-byte [`Header`]: kind (u8), total length (u32), site id or aux
+//! (u32), raw clock ticks (u64); then a kind-specific payload. The recorder writes records
+//! (`recorder::ThreadState::record`), values in them are encoded by
 //! [`crate::capture::ArgWriter`]. Records never leave the process in this form: the collector
-//! decodes them into [`crate::model::Event`]s and the file formats encode those.
+//! decodes them ([`decode`], [`decode_slice`]) into [`crate::model::Event`]s, or transcodes them
+//! straight into the binary format, and the file formats encode those.
 
 use crate::capture::tag;
 use crate::model::{Category, Event, LossReason, Return, Value};
+use crate::ring::{Ring, PAD};
 
 /// Header size in bytes.
-pub const HEADER: usize = 17;
+pub const HEADER: usize = Header::LEN;
+
+/// The header every record starts with. This type owns the header's byte layout: every reader
+/// and writer of records goes through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// Record kind (see [`kind`]).
+    pub kind: u8,
+    /// Total record length in bytes, header included.
+    pub len: u32,
+    /// Site id, or a kind-specific value (category, loss reason).
+    pub aux: u32,
+    /// Raw clock ticks (TSC or `CLOCK_MONOTONIC` nanoseconds).
+    pub ticks: u64,
+}
+
+impl Header {
+    /// Header size in bytes.
+    pub const LEN: usize = 17;
+    /// Offset of the kind byte.
+    pub const KIND_AT: usize = 0;
+    /// Offset of the total length (u32, little-endian).
+    pub const LEN_AT: usize = 1;
+    /// Offset of the site id / aux value (u32, little-endian).
+    pub const AUX_AT: usize = 5;
+    /// Offset of the clock ticks (u64, little-endian).
+    pub const TICKS_AT: usize = 9;
+
+    /// The header bytes of a record whose length is not known yet (0 at [`Header::LEN_AT`],
+    /// patched once the payload is written).
+    #[inline(always)]
+    pub fn bytes(kind: u8, aux: u32, ticks: u64) -> [u8; Header::LEN] {
+        let mut b = [0u8; Header::LEN];
+        b[Self::KIND_AT] = kind;
+        b[Self::AUX_AT..Self::TICKS_AT].copy_from_slice(&aux.to_le_bytes());
+        b[Self::TICKS_AT..Self::LEN].copy_from_slice(&ticks.to_le_bytes());
+        b
+    }
+
+    /// Reads the header at the start of `b`; `None` when `b` is shorter than a header.
+    #[inline]
+    pub fn parse(b: &[u8]) -> Option<Header> {
+        let b: &[u8; Header::LEN] = b.get(..Header::LEN)?.try_into().ok()?;
+        let u32_at = |at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        let mut ticks = [0u8; 8];
+        ticks.copy_from_slice(&b[Self::TICKS_AT..Self::LEN]);
+        Some(Header {
+            kind: b[Self::KIND_AT],
+            len: u32_at(Self::LEN_AT),
+            aux: u32_at(Self::AUX_AT),
+            ticks: u64::from_le_bytes(ticks),
+        })
+    }
+}
 
 /// Record kinds.
 pub mod kind {
@@ -237,15 +293,18 @@ fn decode_return(c: &mut Cursor<'_>) -> Result<Return, DecodeError> {
 
 /// Decodes one record (`rec` is exactly the record's bytes).
 pub fn decode(rec: &[u8]) -> Result<RawEvent, DecodeError> {
-    if rec.len() < HEADER {
+    let Some(Header {
+        kind: k,
+        aux,
+        ticks,
+        ..
+    }) = Header::parse(rec)
+    else {
         return Err(DecodeError(format!(
             "record of {} bytes is shorter than its header",
             rec.len()
         )));
-    }
-    let k = rec[0];
-    let aux = u32::from_le_bytes(rec[5..9].try_into().expect("4 bytes"));
-    let ticks = u64::from_le_bytes(rec[9..17].try_into().expect("8 bytes"));
+    };
     let mut c = Cursor {
         b: rec,
         pos: HEADER,
@@ -364,22 +423,77 @@ pub fn decode(rec: &[u8]) -> Result<RawEvent, DecodeError> {
     Ok(RawEvent { ticks, event })
 }
 
+/// The header of the next record of a contiguous ring slice: `Ok(None)` at lap padding or the
+/// end of the slice, an error when the header is cut or its length is out of range.
+#[inline]
+pub fn next_header(s: &[u8]) -> Result<Option<Header>, DecodeError> {
+    match s.first() {
+        None | Some(&PAD) => return Ok(None),
+        Some(_) => {}
+    }
+    let h =
+        Header::parse(s).ok_or_else(|| DecodeError("record header cut at end of slice".into()))?;
+    let len = h.len as usize;
+    if len < HEADER || len > s.len() {
+        return Err(DecodeError(format!("record length {len} out of range")));
+    }
+    Ok(Some(h))
+}
+
 /// Splits a contiguous ring slice into records (stopping at padding) and decodes each one.
 /// A damaged record ends the slice: the error is returned after the records before it.
 pub fn decode_slice(mut s: &[u8], out: &mut Vec<RawEvent>) -> Result<(), DecodeError> {
-    while let Some(&k) = s.first() {
-        if k == crate::ring::PAD {
-            return Ok(());
-        }
-        if s.len() < HEADER {
-            return Err(DecodeError("record header cut at end of slice".into()));
-        }
-        let len = u32::from_le_bytes(s[1..5].try_into().expect("4 bytes")) as usize;
-        if len < HEADER || len > s.len() {
-            return Err(DecodeError(format!("record length {len} out of range")));
-        }
+    while let Some(h) = next_header(s)? {
+        let len = h.len as usize;
         out.push(decode(&s[..len])?);
         s = &s[len..];
     }
     Ok(())
+}
+
+/// Decodes everything pending in `ring` (used by the collector and by `testing`).
+pub(crate) fn drain_ring(ring: &Ring, out: &mut Vec<RawEvent>) -> Result<(), DecodeError> {
+    let mut err = None;
+    ring.consume(|s| {
+        if err.is_none() {
+            if let Err(e) = decode_slice(s, out) {
+                err = Some(e);
+            }
+        }
+    });
+    err.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The header's layout: kind at 0, length at 1, aux at 5, ticks at 9, 17 bytes in all.
+    #[test]
+    fn header_bytes_and_parse_agree_on_the_layout() {
+        let mut b = Header::bytes(kind::EXIT, 0x0403_0201, 0x0C0B_0A09_0807_0605).to_vec();
+        assert_eq!(
+            b,
+            [2, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+            "length left 0 to be patched"
+        );
+        b[Header::LEN_AT..Header::AUX_AT].copy_from_slice(&20u32.to_le_bytes());
+        b.extend_from_slice(&[ret::NOT_CAPTURED, 0, 0]);
+        let h = Header::parse(&b).expect("header");
+        assert_eq!(
+            h,
+            Header {
+                kind: kind::EXIT,
+                len: 20,
+                aux: 0x0403_0201,
+                ticks: 0x0C0B_0A09_0807_0605,
+            }
+        );
+        assert_eq!(Header::parse(&b[..Header::LEN - 1]), None);
+        assert_eq!(next_header(&b), Ok(Some(h)));
+        assert_eq!(next_header(&[PAD, 1, 2]), Ok(None));
+        assert_eq!(next_header(&[]), Ok(None));
+        assert!(next_header(&b[..19]).is_err(), "length past the slice");
+        assert!(next_header(&b[..10]).is_err(), "cut header");
+    }
 }
