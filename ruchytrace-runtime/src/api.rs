@@ -2,18 +2,21 @@
 //! flushing and the [`TraceSummary`] report.
 
 use crate::capture::ArgWriter;
-use crate::collector::SiteStats;
+use crate::collector::{self, SiteStats};
+use crate::global::{self, CATEGORIES, OFF, ON_MONO, SHUTDOWN, STATE, UNINIT};
+use crate::lifecycle;
 use crate::model::Category;
 use crate::record::kind;
-use crate::state::{self, CATEGORIES, OFF, ON_MONO, SHUTDOWN, STATE, UNINIT};
+use crate::recorder;
+use crate::site;
 use std::fmt;
 use std::sync::atomic::Ordering::*;
 use std::time::Duration;
 
 /// Turns recording on (starting the collector if this is the first time).
 pub fn enable() {
-    state::runtime();
-    state::start();
+    global::runtime();
+    lifecycle::start();
 }
 
 /// Turns recording off. Calls already open still record their exits, so pairs stay balanced.
@@ -25,7 +28,7 @@ pub fn disable() {
 pub fn is_enabled() -> bool {
     let mut s = STATE.load(Relaxed);
     if s == UNINIT {
-        s = state::init();
+        s = lifecycle::init();
     }
     s <= ON_MONO
 }
@@ -41,7 +44,7 @@ pub fn set_category_filter(categories: &[Category]) {
 pub fn event(category: Category, name: &str, detail: &str) {
     let mut g = STATE.load(Relaxed);
     if g == UNINIT {
-        g = state::init();
+        g = lifecycle::init();
     }
     if g > ON_MONO || CATEGORIES.load(Relaxed) & category.bit() == 0 {
         return;
@@ -50,7 +53,7 @@ pub fn event(category: Category, name: &str, detail: &str) {
         .iter()
         .position(|c| *c == category)
         .unwrap_or(0) as u32;
-    state::with_thread(|t| {
+    recorder::with_thread(|t| {
         t.record(g, kind::INSTANT, cat, |w: &mut ArgWriter| {
             w.str(name);
             w.str(detail);
@@ -60,29 +63,15 @@ pub fn event(category: Category, name: &str, detail: &str) {
 
 /// Writes every event recorded so far to the output now.
 pub fn flush() {
-    if let Some(c) = state::runtime().collector.get() {
+    if let Some(c) = collector::handle() {
         c.flush();
-    }
-}
-
-/// Final flush: called at process exit (`atexit`, which covers returning from `main` and
-/// `std::process::exit`) and before a `panic = "abort"` abort. Recording stops; the output gets
-/// its trailer.
-pub fn flush_for_exit() {
-    STATE.store(SHUTDOWN, Release);
-    if let Some(c) = state::runtime().collector.get() {
-        c.finish();
     }
 }
 
 /// Forgets the statistics behind [`summary`] (events already written stay in the output).
 pub fn reset() {
-    if let Some(c) = state::runtime().collector.get() {
-        c.flush();
-        c.sink
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .reset_stats();
+    if let Some(c) = collector::handle() {
+        c.reset_stats();
     }
 }
 
@@ -140,13 +129,9 @@ pub(crate) fn mark_start() {
 pub fn summary() -> TraceSummary {
     mark_start();
     let enabled = is_enabled();
-    let rt = state::runtime();
-    let (stats, sites) = match rt.collector.get() {
-        Some(c) => {
-            c.flush();
-            let sink = c.sink.lock().unwrap_or_else(|e| e.into_inner());
-            (sink.stats(), sink.site_table().clone())
-        }
+    let rt = global::runtime();
+    let (stats, sites) = match collector::handle() {
+        Some(c) => c.snapshot(),
         None => Default::default(),
     };
     let sample = rt.settings.sample.max(1) as u64;
@@ -157,7 +142,7 @@ pub fn summary() -> TraceSummary {
             let site = sites.get(*id);
             // The rate this site was recorded at: its own (`sample = N`, where 1 means every
             // call), else the global one.
-            let site_sample = match state::site_by_id(*id).map(|c| c.meta().sample as u64) {
+            let site_sample = match site::site_by_id(*id).map(|c| c.meta().sample as u64) {
                 Some(0) | None => sample,
                 Some(n) => n,
             };

@@ -2,7 +2,8 @@
 //! a type is encoded structurally, and [`probe`] picks, without any trait bound on the user's
 //! type, the best available capture: structural, else `Debug`, else the type name.
 //!
-//! Encoding (little-endian, read back by `record::decode_value`): one tag byte, then the payload.
+//! Encoding (little-endian, read back by [`crate::record::decode`] and transcoded by the
+//! collector's binary fast path): one tag byte, then the payload.
 //! Primitives are stored as themselves — no formatting on the hot path.
 
 use std::fmt;
@@ -87,7 +88,7 @@ impl Default for Budget {
 
 /// Encodes captured values into a bounded byte region.
 ///
-/// Nothing is ever stored past the region plus [`SLACK`]: a value that does not fit marks the
+/// Nothing is ever stored past the region plus `SLACK` bytes: a value that does not fit marks the
 /// writer overflowed, and the runtime retries the whole record on its slow path with enough
 /// room. Every top-level value (an argument, a return value) has a byte budget and nested
 /// values a depth budget: past either, the writer stores a cut marker and the capture code of
@@ -715,9 +716,9 @@ tuples!(
     (0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H)
 );
 
-/// Autoref specialisation: `(&&&Probe(&value)).__rt_capture(w)` picks [`CaptureStructural`] when
-/// the type implements [`Capture`], else [`CaptureDebug`] when it implements `Debug`, else
-/// [`CaptureOpaque`] (the type name). Bring the three traits into scope with
+/// Autoref specialisation: `(&&&Probe(&value)).__rt_capture(w)` picks [`CaptureStructural`](probe::CaptureStructural) when
+/// the type implements [`Capture`], else [`CaptureDebug`](probe::CaptureDebug) when it implements `Debug`, else
+/// [`CaptureOpaque`](probe::CaptureOpaque) (the type name). Bring the three traits into scope with
 /// `use ::ruchytrace::hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};`.
 ///
 /// Resolution happens where the call is written: inside a generic function, a `T` without

@@ -7,92 +7,33 @@
 //! `#[cold]` paths.
 
 use crate::capture::ArgWriter;
+use crate::global::{self, ON_MONO, STATE, UNINIT};
+use crate::lifecycle;
 use crate::record::{kind, ret};
-use crate::state::{self, ThreadState, ON_MONO};
+use crate::recorder::{self, ThreadState};
+use crate::site::{self, SITE_GLOBAL, SITE_OFF, SITE_ON, SITE_SAMPLED};
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll};
 
 pub use crate::capture::probe as capture;
 pub use crate::capture::{ArgWriter as Writer, Capture};
 pub use crate::model::SiteKind;
+pub use crate::site::{ArgMeta, CallSite, SiteMeta};
 
-/// One declared (captured) argument of a call site.
-#[derive(Debug)]
-pub struct ArgMeta {
-    /// Argument name as written (`n`, `self`, `(a, b)`).
-    pub name: &'static str,
-    /// Type as written (`i64`, `&str`, `T`).
-    pub type_name: &'static str,
-}
-
-/// Static description of an instrumented function.
-#[derive(Debug)]
-pub struct SiteMeta {
-    /// Display name (`fibonacci`, `Point::norm`, or an override).
-    pub name: &'static str,
-    /// `module_path!()` of the function (the qualified name is `module_path::name`).
-    pub module_path: &'static str,
-    /// Source file (or the original source of generated code).
-    pub file: &'static str,
-    /// 1-based line.
-    pub line: u32,
-    /// 1-based column.
-    pub column: u32,
-    /// Captured arguments in order.
-    pub args: &'static [ArgMeta],
-    /// Declared return type as written (`()` when none).
-    pub return_type: &'static str,
-    /// fn / method / async.
-    pub kind: SiteKind,
-    /// 0 = the global sample rate; N = record one call of this site in N.
-    pub sample: u32,
-}
-
-pub(crate) const SITE_UNRESOLVED: u8 = 0;
-/// Every call is recorded (global rate 1, or the site says `sample = 1`).
-pub(crate) const SITE_ON: u8 = 1;
-/// Filtered out: never recorded.
-pub(crate) const SITE_OFF: u8 = 2;
-/// The site's own rate (`sample = N`, N > 1): a per-thread, per-site countdown.
-pub(crate) const SITE_SAMPLED: u8 = 3;
-/// The global rate (`RUCHYTRACE_SAMPLE=N`, N > 1): the thread's countdown across sites.
-pub(crate) const SITE_GLOBAL: u8 = 4;
-
-/// A call site: a `static` per instrumented function. Its id and its filter/sampling decision
-/// are resolved on first use and cached.
-#[derive(Debug)]
-pub struct CallSite {
-    pub(crate) meta: SiteMeta,
-    pub(crate) id: AtomicU32,
-    pub(crate) state: AtomicU8,
-}
-
-impl CallSite {
-    /// Declares a site (usable in a `static`).
-    pub const fn new(meta: SiteMeta) -> CallSite {
-        CallSite {
-            meta,
-            id: AtomicU32::new(0),
-            state: AtomicU8::new(SITE_UNRESOLVED),
-        }
+/// Resolves a site's id and filter/sampling decision, initialising the runtime when needed.
+/// Returns the clock mode to record with, or `None` when nothing is to be recorded.
+#[cold]
+fn resolve(g: u8, site: &'static CallSite) -> Option<u8> {
+    let g = lifecycle::settle(g);
+    if g > ON_MONO {
+        return None;
     }
-
-    /// The site's static description.
-    pub fn meta(&self) -> &SiteMeta {
-        &self.meta
-    }
-
-    /// The fully qualified name (`module::path::name`), as filters see it.
-    pub fn qualified_name(&self) -> String {
-        if self.meta.module_path.is_empty() {
-            self.meta.name.to_string()
-        } else {
-            format!("{}::{}", self.meta.module_path, self.meta.name)
-        }
-    }
+    let rt = global::runtime();
+    site::resolve(site, rt.filter.as_ref(), rt.settings.sample);
+    Some(g)
 }
 
 /// Pins a closure's return type so `?` and `return` in a moved function body infer as in the
@@ -149,7 +90,7 @@ impl Drop for CallGuard {
 #[inline(never)]
 fn exit_without_value(site: &'static CallSite, call_id: Option<u64>) {
     if std::thread::panicking() {
-        let msg = state::take_panic_message();
+        let msg = lifecycle::take_panic_message();
         record_exit(site, call_id, |w: &mut ArgWriter| {
             w.put([ret::PANIC]);
             match &msg {
@@ -168,13 +109,13 @@ fn exit_without_value(site: &'static CallSite, call_id: Option<u64>) {
 
 #[inline(always)]
 fn record_exit(site: &'static CallSite, call_id: Option<u64>, payload: impl Fn(&mut ArgWriter)) {
-    let mut g = state::STATE.load(Relaxed);
+    let mut g = STATE.load(Relaxed);
     if g > ON_MONO {
         // Disabled since the call began: still close it, so recorded pairs stay balanced.
-        g = state::clock_mode();
+        g = global::clock_mode();
     }
     let id = site.id.load(Relaxed);
-    state::with_thread(|t: &mut ThreadState| match call_id {
+    recorder::with_thread(|t: &mut ThreadState| match call_id {
         None => t.record(g, kind::EXIT, id, &payload),
         Some(c) => t.record(g, kind::EXIT_ASYNC, id, |w: &mut ArgWriter| {
             w.put(c.to_le_bytes());
@@ -187,9 +128,9 @@ fn record_exit(site: &'static CallSite, call_id: Option<u64>, payload: impl Fn(&
 /// the site's `args`; it runs only when the call is recorded.
 #[inline(always)]
 pub fn enter(site: &'static CallSite, args: impl Fn(&mut ArgWriter)) -> CallGuard {
-    let g = state::STATE.load(Relaxed);
+    let g = STATE.load(Relaxed);
     if g > ON_MONO {
-        if g == state::UNINIT {
+        if g == UNINIT {
             return enter_cold(g, site, &args);
         }
         return CallGuard {
@@ -206,7 +147,7 @@ pub fn enter(site: &'static CallSite, args: impl Fn(&mut ArgWriter)) -> CallGuar
         };
     }
     if st == SITE_GLOBAL {
-        match state::sample_global() {
+        match recorder::sample_global() {
             Some(false) => {
                 return CallGuard {
                     site,
@@ -228,15 +169,15 @@ pub fn enter(site: &'static CallSite, args: impl Fn(&mut ArgWriter)) -> CallGuar
 #[inline(never)]
 fn enter_on<F: Fn(&mut ArgWriter)>(g: u8, st: u8, site: &'static CallSite, args: F) -> CallGuard {
     let active = if st == SITE_ON {
-        state::with_thread(|t| t.record(g, kind::ENTER, site.id.load(Relaxed), &args))
+        recorder::with_thread(|t| t.record(g, kind::ENTER, site.id.load(Relaxed), &args))
     } else if st == SITE_GLOBAL {
         // The countdown comes before anything else, so that a call sampled out costs a
         // thread-local load and a decrement.
-        state::with_thread(|t| {
+        recorder::with_thread(|t| {
             t.sampled_global() && t.record(g, kind::ENTER, site.id.load(Relaxed), &args)
         })
     } else if st == SITE_SAMPLED {
-        state::with_thread(|t| {
+        recorder::with_thread(|t| {
             t.sampled(site, site.meta.sample)
                 && t.record(g, kind::ENTER, site.id.load(Relaxed), &args)
         })
@@ -256,18 +197,15 @@ fn enter_cold(g: u8, site: &'static CallSite, args: &dyn Fn(&mut ArgWriter)) -> 
         site,
         active: false,
     };
-    let Some(g) = state::resolve(g, site) else {
+    let Some(g) = resolve(g, site) else {
         return inactive;
     };
     let id = site.id.load(Relaxed);
-    let sample = match site.state.load(Relaxed) {
-        SITE_ON => 1,
-        SITE_GLOBAL => 0,
-        SITE_SAMPLED => site.meta.sample,
-        _ => return inactive,
+    let Some(sample) = site.sample_rate() else {
+        return inactive;
     };
     let active =
-        state::with_thread(|t| t.sampled(site, sample) && t.record(g, kind::ENTER, id, args))
+        recorder::with_thread(|t| t.sampled(site, sample) && t.record(g, kind::ENTER, id, args))
             .unwrap_or(false);
     CallGuard { site, active }
 }
@@ -293,18 +231,15 @@ fn enter_async_inner(site: &'static CallSite, args: &dyn Fn(&mut ArgWriter)) -> 
         call_id: 0,
         active: false,
     };
-    let g = state::STATE.load(Relaxed);
-    let Some(g) = state::resolve(g, site) else {
+    let g = STATE.load(Relaxed);
+    let Some(g) = resolve(g, site) else {
         return inactive;
     };
-    let sample = match site.state.load(Relaxed) {
-        SITE_ON => 1,
-        SITE_GLOBAL => 0,
-        SITE_SAMPLED => site.meta.sample,
-        _ => return inactive,
+    let Some(sample) = site.sample_rate() else {
+        return inactive;
     };
     let id = site.id.load(Relaxed);
-    state::with_thread(|t| {
+    recorder::with_thread(|t| {
         if !t.sampled(site, sample) {
             return inactive;
         }
@@ -354,13 +289,13 @@ impl AsyncCall {
         if !self.active {
             return;
         }
-        let mut g = state::STATE.load(Relaxed);
+        let mut g = STATE.load(Relaxed);
         if g > ON_MONO {
-            g = state::clock_mode();
+            g = global::clock_mode();
         }
         let id = self.site.id.load(Relaxed);
         let c = self.call_id;
-        state::with_thread(|t| t.record(g, k, id, |w: &mut ArgWriter| w.put(c.to_le_bytes())));
+        recorder::with_thread(|t| t.record(g, k, id, |w: &mut ArgWriter| w.put(c.to_le_bytes())));
     }
 }
 
@@ -372,11 +307,14 @@ impl Drop for AsyncCall {
     }
 }
 
-/// The body future of an instrumented `async fn` (see [`instrument`]).
-pub struct Instrumented<'a, F> {
-    call: &'a AsyncCall,
-    fut: F,
-    polled: bool,
+pin_project_lite::pin_project! {
+    /// The body future of an instrumented `async fn` (see [`instrument`]).
+    pub struct Instrumented<'a, F> {
+        call: &'a AsyncCall,
+        #[pin]
+        fut: F,
+        polled: bool,
+    }
 }
 
 /// Wraps an `async fn` body: records a resume at the start of every poll after the first and a
@@ -395,17 +333,12 @@ impl<F: Future> Future for Instrumented<'_, F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `fut` is structurally pinned: it is never moved out of `self` and
-        // `Instrumented` has no Drop impl and is not Unpin-dependent on `F`; the other fields are
-        // plain data that we only mutate in place.
-        let this = unsafe { self.get_unchecked_mut() };
-        if this.polled {
+        let this = self.project();
+        if *this.polled {
             this.call.mark(kind::RESUME);
         }
-        this.polled = true;
-        // SAFETY: see above; `this.fut` stays where it is for the rest of its life.
-        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
-        let out = fut.poll(cx);
+        *this.polled = true;
+        let out = this.fut.poll(cx);
         if out.is_pending() {
             this.call.mark(kind::SUSPEND);
         }

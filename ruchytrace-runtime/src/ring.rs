@@ -1,5 +1,6 @@
-//! The per-thread single-producer/single-consumer byte ring (all of this crate's buffer `unsafe`
-//! lives here).
+//! The per-thread single-producer/single-consumer byte ring. The ring's shared-memory `unsafe`
+//! lives here; the only other writer into its bytes is [`crate::capture::ArgWriter`], inside
+//! the region [`Producer::region_with_slack`] hands out.
 //!
 //! The owning thread appends records at `head`; the collector reads from `tail`. Each side
 //! publishes its position with one `Release` store of an atomic only it writes, so the hot path

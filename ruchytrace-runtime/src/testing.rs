@@ -24,8 +24,10 @@
 
 use crate::collector;
 use crate::format::{Nesting, SiteTable};
+use crate::global;
 use crate::model::{Event, Return, Site};
-use crate::state;
+use crate::record;
+use crate::recorder;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::*;
 
@@ -34,21 +36,17 @@ use std::sync::atomic::Ordering::*;
 /// trace output.
 pub fn capture(f: impl FnOnce()) -> Vec<Event> {
     crate::enable();
-    let rt = state::runtime();
-    let Some(handle) = rt.collector.get() else {
+    let rt = global::runtime();
+    let Some(handle) = collector::handle() else {
         f();
         return Vec::new();
     };
-    let Some((private, ring, tid)) = state::current_private_flag() else {
+    let Some((private, ring, tid)) = recorder::current_private_flag() else {
         f();
         return Vec::new();
     };
-    {
-        // Drain what this thread recorded before, then take its ring over.
-        let mut sink = handle.sink.lock().unwrap_or_else(|e| e.into_inner());
-        sink.cycle(rt);
-        private.store(true, Release);
-    }
+    // Drain what this thread recorded before, then take its ring over.
+    handle.drain_then(|| private.store(true, Release));
     struct Restore(std::sync::Arc<std::sync::atomic::AtomicBool>);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -58,19 +56,16 @@ pub fn capture(f: impl FnOnce()) -> Vec<Event> {
     let restore = Restore(private);
     f();
     let mut raw = Vec::new();
-    {
-        let _sink = handle.sink.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = state::drain_ring(&ring, &mut raw) {
-            panic!("damaged buffer record: {}", e.0);
-        }
+    if let Err(e) = handle.exclusive(|| record::drain_ring(&ring, &mut raw)) {
+        panic!("damaged buffer record: {}", e.0);
     }
     drop(restore);
-    collector::convert_private(raw, rt.pid, tid)
+    handle.convert(raw, rt.pid, tid)
 }
 
 /// The site with this id, as it would appear in a trace file.
 pub fn site(id: u32) -> Option<Site> {
-    collector::site_model(id)
+    crate::site::site_model(id)
 }
 
 /// Renders events as indented lines without timestamps:

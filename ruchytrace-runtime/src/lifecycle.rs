@@ -1,0 +1,98 @@
+//! The runtime's life: initialisation on first use ([`init`]), starting the collector and
+//! switching recording on ([`start`]), the panic hook (remembers the message for the exit
+//! record; flushes before an abort) and the final flush at process exit ([`flush_for_exit`],
+//! registered with `atexit`).
+
+use crate::collector;
+use crate::global::{runtime, OFF, ON_MONO, ON_TSC, SHUTDOWN, STATE, UNINIT};
+use std::cell::RefCell;
+use std::sync::atomic::Ordering::*;
+
+thread_local! {
+    static PANIC_MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Initialises on first use; returns the settled state.
+#[cold]
+pub(crate) fn init() -> u8 {
+    let rt = runtime();
+    let s = STATE.load(Acquire);
+    if s != UNINIT {
+        return s;
+    }
+    if rt.settings.enabled {
+        start();
+    } else {
+        let _ = STATE.compare_exchange(UNINIT, OFF, AcqRel, Acquire);
+    }
+    STATE.load(Acquire)
+}
+
+/// The settled state: [`init`] when the runtime has not read its settings yet, else `g`.
+#[inline]
+pub(crate) fn settle(g: u8) -> u8 {
+    if g == UNINIT {
+        init()
+    } else {
+        g
+    }
+}
+
+/// Starts the collector (once) and switches recording on.
+pub(crate) fn start() {
+    let rt = runtime();
+    if STATE.load(Acquire) == SHUTDOWN {
+        return;
+    }
+    if collector::start_once(rt, install_panic_hook) {
+        // SAFETY: `on_exit` is an `extern "C" fn()` that never unwinds (it catches panics).
+        unsafe { libc::atexit(on_exit) };
+    }
+    let on = if rt.tsc { ON_TSC } else { ON_MONO };
+    let _ = STATE.fetch_update(AcqRel, Acquire, |s| (s != SHUTDOWN).then_some(on));
+}
+
+/// Final flush: called at process exit (`atexit`, which covers returning from `main` and
+/// `std::process::exit`) and before a `panic = "abort"` abort. Recording stops; the output gets
+/// its trailer.
+pub fn flush_for_exit() {
+    STATE.store(SHUTDOWN, Release);
+    if let Some(c) = collector::handle() {
+        c.finish();
+    }
+}
+
+extern "C" fn on_exit() {
+    let _ = std::panic::catch_unwind(flush_for_exit);
+}
+
+fn install_panic_hook() {
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned());
+        let _ = PANIC_MESSAGE.try_with(|m| *m.borrow_mut() = msg);
+        prev(info);
+        if cfg!(panic = "abort") {
+            // The process is about to abort: no unwinding will close the open calls, so
+            // write out what we have and close the trace.
+            flush_for_exit();
+        } else if let Some(c) = collector::handle() {
+            // The panic may still turn into an abort (a non-unwinding frame, a panic while
+            // panicking): make everything recorded so far durable. `try_flush` because this
+            // thread may be the collector itself, holding the sink.
+            c.try_flush();
+        }
+    }));
+}
+
+/// The message of the panic this thread is unwinding from, if it was a string.
+pub(crate) fn take_panic_message() -> Option<String> {
+    PANIC_MESSAGE
+        .try_with(|m| m.borrow().clone())
+        .ok()
+        .flatten()
+}
