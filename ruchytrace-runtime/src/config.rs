@@ -98,6 +98,26 @@ pub struct Settings {
     pub filter: Option<String>,
     /// `RUCHYTRACE_FLUSH_MS`: how often the collector streams events out (default 10 ms).
     pub flush_ms: u64,
+    /// `RUCHYTRACE_VALSIZE`: bytes of encoding per captured value, nested parts included
+    /// (default 256).
+    pub valsize: usize,
+    /// `RUCHYTRACE_DEPTH`: levels of nesting captured (default 3).
+    pub depth: usize,
+    /// `RUCHYTRACE=dormant`: everything compiled in, nothing recorded until `ruchytrace attach`
+    /// switches recording on.
+    pub dormant: bool,
+}
+
+impl Settings {
+    /// The capture budgets these settings give.
+    pub fn budget(&self) -> crate::capture::Budget {
+        crate::capture::Budget {
+            strsize: self.strsize as u32,
+            max_items: self.max_items as u32,
+            valsize: self.valsize as u32,
+            depth: self.depth as u32,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -114,6 +134,9 @@ impl Default for Settings {
             sample: 1,
             filter: None,
             flush_ms: 10,
+            valsize: 256,
+            depth: 3,
+            dormant: false,
         }
     }
 }
@@ -154,6 +177,8 @@ pub const ENV_VARS: &[&str] = &[
     "RUCHYTRACE_SAMPLE",
     "RUCHYTRACE_FILTER",
     "RUCHYTRACE_FLUSH_MS",
+    "RUCHYTRACE_VALSIZE",
+    "RUCHYTRACE_DEPTH",
 ];
 
 fn parse_size(s: &str) -> Option<usize> {
@@ -177,10 +202,11 @@ impl Settings {
         };
         match key {
             "RUCHYTRACE" => {
-                self.enabled = match value {
-                    "1" | "on" | "true" | "yes" => true,
-                    "0" | "off" | "false" | "no" => false,
-                    _ => return Err(err("0 or 1")),
+                (self.enabled, self.dormant) = match value {
+                    "1" | "on" | "true" | "yes" => (true, false),
+                    "0" | "off" | "false" | "no" => (false, false),
+                    "dormant" => (true, true),
+                    _ => return Err(err("0, 1 or dormant")),
                 }
             }
             "RUCHYTRACE_OUTPUT" => {
@@ -243,6 +269,20 @@ impl Settings {
                     crate::filter::Filter::parse(value).map_err(|e| err(&e))?;
                     self.filter = Some(value.to_string());
                 }
+            }
+            "RUCHYTRACE_VALSIZE" => {
+                self.valsize = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (16..=1 << 20).contains(n))
+                    .ok_or_else(|| err("a number of bytes between 16 and 1048576"))?
+            }
+            "RUCHYTRACE_DEPTH" => {
+                self.depth = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=32).contains(n))
+                    .ok_or_else(|| err("a depth between 1 and 32"))?
             }
             "RUCHYTRACE_FLUSH_MS" => {
                 self.flush_ms = value

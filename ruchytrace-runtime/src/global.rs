@@ -7,8 +7,8 @@
 use crate::clock;
 use crate::config::Settings;
 use crate::filter::Filter;
-use crate::ring::Ring;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU8, Ordering::*};
+use crate::segment::Mapping;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering::*};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -54,23 +54,28 @@ pub(crate) fn gettid() -> u32 {
     unsafe { libc::syscall(libc::SYS_gettid) as u32 }
 }
 
-/// A thread buffer known to the collector.
-pub(crate) struct ThreadEntry {
-    pub ring: Arc<Ring>,
+/// What the collector (and `summary`) can see of one recording thread: its segments, in
+/// order, while the collector still has to read them, and how far the thread has written.
+pub(crate) struct ThreadShared {
     pub tid: u32,
-    /// Drained by `testing::capture` instead of the collector while set.
-    #[cfg(feature = "testing")]
-    pub private: Arc<AtomicBool>,
+    /// The thread's name, if it has one.
+    pub name: Option<String>,
+    /// (sequence number, mapping) of each segment not yet consumed by the collector (only
+    /// kept when a collector tails the segments: text and JSON outputs).
+    pub segs: Mutex<Vec<(u32, Arc<Mapping>)>>,
+    /// `seq << 32 | offset`: the end of the last complete record (`Release`-stored after each
+    /// record).
+    pub published: AtomicU64,
+    /// The thread has exited: nothing more will be written.
+    pub closed: AtomicBool,
 }
 
-impl ThreadEntry {
-    /// Whether the collector leaves this buffer alone (a test is capturing it).
-    #[inline]
-    pub(crate) fn is_private(&self) -> bool {
-        #[cfg(feature = "testing")]
-        return self.private.load(Acquire);
-        #[cfg(not(feature = "testing"))]
-        false
+impl ThreadShared {
+    /// Publishes the end of the last complete record.
+    #[inline(always)]
+    pub(crate) fn publish(&self, seq: u32, pos: usize) {
+        self.published
+            .store((u64::from(seq) << 32) | pos as u64, Release);
     }
 }
 
@@ -117,9 +122,10 @@ impl CollectorSignal {
 pub(crate) struct Runtime {
     pub settings: Settings,
     pub filter: Option<Filter>,
-    pub pid: u32,
+    /// The process id (changes in a forked child).
+    pub pid: AtomicU32,
     pub tsc: bool,
-    pub threads: Mutex<Vec<ThreadEntry>>,
+    pub threads: Mutex<Vec<Arc<ThreadShared>>>,
     pub collector: CollectorSignal,
 }
 
@@ -140,7 +146,7 @@ pub(crate) fn runtime() -> &'static Runtime {
         CLOCK_TSC.store(tsc, Relaxed);
         Runtime {
             filter,
-            pid: std::process::id(),
+            pid: AtomicU32::new(std::process::id()),
             tsc,
             threads: Mutex::new(Vec::new()),
             collector: CollectorSignal {
@@ -154,8 +160,13 @@ pub(crate) fn runtime() -> &'static Runtime {
 }
 
 impl Runtime {
-    /// Adds a thread's buffer to the ones the collector drains.
-    pub(crate) fn register_thread(&self, entry: ThreadEntry) {
+    /// The current process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid.load(Relaxed)
+    }
+
+    /// Adds a thread to the ones the collector reads.
+    pub(crate) fn register_thread(&self, entry: Arc<ThreadShared>) {
         self.threads
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -32,7 +32,12 @@ fn resolve(g: u8, site: &'static CallSite) -> Option<u8> {
         return None;
     }
     let rt = global::runtime();
-    site::resolve(site, rt.filter.as_ref(), rt.settings.sample);
+    if site::resolve(site, rt.filter.as_ref(), rt.settings.sample) {
+        // The site's description goes into the trace file before any event that uses it.
+        if let Some(out) = crate::output::current() {
+            out.sync_sites();
+        }
+    }
     Some(g)
 }
 

@@ -44,11 +44,12 @@ pub mod filter;
 pub mod format;
 pub mod model;
 pub mod record;
-mod ring;
+pub mod segment;
 // The layers, lowest first.
 mod collector;
 mod global;
 mod lifecycle;
+mod output;
 mod recorder;
 mod site;
 // On top.

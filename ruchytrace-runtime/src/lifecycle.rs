@@ -5,6 +5,7 @@
 
 use crate::collector;
 use crate::global::{runtime, OFF, ON_MONO, ON_TSC, SHUTDOWN, STATE, UNINIT};
+use std::sync::atomic::Ordering::Relaxed;
 use std::cell::RefCell;
 use std::sync::atomic::Ordering::*;
 
@@ -38,18 +39,55 @@ pub(crate) fn settle(g: u8) -> u8 {
     }
 }
 
-/// Starts the collector (once) and switches recording on.
+/// Opens the trace file and starts the collector (once), then switches recording on. When
+/// the file cannot be created, says so once and leaves recording off: the program runs on.
 pub(crate) fn start() {
     let rt = runtime();
     if STATE.load(Acquire) == SHUTDOWN {
         return;
     }
-    if collector::start_once(rt, install_panic_hook) {
-        // SAFETY: `on_exit` is an `extern "C" fn()` that never unwinds (it catches panics).
-        unsafe { libc::atexit(on_exit) };
+    match collector::start_once(rt, install_hooks) {
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("ruchytrace: warning: {e}; nothing is recorded");
+            let _ = STATE.compare_exchange(UNINIT, OFF, AcqRel, Acquire);
+            return;
+        }
     }
     let on = if rt.tsc { ON_TSC } else { ON_MONO };
     let _ = STATE.fetch_update(AcqRel, Acquire, |s| (s != SHUTDOWN).then_some(on));
+}
+
+/// Once per process: the panic hook, the exit hook and the fork hook.
+fn install_hooks() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        install_panic_hook();
+        // SAFETY: `on_exit` is an `extern "C" fn()` that never unwinds (it catches panics).
+        unsafe { libc::atexit(on_exit) };
+        // SAFETY: `in_child` is an `extern "C" fn()` that never unwinds.
+        unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+    });
+}
+
+/// After `fork()`, in the child: the parent's trace file, collector and threads are not the
+/// child's. Recording starts over on the next traced call, into the child's own file (`%p`
+/// expands to the child's pid; a path without `%p` gets `.PID` appended).
+extern "C" fn in_child() {
+    let _ = std::panic::catch_unwind(|| {
+        let rt = runtime();
+        let was = STATE.load(Acquire);
+        rt.pid.store(std::process::id(), Relaxed);
+        crate::output::forget();
+        collector::forget();
+        if let Ok(mut t) = rt.threads.try_lock() {
+            t.clear();
+        }
+        crate::recorder::after_fork_in_child();
+        if was <= ON_MONO {
+            STATE.store(UNINIT, Release);
+        }
+    });
 }
 
 /// Final flush: called at process exit (`atexit`, which covers returning from `main` and

@@ -368,13 +368,15 @@ pub fn decode_at(b: &[u8], pos: usize) -> Result<Option<Record>, DecodeError> {
             call_id: None,
         },
         kind::ENTER_ASYNC => {
+            // The value count comes first, then the call id, then the values.
+            let n = c.u8()?;
             let call_id = Some(c.u64()?);
             Event::Enter {
                 site: aux,
                 ts,
                 pid,
                 tid,
-                args: args(&mut c)?,
+                args: (0..n).map(|_| value(&mut c, 0)).collect::<Result<_, _>>()?,
                 call_id,
             }
         }

@@ -1,39 +1,58 @@
-//! The thread recorder: the hot path from "this call is to be recorded" to bytes in the
-//! thread's own buffer. Read it top to bottom:
+//! The thread recorder: the hot path from "this call is to be recorded" to bytes in the trace
+//! file. Read it top to bottom:
 //!
 //! 1. **Where the state lives.** Each thread owns one [`ThreadState`] behind a thread-local
 //!    pointer, created on the thread's first recorded call ([`with_thread`] →
-//!    `create_thread_state`) and freed when the thread exits (`Owner::drop`, which also tells
-//!    the collector the buffer is final).
+//!    `create_thread_state`) and freed when the thread exits (`Owner::drop`, which also seals
+//!    its segment). While a thread's state is in use the pointer is swapped for a marker, so a
+//!    traced function called from inside the recorder (by a `Debug` impl, say) records nothing
+//!    and never sees a second `&mut` to the state.
 //! 2. **Sampling.** [`sample_global`] and [`ThreadState::sampled`] decide whether a call is
 //!    recorded: jittered systematic sampling with a countdown per thread (global rate) or per
 //!    (thread, site) (a site's own rate).
-//! 3. **The write.** [`ThreadState::record`] reads the clock, writes the record header
-//!    ([`Header`]) and the payload straight into the ring, and commits. A record that does not
-//!    fit goes to `record_slow` (build in a scratch buffer, then wait for space or count a
-//!    loss); pending losses are written first as a loss record (`emit_loss`).
+//! 3. **The write.** [`ThreadState::record`] reads the clock and writes the record — header
+//!    byte, `aux`, time delta, payload (see `record`) — straight into the thread's segment of
+//!    the trace file, then the terminating 0, then publishes the header byte. A record that does
+//!    not fit, or the first record of a thread, goes to `record_slow`, which maps the thread's
+//!    next segment (in ring mode: reuses its oldest one) and writes it there.
 //!
-//! No locks, shared atomics, allocation or system calls on the fast path; everything else is
-//! `#[cold]`.
+//! No locks, shared read-modify-write atomics, allocation or system calls on the fast path;
+//! everything else is `#[cold]`.
 
-use crate::capture::{ArgWriter, SLACK};
-use crate::config::Overflow;
-use crate::global::{self, runtime, ThreadEntry, SHUTDOWN, STATE};
-use crate::record::{kind, Header};
-use crate::ring::{Producer, Ring};
+use crate::capture::{class, ArgWriter, Budget, SLACK};
+use crate::global::{self, runtime, ThreadShared};
+use crate::output::{self, Output, NEXT_ANCHOR, RING_SEGMENTS};
+use crate::record::{self, kind};
+use crate::segment::{seg_off, Mapping, SEG_HEADER};
 use crate::site::CallSite;
 use std::cell::Cell;
-#[cfg(feature = "testing")]
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering::*};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+
+/// The segment a thread writes into.
+pub(crate) struct Seg {
+    map: Arc<Mapping>,
+    base: *mut u8,
+    /// Offset of the next record's header byte (always holds 0).
+    pos: usize,
+    /// Records may use bytes up to here (the rest is slack for branch-free stores).
+    end: usize,
+    /// Ticks of the previous record (deltas are relative to it).
+    prev: u64,
+    seq: u32,
+    records: u64,
+}
 
 /// Per-thread recording state. Only its own thread touches it.
 pub(crate) struct ThreadState {
-    producer: Producer,
-    /// Set while a reference to the state is in use (re-entrant calls record nothing).
-    busy: bool,
+    seg: Option<Seg>,
+    /// Ring mode: the thread's segments (mapping, records in it), oldest reused first.
+    ring: Vec<(Arc<Mapping>, u64)>,
+    /// Records overwritten so far (ring mode).
+    evicted: u64,
+    out: Option<Arc<Output>>,
+    shared: Arc<ThreadShared>,
+    budget: Budget,
     sample: u32,
     /// Calls until the next recorded one (global rate); 1 = record the next call.
     countdown: u32,
@@ -46,15 +65,10 @@ pub(crate) struct ThreadState {
     tid: u32,
     /// Records dropped and not yet reported by a loss record.
     pending_loss: u64,
-    strsize: u32,
-    max_items: u32,
-    overflow: Overflow,
-    /// Where a record too large for the ring's free space is built.
-    scratch: Vec<u8>,
-    /// Set while `testing::capture` drains this thread's buffer itself.
-    #[cfg(feature = "testing")]
-    private: Arc<AtomicBool>,
 }
+
+/// Marks the thread-local pointer while the state is in use.
+const BUSY: *mut ThreadState = std::ptr::dangling_mut();
 
 thread_local! {
     static THREAD: Cell<*mut ThreadState> = const { Cell::new(std::ptr::null_mut()) };
@@ -65,25 +79,44 @@ thread_local! {
 // ---------------------------------------------------------------------------------------------
 // 1. Where the state lives.
 
+/// Puts the state pointer back when the closure returns or unwinds (a `Debug` impl may panic).
+struct Lend(*mut ThreadState);
+
+impl Drop for Lend {
+    #[inline(always)]
+    fn drop(&mut self) {
+        let _ = THREAD.try_with(|t| t.set(self.0));
+    }
+}
+
 /// Runs `f` with this thread's state; `None` when the thread cannot record (exiting, or a
 /// traced function called from inside the recorder itself, e.g. by a `Debug` impl).
 #[inline(always)]
 pub(crate) fn with_thread<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
-    let p = THREAD.try_with(|t| t.get()).ok()?;
+    // The pointer is taken out of the thread-local (BUSY left in its place) before any
+    // reference to the state exists, so a re-entrant call finds BUSY and never forms a second
+    // reference.
+    let p = THREAD.try_with(|t| t.replace(BUSY)).ok()?;
+    if p == BUSY {
+        return None;
+    }
     let p = if p.is_null() {
-        create_thread_state()?
+        match create_thread_state() {
+            Some(p) => p,
+            None => {
+                let _ = THREAD.try_with(|t| t.set(std::ptr::null_mut()));
+                return None;
+            }
+        }
     } else {
         p
     };
-    // SAFETY: `p` is this thread's live state (freed only by `Owner::drop`, which clears THREAD
-    // first); `busy` rules out a second `&mut` from a re-entrant call on the same thread.
-    let t = unsafe { &mut *p };
-    if t.busy {
-        return None;
-    }
-    t.busy = true;
-    let r = f(t);
-    t.busy = false;
+    let lend = Lend(p);
+    // SAFETY: `p` is this thread's live state (freed only by `Owner::drop`, which first takes
+    // it out of THREAD); THREAD holds BUSY until `lend` puts `p` back, so no other reference
+    // to the state exists while this one lives.
+    let r = f(unsafe { &mut *p });
+    drop(lend);
     Some(r)
 }
 
@@ -94,13 +127,22 @@ fn create_thread_state() -> Option<*mut ThreadState> {
         return None;
     }
     let rt = runtime();
-    let ring = Arc::new(Ring::new(rt.settings.buffer));
     let tid = global::gettid();
-    #[cfg(feature = "testing")]
-    let private = Arc::new(AtomicBool::new(false));
+    let name = std::thread::current().name().map(str::to_owned);
+    let shared = Arc::new(ThreadShared {
+        tid,
+        name: name.clone(),
+        segs: Mutex::new(Vec::new()),
+        published: AtomicU64::new(0),
+        closed: Default::default(),
+    });
     let mut state = Box::new(ThreadState {
-        producer: Producer::new(ring.clone()),
-        busy: false,
+        seg: None,
+        ring: Vec::new(),
+        evicted: 0,
+        out: None,
+        shared: shared.clone(),
+        budget: rt.settings.budget(),
         sample: rt.settings.sample,
         countdown: 0,
         offset: 0,
@@ -109,12 +151,6 @@ fn create_thread_state() -> Option<*mut ThreadState> {
         next_call: 0,
         tid,
         pending_loss: 0,
-        strsize: rt.settings.strsize as u32,
-        max_items: rt.settings.max_items as u32,
-        overflow: rt.settings.overflow,
-        scratch: Vec::new(),
-        #[cfg(feature = "testing")]
-        private: private.clone(),
     });
     // Record the call at a random position of the first block of `sample` calls.
     let n = state.sample.max(1);
@@ -126,26 +162,14 @@ fn create_thread_state() -> Option<*mut ThreadState> {
         drop(unsafe { Box::from_raw(p) });
         return None;
     }
-    THREAD.with(|t| t.set(p));
-    rt.register_thread(ThreadEntry {
-        ring,
-        tid,
-        #[cfg(feature = "testing")]
-        private,
-    });
-    let name = std::thread::current().name().map(str::to_owned);
-    // SAFETY: as in `with_thread`; nothing else holds a reference yet.
-    let t = unsafe { &mut *p };
-    let g = global::clock_mode();
-    t.record(g, kind::THREAD, 0, |w: &mut ArgWriter| {
-        if let Some(n) = &name {
-            w.str(n)
-        }
-    });
+    rt.register_thread(shared);
+    if let Some(out) = output::current() {
+        out.thread_name(tid, name.as_deref(), global::ticks(global::clock_mode()));
+    }
     Some(p)
 }
 
-/// Frees the thread state when the thread exits and tells the collector the ring is final.
+/// Frees the thread state when the thread exits and seals its segment.
 struct Owner(Cell<*mut ThreadState>);
 
 impl Drop for Owner {
@@ -159,14 +183,11 @@ impl Drop for Owner {
         // SAFETY: `p` came from Box::into_raw in `create_thread_state`, and THREAD no longer
         // hands it out, so this is the last use.
         let mut state = unsafe { Box::from_raw(p) };
-        if state.pending_loss != 0 && !state.emit_loss(global::clock_mode()) {
-            state
-                .producer
-                .ring()
-                .lost_at_exit
-                .store(state.pending_loss, Release);
+        if state.pending_loss != 0 {
+            state.emit_loss(global::clock_mode());
         }
-        state.producer.ring().closed.store(true, Release);
+        state.seal();
+        state.shared.closed.store(true, Release);
         let collector = &runtime().collector;
         if collector.alive() {
             collector.wake();
@@ -174,11 +195,60 @@ impl Drop for Owner {
     }
 }
 
-/// The current thread's buffer, its private flag and its tid (creating its state when
-/// needed), for `testing::capture`.
+/// In a forked child: the current thread's state forgets the parent's trace file (its
+/// mappings are the parent's) and takes the child's thread id.
+pub(crate) fn after_fork_in_child() {
+    let _ = THREAD.try_with(|t| {
+        let p = t.get();
+        if p.is_null() || p == BUSY {
+            return;
+        }
+        // SAFETY: the only thread of the child is this one and it is not inside the recorder
+        // (THREAD does not hold BUSY), so no other reference to the state exists.
+        let s = unsafe { &mut *p };
+        s.seg = None;
+        s.ring.clear();
+        s.evicted = 0;
+        s.out = None;
+        s.tid = global::gettid();
+        s.next_call = 0;
+        s.shared = Arc::new(ThreadShared {
+            tid: s.tid,
+            name: s.shared.name.clone(),
+            segs: Mutex::new(Vec::new()),
+            published: AtomicU64::new(0),
+            closed: Default::default(),
+        });
+        runtime().register_thread(s.shared.clone());
+    });
+}
+
+/// Swaps the current thread's segment for `seg` (testing: record into private memory).
 #[cfg(feature = "testing")]
-pub(crate) fn current_private_flag() -> Option<(Arc<AtomicBool>, Arc<Ring>, u32)> {
-    with_thread(|t| (t.private.clone(), t.producer.ring().clone(), t.tid))
+pub(crate) fn swap_segment(seg: Option<Seg>) -> Option<Option<Seg>> {
+    with_thread(|t| std::mem::replace(&mut t.seg, seg))
+}
+
+#[cfg(feature = "testing")]
+impl Seg {
+    /// A segment over private memory (not part of any file).
+    pub(crate) fn private(map: Arc<Mapping>, base_ticks: u64) -> Seg {
+        let len = map.len();
+        Seg {
+            base: map.ptr(),
+            map,
+            pos: SEG_HEADER,
+            end: len - SLACK - 1,
+            prev: base_ticks,
+            seq: PRIVATE_SEQ,
+            records: 0,
+        }
+    }
+
+    /// The mapping and how far it was written.
+    pub(crate) fn into_parts(self) -> (Arc<Mapping>, usize) {
+        (self.map, self.pos)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -193,12 +263,13 @@ pub(crate) fn sample_global() -> Option<bool> {
     if p.is_null() {
         return None;
     }
-    // SAFETY: as in `with_thread`: `p` is this thread's live state. The countdown is only
-    // touched when `busy` is clear, i.e. when no other reference to the state is in use.
-    let t = unsafe { &mut *p };
-    if t.busy {
+    if p == BUSY {
+        // Called from inside the recorder: not recorded.
         return Some(false);
     }
+    // SAFETY: as in `with_thread`: `p` is this thread's live state, and THREAD holds it (not
+    // BUSY), so no reference to the state is in use; this one ends before we return.
+    let t = unsafe { &mut *p };
     Some(t.sampled_global())
 }
 
@@ -309,8 +380,8 @@ impl ThreadState {
     // -----------------------------------------------------------------------------------------
     // 3. The write.
 
-    /// Appends one record (header, then what `payload` writes); false when it was dropped (and
-    /// counted).
+    /// Appends one record (header, then what `payload` writes; for call entries the number of
+    /// values first); false when it was dropped (and counted).
     #[inline(always)]
     pub(crate) fn record(
         &mut self,
@@ -322,138 +393,211 @@ impl ThreadState {
         // Generic, not `&dyn Fn`: the capture code of each call site is inlined into its hook
         // (an indirect call per record measured ~10 ns more per call).
         let t = global::ticks(g);
-        if self.pending_loss != 0 && !self.emit_loss(g) {
-            self.pending_loss += 1;
-            return false;
+        if t >= NEXT_ANCHOR.load(Relaxed) {
+            take_anchor();
         }
-        let (ptr, avail) = self.producer.region_with_slack();
-        if avail == 0 {
-            return self.record_slow(k, aux, t, &payload);
+        if self.pending_loss != 0 {
+            self.emit_loss(g);
         }
-        // SAFETY: `region_with_slack` returns a pointer valid for `avail + SLACK` bytes that
-        // only this producer writes until it commits, as `ArgWriter::new` requires.
-        let mut w = unsafe { ArgWriter::new(ptr, avail, self.strsize, self.max_items) };
-        if write_record(&mut w, k, aux, t, &payload) {
-            let n = w.written();
-            self.producer.commit(n);
-            return true;
+        if let Some(seg) = &mut self.seg {
+            if write_into(seg, self.budget, k, aux, t, &payload) {
+                publish(&self.shared, seg.seq, seg.pos);
+                return true;
+            }
         }
-        self.record_slow(k, aux, t, &payload)
+        self.record_slow(g, k, aux, t, &payload)
     }
 
     /// Writes the records dropped so far as one loss record.
     #[cold]
     #[inline(never)]
-    fn emit_loss(&mut self, g: u8) -> bool {
-        let n = self.pending_loss;
-        self.pending_loss = 0;
-        let ok = self.record(g, kind::LOSS, 0, |w: &mut ArgWriter| w.put(n.to_le_bytes()));
+    fn emit_loss(&mut self, g: u8) {
+        let n = std::mem::take(&mut self.pending_loss);
+        let t = global::ticks(g);
+        let payload = |w: &mut ArgWriter| w.put(n.to_le_bytes());
+        let ok = match &mut self.seg {
+            Some(seg) => write_into(seg, self.budget, kind::LOSS, 0, t, &payload),
+            None => false,
+        };
         if !ok {
-            // `record` counted one more loss for the loss record itself; restore the real count.
             self.pending_loss = n;
         }
-        ok
     }
 
-    /// A record that does not fit in the ring's contiguous free space: build it in the scratch
-    /// buffer (growing up to half the ring), then wait for space (`overflow=block`, while a
-    /// collector drains) or count it as lost.
+    /// The first record of the thread, or one that does not fit in the rest of the segment:
+    /// on to the next segment (mapping a new one, or in ring mode reusing the oldest), then
+    /// write it there.
     #[cold]
     #[inline(never)]
-    fn record_slow(&mut self, k: u8, aux: u32, t: u64, payload: &dyn Fn(&mut ArgWriter)) -> bool {
-        let max = self.producer.ring().capacity() / 2;
-        let mut size = 4096.min(max);
-        let n = loop {
-            self.scratch.resize(size + SLACK, 0);
-            // SAFETY: the scratch vector has `size + SLACK` initialised bytes.
-            let mut w = unsafe {
-                ArgWriter::new(
-                    self.scratch.as_mut_ptr(),
-                    size,
-                    self.strsize,
-                    self.max_items,
-                )
-            };
-            if write_record(&mut w, k, aux, t, payload) {
-                break w.written();
-            }
-            if size >= max {
-                // Larger than half the buffer: cannot be stored; count it.
-                self.pending_loss += 1;
-                return false;
-            }
-            size = (size * 2).min(max);
-        };
-        let need = |p: &Producer| {
-            if n > p.to_lap_end() {
-                p.to_lap_end() + n
-            } else {
-                n
-            }
-        };
-        let mut waited: Option<std::time::Instant> = None;
-        let mut spins = 0u32;
-        let rt = runtime();
-        loop {
-            let req = need(&self.producer);
-            if self.producer.free() >= req {
-                break;
-            }
-            let collector_alive =
-                STATE.load(Relaxed) != SHUTDOWN && rt.collector.alive() && !self.is_private();
-            if self.overflow == Overflow::Drop || !collector_alive {
-                self.pending_loss += 1;
-                return false;
-            }
-            let ring = self.producer.ring().clone();
-            ring.waiting.store(true, Relaxed);
-            waited.get_or_insert_with(std::time::Instant::now);
-            rt.collector.wake();
-            spins += 1;
-            if spins < 64 {
-                std::thread::yield_now();
-            } else {
-                std::thread::sleep(Duration::from_micros(200));
-            }
+    fn record_slow(&mut self, g: u8, k: u8, aux: u32, t: u64, payload: &dyn Fn(&mut ArgWriter)) -> bool {
+        if !self.next_segment() {
+            self.pending_loss += 1;
+            return false;
         }
-        self.producer.write_record(&self.scratch[..n]);
-        if let Some(start) = waited {
-            self.producer.ring().waiting.store(false, Relaxed);
-            let ns = start.elapsed().as_nanos() as u64;
-            let g = global::clock_mode();
-            let _ = self.record(g, kind::STALL, 0, |w: &mut ArgWriter| {
-                w.put(ns.to_le_bytes())
-            });
+        // A call's entry is stamped after the segment switch: mapping a segment (and starting
+        // the runtime, on a thread's first call) is the tracer's time, not the call's.
+        let t = if matches!(k, kind::ENTER | kind::ENTER_ASYNC) {
+            global::ticks(g)
+        } else {
+            t
+        };
+        if self.pending_loss != 0 {
+            self.emit_loss(g);
         }
-        true
+        let seg = self.seg.as_mut().expect("next_segment set it");
+        if write_into(seg, self.budget, k, aux, t, payload) {
+            publish(&self.shared, seg.seq, seg.pos);
+            true
+        } else {
+            // Larger than a whole segment: cannot be stored; count it.
+            self.pending_loss += 1;
+            false
+        }
     }
 
-    /// Whether `testing::capture` drains this thread's buffer (then nobody else will).
-    #[inline]
-    fn is_private(&self) -> bool {
-        #[cfg(feature = "testing")]
-        return self.private.load(Relaxed);
-        #[cfg(not(feature = "testing"))]
-        false
+    /// Seals the current segment (the collector may read it to its end).
+    fn seal(&mut self) {
+        if let Some(seg) = &self.seg {
+            seg.map.store_u32(seg_off::SEALED, 1);
+            publish(&self.shared, seg.seq, seg.pos);
+        }
+    }
+
+    /// Moves to a fresh segment; false when there is no trace file (or it cannot grow).
+    fn next_segment(&mut self) -> bool {
+        let Some(out) = self.out.clone().or_else(output::current) else {
+            return false;
+        };
+        if self.out.is_none() {
+            self.out = Some(out.clone());
+        }
+        self.seal();
+        let seq = self.seg.as_ref().map_or(0, |s| s.seq.wrapping_add(1));
+        let t0;
+        let map = if out.ring && self.ring.len() >= RING_SEGMENTS {
+            // Flight recorder: start over in the oldest segment; its records are lost.
+            if let Some(seg) = &self.seg {
+                if let Some(e) = self.ring.iter_mut().find(|(m, _)| Arc::ptr_eq(m, &seg.map)) {
+                    e.1 = seg.records;
+                }
+            }
+            let slot = seq as usize % RING_SEGMENTS;
+            self.evicted += self.ring[slot].1;
+            self.ring[slot].1 = 0;
+            let m = self.ring[slot].0.clone();
+            out.reuse_segment(&m, self.tid, seq, self.evicted);
+            t0 = segment_base(&m);
+            m
+        } else {
+            if let Some(seg) = &self.seg {
+                if let Some(e) = self.ring.iter_mut().find(|(m, _)| Arc::ptr_eq(m, &seg.map)) {
+                    e.1 = seg.records;
+                }
+            }
+            let Some(m) = out.thread_segment(self.tid, seq, self.evicted) else {
+                self.seg = None;
+                return false;
+            };
+            let m = Arc::new(m);
+            t0 = segment_base(&m);
+            if out.ring {
+                self.ring.push((m.clone(), 0));
+            }
+            if out.tailed {
+                self.shared
+                    .segs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((seq, m.clone()));
+            }
+            m
+        };
+        let len = map.len();
+        self.seg = Some(Seg {
+            base: map.ptr(),
+            map,
+            pos: SEG_HEADER,
+            end: len - SLACK - 1,
+            prev: t0,
+            seq,
+            records: 0,
+        });
+        true
     }
 }
 
-/// Writes one whole record through `w`: the header (its length patched in at the end), then the
-/// payload. False when it did not fit.
+/// The sequence number of a private (testing) segment, which is never published.
+#[cfg(feature = "testing")]
+const PRIVATE_SEQ: u32 = u32::MAX;
+
+/// Tells the collector how far the thread has written.
 #[inline(always)]
-fn write_record<F: Fn(&mut ArgWriter) + ?Sized>(
-    w: &mut ArgWriter,
+fn publish(shared: &ThreadShared, seq: u32, pos: usize) {
+    #[cfg(feature = "testing")]
+    if seq == PRIVATE_SEQ {
+        return;
+    }
+    shared.publish(seq, pos);
+}
+
+/// The base ticks stored in a segment's header.
+fn segment_base(m: &Mapping) -> u64 {
+    let mut b = [0u8; 8];
+    m.read(seg_off::BASE, &mut b);
+    u64::from_le_bytes(b)
+}
+
+#[cold]
+#[inline(never)]
+fn take_anchor() {
+    // One thread takes it; the others carry on (the deadline moves as soon as it is taken).
+    NEXT_ANCHOR.store(u64::MAX, Relaxed);
+    if let Some(out) = output::current() {
+        out.anchor();
+    }
+}
+
+/// Writes one whole record at `seg.pos`: header byte (last, with `Release`), `aux`, time
+/// delta, for call entries the number of values, then the payload, then the terminating 0.
+/// False when it does not fit in the rest of the segment.
+#[inline(always)]
+fn write_into<F: Fn(&mut ArgWriter) + ?Sized>(
+    seg: &mut Seg,
+    budget: Budget,
     k: u8,
     aux: u32,
-    ticks: u64,
+    t: u64,
     payload: &F,
 ) -> bool {
-    w.put(Header::bytes(k, aux, ticks));
-    payload(w);
+    let start = seg.pos;
+    let room = seg.end.saturating_sub(start + 1);
+    // SAFETY: the segment's mapping is valid for `end + SLACK + 1` bytes from `base` and only
+    // this thread writes past `pos`; `start + 1 + room + SLACK <= end + SLACK`.
+    let mut w = unsafe { ArgWriter::new(seg.base.add(start + 1), room, budget) };
+    let dt = t.saturating_sub(seg.prev);
+    let (ac, dc) = (class(u64::from(aux)), class(dt));
+    w.put_class(u64::from(aux), ac);
+    w.put_class(dt, dc);
+    let count_at = if matches!(k, kind::ENTER | kind::ENTER_ASYNC) {
+        let at = w.mark();
+        w.put([0u8]);
+        Some(at)
+    } else {
+        None
+    };
+    payload(&mut w);
     if w.overflowed() {
         return false;
     }
-    let n = w.written();
-    w.patch_u32(Header::LEN_AT, n as u32);
+    if let Some(at) = count_at {
+        let n = w.values() as u8;
+        w.patch_u8(at, n);
+    }
+    let end = start + 1 + w.written();
+    seg.map.write(end, &[0]);
+    seg.map.store_u8(start, record::header(k, ac, dc));
+    seg.pos = end;
+    seg.prev = seg.prev.max(t);
+    seg.records += 1;
     true
 }

@@ -153,6 +153,8 @@ fn page_size() -> usize {
 pub struct Mapping {
     ptr: *mut u8,
     len: usize,
+    /// Offset in the file (0 for anonymous memory).
+    offset: u64,
 }
 
 // SAFETY: the mapping is plain memory; who writes where is the owner's protocol (one writer per
@@ -181,6 +183,7 @@ impl Mapping {
         Ok(Mapping {
             ptr: p.cast(),
             len,
+            offset,
         })
     }
 
@@ -203,7 +206,13 @@ impl Mapping {
         Ok(Mapping {
             ptr: p.cast(),
             len,
+            offset: 0,
         })
+    }
+
+    /// Offset of the mapping in its file.
+    pub fn offset(&self) -> u64 {
+        self.offset
     }
 
     /// Start of the mapping.
@@ -381,6 +390,19 @@ impl TraceFile {
     /// Marks the trace finished (the process is exiting normally).
     pub fn finish(&self) {
         self.header.store_u32(file_off::STATE, 1);
+    }
+
+    /// Gives the pages of `[offset, offset + len)` back (a memory file's consumed segments).
+    pub fn release(&self, offset: u64, len: usize) {
+        // SAFETY: plain system call on a descriptor we own; punching a hole only frees pages.
+        unsafe {
+            libc::fallocate(
+                self.file.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                offset as libc::off_t,
+                len as libc::off_t,
+            )
+        };
     }
 
     /// A second handle on the file, for readers inside the process.

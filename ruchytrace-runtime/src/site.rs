@@ -114,15 +114,19 @@ impl CallSite {
 static SITES: Mutex<Vec<&'static CallSite>> = Mutex::new(Vec::new());
 
 /// Registers `site` (once) and caches its filter/sampling decision: `filter` is the process's
-/// name filter, `global_sample` its `RUCHYTRACE_SAMPLE` rate.
+/// name filter, `global_sample` its `RUCHYTRACE_SAMPLE` rate. True when this call registered it.
 #[cold]
-pub(crate) fn resolve(site: &'static CallSite, filter: Option<&Filter>, global_sample: u32) {
+pub(crate) fn resolve(
+    site: &'static CallSite,
+    filter: Option<&Filter>,
+    global_sample: u32,
+) -> bool {
     if site.state.load(Acquire) != SITE_UNRESOLVED {
-        return;
+        return false;
     }
     let mut sites = SITES.lock().unwrap_or_else(|e| e.into_inner());
     if site.state.load(Acquire) != SITE_UNRESOLVED {
-        return;
+        return false;
     }
     sites.push(site);
     site.id.store(sites.len() as u32, Relaxed);
@@ -134,6 +138,7 @@ pub(crate) fn resolve(site: &'static CallSite, filter: Option<&Filter>, global_s
         (true, _, _) => SITE_SAMPLED,
     };
     site.state.store(st, Release);
+    true
 }
 
 /// Looks a site up by id (collector side).

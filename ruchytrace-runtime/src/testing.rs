@@ -22,45 +22,65 @@
 //! assert_eq!(testing::render(&events), "-> double(x=21)\n<- double() = 42\n");
 //! ```
 
-use crate::collector;
+use crate::clock::Converter;
 use crate::format::{Nesting, SiteTable};
 use crate::global;
 use crate::model::{Event, Return, Site};
-use crate::record;
-use crate::recorder;
+use crate::record::{self, Decoded};
+use crate::recorder::{self, Seg};
+use crate::segment::{Mapping, SEG_HEADER};
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering::*;
+use std::sync::Arc;
 
 /// Runs `f` with recording enabled and returns the events the current thread recorded during
 /// it, in order, with timestamps in `CLOCK_MONOTONIC` nanoseconds. The events do not go to the
-/// trace output.
+/// trace output: the thread records into private memory meanwhile.
 pub fn capture(f: impl FnOnce()) -> Vec<Event> {
     crate::enable();
     let rt = global::runtime();
-    let Some(handle) = collector::handle() else {
+    let mut conv = Converter::new(rt.tsc);
+    let base = global::ticks(global::clock_mode());
+    let map = Arc::new(Mapping::anonymous(16 << 20).expect("anonymous memory for capture"));
+    let Some(prev) = recorder::swap_segment(Some(Seg::private(map, base))) else {
         f();
         return Vec::new();
     };
-    let Some((private, ring, tid)) = recorder::current_private_flag() else {
-        f();
-        return Vec::new();
-    };
-    // Drain what this thread recorded before, then take its ring over.
-    handle.drain_then(|| private.store(true, Release));
-    struct Restore(std::sync::Arc<std::sync::atomic::AtomicBool>);
+    struct Restore(Option<Option<Seg>>);
     impl Drop for Restore {
         fn drop(&mut self) {
-            self.0.store(false, Release);
+            if let Some(prev) = self.0.take() {
+                let _ = recorder::swap_segment(prev);
+            }
         }
     }
-    let restore = Restore(private);
+    let mut restore = Restore(Some(prev));
     f();
-    let mut raw = Vec::new();
-    if let Err(e) = handle.exclusive(|| record::drain_ring(&ring, &mut raw)) {
-        panic!("damaged buffer record: {}", e.0);
-    }
+    let mine = recorder::swap_segment(restore.0.take().expect("set above"))
+        .flatten()
+        .expect("the private segment is still in place");
     drop(restore);
-    handle.convert(raw, rt.pid, tid)
+    conv.anchor();
+    let (map, end) = mine.into_parts();
+    let bytes = map.slice(0, end + 1);
+    let (pid, tid) = (rt.pid(), global::gettid());
+    let mut pos = SEG_HEADER;
+    let mut ticks = base;
+    let mut out = Vec::new();
+    loop {
+        match record::decode_at(bytes, pos) {
+            Ok(Some(r)) => {
+                ticks = ticks.wrapping_add(r.dt);
+                pos = r.next;
+                if let Decoded::Event(mut e) = r.decoded {
+                    crate::format::segmented::set_identity(&mut e, conv.to_ns(ticks), pid, tid);
+                    out.push(e);
+                }
+            }
+            Ok(None) => break,
+            Err(e) => panic!("damaged record at offset {pos}: {}", e.0),
+        }
+    }
+    out
 }
 
 /// The site with this id, as it would appear in a trace file.

@@ -1,63 +1,81 @@
-//! The collector: a background thread that drains every thread's ring every `RUCHYTRACE_FLUSH_MS`
-//! (or at once when a producer waits for space), converts clock ticks to `CLOCK_MONOTONIC`
-//! nanoseconds, orders the events by time, keeps the per-function statistics behind
-//! [`crate::summary`], and streams the events to the output writer.
+//! The collector: turns what the threads recorded into a text or JSON output and into the
+//! statistics behind [`crate::summary`]. It never sits between a thread and its record: threads
+//! write straight into the trace file (`recorder`, `output`), and the collector *reads*.
 //!
-//! * this file: the collector thread and its [`Handle`], the one way the rest of the runtime
-//!   reaches the collector (flush, finish, statistics);
-//! * `sink`: the output side and the event-model path (decode, order, count, write);
-//! * `fast`: the binary fast path (records transcoded straight into the binary format);
+//! * Text and JSON outputs (not in ring mode): a background thread tails every thread's
+//!   segments every `RUCHYTRACE_FLUSH_MS`, converts ticks to `CLOCK_MONOTONIC` nanoseconds,
+//!   orders the events by time and writes them (`tail`, `sink`). Consumed segments are
+//!   released (the memory file's pages with them).
+//! * Ring mode with a text or JSON output: nothing runs during recording; at exit the memory
+//!   file is read whole (`format::segmented`) and its surviving events are written.
+//! * Binary output: no thread at all. [`crate::summary`] reads the trace file back.
+//!
+//! * this file: the [`Handle`], the one way the rest of the runtime reaches the collector;
+//! * `tail`: reading the segments threads are still writing;
+//! * `sink`: counting and writing events;
 //! * `stats`: the per-function counters.
-//!
-//! All draining happens under one lock (the handle's sink), so each ring has exactly one
-//! consumer at a time whether the drain runs on the collector thread, in [`crate::flush`], or
-//! at process exit.
 
-mod fast;
 mod sink;
 mod stats;
+mod tail;
 
-use crate::clock::{self, Converter};
 use crate::config::OutputFormat;
-use crate::format::{Format, SiteTable};
+use crate::format::segmented::SegmentedReader;
+use crate::format::{binary::Record, Format, SiteTable};
 use crate::global::{self, Runtime};
-#[cfg(feature = "testing")]
-use crate::model::Event;
-use crate::model::{ClockInfo, Metadata, RecordSettings, FN_TRACE_FORMAT, SCHEMA_VERSION};
-#[cfg(feature = "testing")]
-use crate::record::RawEvent;
-use fast::FastBuf;
+use crate::output::{self, Output};
 use sink::Sink;
 pub use stats::SiteStats;
 pub(crate) use stats::Stats;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering::*};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-/// A cycle that drained at least this much starts the next one without waiting for the period.
-const BUSY_BYTES: usize = 64 << 10;
-
-/// What a drain cycle works with: the output side and the fast path's reusable buffers.
+/// What a drain works with.
 struct Drain {
     sink: Sink,
-    fast: FastBuf,
+    tail: tail::Tail,
+    out: Arc<Output>,
+    /// Statistics are computed by reading the file back (binary output and ring mode).
+    from_file: bool,
 }
 
 impl Drain {
-    /// Drains every ring once: straight into the binary encoding when the output allows it,
-    /// else through the event model.
     fn cycle(&mut self, rt: &Runtime) {
-        if !self.sink.begin_cycle() {
+        if self.sink.is_finished() || self.from_file {
             return;
         }
-        if self.sink.wants_fast_path() {
-            fast::cycle(&mut self.sink, &mut self.fast, rt);
-            self.sink.flush_output();
-        } else {
-            self.sink.cycle_model(rt);
-        }
+        self.tail.cycle(rt, &mut self.sink);
+        self.sink.flush_output();
     }
+
+    /// Statistics recomputed from the trace file (binary output, ring mode).
+    fn stats_from_file(&mut self) -> (Stats, SiteTable) {
+        let mut sink = Sink::new(None, self.sink.meta.clone());
+        if let Some(bytes) = read_back(&self.out) {
+            if let Ok(reader) = SegmentedReader::new(bytes) {
+                for rec in reader {
+                    match rec {
+                        Record::Site(s) => sink.add_site(s),
+                        Record::Event(e) if e.ts() >= self.tail.reset_ns => sink.emit(&e),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        (sink.stats(), sink.site_table().clone())
+    }
+}
+
+/// The whole trace file, read back.
+fn read_back(out: &Output) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut f = out.file.try_clone_file().ok()?;
+    io::Seek::seek(&mut f, io::SeekFrom::Start(0)).ok()?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// The running collector: what the rest of the runtime may ask of it.
@@ -66,23 +84,33 @@ pub(crate) struct Handle {
     stop: Arc<AtomicBool>,
 }
 
-static HANDLE: OnceLock<Handle> = OnceLock::new();
+static HANDLE: Mutex<Option<Arc<Handle>>> = Mutex::new(None);
 
 /// The collector, once started.
-pub(crate) fn handle() -> Option<&'static Handle> {
-    HANDLE.get()
+pub(crate) fn handle() -> Option<Arc<Handle>> {
+    HANDLE.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// Starts the collector unless it runs already; `before` runs first, once. Returns whether this
-/// call started it.
-pub(crate) fn start_once(rt: &'static Runtime, before: impl FnOnce()) -> bool {
-    let mut started = false;
-    HANDLE.get_or_init(|| {
-        before();
-        started = true;
-        spawn(rt)
-    });
-    started
+/// Forgets the collector (in a forked child, whose collector thread does not exist).
+pub(crate) fn forget() {
+    if let Ok(mut h) = HANDLE.try_lock() {
+        if let Some(h) = h.take() {
+            // Its thread is the parent's; its output writer would write the parent's stream.
+            std::mem::forget(h);
+        }
+    }
+}
+
+/// Opens the trace file and starts the collector unless they exist already; `before` runs
+/// first, once. Returns whether this call started them, or the error that stopped it.
+pub(crate) fn start_once(rt: &'static Runtime, before: impl FnOnce()) -> io::Result<bool> {
+    let mut h = HANDLE.lock().unwrap_or_else(|e| e.into_inner());
+    if h.is_some() {
+        return Ok(false);
+    }
+    before();
+    *h = Some(Arc::new(spawn(rt)?));
+    Ok(true)
 }
 
 impl Handle {
@@ -90,85 +118,84 @@ impl Handle {
         self.drain.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Drains every ring now, on the calling thread.
+    /// Reads and writes out everything recorded so far, on the calling thread.
     pub(crate) fn flush(&self) {
         self.lock().cycle(global::runtime());
     }
 
-    /// Drains every ring now unless a drain is already running (safe from a panic hook).
+    /// As [`Handle::flush`], unless a drain is already running (safe from a panic hook).
     pub(crate) fn try_flush(&self) {
-        if let Ok(mut sink) = self.drain.try_lock() {
-            sink.cycle(global::runtime());
+        if let Ok(mut d) = self.drain.try_lock() {
+            d.cycle(global::runtime());
         }
     }
 
-    /// Final drain and trailer; later calls do nothing. Stops the collector thread.
+    /// Final drain and trailer; later calls do nothing. Stops the collector thread and marks
+    /// the trace file finished.
     pub(crate) fn finish(&self) {
         self.stop.store(true, Relaxed);
         global::runtime().collector.wake();
-        let mut sink = self.lock();
-        sink.cycle(global::runtime());
-        sink.sink.finish();
+        let mut d = self.lock();
+        if d.sink.is_finished() {
+            return;
+        }
+        d.out.finish();
+        if d.from_file {
+            // Ring mode with a text or JSON output: the surviving events, from the file.
+            if d.sink.has_writer() {
+                if let Some(bytes) = read_back(&d.out) {
+                    if let Ok(reader) = SegmentedReader::new(bytes) {
+                        for rec in reader {
+                            match rec {
+                                Record::Site(s) => d.sink.add_site(s),
+                                Record::Event(e) => d.sink.emit(&e),
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+            }
+        } else {
+            d.cycle(global::runtime());
+        }
+        d.sink.finish();
     }
 
-    /// Drains every ring, then returns the statistics and the sites seen so far.
+    /// Reads everything recorded so far, then returns the statistics and the sites seen.
     pub(crate) fn snapshot(&self) -> (Stats, SiteTable) {
-        let mut sink = self.lock();
-        sink.cycle(global::runtime());
-        (sink.sink.stats(), sink.sink.site_table().clone())
+        let mut d = self.lock();
+        if d.from_file {
+            return d.stats_from_file();
+        }
+        d.cycle(global::runtime());
+        (d.sink.stats(), d.sink.site_table().clone())
     }
 
-    /// Drains every ring, then forgets the statistics (events already written stay written).
+    /// Forgets the statistics (events already written stay written).
     pub(crate) fn reset_stats(&self) {
-        let mut sink = self.lock();
-        sink.cycle(global::runtime());
-        sink.sink.reset_stats();
-    }
-
-    /// Drains every ring, then runs `f` while no other drain can start.
-    #[cfg(feature = "testing")]
-    pub(crate) fn drain_then<R>(&self, f: impl FnOnce() -> R) -> R {
-        let mut sink = self.lock();
-        sink.cycle(global::runtime());
-        f()
-    }
-
-    /// Runs `f` while no drain runs (so `f` may consume a ring itself).
-    #[cfg(feature = "testing")]
-    pub(crate) fn exclusive<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _sink = self.lock();
-        f()
-    }
-
-    /// Converts raw events drained outside the collector (testing), with a fresh anchor of the
-    /// collector's clock converter.
-    #[cfg(feature = "testing")]
-    pub(crate) fn convert(&self, raw: Vec<RawEvent>, pid: u32, tid: u32) -> Vec<Event> {
-        let mut sink = self.lock();
-        let conv = sink.sink.converter();
-        conv.anchor();
-        raw.into_iter()
-            .map(|r| {
-                let ts = conv.to_ns(r.ticks);
-                r.finish(ts, pid, tid)
-            })
-            .collect()
+        let mut d = self.lock();
+        d.cycle(global::runtime());
+        d.sink.reset_stats();
+        d.tail.reset_ns = crate::clock::monotonic_ns();
     }
 }
 
-fn expand_pid(path: &str, pid: u32) -> String {
-    path.replace("%p", &pid.to_string())
-}
-
-fn open_output(rt: &Runtime) -> (Box<dyn Write + Send>, Format) {
+/// Where text and JSON go.
+fn open_text_output(rt: &Runtime) -> (Box<dyn Write + Send>, Format) {
     let fmt = match rt.settings.effective_format() {
-        OutputFormat::Text => Format::Text,
         OutputFormat::Json => Format::Json,
-        OutputFormat::Binary => Format::Binary,
+        _ => Format::Text,
     };
     if let Some(path) = &rt.settings.output {
-        let path = expand_pid(path, rt.pid);
-        match std::fs::File::create(&path) {
+        let path = path.replace("%p", &rt.pid().to_string());
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+        {
             Ok(f) => return (Box::new(io::BufWriter::with_capacity(1 << 16, f)), fmt),
             Err(e) => eprintln!(
                 "ruchytrace: warning: cannot create trace output {path:?}: {e}; writing text to stderr"
@@ -179,95 +206,55 @@ fn open_output(rt: &Runtime) -> (Box<dyn Write + Send>, Format) {
     (Box::new(io::BufWriter::new(io::stderr())), fmt)
 }
 
-/// The trace header: program, settings, clock anchor.
-fn metadata(rt: &Runtime, collector_tid: Option<u32>) -> Metadata {
-    let program = std::fs::read_link("/proc/self/exe")
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| std::env::args().next().unwrap_or_default());
-    let mono = clock::monotonic_ns();
-    let real = clock::realtime_ns();
-    let s = &rt.settings;
-    Metadata {
-        format: FN_TRACE_FORMAT.to_string(),
-        version: SCHEMA_VERSION,
-        ruchytrace_version: env!("CARGO_PKG_VERSION").to_string(),
-        program,
-        args: std::env::args().collect(),
-        pid: rt.pid,
-        collector_tid,
-        clock: ClockInfo {
-            domain: "CLOCK_MONOTONIC".into(),
-            source: if rt.tsc { "TSC" } else { "CLOCK_MONOTONIC" }.into(),
-            realtime_ns: real,
-            monotonic_ns: mono,
-            tsc_hz: None,
-        },
-        settings: RecordSettings {
-            sample: s.sample,
-            filter: s.filter.clone(),
-            overflow: s.overflow.as_str().into(),
-            buffer_bytes: s.buffer as u64,
-            strsize: s.strsize as u32,
-            max_items: s.max_items as u32,
-        },
-    }
-}
-
-/// Opens the output, starts the collector thread and writes the trace header.
-fn spawn(rt: &'static Runtime) -> Handle {
-    let (out, fmt) = open_output(rt);
-    let sink = Drain {
-        sink: Sink::new(rt, out, fmt, Converter::new(rt.tsc), metadata(rt, None)),
-        fast: FastBuf::default(),
-    };
-    let handle = Handle {
-        drain: Arc::new(Mutex::new(sink)),
-        stop: Arc::new(AtomicBool::new(false)),
-    };
-    let signal = &rt.collector;
-    signal.set_alive(true);
-    let (sink, stop) = (handle.drain.clone(), handle.stop.clone());
-    let period = Duration::from_millis(rt.settings.flush_ms);
-    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-    let spawned = std::thread::Builder::new()
-        .name("ruchytrace-collector".into())
-        .spawn(move || {
-            let _ = tid_tx.send(global::gettid());
-            let signal = &rt.collector;
-            let mut busy = false;
-            while !stop.load(Relaxed) {
-                // While threads produce faster than one buffer per period, drain again at
-                // once: the collector then runs alongside the producers instead of in turns
-                // with them (a producer that waits for space would otherwise wait for this
-                // thread's whole cycle and then its own sleep).
-                if !busy {
+/// Starts the collector thread (text and JSON outputs) and opens the trace file.
+fn spawn(rt: &'static Runtime) -> io::Result<Handle> {
+    let binary = rt.settings.effective_format() == OutputFormat::Binary;
+    let ring = rt.settings.overflow == crate::config::Overflow::Ring;
+    let stop = Arc::new(AtomicBool::new(false));
+    let slot: Arc<Mutex<Option<Arc<Mutex<Drain>>>>> = Arc::new(Mutex::new(None));
+    let mut collector_tid = None;
+    if !binary && !ring {
+        // The thread first, so the file's header can name it (its system calls are tracer
+        // traffic); it waits until the drain exists.
+        let (stop2, slot2) = (stop.clone(), slot.clone());
+        let period = Duration::from_millis(rt.settings.flush_ms);
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("ruchytrace-collector".into())
+            .spawn(move || {
+                let _ = tid_tx.send(global::gettid());
+                let signal = &rt.collector;
+                signal.set_alive(true);
+                while !stop2.load(Relaxed) {
                     signal.wait(period);
+                    if stop2.load(Relaxed) {
+                        break;
+                    }
+                    let drain = slot2.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    if let Some(d) = drain {
+                        d.lock().unwrap_or_else(|e| e.into_inner()).cycle(rt);
+                    }
                 }
-                if stop.load(Relaxed) {
-                    break;
-                }
-                let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
-                s.cycle(rt);
-                busy = s.sink.drained() >= BUSY_BYTES;
-                drop(s);
-                if busy {
-                    // Let records accumulate a little: per-cycle costs (locks, anchor, flush)
-                    // are then spread over many events.
-                    std::thread::sleep(Duration::from_micros(50));
-                }
+                signal.set_alive(false);
+            });
+        collector_tid = match spawned {
+            Ok(_) => tid_rx.recv_timeout(Duration::from_secs(5)).ok(),
+            Err(e) => {
+                eprintln!("ruchytrace: warning: cannot start the collector thread: {e}; events are written at exit");
+                None
             }
-            signal.set_alive(false);
-        });
-    // The header goes out before any event, whoever drains first; it names the collector's
-    // thread so its own system calls can be told apart from the program's.
-    let collector_tid = match spawned {
-        Ok(_) => tid_rx.recv_timeout(Duration::from_secs(5)).ok(),
-        Err(e) => {
-            eprintln!("ruchytrace: warning: cannot start the collector thread: {e}; events are written at exit");
-            signal.set_alive(false);
-            None
-        }
-    };
-    handle.lock().sink.begin(collector_tid);
-    handle
+        };
+    }
+    let out = output::open(rt, collector_tid)?;
+    let text = (!binary).then(|| open_text_output(rt));
+    let mut sink = Sink::new(text, output::metadata(rt, collector_tid));
+    sink.begin(collector_tid);
+    let drain = Arc::new(Mutex::new(Drain {
+        sink,
+        tail: tail::Tail::new(rt.tsc),
+        out,
+        from_file: binary || ring,
+    }));
+    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(drain.clone());
+    Ok(Handle { drain, stop })
 }

@@ -19,6 +19,7 @@ use std::path::Path;
 
 pub mod binary;
 pub mod json;
+pub mod segmented;
 mod nesting;
 pub mod text;
 pub mod value_json;

@@ -450,7 +450,7 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
     }
 }
 
-fn set_identity(e: &mut Event, t: u64, p: u32, th: u32) {
+pub(crate) fn set_identity(e: &mut Event, t: u64, p: u32, th: u32) {
     match e {
         Event::Enter { ts, pid, tid, .. }
         | Event::Exit { ts, pid, tid, .. }

@@ -92,21 +92,6 @@ impl<W: Write + Send> BinaryWriter<W> {
         index
     }
 
-    /// Collector fast path: appends the head of an event record (as [`TraceWriter::event`]
-    /// would) and returns the frame buffer, for the caller to append the payload.
-    pub(crate) fn raw_event(&mut self, tag: u8, pid: u32, tid: u32, ts: u64) -> &mut Vec<u8> {
-        self.event_head(tag, pid, tid, ts);
-        &mut self.buf
-    }
-
-    /// Collector fast path: closes the frame once it is large enough (as after an event).
-    pub(crate) fn end_raw_event(&mut self) -> io::Result<()> {
-        if self.buf.len() >= FRAME_TARGET {
-            self.emit_frame()?;
-        }
-        Ok(())
-    }
-
     fn close(&mut self, trailer: &Trailer, truncation: Option<&str>) -> io::Result<()> {
         if let Some(t) = truncation {
             self.buf.push(tag::SOURCE_TRUNCATED);
