@@ -38,13 +38,15 @@ struct Run {
     inputs: Vec<PathBuf>,
 }
 
-/// Runs the example once under `ruchytrace run --syscalls -o OUT`.
+/// Runs the example once under `ruchytrace run --syscalls -o OUT`; `None` (the calling test
+/// reported as skipped) when ptrace is not permitted.
+#[track_caller]
 fn traced() -> Option<&'static Run> {
-    static RUN: OnceLock<Option<Run>> = OnceLock::new();
-    RUN.get_or_init(|| {
-        if !support::ptrace_permitted() {
-            return None;
-        }
+    if !support::ptrace_or_skip() {
+        return None;
+    }
+    static RUN: OnceLock<Run> = OnceLock::new();
+    Some(RUN.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
         let data = tmp.path().join("data");
@@ -74,14 +76,13 @@ fn traced() -> Option<&'static Run> {
         assert_eq!(inputs.len(), 1, "one function trace expected: {inputs:?}");
         inputs.push(out.join("sys.json"));
         assert!(out.join("merged.txt").exists());
-        Some(Run {
+        Run {
             _tmp: tmp,
             out,
             data,
             inputs,
-        })
-    })
-    .as_ref()
+        }
+    }))
 }
 
 fn merge(run: &Run, extra: &[&str]) -> String {

@@ -2,6 +2,9 @@
 //! --syscalls` will call it. Its own test binary with a single test: the tracer reaps children
 //! with `waitpid(-1)`, which must not race with other tests' child processes.
 
+#[path = "support/skip.rs"]
+mod skip;
+
 use ruchytrace::syscalls::{self, Event, Options};
 
 #[test]
@@ -21,7 +24,7 @@ fn trace_command_returns_status_and_events() {
         Err(syscalls::Error::Ptrace { source, .. })
             if source.raw_os_error() == Some(libc::EPERM) =>
         {
-            eprintln!("SKIPPED: ptrace is not permitted here");
+            skip::skip("ptrace is not permitted here (PTRACE_TRACEME: EPERM)");
             return;
         }
         other => other.unwrap(),
