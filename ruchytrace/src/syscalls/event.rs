@@ -150,7 +150,8 @@ pub struct Metadata {
     pub pid: i32,
     /// Architecture of the syscall numbers (`"x86_64"`, `"aarch64"`).
     pub arch: String,
-    /// The clock pair of DESIGN.md.
+    /// `CLOCK_REALTIME` and `CLOCK_MONOTONIC` read back to back, as the function trace's
+    /// metadata records them, so the two traces' timestamps convert alike.
     pub clock: ClockInfo,
     /// Recording options.
     pub options: RecordedOptions,

@@ -105,7 +105,8 @@ pub struct Outcome {
     pub trace: Option<SysTrace>,
 }
 
-/// The clock pair of DESIGN.md, read back to back.
+/// `CLOCK_REALTIME` and `CLOCK_MONOTONIC`, read back to back (the clock pair that both trace
+/// formats record).
 fn clock_info() -> ClockInfo {
     let realtime_ns = sys::clock_ns(libc::CLOCK_REALTIME);
     let monotonic_ns = sys::clock_ns(libc::CLOCK_MONOTONIC);
