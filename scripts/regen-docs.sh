@@ -26,20 +26,26 @@
 #   `excerpt START END [START END ...]` prints, from its standard input, each range from the
 #   first line matching the Perl regex START (searching after the previous range) to the first
 #   line matching END at or after it, with a `...` line wherever lines were left out.
+# * `fixture_ruchy` (a helper) puts a stand-in `ruchy` in `$RUCHY` that prints the committed
+#   transpiler output `examples/ruchy/fixtures/NAME.rs` for `ruchy transpile .../NAME.ruchy` —
+#   what the real Ruchy printed (scripts/regen-ruchy-fixtures.sh) — so `ruchytrace ruchy run`
+#   examples run without Ruchy installed. Its builds are cached in `$XDG_CACHE_HOME`, which the
+#   script points at RUCHYTRACE_DOCS_CACHE (default: `docs-cache/` next to the binaries).
 # * The fence's info string (`text`, `console`, `json`...) is kept; only the body is rewritten.
 #
 # ## Normalisation
 #
 # What is written into the docs is the command's output with machine-specific parts replaced:
-#   1. the run's temporary directory -> `/tmp`; the binaries' directory -> `target/debug`;
-#      the repository root -> nothing (paths become relative);
+#   1. the run's temporary directory -> `/tmp`; the build cache -> `~/.cache`; the binaries'
+#      directory -> `target/debug`; the repository root -> nothing (paths become relative);
 #   2. process and thread ids are renumbered 4242, 4243, ... in order of first appearance.
 #      An id is a number after `pid `, `thread `, `tid `, `"pid":`, `"tid":`,
 #      `"collector_tid":`, `[tid `, or in a file name `NAME-ID.EXT` / `fn-ID.rtrace`; every other
 #      occurrence of the same number (a getpid() result...) is renumbered with it.
 # When checking, both the checked-in block and the fresh output are compared after masking what
 # changes from run to run: timestamps `[secs.micros]`; durations (`12us`, `0.026ms`, `1.5s`);
-# hexadecimal addresses of 5+ digits; JSON `*_ns` times and the clock `source`; percentages;
+# hexadecimal addresses of 5+ digits; 16-hex-digit build hashes after `_` (they cover the
+# checkout's path); JSON `*_ns` times and the clock `source`; percentages;
 # and runs of blanks next to a number or a masked value (so table columns may change width;
 # indentation before names is kept). Everything else — names, arguments, values, counts,
 # nesting, line order — must match exactly.
@@ -77,8 +83,16 @@ fi
 BIN="$(cd "$RUCHYTRACE_DOCS_BIN" && pwd)"
 [ -x "$BIN/ruchytrace" ] || { echo "regen-docs: no ruchytrace binary in $BIN" >&2; exit 2; }
 
+CACHE="${RUCHYTRACE_DOCS_CACHE:-$BIN/docs-cache}"
+mkdir -p "$CACHE"
+
 # Helpers available to the commands.
 HELPERS='
+fixture_ruchy() {
+    printf "#!/bin/sh\n[ \"\$1\" = transpile ] || exit 2\nexec cat \"%s/examples/ruchy/fixtures/\$(basename \"\$2\" .ruchy).rs\"\n" "$ROOT" >"$TMPDIR/ruchy"
+    chmod +x "$TMPDIR/ruchy"
+    export RUCHY="$TMPDIR/ruchy"
+}
 excerpt() {
     perl -e '"'"'
         my @pairs = @ARGV; @ARGV = ();
@@ -97,15 +111,16 @@ excerpt() {
         }
         push @out, "...\n" if $last < $#lines;
         print @out;
-    '"'"' "$@"
+    '"'"' -- "$@"
 }
 '
 
 # normalise TMPDIR < output > output (see "Normalisation" above).
 normalise() {
     perl -0777 -pe '
-        BEGIN { ($tmp, $bin, $root) = splice(@ARGV, 0, 3) }
+        BEGIN { ($tmp, $cache, $bin, $root) = splice(@ARGV, 0, 4) }
         s/\Q$tmp\E/\/tmp/g;
+        s/\Q$cache\E/~\/.cache/g;
         s/\Q$bin\E/target\/debug/g;
         s/\Q$root\E\///g;
         s/\Q$root\E/./g;
@@ -118,7 +133,7 @@ normalise() {
             my $re = join "|", map { quotemeta } sort { length($b) <=> length($a) } keys %id;
             s/(?<!\d)($re)(?!\d)/$id{$1}/g;
         }
-    ' "$1" "$BIN" "$ROOT"
+    ' "$1" "$CACHE" "$BIN" "$ROOT"
 }
 
 # mask < text > text: what may change between two runs (see above).
@@ -128,6 +143,7 @@ mask() {
         s/"(\w+_ns)":\d+/"$1":N/g;
         s/"source":"[^"]*"/"source":S/g;
         s/0x[0-9a-f]{5,}/0xADDR/g;
+        s/_[0-9a-f]{16}\b/_HASH/g;
         s/(?<![\w.])\d+(?:\.\d+)?(?:ns|us|ms|s)\b/D/g;
         s/\d+(?:\.\d+)?%/P%/g;
         s/[ \t]+(?=D\b|P%|\d)/ /g;
@@ -145,7 +161,7 @@ run_block() {
     out="$(
         unset $(compgen -e | grep '^RUCHYTRACE' || true)
         cd "$ROOT" && env PATH="$BIN:$PATH" EXAMPLES="$BIN/examples" ROOT="$ROOT" \
-            TMPDIR="$tmp" TMP="$tmp" LC_ALL=C \
+            TMPDIR="$tmp" TMP="$tmp" LC_ALL=C XDG_CACHE_HOME="$CACHE" \
             bash -o pipefail -c "$HELPERS
 $cmd" 2>&1
     )"

@@ -30,7 +30,12 @@ fn docs_examples_are_current() {
     let mut cmd = Command::new("bash");
     cmd.arg(root().join("scripts/regen-docs.sh"))
         .arg("--check")
-        .env("RUCHYTRACE_DOCS_BIN", bin_dir);
+        .env("RUCHYTRACE_DOCS_BIN", bin_dir)
+        // Share the build cache of tests/ruchy.rs: the runtime compiles once for both.
+        .env(
+            "RUCHYTRACE_DOCS_CACHE",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("ruchy-cache"),
+        );
     if ptrace.is_err() {
         cmd.env("RUCHYTRACE_DOCS_NO_PTRACE", "1");
     }
