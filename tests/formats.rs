@@ -771,7 +771,7 @@ fn convert_command_line_exit_statuses() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.rtrace");
     std::fs::write(&good, binary_bytes()).unwrap();
-    let out = std::process::Command::new(&bin)
+    let out = std::process::Command::new(bin)
         .arg("convert")
         .arg(&good)
         .output()
@@ -785,7 +785,7 @@ fn convert_command_line_exit_statuses() {
     assert_eq!(String::from_utf8(out.stdout).unwrap(), GOLDEN);
     let bad = dir.path().join("bad.rtrace");
     std::fs::write(&bad, b"\x00\x01garbage").unwrap();
-    let out = std::process::Command::new(&bin)
+    let out = std::process::Command::new(bin)
         .arg("convert")
         .arg(&bad)
         .output()
@@ -801,7 +801,7 @@ fn convert_command_line_exit_statuses() {
     let cut = dir.path().join("cut.rtrace");
     std::fs::write(&cut, &bytes[..bytes.len() - 40]).unwrap();
     let json = dir.path().join("cut.json");
-    let out = std::process::Command::new(&bin)
+    let out = std::process::Command::new(bin)
         .args([
             "convert".as_ref(),
             cut.as_os_str(),
