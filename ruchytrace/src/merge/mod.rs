@@ -1,17 +1,6 @@
 //! Merging function traces and system call traces into one call tree per thread.
 //!
-<<<<<<< HEAD
 //! The work is split by job:
-=======
-//! [`load`] reads one input file (a binary or JSON function trace of the runtime, or the
-//! `sys.json` of `ruchytrace syscalls`, told apart by their content); [`merge`] joins them by
-//! (pid, tid) and `CLOCK_MONOTONIC` timestamps into a [`Merged`] forest: every system call sits
-//! under the innermost traced call that was open across it (entered before the call's entry,
-//! not returned before its exit; the attribution rules of `docs/merge.md`). A system call that straddles a function
-//! boundary, or inputs that cannot come from the same run (pid or clock mismatch), are reported
-//! as a [`MergeError`] naming the events — never silently re-parented (unless
-//! [`MergeOptions::force`], which turns them into warnings).
->>>>>>> docs
 //!
 //! * [`input`]: [`load`] reads one input file (a binary or JSON function trace of the runtime,
 //!   or the `sys.json` of `ruchytrace syscalls`, told apart by their content);
