@@ -383,7 +383,11 @@ fn instrument(
                 };
                 let self_token = &recv.self_token;
                 metas.push(arg_meta(&hooks, "self", &type_name));
-                captures.push(quote!(&#self_token));
+                let shared_ref = match &recv.colon_token {
+                    Some(_) => is_copied_for_capture(&recv.ty),
+                    None => recv.reference.is_some() && recv.mutability.is_none(),
+                };
+                captures.push((quote!(#self_token), shared_ref));
             }
             FnArg::Typed(pt) => {
                 if is_skipped {
@@ -394,7 +398,7 @@ fn instrument(
                     Pat::Ident(pi) if pi.subpat.is_none() => {
                         let ident = &pi.ident;
                         metas.push(arg_meta(&hooks, &ident.to_string(), &type_name));
-                        captures.push(quote!(&#ident));
+                        captures.push((quote!(#ident), is_copied_for_capture(&pt.ty)));
                     }
                     pat => {
                         // A pattern binds no single name to capture: take the whole value under a fresh name
@@ -403,7 +407,7 @@ fn instrument(
                         let fresh = format_ident!("__rt_arg{}", index);
                         rebinds.push(quote!(let #pat = #fresh;));
                         metas.push(arg_meta(&hooks, &display, &type_name));
-                        captures.push(quote!(&#fresh));
+                        captures.push((quote!(#fresh), is_copied_for_capture(&pt.ty)));
                         *pt.pat = Pat::Ident(syn::PatIdent {
                             attrs: Vec::new(),
                             by_ref: None,
@@ -462,12 +466,30 @@ fn instrument(
         });
     };
     let capture_use = quote!(#[allow(unused_imports)] use #hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};);
+    // Each argument is bound (a copy of a primitive or a shared reference, else a reference to the argument)
+    // and moved into the capture closure. Built where the closure is, after the gate: a copied argument then
+    // needs no stack slot on the path that records nothing.
     let args_closure = if captures.is_empty() {
         quote!(|_| {})
     } else {
-        quote!(|__rt_w| {
-            #capture_use
-            #((&&&#hooks::capture::Probe(#captures)).__rt_capture(__rt_w);)*
+        let mut binds = Vec::new();
+        let mut probes = Vec::new();
+        for (i, (value, copied)) in captures.iter().enumerate() {
+            let local = format_ident!("__rt_c{}", i);
+            if *copied {
+                binds.push(quote!(let #local = #value;));
+                probes.push(quote!(&#local));
+            } else {
+                binds.push(quote!(let #local = &#value;));
+                probes.push(quote!(#local));
+            }
+        }
+        quote!({
+            #(#binds)*
+            move |__rt_w: &mut #hooks::Writer| {
+                #capture_use
+                #((&&&#hooks::capture::Probe(#probes)).__rt_capture(__rt_w);)*
+            }
         })
     };
     let ret_closure = quote!(|__rt_w| {
@@ -585,6 +607,29 @@ impl VisitMut for TypedReturns<'_> {
 /// `Location::caller()` must stay the function's own)?
 pub fn keeps_body_in_place(attrs: &[Attribute]) -> bool {
     attrs.iter().any(|a| a.path().is_ident("track_caller"))
+}
+
+/// Is an argument of this type `Copy` for certain, judged from how it is written: the primitives, shared
+/// references and raw pointers. Such an argument is copied into the capture closure instead of borrowed.
+fn is_copied_for_capture(ty: &Type) -> bool {
+    const PRIMITIVES: &[&str] = &[
+        "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize", "f32", "f64",
+        "bool", "char",
+    ];
+    match ty {
+        Type::Reference(r) => r.mutability.is_none(),
+        Type::Ptr(_) => true,
+        Type::Paren(p) => is_copied_for_capture(&p.elem),
+        Type::Group(g) => is_copied_for_capture(&g.elem),
+        Type::Path(p) => {
+            p.qself.is_none()
+                && p.path.leading_colon.is_none()
+                && p.path.segments.len() == 1
+                && p.path.segments[0].arguments.is_empty()
+                && PRIMITIVES.iter().any(|n| p.path.segments[0].ident == n)
+        }
+        _ => false,
+    }
 }
 
 /// Does the type contain `impl Trait` anywhere (which cannot be written inside the function body)?

@@ -90,10 +90,14 @@ fn feature_on_expands_add_to_the_canonical_shape() {
             });
             let __rt_gate = ::ruchytrace::hooks::gate(&__RT_SITE);
             let __rt_guard = if __rt_gate.is_open() {
-                ::ruchytrace::hooks::enter_gated(__rt_gate, &__RT_SITE, |__rt_w| {
-                    #[allow(unused_imports)] use ::ruchytrace::hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};
-                    (&&&::ruchytrace::hooks::capture::Probe(&a)).__rt_capture(__rt_w);
-                    (&&&::ruchytrace::hooks::capture::Probe(&b)).__rt_capture(__rt_w);
+                ::ruchytrace::hooks::enter_gated(__rt_gate, &__RT_SITE, {
+                    let __rt_c0 = a;
+                    let __rt_c1 = b;
+                    move |__rt_w: &mut ::ruchytrace::hooks::Writer| {
+                        #[allow(unused_imports)] use ::ruchytrace::hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};
+                        (&&&::ruchytrace::hooks::capture::Probe(&__rt_c0)).__rt_capture(__rt_w);
+                        (&&&::ruchytrace::hooks::capture::Probe(&__rt_c1)).__rt_capture(__rt_w);
+                    }
                 })
             } else {
                 ::ruchytrace::hooks::CallGuard::closed(&__RT_SITE)
@@ -201,6 +205,19 @@ fn receivers_patterns_and_types_are_named_as_written() {
     );
     assert!(s.contains("__rt_arg1:(i32,Vec<u8>)"), "{s}");
     assert!(s.contains("let(x,muty)=__rt_arg1;"), "{s}");
+    // Primitives and shared references are copied into the capture closure, anything else is borrowed.
+    assert!(
+        s.contains("{let__rt_c0=&self;let__rt_c1=&__rt_arg1;let__rt_c2=&it;move|"),
+        "{s}"
+    );
+    let g = squash(&expanded(
+        TokenStream::new(),
+        quote! { fn g(&self, a: &str, b: *const u8, c: (u8,), d: &mut u32, e: usize, f: Vec<u8>) {} },
+    ));
+    assert!(
+        g.contains("{let__rt_c0=self;let__rt_c1=a;let__rt_c2=b;let__rt_c3=&c;let__rt_c4=&d;let__rt_c5=e;let__rt_c6=&f;move|"),
+        "{g}"
+    );
     assert!(
         s.contains("kind:::ruchytrace::hooks::SiteKind::Method"),
         "{s}"
