@@ -151,7 +151,12 @@ fn inline_always_and_borrowing_iterators() {
     let bag = Bag {
         items: vec![4, 7, 8],
     };
-    let (v, ev) = traced(|| (bag.evens().copied().collect::<Vec<_>>(), bag.largest().copied()));
+    let (v, ev) = traced(|| {
+        (
+            bag.evens().copied().collect::<Vec<_>>(),
+            bag.largest().copied(),
+        )
+    });
     assert_eq!(v, (vec![4, 8], Some(8)));
     assert_eq!(ev.len(), 4, "{ev:?}");
     // A method's own attribute does not see its `impl`: the site is named after the method alone.
@@ -229,8 +234,12 @@ fn first_square_over(limit: u32) -> u64 {
 /// The broken value is a closure typed by the return type, through the loop.
 #[trace]
 fn offset_by(k: u64) -> impl Fn(&u64) -> u64 {
+    let mut k = k;
     loop {
-        break move |&x| x + k;
+        if k >= 6 {
+            break move |&x| x + k;
+        }
+        k += 1;
     }
 }
 
@@ -299,11 +308,14 @@ fn early_return_question_mark_and_loop_break() {
     assert_eq!(v, 4);
     assert_eq!(
         ev,
-        ["-> first_square_over(limit=10)", "<- first_square_over() = 4"]
+        [
+            "-> first_square_over(limit=10)",
+            "<- first_square_over() = 4"
+        ]
     );
 
     let (v, ev) = traced(|| offset_by(5)(&1));
-    assert_eq!(v, 6);
+    assert_eq!(v, 7);
     assert_eq!(ev, ["-> offset_by(k=5)", "<- offset_by()"]);
 }
 
@@ -351,15 +363,19 @@ async fn make_hasher(entries: Vec<Entry>, early: bool) -> Box<dyn Fn(&usize) -> 
 
 #[trace]
 async fn parse_async(s: &str) -> Result<u16, ParseIntError> {
-    let n: u16 = s.parse()?;
-    Ok(n.into())
+    Ok(s.parse()?)
 }
 
 #[test]
 fn async_bodies_see_the_declared_output_type() {
     let (v, ev) = traced(|| {
         let early = ready(make_hasher(Vec::new(), true))(&3);
-        let full = ready(make_hasher(vec![Entry { hash: Cell::new(11) }], false))(&0);
+        let full = ready(make_hasher(
+            vec![Entry {
+                hash: Cell::new(11),
+            }],
+            false,
+        ))(&0);
         (early, full)
     });
     assert_eq!(v, (3, 11));

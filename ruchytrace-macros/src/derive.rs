@@ -127,7 +127,9 @@ mod tests {
     fn struct_fields_in_order() {
         let out = expand_str("struct User { id: u64, name: String }");
         assert!(
-            out.contains(":: ruchytrace :: hooks :: structure (__rt_w , \"User\" , 2u8 , | __rt_w |"),
+            out.contains(
+                ":: ruchytrace :: hooks :: structure (__rt_w , \"User\" , 2u8 , | __rt_w |"
+            ),
             "{out}"
         );
         let id = out.find("field (\"id\")").unwrap();
@@ -143,9 +145,15 @@ mod tests {
     fn enum_variants_are_qualified() {
         let out = expand_str("enum Shape { Circle(f64), Rect { w: f64, h: f64 }, Empty }");
         assert!(out.contains("Shape :: Circle (__rt_f0) =>"), "{out}");
-        assert!(out.contains("structure (__rt_w , \"Shape::Rect\" , 2u8"), "{out}");
+        assert!(
+            out.contains("structure (__rt_w , \"Shape::Rect\" , 2u8"),
+            "{out}"
+        );
         assert!(out.contains("Shape :: Empty =>"), "{out}");
-        assert!(out.contains("structure (__rt_w , \"Shape::Empty\" , 0u8"), "{out}");
+        assert!(
+            out.contains("structure (__rt_w , \"Shape::Empty\" , 0u8"),
+            "{out}"
+        );
     }
 
     #[test]

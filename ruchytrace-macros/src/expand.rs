@@ -613,8 +613,8 @@ pub fn keeps_body_in_place(attrs: &[Attribute]) -> bool {
 /// references and raw pointers. Such an argument is copied into the capture closure instead of borrowed.
 fn is_copied_for_capture(ty: &Type) -> bool {
     const PRIMITIVES: &[&str] = &[
-        "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize", "f32", "f64",
-        "bool", "char",
+        "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
+        "f32", "f64", "bool", "char",
     ];
     match ty {
         Type::Reference(r) => r.mutability.is_none(),

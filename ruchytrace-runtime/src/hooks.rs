@@ -463,7 +463,11 @@ pub fn gate(site: &'static CallSite) -> Gate {
 /// The recording half of a gated entry: call it only when [`Gate::is_open`]. `args` writes, in
 /// order, exactly the arguments listed in the site's `args`.
 #[inline(always)]
-pub fn enter_gated(gate: Gate, site: &'static CallSite, args: impl Fn(&mut ArgWriter)) -> CallGuard {
+pub fn enter_gated(
+    gate: Gate,
+    site: &'static CallSite,
+    args: impl Fn(&mut ArgWriter),
+) -> CallGuard {
     if gate.g > ON_MONO {
         return enter_cold(gate.g, site, &args);
     }

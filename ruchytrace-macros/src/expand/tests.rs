@@ -275,7 +275,10 @@ fn async_fns_instrument_the_future() {
         quote! { async fn g(x: u32) -> u32 { if x > 1 { return x; } let c = || { return 1u8; }; let d = async { return 2u8; }; x } },
     ));
     assert!(s.contains("return{let__rt_out:u32=x;__rt_out};"), "{s}");
-    assert!(s.contains("letc=||{return1u8;};letd=async{return2u8;};"), "{s}");
+    assert!(
+        s.contains("letc=||{return1u8;};letd=async{return2u8;};"),
+        "{s}"
+    );
     // An `impl Trait` output cannot be named: the block infers it.
     let s = squash(&expanded(
         TokenStream::new(),
