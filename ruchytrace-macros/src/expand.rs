@@ -446,10 +446,13 @@ fn instrument(
             let (file, line, column) = (&loc.file, loc.line, loc.column);
             (quote!(#file), quote!(#line), quote!(#column))
         }
+        // Spanned at the user's `fn` token so they report it, and therefore resolved with the user's edition:
+        // a leading-`::` path means `crate::...` in a 2015-edition crate, so the macros are named through the
+        // prelude instead.
         None => (
-            quote_spanned!(fn_span=> ::core::file!()),
-            quote_spanned!(fn_span=> ::core::line!()),
-            quote_spanned!(fn_span=> ::core::column!()),
+            quote_spanned!(fn_span=> file!()),
+            quote_spanned!(fn_span=> line!()),
+            quote_spanned!(fn_span=> column!()),
         ),
     };
     let site = quote! {

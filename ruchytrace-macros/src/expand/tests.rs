@@ -82,8 +82,8 @@ fn feature_on_expands_add_to_the_canonical_shape() {
         #[inline]
         pub fn add(a: i64, mut b: i64) -> i64 {
             static __RT_SITE: ::ruchytrace::hooks::CallSite = ::ruchytrace::hooks::CallSite::new(::ruchytrace::hooks::SiteMeta {
-                name: "add", module_path: ::core::module_path!(), file: ::core::file!(), line: ::core::line!(),
-                column: ::core::column!(),
+                name: "add", module_path: ::core::module_path!(), file: file!(), line: line!(),
+                column: column!(),
                 args: &[::ruchytrace::hooks::ArgMeta { name: "a", type_name: "i64" },
                         ::ruchytrace::hooks::ArgMeta { name: "b", type_name: "i64" }],
                 return_type: "i64", kind: ::ruchytrace::hooks::SiteKind::Fn, sample: 0u32,
