@@ -451,13 +451,20 @@ pub fn gate(site: &'static CallSite) -> Gate {
     }
     let st = site.state.load(Relaxed);
     if st == SITE_GLOBAL {
-        match state::sample_global() {
-            Some(false) => return Gate { g, st: SITE_OFF },
-            Some(true) => return Gate { g, st: SITE_ON },
-            None => {}
-        }
+        return gate_sampled(g);
     }
     Gate { g, st }
+}
+
+/// The global sampler's countdown, out of line: the caller's inline part then holds no value
+/// across a call, which lets the compiler keep the disabled path free of a stack frame.
+#[inline(never)]
+fn gate_sampled(g: u8) -> Gate {
+    match state::sample_global() {
+        Some(false) => Gate { g, st: SITE_OFF },
+        Some(true) => Gate { g, st: SITE_ON },
+        None => Gate { g, st: SITE_GLOBAL },
+    }
 }
 
 /// The recording half of a gated entry: call it only when [`Gate::is_open`]. `args` writes, in
