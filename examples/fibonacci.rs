@@ -1,8 +1,8 @@
 //! The seed demo: `cargo run --example fibonacci --features trace` prints every call and return.
 //!
 //! ```text
-//! [1761761183.405413] -> fibonacci(n=5) <examples/fibonacci.rs:15:1>
-//! [1761761183.405415]   -> fibonacci(n=4) <examples/fibonacci.rs:15:1>
+//! [1761761183.405413] -> fibonacci(n=5) <examples/fibonacci.rs:12:1>
+//! [1761761183.405415]   -> fibonacci(n=4) <examples/fibonacci.rs:12:1>
 //! ...
 //! [1761761183.405439] <- fibonacci() = 5 [0.026ms]
 //! ```

@@ -4,13 +4,13 @@
 //! cargo run -p ruchytrace -- cargo --syscalls -- run --example fibonacci_io
 //! ```
 //!
-//! prints the program's output and, on stderr, one timeline per thread in which `save` holds
-//! its `openat`/`write`/`close` and `load` its `openat`/`read`/`close`:
+//! prints the program's output and, on stderr, one timeline per thread in which `save` holds its
+//! `openat`/`write`/`close` and `load` its `openat`/`read`/`close` (checked by `tests/docs.rs`):
 //!
 //! ```text
 //! == thread 10722 "main" (pid 10722) ==
 //! ...
-//! [0.054307]   -> save(path="/tmp/fibonacci-10722.txt", values=[0, 1, 1, 2, 3, 5, 8]) <examples/fibonacci_io.rs:32:1>
+//! [0.054307]   -> save(path="/tmp/fibonacci-10722.txt", values=[0, 1, 1, 2, 3, 5, 8]) <examples/fibonacci_io.rs:35:1>
 //! [0.054333]     openat(AT_FDCWD, "/tmp/fibonacci-10722.txt", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666) = 4 [117us]
 //! [0.054469]     write(4, "0 1 1 2 3 5 8\n", 14) = 14 [40us]
 //! [0.054525]     fcntl(4, F_GETFD) = 1 [14us]

@@ -1,6 +1,9 @@
 //! Function-trace formats end to end: JSON output checked against the published JSON Schema,
 //! the exact text output, and `ruchytrace convert` on good, truncated and malformed inputs.
 
+#[path = "support/sys.rs"]
+mod support;
+
 use ruchytrace::cli::convert::{self, ConvertArgs};
 use ruchytrace_runtime::format::{
     self, binary::BinaryWriter, json::JsonWriter, text::TextWriter, Format, Nesting, SiteTable,
@@ -8,7 +11,7 @@ use ruchytrace_runtime::format::{
 };
 use ruchytrace_runtime::model::*;
 use serde_json::Value as Json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -761,24 +764,14 @@ fn convert_rejects_malformed_input_without_creating_output() {
     assert!(convert::run(convert_args(&bad, &dir.path().join("x.dat"), None)).is_err());
 }
 
-/// The real binary, when the workspace build put it next to this test (`cargo test
-/// --workspace` does); checks the exit statuses and messages end to end.
-fn cli_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.parent()?.join("ruchytrace");
-    bin.exists().then_some(bin)
-}
-
+/// The real binary (built on first use): checks the exit statuses and messages end to end.
 #[test]
 fn convert_command_line_exit_statuses() {
-    let Some(bin) = cli_binary() else {
-        eprintln!("skipped: the ruchytrace binary is not built (run the workspace tests)");
-        return;
-    };
+    let bin = support::ruchytrace();
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.rtrace");
     std::fs::write(&good, binary_bytes()).unwrap();
-    let out = std::process::Command::new(&bin)
+    let out = std::process::Command::new(bin)
         .arg("convert")
         .arg(&good)
         .output()
@@ -792,7 +785,7 @@ fn convert_command_line_exit_statuses() {
     assert_eq!(String::from_utf8(out.stdout).unwrap(), GOLDEN);
     let bad = dir.path().join("bad.rtrace");
     std::fs::write(&bad, b"\x00\x01garbage").unwrap();
-    let out = std::process::Command::new(&bin)
+    let out = std::process::Command::new(bin)
         .arg("convert")
         .arg(&bad)
         .output()
@@ -808,7 +801,7 @@ fn convert_command_line_exit_statuses() {
     let cut = dir.path().join("cut.rtrace");
     std::fs::write(&cut, &bytes[..bytes.len() - 40]).unwrap();
     let json = dir.path().join("cut.json");
-    let out = std::process::Command::new(&bin)
+    let out = std::process::Command::new(bin)
         .args([
             "convert".as_ref(),
             cut.as_os_str(),

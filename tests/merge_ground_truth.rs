@@ -8,7 +8,7 @@ mod merge_support;
 #[path = "support/sys.rs"]
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -38,13 +38,15 @@ struct Run {
     inputs: Vec<PathBuf>,
 }
 
-/// Runs the example once under `ruchytrace run --syscalls -o OUT`.
+/// Runs the example once under `ruchytrace run --syscalls -o OUT`; `None` (the calling test
+/// reported as skipped) when ptrace is not permitted.
+#[track_caller]
 fn traced() -> Option<&'static Run> {
-    static RUN: OnceLock<Option<Run>> = OnceLock::new();
-    RUN.get_or_init(|| {
-        if !support::ptrace_permitted() {
-            return None;
-        }
+    if !support::ptrace_or_skip() {
+        return None;
+    }
+    static RUN: OnceLock<Run> = OnceLock::new();
+    Some(RUN.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
         let data = tmp.path().join("data");
@@ -74,14 +76,13 @@ fn traced() -> Option<&'static Run> {
         assert_eq!(inputs.len(), 1, "one function trace expected: {inputs:?}");
         inputs.push(out.join("sys.json"));
         assert!(out.join("merged.txt").exists());
-        Some(Run {
+        Run {
             _tmp: tmp,
             out,
             data,
             inputs,
-        })
-    })
-    .as_ref()
+        }
+    }))
 }
 
 fn merge(run: &Run, extra: &[&str]) -> String {
@@ -548,9 +549,59 @@ fn report_tables() {
         assert_eq!(cols[2], (16 + n).to_string(), "read bytes: {line}");
         assert_eq!(cols[4], (16 + n).to_string(), "written: {line}");
     }
-    assert!(text.contains("## hotspots (top 3 by self time)"));
-    assert!(
-        text.contains("      nap\n") || text.contains(" nap"),
+    // --hotspots 3: a header, then exactly three rows of traced functions with their exact call
+    // counts, ordered by self time, each self time within its inclusive time.
+    let calls_of: HashMap<&str, u64> = [
+        ("nap", 16),
+        ("write_file", 4),
+        ("read_file", 4),
+        ("whoami", 4),
+        ("write_chunk", 4),
+        ("read_chunk", 4),
+        ("worker", 4),
+    ]
+    .into_iter()
+    .collect();
+    let section: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "## hotspots (top 3 by self time)")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        section
+            .first()
+            .map(|h| h.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["self", "%", "inclusive", "calls", "function"]),
         "{text}"
     );
+    let rows: Vec<(u64, u64, &str)> = section[1..]
+        .iter()
+        .map(|l| {
+            let c: Vec<&str> = l.split_whitespace().collect();
+            let (own, incl, calls, name) = (duration_ns(c[0]), duration_ns(c[2]), c[3], c[4]);
+            let want = calls_of
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} in {l}"));
+            assert_eq!(calls, want.to_string(), "{l}");
+            assert!(own <= incl, "{l}");
+            (own, incl, name)
+        })
+        .collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(rows.windows(2).all(|w| w[0].0 >= w[1].0), "{rows:?}");
+}
+
+/// Nanoseconds of a report duration (`609us`, `6.773ms`, `1.5s`, `870ns`).
+fn duration_ns(text: &str) -> u64 {
+    let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap();
+    let (number, unit) = text.split_at(split);
+    let scale = match unit {
+        "ns" => 1.0,
+        "us" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        other => panic!("unit {other} in {text}"),
+    };
+    (number.parse::<f64>().unwrap() * scale).round() as u64
 }

@@ -373,12 +373,50 @@ fn sigkill_keeps_what_was_streamed() {
     child.wait().unwrap();
     let trace = read_trace(&out).expect("a killed trace still reads");
     assert!(!trace.is_complete());
-    let enters = trace
+    // What survived is exactly the worker's calls from the first on, in order, with their
+    // values: work(0, i) holding leaf(i), for i = 0, 1, 2, ..., with at most the call in
+    // flight cut short at the end. Nothing is lost under the default `block` policy.
+    let site = |name: &str| {
+        trace
+            .sites
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no {name} site"))
+            .id
+    };
+    let (work, leaf) = (site("work"), site("leaf"));
+    let calls: Vec<&Event> = trace
         .events
         .iter()
-        .filter(|e| matches!(e, Event::Enter { .. }))
-        .count();
-    assert!(enters > 1000, "only {enters} calls survived");
+        .filter(|e| match e {
+            Event::Enter { site, .. } | Event::Exit { site, .. } => *site == work || *site == leaf,
+            Event::Loss { .. } => panic!("events were lost: {e:?}"),
+            _ => false,
+        })
+        .collect();
+    let expected = |n: usize| -> (u32, Option<Vec<Value>>, Option<Value>) {
+        let i = (n / 4) as u64;
+        match n % 4 {
+            0 => (work, Some(vec![Value::U32(0), Value::U64(i)]), None),
+            1 => (leaf, Some(vec![Value::U64(i)]), None),
+            2 => (leaf, None, Some(Value::U64(i ^ 0x5))),
+            _ => (work, None, Some(Value::U64(i ^ 0x5))),
+        }
+    };
+    for (n, ev) in calls.iter().enumerate() {
+        let got = match ev {
+            Event::Enter { site, args, .. } => (*site, Some(args.clone()), None),
+            Event::Exit {
+                site,
+                ret: Return::Value(v),
+                ..
+            } => (*site, None, Some(v.clone())),
+            other => panic!("event {n}: unexpected {other:?}"),
+        };
+        assert_eq!(got, expected(n), "event {n}");
+    }
+    let complete = calls.len() / 4;
+    assert!(complete > 1000, "only {complete} calls survived");
 }
 
 #[test]

@@ -4,6 +4,9 @@
 //! checked. `ruchy run`'s pipeline is driven with a stand-in `ruchy` that prints the fixtures; a live test
 //! compares the fixtures with the real `ruchy` when it is installed.
 
+#[path = "support/skip.rs"]
+mod skip;
+
 use ruchytrace::cli::ruchy::{find_ruchy, prepare, INSTALL_HINT};
 use ruchytrace::instrument::{instrument_source, LocationMap};
 use ruchytrace::runtime::config::{parse_trace_flags, ENV_VARS};
@@ -397,7 +400,7 @@ fn live_fixtures_match_the_real_ruchy() {
     let ruchy = match find_ruchy(std::env::var_os("RUCHY"), std::env::var_os("PATH")) {
         Ok(r) => r,
         Err(_) => {
-            eprintln!("skipped: `ruchy` is not installed ({INSTALL_HINT})");
+            skip::skip(&format!("`ruchy` is not installed ({INSTALL_HINT})"));
             return;
         }
     };

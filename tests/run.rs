@@ -179,7 +179,7 @@ fn timeout_shows_open_calls_and_blocking_syscall() {
 
 #[test]
 fn timeout_under_the_syscall_tracer() {
-    if !support::ptrace_permitted() {
+    if !support::ptrace_or_skip() {
         return;
     }
     check_timeout(&["--syscalls"]);

@@ -164,3 +164,49 @@ fn without_sampling_counts_are_exact_and_not_estimates() {
         assert_eq!(recorded[name], r.truth, "{name}");
     }
 }
+
+/// The calls a sampled single-threaded run recorded, in order: (function, arguments).
+fn sampled_calls(seed: &str) -> Vec<(String, Vec<ruchytrace::runtime::model::Value>)> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("stress.rtrace");
+    let mut cmd = Command::new(example("stress"));
+    // One worker thread calls work(0, i) -> leaf(i) 5,000 times.
+    cmd.args(["1", "5000", "return"]);
+    for k in ruchytrace::runtime::config::ENV_VARS {
+        cmd.env_remove(k);
+    }
+    let o = cmd
+        .env("RUCHYTRACE_OUTPUT", &out)
+        .env("RUCHYTRACE_SAMPLE", "10")
+        .env("RUCHYTRACE_SEED", seed)
+        .output()
+        .expect("run stress");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    balanced(&out);
+    let trace = read_trace(&out).expect("read trace");
+    trace
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Enter { site, args, .. } => {
+                Some((trace.site(*site).expect("site").name.clone(), args.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn same_seed_same_sample() {
+    // Two runs with one seed record the very same calls; another seed picks other calls.
+    let first = sampled_calls("42");
+    let second = sampled_calls("42");
+    // 10,000 calls at 1 in 10: about 1,000 recorded, never all of them.
+    assert!(
+        (500..=2_000).contains(&first.len()),
+        "{} calls recorded",
+        first.len()
+    );
+    assert_eq!(first, second, "RUCHYTRACE_SEED=42 twice");
+    assert_ne!(first, sampled_calls("43"), "seeds 42 and 43");
+}

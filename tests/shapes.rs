@@ -425,7 +425,8 @@ fn impl_trait_in_argument_and_return_position() {
     let (v, ev) = traced(|| evens(5).collect::<Vec<_>>());
     assert_eq!(v, [0, 2, 4]);
     assert_eq!(ev[0], "-> evens(limit=5)");
-    assert!(ev[1].starts_with("<- evens() = "), "{ev:?}");
+    // `impl Trait` returns keep the body in place: the exit is recorded without the value.
+    assert_eq!(ev[1], "<- evens()");
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! Decoders on real memory (this process, read through `process_vm_readv` like the tracer does) and, when the
 //! `strace` binary is present and ptrace is allowed, line-by-line agreement with strace on a fixed workload.
 
+#[path = "support/sys.rs"]
+mod support;
+
 use ruchytrace::syscalls::decode::{self, DecodeOptions, TraceeMemory};
 use ruchytrace::syscalls::table;
 use std::ffi::CString;
@@ -593,7 +596,7 @@ fn strace_workload() {
         // Put back the socklen the kernel saw at entry, decode the entry, then restore the kernel's value.
         let patch = patches
             .iter()
-            .find(|p| args.iter().any(|&a| a == p.0 || a + 8 == p.0));
+            .find(|p| args.iter().any(|&a| a == p.0 || a.wrapping_add(8) == p.0));
         let after = patch.map(|&(addr, before)| {
             // SAFETY: `addr` points to a live 4-byte block of the arena.
             unsafe { std::ptr::replace(addr as *mut u32, before) }
@@ -638,6 +641,9 @@ fn is_marker(line: &str, which: &str) -> bool {
 
 /// Runs the workload under `strace -f` (with `-y` when `fd_paths`) and compares strace's lines with ours.
 fn compare_with_strace(fd_paths: bool) {
+    if !support::ptrace_or_skip() || !support::strace_or_skip() {
+        return;
+    }
     let exe = std::env::current_exe().unwrap();
     let trace = tempfile::NamedTempFile::new().unwrap();
     let ours = tempfile::NamedTempFile::new().unwrap();
@@ -646,7 +652,7 @@ fn compare_with_strace(fd_paths: bool) {
     if fd_paths {
         cmd.arg("-y").env("RUCHYTRACE_DECODE_Y", "1");
     }
-    let status = cmd
+    let run = cmd
         .arg(&exe)
         .args([
             "--exact",
@@ -657,17 +663,17 @@ fn compare_with_strace(fd_paths: bool) {
         ])
         .env("RUCHYTRACE_DECODE_OUT", ours.path())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
-    let Ok(status) = status else {
-        eprintln!("skipping: strace is not installed");
-        return;
-    };
-    let text = std::fs::read_to_string(trace.path()).unwrap_or_default();
-    if !status.success() || text.is_empty() {
-        eprintln!("skipping: strace could not trace (ptrace not permitted?): {status}");
-        return;
-    }
+        .output()
+        .expect("run strace");
+    // ptrace and strace were checked above: a failing run is the workload's failure.
+    assert!(
+        run.status.success(),
+        "the workload under strace failed ({}): {}",
+        run.status,
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = std::fs::read_to_string(trace.path()).unwrap();
+    assert!(!text.is_empty(), "strace wrote no trace");
     // With -f and -o each line starts with the tid. Keep the workload thread's lines between the markers.
     let normalise = |l: &str| l.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut theirs: Vec<String> = Vec::new();
@@ -739,14 +745,14 @@ fn compare_with_strace(fd_paths: bool) {
 /// between the markers, names of every call the workload made).
 fn traced_names(
     expr: &str,
-) -> Option<(
+) -> (
     std::collections::BTreeSet<String>,
     std::collections::BTreeSet<String>,
-)> {
+) {
     let exe = std::env::current_exe().unwrap();
     let trace = tempfile::NamedTempFile::new().unwrap();
     let ours = tempfile::NamedTempFile::new().unwrap();
-    let status = std::process::Command::new("strace")
+    let run = std::process::Command::new("strace")
         .args(["-qq", "-f", "-e", expr, "-o"])
         .arg(trace.path())
         .arg(&exe)
@@ -759,13 +765,17 @@ fn traced_names(
         ])
         .env("RUCHYTRACE_DECODE_OUT", ours.path())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .ok()?;
-    let text = std::fs::read_to_string(trace.path()).ok()?;
-    if !status.success() || text.is_empty() {
-        return None;
-    }
+        .output()
+        .expect("run strace");
+    // ptrace and strace were checked by the caller: a failing run is the workload's failure.
+    assert!(
+        run.status.success(),
+        "the workload under strace -e {expr} failed ({}): {}",
+        run.status,
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = std::fs::read_to_string(trace.path()).unwrap();
+    assert!(!text.is_empty(), "strace -e {expr} wrote no trace");
     let name_of = |l: &str| l.split(['(', ' ']).next().unwrap_or("").to_string();
     let mut seen = std::collections::BTreeSet::new();
     let mut tid = None;
@@ -786,25 +796,25 @@ fn traced_names(
         }
     }
     let all = std::fs::read_to_string(ours.path())
-        .ok()?
+        .unwrap()
         .lines()
         .filter(|l| !l.starts_with("---"))
         .map(name_of)
         .collect();
-    Some((seen, all))
+    (seen, all)
 }
 
 /// `%file`, `%desc`... select exactly the calls strace selects (for every call of the workload).
 #[test]
 fn classes_match_strace() {
+    if !support::ptrace_or_skip() || !support::strace_or_skip() {
+        return;
+    }
     for class in [
         "%file", "%desc", "%process", "%network", "%memory", "%signal", "%ipc", "%creds", "%clock",
     ] {
         // The markers are faccessat(2) calls, so always trace faccessat too.
-        let Some((seen, all)) = traced_names(&format!("trace={class},faccessat")) else {
-            eprintln!("skipping: strace could not trace (not installed, or ptrace not permitted)");
-            return;
-        };
+        let (seen, all) = traced_names(&format!("trace={class},faccessat"));
         let c = table::parse_class(class).unwrap();
         let expected: std::collections::BTreeSet<String> = all
             .iter()

@@ -102,12 +102,15 @@ fn destructure(fields: &Fields, name: &LitStr) -> syn::Result<(TokenStream, Toke
         Fields::Unnamed(_) => quote! { ( #(#bindings),* ) },
         Fields::Unit => quote! {},
     };
+    // The runtime writes the header and decides whether to descend (its depth budget), so the fields are
+    // handed to it as a closure rather than written here.
     let captures = quote! {
-        __rt_w.structure(#name, #count);
-        #(
-            __rt_w.field(#names);
-            (&&&::ruchytrace::hooks::capture::Probe(#bindings)).__rt_capture(__rt_w);
-        )*
+        ::ruchytrace::hooks::structure(__rt_w, #name, #count, |__rt_w| {
+            #(
+                __rt_w.field(#names);
+                (&&&::ruchytrace::hooks::capture::Probe(#bindings)).__rt_capture(__rt_w);
+            )*
+        });
     };
     Ok((pattern, captures))
 }
@@ -123,7 +126,12 @@ mod tests {
     #[test]
     fn struct_fields_in_order() {
         let out = expand_str("struct User { id: u64, name: String }");
-        assert!(out.contains("__rt_w . structure (\"User\" , 2u8)"), "{out}");
+        assert!(
+            out.contains(
+                ":: ruchytrace :: hooks :: structure (__rt_w , \"User\" , 2u8 , | __rt_w |"
+            ),
+            "{out}"
+        );
         let id = out.find("field (\"id\")").unwrap();
         let name = out.find("field (\"name\")").unwrap();
         assert!(id < name, "{out}");
@@ -137,9 +145,15 @@ mod tests {
     fn enum_variants_are_qualified() {
         let out = expand_str("enum Shape { Circle(f64), Rect { w: f64, h: f64 }, Empty }");
         assert!(out.contains("Shape :: Circle (__rt_f0) =>"), "{out}");
-        assert!(out.contains("structure (\"Shape::Rect\" , 2u8)"), "{out}");
+        assert!(
+            out.contains("structure (__rt_w , \"Shape::Rect\" , 2u8"),
+            "{out}"
+        );
         assert!(out.contains("Shape :: Empty =>"), "{out}");
-        assert!(out.contains("structure (\"Shape::Empty\" , 0u8)"), "{out}");
+        assert!(
+            out.contains("structure (__rt_w , \"Shape::Empty\" , 0u8"),
+            "{out}"
+        );
     }
 
     #[test]

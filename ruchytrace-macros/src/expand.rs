@@ -5,6 +5,7 @@ use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
 use syn::{Attribute, Block, FnArg, ImplItem, Item, Pat, ReturnType, Signature, TraitItem, Type};
 
 use crate::attr::{push_error, Options};
@@ -85,7 +86,8 @@ fn expand(attr: TokenStream, item_tokens: TokenStream, enabled: bool) -> syn::Re
             return Ok(item_tokens);
         }
         let name = f.sig.ident.to_string();
-        instrument(&mut f.sig, &mut f.block, name, &opts);
+        let keep = keeps_body_in_place(&f.attrs);
+        instrument(&mut f.sig, &mut f.block, name, &opts, keep);
         return Ok(item.into_token_stream());
     }
     if walker.stripped || enabled {
@@ -225,7 +227,7 @@ impl Walker {
                 None => sig.ident.to_string(),
                 Some(prefix) => format!("{prefix}::{}", sig.ident),
             };
-            instrument(sig, block, name, &opts);
+            instrument(sig, block, name, &opts, keeps_body_in_place(attrs));
         }
     }
 
@@ -334,7 +336,13 @@ struct FnCtx<'a> {
 /// Rewrites one function in place: pattern parameters are renamed (and re-bound at the top of the body), and
 /// the body is replaced by the instrumented one. Everything else in the signature is left exactly as written.
 /// `default_name` is the site name unless the options say `name = "..."`.
-fn instrument(sig: &mut Signature, block: &mut Block, default_name: String, opts: &Options) {
+fn instrument(
+    sig: &mut Signature,
+    block: &mut Block,
+    default_name: String,
+    opts: &Options,
+    keep_in_place: bool,
+) {
     let name = opts.name.as_ref().map_or(default_name, |lit| lit.value());
     let krate = opts.crate_path();
     let hooks = quote!(#krate::hooks);
@@ -375,7 +383,11 @@ fn instrument(sig: &mut Signature, block: &mut Block, default_name: String, opts
                 };
                 let self_token = &recv.self_token;
                 metas.push(arg_meta(&hooks, "self", &type_name));
-                captures.push(quote!(&#self_token));
+                let shared_ref = match &recv.colon_token {
+                    Some(_) => is_copied_for_capture(&recv.ty),
+                    None => recv.reference.is_some() && recv.mutability.is_none(),
+                };
+                captures.push((quote!(#self_token), shared_ref));
             }
             FnArg::Typed(pt) => {
                 if is_skipped {
@@ -386,7 +398,7 @@ fn instrument(sig: &mut Signature, block: &mut Block, default_name: String, opts
                     Pat::Ident(pi) if pi.subpat.is_none() => {
                         let ident = &pi.ident;
                         metas.push(arg_meta(&hooks, &ident.to_string(), &type_name));
-                        captures.push(quote!(&#ident));
+                        captures.push((quote!(#ident), is_copied_for_capture(&pt.ty)));
                     }
                     pat => {
                         // A pattern binds no single name to capture: take the whole value under a fresh name
@@ -395,7 +407,7 @@ fn instrument(sig: &mut Signature, block: &mut Block, default_name: String, opts
                         let fresh = format_ident!("__rt_arg{}", index);
                         rebinds.push(quote!(let #pat = #fresh;));
                         metas.push(arg_meta(&hooks, &display, &type_name));
-                        captures.push(quote!(&#fresh));
+                        captures.push((quote!(#fresh), is_copied_for_capture(&pt.ty)));
                         *pt.pat = Pat::Ident(syn::PatIdent {
                             attrs: Vec::new(),
                             by_ref: None,
@@ -409,16 +421,13 @@ fn instrument(sig: &mut Signature, block: &mut Block, default_name: String, opts
         }
     }
 
-    let (return_type, ret_ty_tokens, never) = match &sig.output {
-        ReturnType::Default => ("()".to_owned(), quote!(()), false),
+    // `impl Trait` in the return type cannot be named inside the body, and the body's inference may need it (a
+    // returned closure takes its parameter types from `impl Fn(&T) -> U`): such bodies stay where they are.
+    let (return_type, ret_ty, never) = match &sig.output {
+        ReturnType::Default => ("()".to_owned(), Some(quote!(())), false),
         ReturnType::Type(_, ty) => {
             let never = matches!(**ty, Type::Never(_));
-            // `impl Trait` cannot be named inside the body: let inference fill it in.
-            let tokens = if mentions_impl_trait(ty) {
-                quote!(_)
-            } else {
-                ty.to_token_stream()
-            };
+            let tokens = (!mentions_impl_trait(ty)).then(|| ty.to_token_stream());
             (render_tokens(ty.to_token_stream()), tokens, never)
         }
     };
@@ -437,10 +446,13 @@ fn instrument(sig: &mut Signature, block: &mut Block, default_name: String, opts
             let (file, line, column) = (&loc.file, loc.line, loc.column);
             (quote!(#file), quote!(#line), quote!(#column))
         }
+        // Spanned at the user's `fn` token so they report it, and therefore resolved with the user's edition:
+        // a leading-`::` path means `crate::...` in a 2015-edition crate, so the macros are named through the
+        // prelude instead.
         None => (
-            quote_spanned!(fn_span=> ::core::file!()),
-            quote_spanned!(fn_span=> ::core::line!()),
-            quote_spanned!(fn_span=> ::core::column!()),
+            quote_spanned!(fn_span=> file!()),
+            quote_spanned!(fn_span=> line!()),
+            quote_spanned!(fn_span=> column!()),
         ),
     };
     let site = quote! {
@@ -457,12 +469,30 @@ fn instrument(sig: &mut Signature, block: &mut Block, default_name: String, opts
         });
     };
     let capture_use = quote!(#[allow(unused_imports)] use #hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};);
+    // Each argument is bound (a copy of a primitive or a shared reference, else a reference to the argument)
+    // and moved into the capture closure. Built where the closure is, after the gate: a copied argument then
+    // needs no stack slot on the path that records nothing.
     let args_closure = if captures.is_empty() {
         quote!(|_| {})
     } else {
-        quote!(|__rt_w| {
-            #capture_use
-            #((&&&#hooks::capture::Probe(#captures)).__rt_capture(__rt_w);)*
+        let mut binds = Vec::new();
+        let mut probes = Vec::new();
+        for (i, (value, copied)) in captures.iter().enumerate() {
+            let local = format_ident!("__rt_c{}", i);
+            if *copied {
+                binds.push(quote!(let #local = #value;));
+                probes.push(quote!(&#local));
+            } else {
+                binds.push(quote!(let #local = &#value;));
+                probes.push(quote!(#local));
+            }
+        }
+        quote!({
+            #(#binds)*
+            move |__rt_w: &mut #hooks::Writer| {
+                #capture_use
+                #((&&&#hooks::capture::Probe(#probes)).__rt_capture(__rt_w);)*
+            }
         })
     };
     let ret_closure = quote!(|__rt_w| {
@@ -473,42 +503,70 @@ fn instrument(sig: &mut Signature, block: &mut Block, default_name: String, opts
     let capture_return = opts.skip_return.is_none() && !never;
 
     let body = if is_async {
-        if capture_return {
-            quote! {
-                #site
-                let __rt_call = #hooks::enter_async(&__RT_SITE, #args_closure);
-                let __rt_ret: #ret_ty_tokens =
-                    #hooks::instrument::<#ret_ty_tokens, _>(&__rt_call, async move { #(#rebinds)* #(#stmts)* }).await;
-                __rt_call.exit_with(#ret_closure);
-                __rt_ret
+        // An async block takes no expected type from its context, so the declared output is written on a `let`
+        // around the tail and on every `return` (both coercion sites, as in the function itself). An output
+        // naming `impl Trait` cannot be written: the block is then left to infer it.
+        let mut stmts = block.stmts.clone();
+        let inner = match &ret_ty {
+            Some(ty) => {
+                let mut typed = TypedReturns { ty };
+                for stmt in &mut stmts {
+                    typed.visit_stmt_mut(stmt);
+                }
+                quote!({
+                    #(#rebinds)*
+                    let __rt_out: #ty = { #(#stmts)* };
+                    __rt_out
+                })
             }
+            None => quote!({ #(#rebinds)* #(#stmts)* }),
+        };
+        let out_ty = ret_ty.clone().unwrap_or_else(|| quote!(_));
+        let finish = if capture_return {
+            quote!(__rt_call.exit_with(#ret_closure);)
         } else {
-            quote! {
-                #site
-                let __rt_call = #hooks::enter_async(&__RT_SITE, #args_closure);
-                let __rt_ret: #ret_ty_tokens =
-                    #hooks::instrument::<#ret_ty_tokens, _>(&__rt_call, async move { #(#rebinds)* #(#stmts)* }).await;
-                // A value-less exit: dropping the call instead would record a cancellation.
-                __rt_call.exit();
-                __rt_ret
-            }
-        }
-    } else if capture_return {
+            // A value-less exit: dropping the call instead would record a cancellation.
+            quote!(__rt_call.exit();)
+        };
         quote! {
             #site
-            let __rt_guard = #hooks::enter(&__RT_SITE, #args_closure);
-            #[allow(clippy::let_unit_value)]
-            let __rt_ret = #hooks::call::<#ret_ty_tokens, _>(move || { #(#rebinds)* #(#stmts)* });
-            __rt_guard.exit_with(#ret_closure);
+            let __rt_call = #hooks::enter_async(&__RT_SITE, #args_closure);
+            let __rt_ret: #out_ty = #hooks::instrument::<#out_ty, _>(&__rt_call, async move #inner).await;
+            #finish
             __rt_ret
         }
     } else {
-        // The guard's Drop records the exit (without the value) however the body leaves.
-        quote! {
-            #site
-            let __rt_guard = #hooks::enter(&__RT_SITE, #args_closure);
-            #(#rebinds)*
-            #(#stmts)*
+        // The gate is tested before the capture closure exists: that closure takes the arguments' addresses,
+        // which would make the disabled path store them to the stack.
+        let enter = quote! {
+            let __rt_gate = #hooks::gate(&__RT_SITE);
+            let __rt_guard = if __rt_gate.is_open() {
+                #hooks::enter_gated(__rt_gate, &__RT_SITE, #args_closure)
+            } else {
+                #hooks::CallGuard::closed(&__RT_SITE)
+            };
+        };
+        match ret_ty.as_ref().filter(|_| capture_return && !keep_in_place) {
+            Some(ty) => quote! {
+                #site
+                #enter
+                // The closure's return type is pinned to the declared one, so the body's tail, its `return`s
+                // and its `?`s see the same expected type as in the function itself.
+                #[allow(clippy::let_unit_value)]
+                let __rt_ret = #hooks::call::<#ty, _>(move || { #(#rebinds)* #(#stmts)* });
+                if __rt_guard.is_recording() {
+                    __rt_guard.exit_with(#ret_closure);
+                }
+                __rt_ret
+            },
+            // The body stays in place, exactly as written; the guard's Drop records the exit (without the value)
+            // however the body leaves, or the panic.
+            None => quote! {
+                #site
+                #enter
+                #(#rebinds)*
+                #(#stmts)*
+            },
         }
     };
     let brace = block.brace_token;
@@ -520,6 +578,61 @@ fn instrument(sig: &mut Signature, block: &mut Block, default_name: String, opts
 
 fn arg_meta(hooks: &TokenStream, name: &str, type_name: &str) -> TokenStream {
     quote!(#hooks::ArgMeta { name: #name, type_name: #type_name })
+}
+
+/// Writes the declared output type on every `return` of an async body (`return { let v: T = e; v }`), leaving
+/// alone the `return`s that belong to closures, async blocks and nested items.
+struct TypedReturns<'a> {
+    ty: &'a TokenStream,
+}
+
+impl VisitMut for TypedReturns<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
+        match expr {
+            syn::Expr::Closure(_) | syn::Expr::Async(_) | syn::Expr::Const(_) => {}
+            syn::Expr::Return(ret) => {
+                if let Some(value) = &mut ret.expr {
+                    self.visit_expr_mut(value);
+                    let ty = self.ty;
+                    let span = value.span();
+                    let typed = quote_spanned!(span=> { let __rt_out: #ty = #value; __rt_out });
+                    **value = syn::Expr::Verbatim(typed);
+                }
+            }
+            _ => syn::visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+
+    fn visit_item_mut(&mut self, _: &mut Item) {}
+}
+
+/// Does the function carry an attribute that a moved body would break (`#[track_caller]`: the body's
+/// `Location::caller()` must stay the function's own)?
+pub fn keeps_body_in_place(attrs: &[Attribute]) -> bool {
+    attrs.iter().any(|a| a.path().is_ident("track_caller"))
+}
+
+/// Is an argument of this type `Copy` for certain, judged from how it is written: the primitives, shared
+/// references and raw pointers. Such an argument is copied into the capture closure instead of borrowed.
+fn is_copied_for_capture(ty: &Type) -> bool {
+    const PRIMITIVES: &[&str] = &[
+        "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
+        "f32", "f64", "bool", "char",
+    ];
+    match ty {
+        Type::Reference(r) => r.mutability.is_none(),
+        Type::Ptr(_) => true,
+        Type::Paren(p) => is_copied_for_capture(&p.elem),
+        Type::Group(g) => is_copied_for_capture(&g.elem),
+        Type::Path(p) => {
+            p.qself.is_none()
+                && p.path.leading_colon.is_none()
+                && p.path.segments.len() == 1
+                && p.path.segments[0].arguments.is_empty()
+                && PRIMITIVES.iter().any(|n| p.path.segments[0].ident == n)
+        }
+        _ => false,
+    }
 }
 
 /// Does the type contain `impl Trait` anywhere (which cannot be written inside the function body)?

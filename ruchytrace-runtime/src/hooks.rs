@@ -350,3 +350,92 @@ impl<F: Future> Future for Instrumented<'_, F> {
         out
     }
 }
+
+// Gated entry and nested structures, used by `#[trace]` and `#[derive(Traceable)]`. Kept together
+// and self-contained at the end of the file so the runtime restructuring can re-home them.
+
+/// The argument-free half of a sync call's entry, taken before anything is built for the
+/// arguments: the expansion tests [`Gate::is_open`] and only then creates the capture closure
+/// (which takes the arguments' addresses), so a disabled, filtered-out or sampled-out call costs
+/// the loads and branches of this function and nothing else.
+#[derive(Clone, Copy, Debug)]
+pub struct Gate {
+    g: u8,
+    st: u8,
+}
+
+impl Gate {
+    /// Whether the call goes on to [`enter_gated`]; false when tracing is off, the site is
+    /// filtered out, or the global sampler skipped this call.
+    #[inline(always)]
+    pub fn is_open(self) -> bool {
+        self.st != SITE_OFF
+    }
+}
+
+/// Decides whether a call of `site` is recorded, without touching its arguments. A call the
+/// global sampler lets through is counted here, so [`enter_gated`] does not count it again.
+#[inline(always)]
+pub fn gate(site: &'static CallSite) -> Gate {
+    let g = state::STATE.load(Relaxed);
+    if g > ON_MONO {
+        // Not initialised yet: open, so the slow path reads the environment and resolves the site.
+        let st = if g == state::UNINIT {
+            SITE_UNRESOLVED
+        } else {
+            SITE_OFF
+        };
+        return Gate { g, st };
+    }
+    let st = site.state.load(Relaxed);
+    if st == SITE_GLOBAL {
+        return gate_sampled(g);
+    }
+    Gate { g, st }
+}
+
+/// The global sampler's countdown, out of line: the caller's inline part then holds no value
+/// across a call, which lets the compiler keep the disabled path free of a stack frame.
+#[inline(never)]
+fn gate_sampled(g: u8) -> Gate {
+    match state::sample_global() {
+        Some(false) => Gate { g, st: SITE_OFF },
+        Some(true) => Gate { g, st: SITE_ON },
+        None => Gate { g, st: SITE_GLOBAL },
+    }
+}
+
+/// The recording half of a gated entry: call it only when [`Gate::is_open`]. `args` writes, in
+/// order, exactly the arguments listed in the site's `args`.
+#[inline(always)]
+pub fn enter_gated(
+    gate: Gate,
+    site: &'static CallSite,
+    args: impl Fn(&mut ArgWriter),
+) -> CallGuard {
+    if gate.g > ON_MONO {
+        return enter_cold(gate.g, site, &args);
+    }
+    enter_on(gate.g, gate.st, site, args)
+}
+
+impl CallGuard {
+    /// The guard of a call whose [`Gate`] was closed: records nothing.
+    #[inline(always)]
+    pub fn closed(site: &'static CallSite) -> CallGuard {
+        CallGuard {
+            site,
+            active: false,
+        }
+    }
+}
+
+/// Writes a struct (or enum variant) named `name` with `fields` fields; `body` writes them (one
+/// [`Writer::field`] and one value each). The `Traceable` derive calls this for every nested
+/// value so the runtime decides how deep capture goes: this is where a depth budget cuts
+/// `body` off.
+#[inline]
+pub fn structure(w: &mut ArgWriter, name: &str, fields: u8, body: impl FnOnce(&mut ArgWriter)) {
+    w.structure(name, fields);
+    body(w)
+}

@@ -3,9 +3,11 @@
 //!
 //! # Getting started
 //!
+//! The crates are not on crates.io yet: depend on this one by path (or git) from a clone.
+//!
 //! ```toml
 //! [dependencies]
-//! ruchytrace = { version = "0.1", default-features = false }
+//! ruchytrace = { path = "../ruchytrace/ruchytrace", default-features = false }
 //! [features]
 //! trace = ["ruchytrace/trace"]
 //! ```
@@ -22,7 +24,7 @@
 //! `RUCHYTRACE_OUTPUT`), strace-style:
 //!
 //! ```text
-//! [1761761183.405413] -> fibonacci(n=5) <examples/fibonacci.rs:9:1>
+//! [1761761183.405413] -> fibonacci(n=5) <src/main.rs:2:1>
 //! [1761761183.405439] <- fibonacci() = 5 [0.026ms]
 //! ```
 //!

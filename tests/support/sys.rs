@@ -68,46 +68,50 @@ pub fn program(name: &str) -> PathBuf {
     out
 }
 
-/// Whether this environment lets us ptrace our children; prints why when it does not.
-pub fn ptrace_permitted() -> bool {
-    static OK: OnceLock<bool> = OnceLock::new();
-    *OK.get_or_init(|| {
-        let out = Command::new(ruchytrace())
-            .args(["syscalls", "--", "true"])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        let ok = out.status.success() && err.contains("exit_group");
-        if !ok {
-            eprintln!("SKIPPED: ptrace is not permitted here ({})", err.trim());
-        }
-        ok
-    })
-}
+#[path = "skip.rs"]
+mod skip;
+#[allow(unused_imports)] // each test binary uses its own subset
+pub use skip::{in_ci, ptrace_or_skip, ptrace_permitted, skip};
 
-/// Skips the calling test (returns early) when ptrace is not permitted.
+/// Skips the calling test (reports it, then returns early) when ptrace is not permitted.
 #[macro_export]
 macro_rules! require_ptrace {
     () => {
-        if !support::ptrace_permitted() {
+        if !support::ptrace_or_skip() {
             return;
         }
     };
 }
 
-/// Whether a usable `strace` is installed.
-pub fn strace_available() -> bool {
-    static OK: OnceLock<bool> = OnceLock::new();
-    *OK.get_or_init(|| {
-        let ok = Command::new("strace")
+/// Whether a usable `strace` is installed; `Err` says why not.
+pub fn strace_available() -> Result<(), String> {
+    static OK: OnceLock<Result<(), String>> = OnceLock::new();
+    OK.get_or_init(|| {
+        match Command::new("strace")
             .args(["-qq", "-o", "/dev/null", "true"])
             .output()
-            .is_ok_and(|o| o.status.success());
-        if !ok {
-            eprintln!("SKIPPED comparison: strace is not installed or not usable");
+        {
+            Ok(o) if o.status.success() => Ok(()),
+            Ok(o) => Err(format!(
+                "strace cannot trace here: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            )),
+            Err(e) => Err(format!("strace is not installed ({e})")),
         }
-        ok
     })
+    .clone()
+}
+
+/// [`strace_available`], reporting a skip when it is not.
+#[track_caller]
+pub fn strace_or_skip() -> bool {
+    match strace_available() {
+        Ok(()) => true,
+        Err(why) => {
+            skip(&why);
+            false
+        }
+    }
 }
 
 /// Runs `ruchytrace syscalls ARGS`.

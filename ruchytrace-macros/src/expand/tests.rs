@@ -82,23 +82,34 @@ fn feature_on_expands_add_to_the_canonical_shape() {
         #[inline]
         pub fn add(a: i64, mut b: i64) -> i64 {
             static __RT_SITE: ::ruchytrace::hooks::CallSite = ::ruchytrace::hooks::CallSite::new(::ruchytrace::hooks::SiteMeta {
-                name: "add", module_path: ::core::module_path!(), file: ::core::file!(), line: ::core::line!(),
-                column: ::core::column!(),
+                name: "add", module_path: ::core::module_path!(), file: file!(), line: line!(),
+                column: column!(),
                 args: &[::ruchytrace::hooks::ArgMeta { name: "a", type_name: "i64" },
                         ::ruchytrace::hooks::ArgMeta { name: "b", type_name: "i64" }],
                 return_type: "i64", kind: ::ruchytrace::hooks::SiteKind::Fn, sample: 0u32,
             });
-            let __rt_guard = ::ruchytrace::hooks::enter(&__RT_SITE, |__rt_w| {
-                #[allow(unused_imports)] use ::ruchytrace::hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};
-                (&&&::ruchytrace::hooks::capture::Probe(&a)).__rt_capture(__rt_w);
-                (&&&::ruchytrace::hooks::capture::Probe(&b)).__rt_capture(__rt_w);
-            });
+            let __rt_gate = ::ruchytrace::hooks::gate(&__RT_SITE);
+            let __rt_guard = if __rt_gate.is_open() {
+                ::ruchytrace::hooks::enter_gated(__rt_gate, &__RT_SITE, {
+                    let __rt_c0 = a;
+                    let __rt_c1 = b;
+                    move |__rt_w: &mut ::ruchytrace::hooks::Writer| {
+                        #[allow(unused_imports)] use ::ruchytrace::hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};
+                        (&&&::ruchytrace::hooks::capture::Probe(&__rt_c0)).__rt_capture(__rt_w);
+                        (&&&::ruchytrace::hooks::capture::Probe(&__rt_c1)).__rt_capture(__rt_w);
+                    }
+                })
+            } else {
+                ::ruchytrace::hooks::CallGuard::closed(&__RT_SITE)
+            };
             #[allow(clippy::let_unit_value)]
             let __rt_ret = ::ruchytrace::hooks::call::<i64, _>(move || { b += 1; a + b });
-            __rt_guard.exit_with(|__rt_w| {
-                #[allow(unused_imports)] use ::ruchytrace::hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};
-                (&&&::ruchytrace::hooks::capture::Probe(&__rt_ret)).__rt_capture(__rt_w);
-            });
+            if __rt_guard.is_recording() {
+                __rt_guard.exit_with(|__rt_w| {
+                    #[allow(unused_imports)] use ::ruchytrace::hooks::capture::{CaptureDebug as _, CaptureOpaque as _, CaptureStructural as _};
+                    (&&&::ruchytrace::hooks::capture::Probe(&__rt_ret)).__rt_capture(__rt_w);
+                });
+            }
             __rt_ret
         }
     "#;
@@ -126,7 +137,7 @@ fn every_option_parses_and_reaches_the_site() {
     );
     assert!(s.contains("sample:7u32"), "{out}");
     assert!(
-        s.contains("::my::rt::hooks::enter(") && !s.contains("::ruchytrace::"),
+        s.contains("::my::rt::hooks::gate(") && !s.contains("::ruchytrace::"),
         "{out}"
     );
     assert!(
@@ -136,7 +147,7 @@ fn every_option_parses_and_reaches_the_site() {
     // skip_return: the body stays inline and the guard's Drop records the exit.
     assert!(!s.contains("exit_with") && !s.contains("call::<"), "{out}");
     assert!(
-        s.ends_with("(&&&::my::rt::hooks::capture::Probe(&a)).__rt_capture(__rt_w);});b+=1;a+b}"),
+        s.ends_with("else{::my::rt::hooks::CallGuard::closed(&__RT_SITE)};b+=1;a+b}"),
         "{out}"
     );
 }
@@ -145,7 +156,28 @@ fn every_option_parses_and_reaches_the_site() {
 fn skip_all_captures_no_argument() {
     let s = squash(&expanded(quote!(skip_all), add()));
     assert!(s.contains("args:&[]"), "{s}");
-    assert!(s.contains("enter(&__RT_SITE,|_|{})"), "{s}");
+    assert!(s.contains("enter_gated(__rt_gate,&__RT_SITE,|_|{})"), "{s}");
+}
+
+#[test]
+fn track_caller_and_impl_trait_keep_the_body_in_place() {
+    let s = squash(&expanded(
+        TokenStream::new(),
+        quote! { #[track_caller] fn f(x: u32) -> u32 { if x == 0 { return 1; } x } },
+    ));
+    assert!(!s.contains("call::<") && !s.contains("exit_with"), "{s}");
+    assert!(
+        s.ends_with("CallGuard::closed(&__RT_SITE)};ifx==0{return1;}x}"),
+        "{s}"
+    );
+    let s = squash(&expanded(
+        TokenStream::new(),
+        quote! { fn g(v: &[u8]) -> Result<impl Iterator<Item = &u8> + '_, ()> { Ok(v.iter()) } },
+    ));
+    assert!(
+        !s.contains("call::<") && s.ends_with("CallGuard::closed(&__RT_SITE)};Ok(v.iter())}"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -173,13 +205,27 @@ fn receivers_patterns_and_types_are_named_as_written() {
     );
     assert!(s.contains("__rt_arg1:(i32,Vec<u8>)"), "{s}");
     assert!(s.contains("let(x,muty)=__rt_arg1;"), "{s}");
+    // Primitives and shared references are copied into the capture closure, anything else is borrowed.
+    assert!(
+        s.contains("{let__rt_c0=&self;let__rt_c1=&__rt_arg1;let__rt_c2=&it;move|"),
+        "{s}"
+    );
+    let g = squash(&expanded(
+        TokenStream::new(),
+        quote! { fn g(&self, a: &str, b: *const u8, c: (u8,), d: &mut u32, e: usize, f: Vec<u8>) {} },
+    ));
+    assert!(
+        g.contains("{let__rt_c0=self;let__rt_c1=a;let__rt_c2=b;let__rt_c3=&c;let__rt_c4=&d;let__rt_c5=e;let__rt_c6=&f;move|"),
+        "{g}"
+    );
     assert!(
         s.contains("kind:::ruchytrace::hooks::SiteKind::Method"),
         "{s}"
     );
+    // An `impl Trait` return keeps the body in place (its inference may need the return type).
     assert!(
-        s.contains("call::<_,_>"),
-        "impl Trait return must be inferred: {s}"
+        !s.contains("call::<") && s.ends_with("let(x,muty)=__rt_arg1;|v|v}"),
+        "impl Trait return must keep the body in place: {s}"
     );
     assert_eq!(
         render_tokens(quote!(impl Iterator<Item = &'a str>)),
@@ -222,7 +268,23 @@ fn async_fns_instrument_the_future() {
         s.contains("let__rt_call=::ruchytrace::hooks::enter_async(&__RT_SITE"),
         "{s}"
     );
-    assert!(s.contains("let__rt_ret:u32=::ruchytrace::hooks::instrument::<u32,_>(&__rt_call,asyncmove{x}).await;"), "{s}");
+    assert!(s.contains("let__rt_ret:u32=::ruchytrace::hooks::instrument::<u32,_>(&__rt_call,asyncmove{let__rt_out:u32={x};__rt_out}).await;"), "{s}");
+    // Every `return` of the async body carries the declared type; those of closures and async blocks do not.
+    let s = squash(&expanded(
+        TokenStream::new(),
+        quote! { async fn g(x: u32) -> u32 { if x > 1 { return x; } let c = || { return 1u8; }; let d = async { return 2u8; }; x } },
+    ));
+    assert!(s.contains("return{let__rt_out:u32=x;__rt_out};"), "{s}");
+    assert!(
+        s.contains("letc=||{return1u8;};letd=async{return2u8;};"),
+        "{s}"
+    );
+    // An `impl Trait` output cannot be named: the block infers it.
+    let s = squash(&expanded(
+        TokenStream::new(),
+        quote! { async fn h() -> impl Fn(u8) -> u8 { |v| v } },
+    ));
+    assert!(s.contains("let__rt_ret:_=::ruchytrace::hooks::instrument::<_,_>(&__rt_call,asyncmove{|v|v}).await;"), "{s}");
     assert!(s.contains("__rt_call.exit_with("), "{s}");
 }
 

@@ -150,7 +150,8 @@ pub struct Metadata {
     pub pid: i32,
     /// Architecture of the syscall numbers (`"x86_64"`, `"aarch64"`).
     pub arch: String,
-    /// The (`CLOCK_REALTIME`, `CLOCK_MONOTONIC`) pair, read together, to show wall-clock times.
+    /// `CLOCK_REALTIME` and `CLOCK_MONOTONIC` read back to back, as the function trace's
+    /// metadata records them, so the two traces' timestamps convert alike.
     pub clock: ClockInfo,
     /// Recording options.
     pub options: RecordedOptions,

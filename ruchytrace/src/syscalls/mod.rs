@@ -106,7 +106,8 @@ pub struct Outcome {
     pub trace: Option<SysTrace>,
 }
 
-/// The (`CLOCK_REALTIME`, `CLOCK_MONOTONIC`) pair, read back to back.
+/// `CLOCK_REALTIME` and `CLOCK_MONOTONIC`, read back to back (the clock pair that both trace
+/// formats record).
 fn clock_info() -> ClockInfo {
     let realtime_ns = sys::realtime_ns();
     let monotonic_ns = sys::monotonic_ns();
