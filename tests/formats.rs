@@ -623,14 +623,14 @@ fn converted_and_incomplete_json_matches_the_schema() {
 const GOLDEN: &str = r#"# ruchytrace function trace v1: /tmp/fibonacci (pid 4242), clock CLOCK_MONOTONIC
 [1761761183.405413] -> fibonacci(n=2) <examples/fibonacci.rs:3:1>
 [1761761183.405420]   -> fibonacci(n=1) <examples/fibonacci.rs:3:1>
-[1761761183.405431]   <- fibonacci() = 1 [0.011ms]
+[1761761183.405431]   <- fibonacci() = 1 [11.000us]
 [1761761183.405432]   ** custom checkpoint: x=1
-[1761761183.405439] <- fibonacci() = 1 [0.026ms]
+[1761761183.405439] <- fibonacci() = 1 [26.000us]
 [1761761183.405500] [tid 4243] ++ thread 4243 "worker-1"
 [1761761183.405510] [tid 4243] -> greet(name="Alice", opt=Some(3)) <src/lib.rs:10:5>
 [1761761183.405520] [tid 4243]   -> fail() <src/lib.rs:20:1>
-[1761761183.405530] [tid 4243]   <- fail() = <panic: "boom"> [0.010ms]
-[1761761183.405540] [tid 4243] <- greet() [0.030ms]
+[1761761183.405530] [tid 4243]   <- fail() = <panic: "boom"> [10.000us]
+[1761761183.405540] [tid 4243] <- greet() [30.000us]
 [1761761183.405550] [tid 4243] !! 123 events lost (buffer full)
 [1761761183.405560] !! stalled 1.200ms waiting for buffer space
 [1761761183.405570] -> fetch(url="http://x") <src/net.rs:1:1>
@@ -638,9 +638,9 @@ const GOLDEN: &str = r#"# ruchytrace function trace v1: /tmp/fibonacci (pid 4242
 [1761761183.405590] [tid 4243] ~> fetch() resumed
 [1761761183.406590] [tid 4243] <- fetch() = Err("404") [1.020ms]
 [1761761183.406600] -> shapes(u=User { id: 42, name: "Ali"... }, v=[1.5, NaN, ...(10)], t=(-1208925819614629174706176, 'x')) <src/lib.rs:30:1>
-[1761761183.406610] <- shapes() [0.010ms]
+[1761761183.406610] <- shapes() [10.000us]
 [1761761183.406620] -> shapes(u=<User>, v=[..], t=()) <src/lib.rs:30:1>
-[1761761183.406630] <- shapes() = 340282366920938463463374607431768211455 [0.010ms]
+[1761761183.406630] <- shapes() = 340282366920938463463374607431768211455 [10.000us]
 # end: 20 events, 123 lost
 "#;
 

@@ -185,16 +185,7 @@ pub fn summary() -> TraceSummary {
 }
 
 fn dur(d: Duration) -> String {
-    let ns = d.as_nanos();
-    if ns >= 1_000_000_000 {
-        format!("{:.3}s", d.as_secs_f64())
-    } else if ns >= 1_000_000 {
-        format!("{:.3}ms", ns as f64 / 1e6)
-    } else if ns >= 1_000 {
-        format!("{:.3}us", ns as f64 / 1e3)
-    } else {
-        format!("{ns}ns")
-    }
+    crate::duration::fmt_duration(d.as_nanos().min(u64::MAX as u128) as u64)
 }
 
 impl fmt::Display for TraceSummary {

@@ -11,7 +11,7 @@ use crate::global::{self, ON_MONO, STATE, UNINIT};
 use crate::lifecycle;
 use crate::record::{kind, ret};
 use crate::recorder::{self, ThreadState};
-use crate::site::{self, SITE_GLOBAL, SITE_OFF, SITE_ON, SITE_SAMPLED};
+use crate::site::{self, SITE_GLOBAL, SITE_OFF, SITE_ON, SITE_SAMPLED, SITE_UNRESOLVED};
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
@@ -377,10 +377,10 @@ impl Gate {
 /// global sampler lets through is counted here, so [`enter_gated`] does not count it again.
 #[inline(always)]
 pub fn gate(site: &'static CallSite) -> Gate {
-    let g = state::STATE.load(Relaxed);
+    let g = STATE.load(Relaxed);
     if g > ON_MONO {
         // Not initialised yet: open, so the slow path reads the environment and resolves the site.
-        let st = if g == state::UNINIT {
+        let st = if g == UNINIT {
             SITE_UNRESOLVED
         } else {
             SITE_OFF
@@ -398,7 +398,7 @@ pub fn gate(site: &'static CallSite) -> Gate {
 /// across a call, which lets the compiler keep the disabled path free of a stack frame.
 #[inline(never)]
 fn gate_sampled(g: u8) -> Gate {
-    match state::sample_global() {
+    match recorder::sample_global() {
         Some(false) => Gate { g, st: SITE_OFF },
         Some(true) => Gate { g, st: SITE_ON },
         None => Gate { g, st: SITE_GLOBAL },
@@ -432,10 +432,12 @@ impl CallGuard {
 
 /// Writes a struct (or enum variant) named `name` with `fields` fields; `body` writes them (one
 /// [`Writer::field`] and one value each). The `Traceable` derive calls this for every nested
-/// value so the runtime decides how deep capture goes: this is where a depth budget cuts
-/// `body` off.
+/// value so the runtime decides how deep capture goes: past the depth budget
+/// (`RUCHYTRACE_DEPTH`) a cut marker is written instead and `body` never runs.
 #[inline]
 pub fn structure(w: &mut ArgWriter, name: &str, fields: u8, body: impl FnOnce(&mut ArgWriter)) {
-    w.structure(name, fields);
-    body(w)
+    if w.struct_begin(name, fields) {
+        body(w);
+        w.struct_end();
+    }
 }

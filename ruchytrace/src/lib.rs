@@ -50,11 +50,20 @@
 pub use ruchytrace_macros::trace;
 /// `#[derive(Traceable)]`: capture a struct or enum field by field (see `docs/codegen-hooks.md`).
 pub use ruchytrace_macros::Traceable;
+#[cfg(any(feature = "trace", feature = "cli"))]
 pub use ruchytrace_runtime as runtime;
 /// The hook API the `#[trace]` expansion calls (see `docs/codegen-hooks.md`).
+#[cfg(any(feature = "trace", feature = "cli"))]
 pub use ruchytrace_runtime::hooks;
+#[cfg(any(feature = "trace", feature = "cli"))]
 pub use ruchytrace_runtime::model::Category;
-pub use ruchytrace_runtime::{FunctionSummary, TraceSummary};
+#[cfg(any(feature = "trace", feature = "cli"))]
+pub use ruchytrace_runtime::{set_category_filter, FunctionSummary, TraceSummary};
+
+#[cfg(not(any(feature = "trace", feature = "cli")))]
+mod off;
+#[cfg(not(any(feature = "trace", feature = "cli")))]
+pub use off::{set_category_filter, Category, FunctionSummary, TraceSummary};
 
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -21,7 +21,7 @@ mod tail;
 
 use crate::config::OutputFormat;
 use crate::format::segmented::SegmentedReader;
-use crate::format::{binary::Record, Format, SiteTable};
+use crate::format::{Format, Record, SiteTable};
 use crate::global::{self, Runtime};
 use crate::output::{self, Output};
 use sink::Sink;

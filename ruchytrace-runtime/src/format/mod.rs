@@ -17,12 +17,26 @@ use std::fmt;
 use std::io::{self, Write};
 use std::path::Path;
 
+#[cfg(feature = "readers")]
 pub mod binary;
 pub mod json;
 pub mod segmented;
 mod nesting;
 pub mod text;
 pub mod value_json;
+
+/// One record of a trace as readers yield it, in file order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// A site definition (before the first event that uses it).
+    Site(Site),
+    /// An event.
+    Event(Event),
+    /// The file was converted from an incomplete source: why.
+    SourceTruncated(String),
+    /// The trailer: the file is complete.
+    Trailer(Trailer),
+}
 
 /// An output format of a function trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -131,7 +145,42 @@ pub fn writer(format: Format, out: Box<dyn Write + Send>) -> Box<dyn TraceWriter
             1 << 16,
             out,
         ))),
+        #[cfg(feature = "readers")]
         Format::Binary => Box::new(binary::BinaryWriter::new(out)),
+        #[cfg(not(feature = "readers"))]
+        Format::Binary => Box::new(NoBinary),
+    }
+}
+
+/// Without the `readers` feature the framed binary stream cannot be written (a traced program
+/// records its binary trace file directly; only `convert` writes the stream).
+#[cfg(not(feature = "readers"))]
+struct NoBinary;
+
+#[cfg(not(feature = "readers"))]
+fn no_binary() -> io::Error {
+    io::Error::other("the framed binary stream needs ruchytrace-runtime's `readers` feature")
+}
+
+#[cfg(not(feature = "readers"))]
+impl TraceWriter for NoBinary {
+    fn begin(&mut self, _: &Metadata) -> io::Result<()> {
+        Err(no_binary())
+    }
+    fn site(&mut self, _: &Site) -> io::Result<()> {
+        Err(no_binary())
+    }
+    fn event(&mut self, _: &Event, _: &EventCtx<'_>) -> io::Result<()> {
+        Err(no_binary())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    fn finish(&mut self, _: &Trailer) -> io::Result<()> {
+        Err(no_binary())
+    }
+    fn finish_incomplete(&mut self, _: &Trailer, _: &str) -> io::Result<()> {
+        Err(no_binary())
     }
 }
 
@@ -231,8 +280,10 @@ pub fn detect(prefix: &[u8]) -> Result<Detected, ReadError> {
     if prefix.is_empty() {
         return Err(ReadError::at(0, "empty file, not a ruchytrace trace"));
     }
-    let n = prefix.len().min(binary::MAGIC.len());
-    if prefix[..n] == binary::MAGIC[..n] {
+    /// The framed binary stream's magic (`format::binary::MAGIC`).
+    const FRAMED: [u8; 8] = *b"RUCHYTR\0";
+    let n = prefix.len().min(FRAMED.len());
+    if prefix[..n] == FRAMED[..n] || prefix[..n] == crate::segment::FILE_MAGIC[..n] {
         return Ok(Detected::Binary);
     }
     match prefix.iter().position(|b| !b.is_ascii_whitespace()) {
@@ -248,6 +299,7 @@ pub fn detect(prefix: &[u8]) -> Result<Detected, ReadError> {
     }
 }
 
+#[cfg(feature = "readers")]
 /// Reads a whole trace file (binary or JSON, detected from the content). A binary file is
 /// decoded as it is read (no copy of the file in memory).
 pub fn read_trace(path: &Path) -> Result<Trace, ReadError> {
@@ -268,6 +320,7 @@ pub fn read_trace(path: &Path) -> Result<Trace, ReadError> {
     }
 }
 
+#[cfg(feature = "readers")]
 /// Reads a whole trace from memory. A truncated or damaged tail is not an error: the result keeps
 /// every complete event before it and says where and why in [`Trace::truncation`].
 pub fn read_trace_from(bytes: &[u8]) -> Result<Trace, ReadError> {
@@ -277,6 +330,7 @@ pub fn read_trace_from(bytes: &[u8]) -> Result<Trace, ReadError> {
     }
 }
 
+#[cfg(feature = "readers")]
 /// What [`convert`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConvertSummary {
@@ -286,6 +340,7 @@ pub struct ConvertSummary {
     pub truncation: Option<String>,
 }
 
+#[cfg(feature = "readers")]
 /// Why [`convert`] failed.
 #[derive(Debug)]
 pub enum ConvertError {
@@ -295,6 +350,7 @@ pub enum ConvertError {
     Write(io::Error),
 }
 
+#[cfg(feature = "readers")]
 impl fmt::Display for ConvertError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -304,14 +360,17 @@ impl fmt::Display for ConvertError {
     }
 }
 
+#[cfg(feature = "readers")]
 impl std::error::Error for ConvertError {}
 
+#[cfg(feature = "readers")]
 impl From<io::Error> for ConvertError {
     fn from(e: io::Error) -> Self {
         ConvertError::Write(e)
     }
 }
 
+#[cfg(feature = "readers")]
 /// Re-encodes the trace in `input` (binary or JSON) as `format` on `out`. A binary input is
 /// streamed record by record (bounded memory); a JSON input is read whole. A truncated input is
 /// converted up to its damage and the output is closed with
@@ -399,6 +458,7 @@ pub fn convert(
     }
 }
 
+#[cfg(feature = "readers")]
 fn finish_writer(
     w: &mut dyn TraceWriter,
     trailer: Trailer,

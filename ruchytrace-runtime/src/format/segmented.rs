@@ -7,7 +7,7 @@
 //! length. A file whose process did not exit normally (killed, crashed, still running) reads
 //! as truncated, with every record completed before that moment.
 
-use super::binary::Record;
+use super::Record;
 use super::ReadError;
 use crate::clock::{Anchor, Converter};
 use crate::model::{

@@ -68,10 +68,6 @@ pub fn write_timestamp(out: &mut String, clock: Option<&ClockInfo>, ts: u64) {
     );
 }
 
-/// Appends a duration in milliseconds with 3 decimals (`1.234ms`).
-pub fn write_ms(out: &mut String, ns: u64) {
-    let _ = write!(out, "{}.{:03}ms", ns / 1_000_000, (ns % 1_000_000) / 1_000);
-}
 
 fn name_of(out: &mut String, site: u32, s: Option<&Site>) {
     match s {
@@ -154,7 +150,7 @@ pub fn write_event_line(
             }
             if let Some(d) = ctx.duration_ns {
                 out.push_str(" [");
-                write_ms(out, d);
+                let _ = crate::duration::write_duration(out, d);
                 out.push(']');
             }
         }
@@ -198,7 +194,7 @@ pub fn write_event_line(
         }
         Event::Stall { waited_ns, .. } => {
             out.push_str("!! stalled ");
-            write_ms(out, *waited_ns);
+            let _ = crate::duration::write_duration(out, *waited_ns);
             out.push_str(" waiting for buffer space");
         }
     }

@@ -12,6 +12,7 @@
 //! same value (NaN payloads aside: every NaN reads back as the canonical NaN).
 
 use crate::model::Value;
+#[cfg(feature = "readers")]
 use serde_json::Value as Json;
 use std::fmt::Write as _;
 
@@ -180,7 +181,9 @@ pub fn to_node_string(v: &Value) -> String {
     s
 }
 
+#[cfg(feature = "readers")]
 /// Reads a node `{"kind":K,"value":V,...}`.
+#[cfg(feature = "readers")]
 pub fn node_to_value(node: &Json) -> Result<Value, String> {
     let obj = node.as_object().ok_or("a value node must be an object")?;
     let kind = obj
@@ -192,6 +195,7 @@ pub fn node_to_value(node: &Json) -> Result<Value, String> {
 }
 
 /// Reads a top-level typed value `{"type_info":{"kind":K,...},"value":V,...}`.
+#[cfg(feature = "readers")]
 pub fn typed_to_value(obj: &Json) -> Result<Value, String> {
     let kind = obj
         .get("type_info")
@@ -202,6 +206,7 @@ pub fn typed_to_value(obj: &Json) -> Result<Value, String> {
     from_parts(kind, value, obj.get("truncated_from"))
 }
 
+#[cfg(feature = "readers")]
 fn int<T: TryFrom<i128>>(kind: &str, v: &Json) -> Result<T, String> {
     let wide: i128 = match v {
         Json::Number(n) => {
@@ -221,6 +226,7 @@ fn int<T: TryFrom<i128>>(kind: &str, v: &Json) -> Result<T, String> {
     T::try_from(wide).map_err(|_| format!("{kind}: {wide} out of range"))
 }
 
+#[cfg(feature = "readers")]
 fn u128_of(v: &Json) -> Result<u128, String> {
     match v {
         Json::Number(n) => n
@@ -234,6 +240,7 @@ fn u128_of(v: &Json) -> Result<u128, String> {
     }
 }
 
+#[cfg(feature = "readers")]
 fn float(kind: &str, v: &Json) -> Result<f64, String> {
     match v {
         Json::Number(n) => n.as_f64().ok_or_else(|| format!("{kind}: bad number {n}")),
@@ -247,12 +254,14 @@ fn float(kind: &str, v: &Json) -> Result<f64, String> {
     }
 }
 
+#[cfg(feature = "readers")]
 fn string(kind: &str, v: &Json) -> Result<String, String> {
     v.as_str()
         .map(str::to_owned)
         .ok_or_else(|| format!("{kind}: expected a string, got {v}"))
 }
 
+#[cfg(feature = "readers")]
 fn trunc(t: Option<&Json>) -> Result<Option<u64>, String> {
     match t {
         None | Some(Json::Null) => Ok(None),
@@ -263,6 +272,7 @@ fn trunc(t: Option<&Json>) -> Result<Option<u64>, String> {
     }
 }
 
+#[cfg(feature = "readers")]
 fn nodes(kind: &str, v: &Json) -> Result<Vec<Value>, String> {
     v.as_array()
         .ok_or_else(|| format!("{kind}: expected an array"))?
@@ -272,6 +282,7 @@ fn nodes(kind: &str, v: &Json) -> Result<Vec<Value>, String> {
 }
 
 /// Builds a value from its kind, JSON value and optional `truncated_from`.
+#[cfg(feature = "readers")]
 pub fn from_parts(kind: &str, v: &Json, truncated: Option<&Json>) -> Result<Value, String> {
     Ok(match kind {
         "unit" => match v {

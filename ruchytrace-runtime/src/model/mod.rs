@@ -8,6 +8,7 @@ mod value;
 
 pub use value::{write_quoted, Value};
 
+#[cfg(feature = "readers")]
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -19,7 +20,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const FN_TRACE_FORMAT: &str = "ruchytrace-functions";
 
 /// How a trace's timestamps relate to wall-clock time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "readers", derive(Serialize, Deserialize))]
 pub struct ClockInfo {
     /// Always `"CLOCK_MONOTONIC"`: the clock every `timestamp_ns` is expressed in.
     pub domain: String,
@@ -32,7 +34,7 @@ pub struct ClockInfo {
     pub monotonic_ns: u64,
     /// TSC ticks per second, when `source` is `"TSC"` (informational: timestamps are already
     /// converted).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "readers", serde(default, skip_serializing_if = "Option::is_none"))]
     pub tsc_hz: Option<f64>,
 }
 
@@ -44,12 +46,13 @@ impl ClockInfo {
 }
 
 /// The settings a trace was recorded with (informational; reported by readers).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "readers", derive(Serialize, Deserialize))]
 pub struct RecordSettings {
     /// `1` records every call; `N` records one call in `N`.
     pub sample: u32,
     /// The name filter, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "readers", serde(default, skip_serializing_if = "Option::is_none"))]
     pub filter: Option<String>,
     /// `block`, `drop` or `ring`.
     pub overflow: String,
@@ -62,7 +65,8 @@ pub struct RecordSettings {
 }
 
 /// Describes the traced process and how the trace was recorded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "readers", derive(Serialize, Deserialize))]
 pub struct Metadata {
     /// Always [`FN_TRACE_FORMAT`] for function traces.
     pub format: String,
@@ -77,7 +81,7 @@ pub struct Metadata {
     /// Process id.
     pub pid: u32,
     /// Thread id of the runtime's collector thread: its system calls are tracer traffic.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "readers", serde(default, skip_serializing_if = "Option::is_none"))]
     pub collector_tid: Option<u32>,
     /// The clock pair and source.
     pub clock: ClockInfo,
@@ -86,8 +90,9 @@ pub struct Metadata {
 }
 
 /// What kind of function a call site is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "readers", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "readers", serde(rename_all = "snake_case"))]
 pub enum SiteKind {
     /// A free function or an associated function without `self`.
     Fn,
@@ -109,7 +114,8 @@ impl SiteKind {
 }
 
 /// A source location.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "readers", derive(Serialize, Deserialize))]
 pub struct Location {
     /// Source file as the compiler saw it (or the original source of generated code).
     pub file: String,
@@ -126,17 +132,19 @@ impl fmt::Display for Location {
 }
 
 /// One declared argument of a call site.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "readers", derive(Serialize, Deserialize))]
 pub struct ArgInfo {
     /// Argument name (`self`, `n`, or the pattern text such as `(a, b)`).
     pub name: String,
     /// Declared type as written (`i64`, `&str`, `T`, `impl Display`).
-    #[serde(rename = "type")]
+    #[cfg_attr(feature = "readers", serde(rename = "type"))]
     pub type_name: String,
 }
 
 /// A static call site: one per instrumented function.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "readers", derive(Serialize, Deserialize))]
 pub struct Site {
     /// Compact id used by events; unique within one trace.
     pub id: u32,
@@ -155,8 +163,9 @@ pub struct Site {
 }
 
 /// Categories of instant events ([`Event::Instant`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "readers", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "readers", serde(rename_all = "snake_case"))]
 pub enum Category {
     /// Function-related markers.
     Function,
@@ -251,8 +260,9 @@ impl Return {
 }
 
 /// Why events are missing from a thread's stream ([`Event::Loss`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "readers", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "readers", serde(rename_all = "snake_case"))]
 pub enum LossReason {
     /// `overflow=drop`: the buffer was full and new events were discarded.
     BufferFull,
@@ -406,7 +416,8 @@ impl Event {
 }
 
 /// How a trace file ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "readers", derive(Serialize, Deserialize))]
 pub struct Trailer {
     /// Number of events written.
     pub events: u64,

@@ -5,23 +5,11 @@ use super::value::{decode_value, Bad, Cursor};
 use super::{crc32, tag, unzigzag, FRAME_HEADER_LEN, HEADER_LEN, MAGIC, MAX_FRAME};
 use crate::format::ReadError;
 use crate::model::{
-    Category, Event, LossReason, Metadata, Return, Site, Trace, Trailer, SCHEMA_VERSION,
+    Category, Event, LossReason, Metadata, Return, Trace, Trailer, SCHEMA_VERSION,
 };
 use std::io::{self, Read};
 
-/// One record of a binary trace, as yielded by [`BinaryReader`] (the metadata record is read by
-/// [`BinaryReader::new`]: see [`BinaryReader::metadata`]).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Record {
-    /// A site definition (before the first event that uses it).
-    Site(Site),
-    /// An event.
-    Event(Event),
-    /// The file was converted from an incomplete source: why.
-    SourceTruncated(String),
-    /// The trailer: the file is complete.
-    Trailer(Trailer),
-}
+pub use crate::format::Record;
 
 struct ThreadIn {
     pid: u32,
@@ -32,9 +20,9 @@ struct ThreadIn {
 /// Streams the records of a binary trace with bounded memory (one frame at a time).
 ///
 /// Iteration stops at the trailer, at the end of the input, or at the first damage; then
-/// [`BinaryReader::truncation`] tells whether (and where) the input was cut or damaged, and
-/// [`BinaryReader::is_complete`] whether the trailer was seen.
-pub struct BinaryReader<R: Read> {
+/// [`FramedReader::truncation`] tells whether (and where) the input was cut or damaged, and
+/// [`FramedReader::is_complete`] whether the trailer was seen.
+pub struct FramedReader<R: Read> {
     input: R,
     metadata: Metadata,
     /// Byte offset in the file of `payload[0]`.
@@ -65,7 +53,7 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-impl<R: Read> BinaryReader<R> {
+impl<R: Read> FramedReader<R> {
     /// Reads the header and the metadata record. Errors when the input is not a binary trace, is
     /// of an unsupported version, or ends (or is damaged) before its metadata is complete.
     pub fn new(mut input: R) -> Result<Self, ReadError> {
@@ -95,7 +83,7 @@ impl<R: Read> BinaryReader<R> {
                 format!("unsupported binary trace version {version} (this reader supports 1 to {SCHEMA_VERSION})"),
             ));
         }
-        let mut r = BinaryReader {
+        let mut r = FramedReader {
             input,
             metadata: placeholder_metadata(),
             payload_start: HEADER_LEN as u64,
@@ -242,7 +230,7 @@ impl<R: Read> BinaryReader<R> {
     }
 }
 
-impl<R: Read> Iterator for BinaryReader<R> {
+impl<R: Read> Iterator for FramedReader<R> {
     type Item = Record;
 
     fn next(&mut self) -> Option<Record> {
@@ -476,10 +464,96 @@ pub fn read_all(input: impl Read) -> Result<Trace, ReadError> {
     }
     let truncation = reader.truncation().map(str::to_owned).or(source_truncated);
     Ok(Trace {
-        metadata: reader.metadata.clone(),
+        metadata: reader.metadata().clone(),
         sites: sites.iter().cloned().collect(),
         events,
         trailer,
         truncation,
     })
+}
+
+/// The source of a [`BinaryReader`] reading the framed format: what was read to tell the
+/// formats apart, then the rest of the input.
+type Rest<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
+
+enum Inner<R: Read> {
+    /// The framed format (`RUCHYTR\0`, written by `convert`).
+    Framed(Box<FramedReader<Rest<R>>>),
+    /// The runtime's segmented trace file (`RUCHYTR2`), read whole.
+    Segmented(Box<crate::format::segmented::SegmentedReader<Vec<u8>>>),
+}
+
+/// Streams the records of a binary trace, whichever of the two binary layouts it has: the
+/// segmented file the runtime writes while recording, or the framed stream `convert` writes.
+pub struct BinaryReader<R: Read> {
+    inner: Inner<R>,
+}
+
+impl<R: Read> BinaryReader<R> {
+    /// Reads the header and the metadata. Errors when the input is not a binary trace, is of
+    /// an unsupported version, or ends (or is damaged) before its metadata is complete.
+    pub fn new(mut input: R) -> Result<Self, ReadError> {
+        let io_err = |e: io::Error| ReadError {
+            offset: None,
+            message: format!("cannot read: {e}"),
+        };
+        let mut head = vec![0u8; 8];
+        let n = read_full(&mut input, &mut head).map_err(io_err)?;
+        head.truncate(n);
+        if head[..] == crate::segment::FILE_MAGIC {
+            let mut all = head;
+            input.read_to_end(&mut all).map_err(io_err)?;
+            let r = crate::format::segmented::SegmentedReader::new(all)?;
+            return Ok(BinaryReader {
+                inner: Inner::Segmented(Box::new(r)),
+            });
+        }
+        let r = FramedReader::new(io::Cursor::new(head).chain(input))?;
+        Ok(BinaryReader {
+            inner: Inner::Framed(Box::new(r)),
+        })
+    }
+
+    /// The trace's metadata.
+    pub fn metadata(&self) -> &Metadata {
+        match &self.inner {
+            Inner::Framed(r) => r.metadata(),
+            Inner::Segmented(r) => r.metadata(),
+        }
+    }
+
+    /// When iteration stopped early (or the process did not finish the trace): why.
+    pub fn truncation(&self) -> Option<&str> {
+        match &self.inner {
+            Inner::Framed(r) => r.truncation(),
+            Inner::Segmented(r) => r.truncation(),
+        }
+    }
+
+    /// True once the trace is known complete.
+    pub fn is_complete(&self) -> bool {
+        match &self.inner {
+            Inner::Framed(r) => r.is_complete(),
+            Inner::Segmented(r) => r.is_complete(),
+        }
+    }
+
+    /// Events yielded so far.
+    pub fn events_read(&self) -> u64 {
+        match &self.inner {
+            Inner::Framed(r) => r.events_read(),
+            Inner::Segmented(r) => r.events_read(),
+        }
+    }
+}
+
+impl<R: Read> Iterator for BinaryReader<R> {
+    type Item = Record;
+
+    fn next(&mut self) -> Option<Record> {
+        match &mut self.inner {
+            Inner::Framed(r) => r.next(),
+            Inner::Segmented(r) => r.next(),
+        }
+    }
 }

@@ -21,11 +21,13 @@
 //! the salvage of a damaged file relies on the line layout above. The schema is in
 //! `docs/trace-format.md` and `docs/schema/fn-trace.schema.json`.
 
+#[cfg(feature = "readers")]
 mod reader;
 mod writer;
 
+#[cfg(feature = "readers")]
 pub use reader::{check_metadata, parse_event, parse_event_str, read_json};
-pub use writer::{write_event, JsonWriter};
+pub use writer::{metadata_json, site_json, write_event, JsonWriter};
 
 use crate::model::LossReason;
 
@@ -38,6 +40,7 @@ pub fn loss_reason_name(r: LossReason) -> &'static str {
     }
 }
 
+#[cfg(feature = "readers")]
 pub(super) fn loss_reason_from(s: &str) -> Option<LossReason> {
     match s {
         "buffer_full" => Some(LossReason::BufferFull),

@@ -35,7 +35,7 @@ impl<W: Write + Send> JsonWriter<W> {
         let mut s = String::from("\n],\n\"sites\":[");
         for (i, site) in self.sites.iter().enumerate() {
             s.push_str(if i == 0 { "\n" } else { ",\n" });
-            s.push_str(&serde_json::to_string(site).map_err(io::Error::other)?);
+            site_json(&mut s, site);
         }
         let _ = write!(s, "\n],\n\"end\":{{\"complete\":{},", truncation.is_none());
         if let Some(t) = truncation {
@@ -226,7 +226,8 @@ pub fn write_event(out: &mut String, ev: &Event, ctx: &EventCtx<'_>) {
 
 impl<W: Write + Send> TraceWriter for JsonWriter<W> {
     fn begin(&mut self, meta: &Metadata) -> io::Result<()> {
-        let m = serde_json::to_string(meta).map_err(io::Error::other)?;
+        let mut m = String::new();
+        metadata_json(&mut m, meta);
         write!(self.out, "{{\"metadata\":{m},\n\"events\":[")
     }
 
@@ -261,4 +262,80 @@ impl<W: Write + Send> TraceWriter for JsonWriter<W> {
     fn finish_incomplete(&mut self, trailer: &Trailer, truncation: &str) -> io::Result<()> {
         self.close(trailer, Some(truncation))
     }
+}
+
+/// A site as JSON, field for field as the schema (and the `readers` feature's serde
+/// derive) has it. Written by hand: the runtime links no serde (see `docs/runtime.md`).
+pub fn site_json(out: &mut String, site: &Site) {
+    let _ = write!(out, "{{\"id\":{},\"name\":", site.id);
+    write_json_str(out, &site.name);
+    out.push_str(",\"qualified_name\":");
+    write_json_str(out, &site.qualified_name);
+    out.push_str(",\"location\":{\"file\":");
+    write_json_str(out, &site.location.file);
+    let _ = write!(
+        out,
+        ",\"line\":{},\"column\":{}}},\"args\":[",
+        site.location.line, site.location.column
+    );
+    for (i, a) in site.args.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"name\":");
+        write_json_str(out, &a.name);
+        out.push_str(",\"type\":");
+        write_json_str(out, &a.type_name);
+        out.push('}');
+    }
+    out.push_str("],\"return_type\":");
+    write_json_str(out, &site.return_type);
+    let _ = write!(out, ",\"kind\":\"{}\"}}", site.kind.as_str());
+}
+
+/// The metadata as JSON (see [`site_json`]).
+pub fn metadata_json(out: &mut String, m: &Metadata) {
+    out.push_str("{\"format\":");
+    write_json_str(out, &m.format);
+    let _ = write!(out, ",\"version\":{},\"ruchytrace_version\":", m.version);
+    write_json_str(out, &m.ruchytrace_version);
+    out.push_str(",\"program\":");
+    write_json_str(out, &m.program);
+    out.push_str(",\"args\":[");
+    for (i, a) in m.args.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_str(out, a);
+    }
+    let _ = write!(out, "],\"pid\":{}", m.pid);
+    if let Some(t) = m.collector_tid {
+        let _ = write!(out, ",\"collector_tid\":{t}");
+    }
+    let c = &m.clock;
+    out.push_str(",\"clock\":{\"domain\":");
+    write_json_str(out, &c.domain);
+    out.push_str(",\"source\":");
+    write_json_str(out, &c.source);
+    let _ = write!(
+        out,
+        ",\"realtime_ns\":{},\"monotonic_ns\":{}",
+        c.realtime_ns, c.monotonic_ns
+    );
+    if let Some(hz) = c.tsc_hz.filter(|h| h.is_finite()) {
+        let _ = write!(out, ",\"tsc_hz\":{hz:?}");
+    }
+    let st = &m.settings;
+    let _ = write!(out, "}},\"settings\":{{\"sample\":{}", st.sample);
+    if let Some(f) = &st.filter {
+        out.push_str(",\"filter\":");
+        write_json_str(out, f);
+    }
+    out.push_str(",\"overflow\":");
+    write_json_str(out, &st.overflow);
+    let _ = write!(
+        out,
+        ",\"buffer_bytes\":{},\"strsize\":{},\"max_items\":{}}}}}",
+        st.buffer_bytes, st.strsize, st.max_items
+    );
 }
