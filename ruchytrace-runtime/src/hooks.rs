@@ -11,7 +11,7 @@ use crate::global::{self, ON_MONO, STATE, UNINIT};
 use crate::lifecycle;
 use crate::record::{kind, ret};
 use crate::recorder::{self, ThreadState};
-use crate::site::{self, SITE_GLOBAL, SITE_OFF, SITE_ON, SITE_SAMPLED};
+use crate::site::{self, SITE_GLOBAL, SITE_OFF, SITE_ON, SITE_SAMPLED, SITE_UNRESOLVED};
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
@@ -372,10 +372,10 @@ impl Gate {
 /// global sampler lets through is counted here, so [`enter_gated`] does not count it again.
 #[inline(always)]
 pub fn gate(site: &'static CallSite) -> Gate {
-    let g = state::STATE.load(Relaxed);
+    let g = STATE.load(Relaxed);
     if g > ON_MONO {
         // Not initialised yet: open, so the slow path reads the environment and resolves the site.
-        let st = if g == state::UNINIT {
+        let st = if g == UNINIT {
             SITE_UNRESOLVED
         } else {
             SITE_OFF
@@ -393,7 +393,7 @@ pub fn gate(site: &'static CallSite) -> Gate {
 /// across a call, which lets the compiler keep the disabled path free of a stack frame.
 #[inline(never)]
 fn gate_sampled(g: u8) -> Gate {
-    match state::sample_global() {
+    match recorder::sample_global() {
         Some(false) => Gate { g, st: SITE_OFF },
         Some(true) => Gate { g, st: SITE_ON },
         None => Gate { g, st: SITE_GLOBAL },
