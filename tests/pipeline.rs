@@ -147,7 +147,7 @@ fn leaf_args_and_returns_are_typed() {
 }
 
 #[test]
-fn overflow_block_loses_nothing_and_records_stalls() {
+fn overflow_block_loses_nothing() {
     let (_d, out) = tmp("t.rtrace");
     let o = run(
         "stress",
@@ -165,14 +165,13 @@ fn overflow_block_loses_nothing_and_records_stalls() {
     for c in counts.values().filter(|c| c.contains_key("work")) {
         assert_eq!(c["work"], (50_000, 50_000));
     }
-    assert!(
-        trace
-            .events
-            .iter()
-            .any(|e| matches!(e, Event::Stall { .. })),
-        "no stall recorded"
-    );
+    // Records go straight into the trace file: a small buffer only means small segments, and
+    // nobody waits.
     assert!(!trace.events.iter().any(|e| matches!(e, Event::Loss { .. })));
+    assert!(!trace
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Stall { .. })));
 }
 
 #[test]
@@ -272,9 +271,10 @@ fn overflow_ring_keeps_the_last_events_of_each_thread() {
     let workers: Vec<u32> = evicted.keys().copied().collect();
     assert_eq!(workers.len(), 2, "{evicted:?}");
     for t in workers {
-        assert_eq!(kept[&t], 100);
+        // Whole segments survive: at least the last 100 events, far fewer than recorded.
+        assert!((100..10_000).contains(&kept[&t]), "{}", kept[&t]);
         // 1 thread record + 4 events per iteration.
-        assert_eq!(evicted[&t] + 100, 1 + 4 * 10_000);
+        assert_eq!(evicted[&t] + kept[&t], 1 + 4 * 10_000);
     }
     // The last kept event of a worker is the final exit of `work`.
     let last = trace

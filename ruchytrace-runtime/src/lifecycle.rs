@@ -5,8 +5,8 @@
 
 use crate::collector;
 use crate::global::{runtime, OFF, ON_MONO, ON_TSC, SHUTDOWN, STATE, UNINIT};
-use std::sync::atomic::Ordering::Relaxed;
 use std::cell::RefCell;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::Ordering::*;
 
 thread_local! {

@@ -133,10 +133,24 @@ pub(crate) fn metadata(rt: &Runtime, collector_tid: Option<u32>) -> Metadata {
 fn segment_size(rt: &Runtime) -> usize {
     let s = &rt.settings;
     if s.overflow == Overflow::Ring {
-        (s.ring_events * 16 / (RING_SEGMENTS - 1)).max(16 << 10)
+        (s.ring_events * 16 / (RING_SEGMENTS - 1)).max(4 << 10)
     } else {
         s.buffer.max(16 << 10)
     }
+}
+
+/// The text of the markers around the runtime's own system calls on a program's threads.
+pub const MARK_BEGIN: &str = "ruchytrace:runtime:begin";
+/// See [`MARK_BEGIN`].
+pub const MARK_END: &str = "ruchytrace:runtime:end";
+
+/// Marks the start (or end) of system calls the runtime makes on a program's thread (creating
+/// the trace file, mapping a segment), so a syscall trace can tell them from the program's:
+/// `write(-1, "ruchytrace:runtime:begin", 24)`, which fails at once with `EBADF`.
+pub(crate) fn mark(begin: bool) {
+    let m = if begin { MARK_BEGIN } else { MARK_END };
+    // SAFETY: writing to an invalid descriptor reads nothing and fails with EBADF.
+    unsafe { libc::write(-1, m.as_ptr().cast(), m.len()) };
 }
 
 /// An anonymous memory file (text and JSON outputs record into one).
@@ -155,6 +169,13 @@ fn memfd() -> io::Result<std::fs::File> {
 /// Creates the trace file and makes it current. `collector_tid` names the collector thread
 /// (text and JSON outputs) in the header.
 pub(crate) fn open(rt: &Runtime, collector_tid: Option<u32>) -> io::Result<Arc<Output>> {
+    mark(true);
+    let r = open_marked(rt, collector_tid);
+    mark(false);
+    r
+}
+
+fn open_marked(rt: &Runtime, collector_tid: Option<u32>) -> io::Result<Arc<Output>> {
     let binary = rt.settings.effective_format() == OutputFormat::Binary;
     let pid = rt.pid();
     let ring = rt.settings.overflow == Overflow::Ring;
@@ -200,7 +221,9 @@ pub(crate) fn open(rt: &Runtime, collector_tid: Option<u32>) -> io::Result<Arc<O
     });
     // The first anchor comes soon, to learn the tick rate; later ones every ANCHOR_EVERY_NS.
     NEXT_ANCHOR.store(
-        anchor.tsc.saturating_add(if rt.tsc { 2_000_000 } else { 1_000_000 }),
+        anchor
+            .tsc
+            .saturating_add(if rt.tsc { 2_000_000 } else { 1_000_000 }),
         Relaxed,
     );
     OPENED.store(true, Relaxed);
@@ -231,14 +254,17 @@ impl Output {
             return None;
         }
         let a = Anchor::take();
-        match self.file.new_segment(&SegmentInfo {
+        mark(true);
+        let r = self.file.new_segment(&SegmentInfo {
             kind: SEG_THREAD,
             pid: self.pid,
             tid,
             seq,
             anchor: (a.tsc, a.ns),
             evicted,
-        }) {
+        });
+        mark(false);
+        match r {
             Ok(m) => Some(m),
             Err(e) => {
                 self.fail(&e);
@@ -287,14 +313,17 @@ impl Output {
                 return;
             }
             let a = Anchor::take();
-            match self.file.new_segment(&SegmentInfo {
+            mark(true);
+            let r = self.file.new_segment(&SegmentInfo {
                 kind: SEG_META,
                 pid: self.pid,
                 tid: 0,
                 seq: m.seq,
                 anchor: (a.tsc, a.ns),
                 evicted: 0,
-            }) {
+            });
+            mark(false);
+            match r {
                 Ok(map) => {
                     m.map = Some(map);
                     m.pos = SEG_HEADER;

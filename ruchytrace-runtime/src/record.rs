@@ -473,7 +473,10 @@ pub fn decode_at(b: &[u8], pos: usize) -> Result<Option<Record>, DecodeError> {
             let n = c.u8()?;
             let mut args = Vec::with_capacity(n as usize);
             for _ in 0..n {
-                args.push((str_value(&mut c, "arg name")?, str_value(&mut c, "arg type")?));
+                args.push((
+                    str_value(&mut c, "arg name")?,
+                    str_value(&mut c, "arg type")?,
+                ));
             }
             return Ok(Some(Record {
                 dt,

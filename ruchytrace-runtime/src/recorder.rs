@@ -429,7 +429,14 @@ impl ThreadState {
     /// write it there.
     #[cold]
     #[inline(never)]
-    fn record_slow(&mut self, g: u8, k: u8, aux: u32, t: u64, payload: &dyn Fn(&mut ArgWriter)) -> bool {
+    fn record_slow(
+        &mut self,
+        g: u8,
+        k: u8,
+        aux: u32,
+        t: u64,
+        payload: &dyn Fn(&mut ArgWriter),
+    ) -> bool {
         if !self.next_segment() {
             self.pending_loss += 1;
             return false;

@@ -232,7 +232,10 @@ impl Mapping {
 
     /// Stores `bytes` at `at` (plain stores; bounds-checked).
     pub fn write(&self, at: usize, bytes: &[u8]) {
-        assert!(at <= self.len && bytes.len() <= self.len - at, "write past the mapping");
+        assert!(
+            at <= self.len && bytes.len() <= self.len - at,
+            "write past the mapping"
+        );
         // SAFETY: in bounds (checked above); the caller owns this part of the mapping.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(at), bytes.len()) }
     }
@@ -240,7 +243,10 @@ impl Mapping {
     /// Copies `out.len()` bytes from `at` (plain loads; bounds-checked). Only for bytes a
     /// `Release` store published (see [`Mapping::load_u8`]) or that this thread wrote.
     pub fn read(&self, at: usize, out: &mut [u8]) {
-        assert!(at <= self.len && out.len() <= self.len - at, "read past the mapping");
+        assert!(
+            at <= self.len && out.len() <= self.len - at,
+            "read past the mapping"
+        );
         // SAFETY: in bounds (checked above).
         unsafe { std::ptr::copy_nonoverlapping(self.ptr.add(at), out.as_mut_ptr(), out.len()) }
     }
@@ -248,7 +254,10 @@ impl Mapping {
     /// The bytes `[at, at + len)` as a slice. The caller promises nobody writes them while the
     /// slice lives (they were published and their writer has moved past them).
     pub fn slice(&self, at: usize, len: usize) -> &[u8] {
-        assert!(at <= self.len && len <= self.len - at, "slice past the mapping");
+        assert!(
+            at <= self.len && len <= self.len - at,
+            "slice past the mapping"
+        );
         // SAFETY: in bounds (checked above); immutability while borrowed is the caller's promise.
         unsafe { std::slice::from_raw_parts(self.ptr.add(at), len) }
     }
@@ -261,7 +270,10 @@ impl Mapping {
     }
 
     fn atomic_u32(&self, at: usize) -> &AtomicU32 {
-        assert!(at % 4 == 0 && at + 4 <= self.len, "misaligned or out-of-bounds atomic");
+        assert!(
+            at % 4 == 0 && at + 4 <= self.len,
+            "misaligned or out-of-bounds atomic"
+        );
         // SAFETY: in bounds and 4-aligned (mappings are page-aligned); every concurrent access
         // to these bytes goes through an atomic.
         unsafe { &*(self.ptr.add(at) as *const AtomicU32) }

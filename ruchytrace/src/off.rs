@@ -80,7 +80,10 @@ pub struct TraceSummary {
 
 impl fmt::Display for TraceSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "ruchytrace summary: tracing compiled out (build with the `trace` feature)")
+        writeln!(
+            f,
+            "ruchytrace summary: tracing compiled out (build with the `trace` feature)"
+        )
     }
 }
 

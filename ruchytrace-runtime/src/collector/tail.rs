@@ -45,11 +45,8 @@ impl Tail {
     /// Reads every thread's new records and writes them.
     pub(super) fn cycle(&mut self, rt: &Runtime, sink: &mut Sink) {
         self.conv.anchor();
-        let threads: Vec<Arc<ThreadShared>> = rt
-            .threads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let threads: Vec<Arc<ThreadShared>> =
+            rt.threads.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let pid = rt.pid();
         let file = crate::output::current();
         let mut batch = Vec::new();

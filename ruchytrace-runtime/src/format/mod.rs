@@ -20,8 +20,8 @@ use std::path::Path;
 #[cfg(feature = "readers")]
 pub mod binary;
 pub mod json;
-pub mod segmented;
 mod nesting;
+pub mod segmented;
 pub mod text;
 pub mod value_json;
 

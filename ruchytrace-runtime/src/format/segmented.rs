@@ -7,8 +7,8 @@
 //! length. A file whose process did not exit normally (killed, crashed, still running) reads
 //! as truncated, with every record completed before that moment.
 
-use super::Record;
 use super::ReadError;
+use super::Record;
 use crate::clock::{Anchor, Converter};
 use crate::model::{
     ArgInfo, ClockInfo, Event, Location, LossReason, Metadata, RecordSettings, Site, SiteKind,
@@ -259,7 +259,10 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
         let mut sites = Vec::new();
         let mut names: HashMap<u32, (u64, Option<String>)> = HashMap::new();
         let mut truncation = None;
-        let mut metas: Vec<&SegHead> = segs.iter().filter(|s| s.kind == segment::SEG_META).collect();
+        let mut metas: Vec<&SegHead> = segs
+            .iter()
+            .filter(|s| s.kind == segment::SEG_META)
+            .collect();
         metas.sort_by_key(|s| s.seq);
         for s in metas {
             let end = s.offset + header.seg_size.min(b.len() - s.offset);
@@ -316,12 +319,15 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
                         name: name.clone(),
                     });
                 }
-                if first.evicted > 0 {
+                // Each segment's header counts the records overwritten before it was started;
+                // the newest one's count covers every segment that is gone.
+                let evicted = segs.iter().map(|s| s.evicted).max().unwrap_or(0);
+                if evicted > 0 {
                     pending.push(Event::Loss {
                         ts: conv.to_ns(first.base),
                         pid,
                         tid,
-                        count: first.evicted,
+                        count: evicted,
                         reason: LossReason::Evicted,
                     });
                 }
@@ -419,9 +425,9 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
                     s.seg += 1;
                     let next = *s.segs.get(s.seg)?;
                     if next.seq != s.segs[s.seg - 1].seq + 1 {
-                        // A ring reused the missing segments; the next one says how many
-                        // records were overwritten in all.
-                        let lost = next.evicted;
+                        // A segment in the middle is missing (being reused when the process
+                        // stopped): its records are gone; how many is not known.
+                        let lost = 0;
                         s.pos = next.offset + SEG_HEADER;
                         s.ticks = next.base;
                         s.end = next.offset + seg_size.min(b.len() - next.offset);

@@ -68,7 +68,6 @@ pub fn write_timestamp(out: &mut String, clock: Option<&ClockInfo>, ts: u64) {
     );
 }
 
-
 fn name_of(out: &mut String, site: u32, s: Option<&Site>) {
     match s {
         Some(s) => out.push_str(&s.name),

@@ -34,7 +34,10 @@ pub struct ClockInfo {
     pub monotonic_ns: u64,
     /// TSC ticks per second, when `source` is `"TSC"` (informational: timestamps are already
     /// converted).
-    #[cfg_attr(feature = "readers", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "readers",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub tsc_hz: Option<f64>,
 }
 
@@ -52,7 +55,10 @@ pub struct RecordSettings {
     /// `1` records every call; `N` records one call in `N`.
     pub sample: u32,
     /// The name filter, if any.
-    #[cfg_attr(feature = "readers", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "readers",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub filter: Option<String>,
     /// `block`, `drop` or `ring`.
     pub overflow: String,
@@ -81,7 +87,10 @@ pub struct Metadata {
     /// Process id.
     pub pid: u32,
     /// Thread id of the runtime's collector thread: its system calls are tracer traffic.
-    #[cfg_attr(feature = "readers", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "readers",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub collector_tid: Option<u32>,
     /// The clock pair and source.
     pub clock: ClockInfo,

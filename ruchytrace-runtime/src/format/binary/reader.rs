@@ -4,9 +4,7 @@
 use super::value::{decode_value, Bad, Cursor};
 use super::{crc32, tag, unzigzag, FRAME_HEADER_LEN, HEADER_LEN, MAGIC, MAX_FRAME};
 use crate::format::ReadError;
-use crate::model::{
-    Category, Event, LossReason, Metadata, Return, Trace, Trailer, SCHEMA_VERSION,
-};
+use crate::model::{Category, Event, LossReason, Metadata, Return, Trace, Trailer, SCHEMA_VERSION};
 use std::io::{self, Read};
 
 pub use crate::format::Record;
