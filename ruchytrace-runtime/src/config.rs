@@ -179,6 +179,8 @@ pub const ENV_VARS: &[&str] = &[
     "RUCHYTRACE_FLUSH_MS",
     "RUCHYTRACE_VALSIZE",
     "RUCHYTRACE_DEPTH",
+    "RUCHYTRACE_SEED",
+    "RUCHYTRACE_CLOCK",
 ];
 
 fn parse_size(s: &str) -> Option<usize> {
@@ -283,6 +285,18 @@ impl Settings {
                     .ok()
                     .filter(|n| (1..=32).contains(n))
                     .ok_or_else(|| err("a depth between 1 and 32"))?
+            }
+            // Read where they are used (sampling, clock choice); checked here so a bad value
+            // gets its warning like every other setting.
+            "RUCHYTRACE_SEED" => {
+                value
+                    .parse::<u64>()
+                    .map_err(|_| err("a number (the seed of the sampling positions)"))?;
+            }
+            "RUCHYTRACE_CLOCK" => {
+                if !matches!(value, "monotonic" | "tsc") {
+                    return Err(err("monotonic or tsc"));
+                }
             }
             "RUCHYTRACE_FLUSH_MS" => {
                 self.flush_ms = value

@@ -418,7 +418,13 @@ impl Output {
 
 /// Encodes one record into `buf` (header byte first, `SLACK` spare bytes at the end); returns
 /// its length without the slack.
-fn encode(buf: &mut Vec<u8>, k: u8, aux: u32, dt: u64, payload: &dyn Fn(&mut ArgWriter)) -> usize {
+pub(crate) fn encode(
+    buf: &mut Vec<u8>,
+    k: u8,
+    aux: u32,
+    dt: u64,
+    payload: &dyn Fn(&mut ArgWriter),
+) -> usize {
     let mut size = 256;
     loop {
         buf.clear();
