@@ -601,8 +601,13 @@ fn write_into<F: Fn(&mut ArgWriter) + ?Sized>(
         w.patch_u8(at, n);
     }
     let end = start + 1 + w.written();
-    seg.map.write(end, &[0]);
-    seg.map.store_u8(start, record::header(k, ac, dc));
+    // SAFETY: `end <= seg.end < ` the mapping's length (the writer did not overflow `room`),
+    // and only this thread writes at or past `seg.pos`.
+    unsafe { *seg.base.add(end) = 0 };
+    // SAFETY: `start < end`, in the mapping; readers of this byte load it atomically (the
+    // `Release` store publishes the record's bytes written before it).
+    let head = unsafe { &*(seg.base.add(start) as *const std::sync::atomic::AtomicU8) };
+    head.store(record::header(k, ac, dc), Release);
     seg.pos = end;
     seg.prev = seg.prev.max(t);
     seg.records += 1;
