@@ -1,0 +1,490 @@
+//! User-stack unwinding and symbolization of stopped tracees (`ruchytrace syscalls -k`).
+//!
+//! At a kept syscall-entry stop the tracer hands the thread to a [`StackUnwinder`], which reads
+//! its registers (`PTRACE_GETREGS`), walks the stack with the DWARF CFI of each module
+//! (`.eh_frame`, then `.debug_frame`; frame pointers where a module has none) reading memory with
+//! `process_vm_readv`, and symbolizes every frame with its module's DWARF (inlined calls expanded
+//! innermost first) or, without debug info, its symbol table.
+//!
+//! Trust: a walk stops where it can no longer be trusted and says why ([`Stack::truncated`]);
+//! frames recovered through frame pointers are marked ([`Unwound::Fp`]), never passed off as CFI.
+//! Every loop is bounded (depth limit, a stack pointer that must grow, bounded memory cache), so
+//! corrupt input cannot crash or hang the tracer.
+//!
+//! Cost: modules are parsed once per file (keyed by path, device and inode) and shared by every
+//! process that maps them; symbolization results are kept in an LRU keyed by module and address;
+//! `/proc/PID/maps` is read once per process and again after an exec, a mapping change the tracer
+//! reports, or a pc that falls outside every known mapping (a `dlopen`).
+
+pub mod maps;
+pub mod memory;
+pub mod module;
+pub mod regs;
+pub mod unwind;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use maps::Mapping;
+use memory::{Memory, ProcessMemory};
+use module::{Module, Symbolized};
+use regs::Regs;
+use unwind::Step;
+
+/// Default `--stack-depth`.
+pub const DEFAULT_DEPTH: usize = 64;
+
+/// How a frame's pc was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unwound {
+    /// Read from the stopped thread's registers (the innermost frame).
+    Regs,
+    /// Recovered with the module's DWARF call-frame information.
+    Cfi,
+    /// Recovered by following frame pointers: plausible, not proven (a frame may be missing).
+    Fp,
+}
+
+/// One frame of a user stack (an entry of `stack` in `sys.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frame {
+    /// Program counter (`"0x…"`): the return address for caller frames; inlined entries repeat the
+    /// pc of the frame they were inlined into.
+    #[serde(with = "hex")]
+    pub pc: u64,
+    /// Path of the module (executable or shared library) containing `pc`.
+    pub module: Option<String>,
+    /// `pc` in the module's own addresses (`"0x…"`, what `addr2line -e MODULE` takes).
+    #[serde(with = "hex_opt", default, skip_serializing_if = "Option::is_none")]
+    pub module_address: Option<u64>,
+    /// Function (demangled; Rust hashes dropped): from DWARF when present, else the symbol table.
+    pub function: Option<String>,
+    /// Offset of `pc` into the symbol-table function (`function+0x…` in text), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbol_offset: Option<u64>,
+    /// Source file, relative to the compilation directory when under it (like `file!()`).
+    pub file: Option<String>,
+    /// Source line.
+    pub line: Option<u32>,
+    /// This entry is a call inlined into the next entry (same pc).
+    pub inlined: bool,
+    /// How the pc was recovered.
+    pub unwound: Unwound,
+}
+
+/// An unwound and symbolized stack, innermost frame first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stack {
+    /// Frames, innermost first, inlined calls as their own entries.
+    pub frames: Vec<Frame>,
+    /// Why the walk stopped before the outermost frame (`None`: complete).
+    pub truncated: Option<String>,
+}
+
+/// A mapping of a module in one process.
+#[derive(Debug, Clone)]
+struct Placed {
+    start: u64,
+    end: u64,
+    path: String,
+    /// Index into the module table, and the bias; `None` when the file cannot be used.
+    module: Option<(usize, u64)>,
+}
+
+#[derive(Default)]
+struct Process {
+    placed: Vec<Placed>,
+    stale: bool,
+}
+
+/// Unwinds and symbolizes the stacks of stopped threads; one per tracer, caching across
+/// processes.
+pub struct StackUnwinder {
+    depth: usize,
+    modules: Vec<ModuleSlot>,
+    by_file: HashMap<(String, String, u64), usize>,
+    procs: HashMap<i32, Process>,
+    ctx: Box<gimli::UnwindContext<usize>>,
+    symbols: lru::LruCache<(usize, u64), Arc<Symbolized>>,
+}
+
+enum ModuleSlot {
+    Loaded(Module),
+    Failed(String),
+}
+
+impl StackUnwinder {
+    /// An unwinder that keeps at most `depth` frames (inlined entries not counted) per stack.
+    pub fn new(depth: usize) -> StackUnwinder {
+        StackUnwinder {
+            depth: depth.max(1),
+            modules: Vec::new(),
+            by_file: HashMap::new(),
+            procs: HashMap::new(),
+            ctx: Box::new(gimli::UnwindContext::new()),
+            symbols: lru::LruCache::new(NonZeroUsize::new(8192).expect("non-zero")),
+        }
+    }
+
+    /// Forgets the mappings of `pid` (after an `execve`, `mmap`, `munmap`, `mremap`, `mprotect`):
+    /// they are read again at its next stack.
+    pub fn invalidate(&mut self, pid: i32) {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.stale = true;
+        }
+    }
+
+    /// Forgets a process that exited.
+    pub fn forget(&mut self, pid: i32) {
+        self.procs.remove(&pid);
+    }
+
+    /// Unwinds the stack of stopped thread `tid` of process `pid`.
+    pub fn unwind(&mut self, pid: i32, tid: i32) -> Stack {
+        let Some(regs) = regs::read_regs(tid) else {
+            return Stack {
+                frames: Vec::new(),
+                truncated: Some("registers unreadable".into()),
+            };
+        };
+        let mut mem = ProcessMemory::new(tid);
+        self.unwind_from(pid, regs, &mut mem)
+    }
+
+    /// Unwinds from given registers and memory (the maps of `pid` locate modules).
+    pub fn unwind_from(&mut self, pid: i32, regs: Regs, mem: &mut dyn Memory) -> Stack {
+        let mut refreshed = false;
+        if self.procs.get(&pid).is_none_or(|p| p.stale) {
+            self.refresh(pid);
+            refreshed = true;
+        }
+        let mut out = Stack::default();
+        let mut regs = regs;
+        let mut how = Unwound::Regs;
+        // Caller frames look up `pc - 1` (the call instruction); the innermost frame and the
+        // caller of a signal trampoline use the pc itself.
+        let mut exact_pc = true;
+        let mut count = 0usize;
+        loop {
+            if count >= self.depth {
+                out.truncated = Some(format!("depth limit {} reached", self.depth));
+                break;
+            }
+            let pc = regs.pc;
+            let mut placed = self.locate(pid, pc);
+            if placed.is_none() && !refreshed {
+                self.refresh(pid);
+                refreshed = true;
+                placed = self.locate(pid, pc);
+            }
+            let Some(placed) = placed else {
+                if count == 0 {
+                    out.frames.push(unknown_frame(pc, how));
+                }
+                out.truncated = Some(if count == 0 {
+                    "pc outside any mapped file".into()
+                } else {
+                    format!("return address {pc:#x} outside any mapped file")
+                });
+                break;
+            };
+            let probe = if exact_pc { pc } else { pc.wrapping_sub(1) };
+            count += 1;
+            let (module_idx, bias) = match placed.module {
+                Some((i, b)) => (Some(i), b),
+                None => (None, 0),
+            };
+            self.push_frames(&mut out.frames, pc, probe, &placed, module_idx, bias, how);
+            // Step to the caller.
+            let step = match module_idx.map(|i| &self.modules[i]) {
+                Some(ModuleSlot::Loaded(m)) => match m.row(&mut self.ctx, probe.wrapping_sub(bias))
+                {
+                    Some(Ok(row)) => {
+                        exact_pc = row.signal_frame;
+                        how = Unwound::Cfi;
+                        unwind::step_cfi(&regs, &row, mem, count == 1)
+                    }
+                    Some(Err(e)) => Step::Stop(format!("corrupt CFI for pc: {e}")),
+                    None => {
+                        exact_pc = false;
+                        how = Unwound::Fp;
+                        match unwind::step_fp(&regs, mem) {
+                            Step::Stop(why) => Step::Stop(match &m.cfi_error {
+                                Some(e) => format!("no CFI for pc ({e}); {why}"),
+                                None if why.starts_with("no CFI") => why,
+                                None => format!("no CFI for pc; {why}"),
+                            }),
+                            s => s,
+                        }
+                    }
+                },
+                Some(ModuleSlot::Failed(e)) => {
+                    exact_pc = false;
+                    how = Unwound::Fp;
+                    match unwind::step_fp(&regs, mem) {
+                        Step::Stop(why) => Step::Stop(format!("{e}; {why}")),
+                        s => s,
+                    }
+                }
+                None => {
+                    exact_pc = false;
+                    how = Unwound::Fp;
+                    unwind::step_fp(&regs, mem)
+                }
+            };
+            match step {
+                Step::End => break,
+                Step::Stop(why) => {
+                    out.truncated = Some(why);
+                    break;
+                }
+                Step::Caller(next) => {
+                    // The stack grows down: a caller's frame lies above. Anything else is a loop
+                    // or garbage.
+                    match (regs.sp(), next.sp()) {
+                        (Some(a), Some(b)) if b > a => {}
+                        (Some(_), Some(_)) => {
+                            out.truncated = Some("stack pointer did not advance".into());
+                            break;
+                        }
+                        _ => {
+                            out.truncated = Some("stack pointer unknown".into());
+                            break;
+                        }
+                    }
+                    regs = next;
+                }
+            }
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_frames(
+        &mut self,
+        out: &mut Vec<Frame>,
+        pc: u64,
+        probe: u64,
+        placed: &Placed,
+        module_idx: Option<usize>,
+        bias: u64,
+        how: Unwound,
+    ) {
+        let module = Some(placed.path.clone());
+        let Some(idx) = module_idx else {
+            out.push(Frame {
+                module,
+                ..unknown_frame(pc, how)
+            });
+            return;
+        };
+        let addr = probe.wrapping_sub(bias);
+        let sym = match self.symbols.get(&(idx, addr)) {
+            Some(s) => s.clone(),
+            None => {
+                let s = match &mut self.modules[idx] {
+                    ModuleSlot::Loaded(m) => Arc::new(m.symbolize(addr)),
+                    ModuleSlot::Failed(_) => Arc::new(Symbolized::default()),
+                };
+                self.symbols.put((idx, addr), s.clone());
+                s
+            }
+        };
+        let module_address = Some(pc.wrapping_sub(bias));
+        // Offset from the symbol start to the pc itself (as strace prints it), not to the probe.
+        let symbol_offset = sym.symbol.as_ref().map(|(_, off)| off + (pc - probe));
+        if sym.frames.is_empty() {
+            out.push(Frame {
+                pc,
+                module,
+                module_address,
+                function: sym.symbol.as_ref().map(|(n, _)| n.to_string()),
+                symbol_offset,
+                file: None,
+                line: None,
+                inlined: false,
+                unwound: how,
+            });
+            return;
+        }
+        let last = sym.frames.len() - 1;
+        for (i, f) in sym.frames.iter().enumerate() {
+            let outer = i == last;
+            let function = match (&f.function, outer) {
+                (Some(n), _) => Some(n.clone()),
+                (None, true) => sym.symbol.as_ref().map(|(n, _)| n.to_string()),
+                (None, false) => None,
+            };
+            out.push(Frame {
+                pc,
+                module: module.clone(),
+                module_address,
+                symbol_offset: if outer { symbol_offset } else { None },
+                function,
+                file: f.file.clone(),
+                line: f.line,
+                inlined: f.inlined,
+                unwound: how,
+            });
+        }
+    }
+
+    fn locate(&self, pid: i32, pc: u64) -> Option<Placed> {
+        let p = self.procs.get(&pid)?;
+        let i = p.placed.partition_point(|m| m.start <= pc);
+        let m = p.placed[..i].last()?;
+        (pc < m.end).then(|| m.clone())
+    }
+
+    fn refresh(&mut self, pid: i32) {
+        let mappings = maps::read_maps(pid).unwrap_or_default();
+        let mut placed = Vec::new();
+        for m in mappings.iter().filter(|m| m.exec) {
+            // A deleted file is still readable through /proc/PID/map_files.
+            let module = if m.is_file() {
+                self.module_for(pid, m)
+            } else {
+                None
+            };
+            placed.push(Placed {
+                start: m.start,
+                end: m.end,
+                path: m.path.clone(),
+                module,
+            });
+        }
+        self.procs.insert(
+            pid,
+            Process {
+                placed,
+                stale: false,
+            },
+        );
+    }
+
+    fn module_for(&mut self, pid: i32, m: &Mapping) -> Option<(usize, u64)> {
+        let key = (m.path.clone(), m.dev.clone(), m.inode);
+        let idx = match self.by_file.get(&key) {
+            Some(&i) => i,
+            None => {
+                // Open through /proc/PID/map_files when possible: it is the mapped file even if
+                // the path was replaced since; fall back to the path (needs no privilege).
+                let via_proc = format!("/proc/{pid}/map_files/{:x}-{:x}", m.start, m.end);
+                let loaded = match Module::load(&via_proc) {
+                    Ok(module) => Ok(module),
+                    Err(_) if m.is_deleted() => Err(format!("{} unreadable", m.path)),
+                    Err(_) => Module::load(&m.path),
+                };
+                let slot = match loaded {
+                    Ok(mut module) => {
+                        module.path = m.path.clone();
+                        ModuleSlot::Loaded(module)
+                    }
+                    Err(e) => ModuleSlot::Failed(e),
+                };
+                self.modules.push(slot);
+                let i = self.modules.len() - 1;
+                self.by_file.insert(key, i);
+                i
+            }
+        };
+        match &self.modules[idx] {
+            ModuleSlot::Loaded(module) => Some((idx, module.bias_for(m)?)),
+            ModuleSlot::Failed(_) => Some((idx, 0)),
+        }
+    }
+}
+
+fn unknown_frame(pc: u64, how: Unwound) -> Frame {
+    Frame {
+        pc,
+        module: None,
+        module_address: None,
+        function: None,
+        symbol_offset: None,
+        file: None,
+        line: None,
+        inlined: false,
+        unwound: how,
+    }
+}
+
+/// Text lines of a stack in strace's `-k` layout: ` > /path/module(function+0xoff) [0xaddr]`,
+/// with ` at file:line` when known; inlined calls add ` (inlined)`; a truncated walk ends with
+/// ` > (stack truncated: reason)`. The bracketed address is the module address, as strace prints.
+pub fn text_lines(frames: &[Frame], truncated: Option<&str>) -> Vec<String> {
+    let mut out = Vec::with_capacity(frames.len() + 1);
+    for f in frames {
+        let mut s = String::from(" > ");
+        s.push_str(f.module.as_deref().unwrap_or("?"));
+        s.push('(');
+        if let Some(func) = &f.function {
+            s.push_str(func);
+            if let Some(off) = f.symbol_offset {
+                s.push_str(&format!("+{off:#x}"));
+            }
+        }
+        s.push(')');
+        s.push_str(&format!(" [{:#x}]", f.module_address.unwrap_or(f.pc)));
+        if let (Some(file), Some(line)) = (&f.file, f.line) {
+            s.push_str(&format!(" at {file}:{line}"));
+        }
+        if f.inlined {
+            s.push_str(" (inlined)");
+        }
+        if f.unwound == Unwound::Fp {
+            s.push_str(" (frame pointer)");
+        }
+        out.push(s);
+    }
+    if let Some(why) = truncated {
+        out.push(format!(" > (stack truncated: {why})"));
+    }
+    out
+}
+
+/// Serde for `u64` as a `"0x…"` string.
+mod hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{v:#x}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let s = String::deserialize(d)?;
+        parse(&s).ok_or_else(|| serde::de::Error::custom(format!("not a 0x… address: {s}")))
+    }
+
+    pub fn parse(s: &str) -> Option<u64> {
+        u64::from_str_radix(s.strip_prefix("0x")?, 16).ok()
+    }
+}
+
+/// Serde for `Option<u64>` as a `"0x…"` string.
+mod hex_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_str(&format!("{v:#x}")),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        let s = Option::<String>::deserialize(d)?;
+        s.map(|s| {
+            super::hex::parse(&s)
+                .ok_or_else(|| serde::de::Error::custom(format!("not a 0x… address: {s}")))
+        })
+        .transpose()
+    }
+}
