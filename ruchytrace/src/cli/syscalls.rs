@@ -68,6 +68,13 @@ pub struct SyscallsArgs {
     /// Stop at every system call even with -e trace= (no seccomp-bpf filter).
     #[arg(long)]
     pub no_seccomp: bool,
+    /// Print the user stack of every traced call (strace's -k): DWARF unwinding, function,
+    /// file and line of each frame, inlined calls expanded.
+    #[arg(short = 'k', long = "stack-trace")]
+    pub stack_trace: bool,
+    /// With -k: at most N frames per stack.
+    #[arg(long, value_name = "N", default_value_t = crate::stack::DEFAULT_DEPTH)]
+    pub stack_depth: usize,
     /// Print the tracer's own diagnostics (waitpid and ptrace calls) on stderr; RUST_LOG filters.
     #[arg(long)]
     pub debug: bool,
@@ -92,6 +99,7 @@ impl SyscallsArgs {
             pin_cpu: self.pin_cpu,
             seccomp: !self.no_seccomp,
             output: self.output.clone(),
+            stack_depth: self.stack_trace.then_some(self.stack_depth),
             time: match self.time {
                 0 => TimeFormat::None,
                 1 => TimeFormat::Seconds,

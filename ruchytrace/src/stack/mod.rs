@@ -66,7 +66,10 @@ pub struct Frame {
     pub module_address: Option<u64>,
     /// Function (demangled; Rust hashes dropped): from DWARF when present, else the symbol table.
     pub function: Option<String>,
-    /// Offset of `pc` into the symbol-table function (`function+0x…` in text), when known.
+    /// The symbol-table function containing `pc` (non-inlined entries), as strace names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<String>,
+    /// Offset of `pc` into `symbol`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub symbol_offset: Option<u64>,
     /// Source file, relative to the compilation directory when under it (like `file!()`).
@@ -77,6 +80,9 @@ pub struct Frame {
     pub inlined: bool,
     /// How the pc was recovered.
     pub unwound: Unwound,
+    /// Offset of `pc` in the module's file (strace's bracketed number); text output only.
+    #[serde(skip)]
+    pub file_offset: Option<u64>,
 }
 
 /// An unwound and symbolized stack, innermost frame first.
@@ -94,6 +100,8 @@ struct Placed {
     start: u64,
     end: u64,
     path: String,
+    /// File offset of `start`.
+    offset: u64,
     /// Index into the module table, and the bias; `None` when the file cannot be used.
     module: Option<(usize, u64)>,
 }
@@ -278,9 +286,11 @@ impl StackUnwinder {
         how: Unwound,
     ) {
         let module = Some(placed.path.clone());
+        let file_offset = Some(pc - placed.start + placed.offset);
         let Some(idx) = module_idx else {
             out.push(Frame {
                 module,
+                file_offset,
                 ..unknown_frame(pc, how)
             });
             return;
@@ -300,13 +310,16 @@ impl StackUnwinder {
         let module_address = Some(pc.wrapping_sub(bias));
         // Offset from the symbol start to the pc itself (as strace prints it), not to the probe.
         let symbol_offset = sym.symbol.as_ref().map(|(_, off)| off + (pc - probe));
+        let symbol = sym.symbol.as_ref().map(|(n, _)| n.to_string());
         if sym.frames.is_empty() {
             out.push(Frame {
                 pc,
                 module,
                 module_address,
-                function: sym.symbol.as_ref().map(|(n, _)| n.to_string()),
+                function: symbol.clone(),
+                symbol,
                 symbol_offset,
+                file_offset,
                 file: None,
                 line: None,
                 inlined: false,
@@ -319,14 +332,16 @@ impl StackUnwinder {
             let outer = i == last;
             let function = match (&f.function, outer) {
                 (Some(n), _) => Some(n.clone()),
-                (None, true) => sym.symbol.as_ref().map(|(n, _)| n.to_string()),
+                (None, true) => symbol.clone(),
                 (None, false) => None,
             };
             out.push(Frame {
                 pc,
                 module: module.clone(),
                 module_address,
+                symbol: if outer { symbol.clone() } else { None },
                 symbol_offset: if outer { symbol_offset } else { None },
+                file_offset,
                 function,
                 file: f.file.clone(),
                 line: f.line,
@@ -357,6 +372,7 @@ impl StackUnwinder {
                 start: m.start,
                 end: m.end,
                 path: m.path.clone(),
+                offset: m.offset,
                 module,
             });
         }
@@ -408,31 +424,35 @@ fn unknown_frame(pc: u64, how: Unwound) -> Frame {
         module: None,
         module_address: None,
         function: None,
+        symbol: None,
         symbol_offset: None,
         file: None,
         line: None,
         inlined: false,
         unwound: how,
+        file_offset: None,
     }
 }
 
-/// Text lines of a stack in strace's `-k` layout: ` > /path/module(function+0xoff) [0xaddr]`,
-/// with ` at file:line` when known; inlined calls add ` (inlined)`; a truncated walk ends with
-/// ` > (stack truncated: reason)`. The bracketed address is the module address, as strace prints.
+/// Text lines of a stack in strace's `-k` layout: ` > /path/module(symbol+0xoff) [0xoffset]`
+/// (the symbol-table name and the file offset, as strace prints them; the DWARF function name
+/// where there is no symbol), with ` at file:line` when known; inlined calls add ` (inlined)`,
+/// frames found through frame pointers ` (frame pointer)`; a truncated walk ends with
+/// ` > (stack truncated: reason)`.
 pub fn text_lines(frames: &[Frame], truncated: Option<&str>) -> Vec<String> {
     let mut out = Vec::with_capacity(frames.len() + 1);
     for f in frames {
         let mut s = String::from(" > ");
         s.push_str(f.module.as_deref().unwrap_or("?"));
         s.push('(');
-        if let Some(func) = &f.function {
-            s.push_str(func);
-            if let Some(off) = f.symbol_offset {
-                s.push_str(&format!("+{off:#x}"));
-            }
+        match (&f.symbol, f.symbol_offset, &f.function) {
+            (Some(sym), Some(off), _) => s.push_str(&format!("{sym}+{off:#x}")),
+            (_, _, Some(func)) => s.push_str(func),
+            _ => {}
         }
         s.push(')');
-        s.push_str(&format!(" [{:#x}]", f.module_address.unwrap_or(f.pc)));
+        let at = f.file_offset.or(f.module_address).unwrap_or(f.pc);
+        s.push_str(&format!(" [{at:#x}]"));
         if let (Some(file), Some(line)) = (&f.file, f.line) {
             s.push_str(&format!(" at {file}:{line}"));
         }
@@ -487,4 +507,56 @@ mod hex_opt {
         })
         .transpose()
     }
+}
+
+/// The tracer's side of `syscalls -k`: when to unwind, when mappings change, how to print.
+pub struct SyscallStacks {
+    unwinder: StackUnwinder,
+}
+
+impl SyscallStacks {
+    /// Stacks of at most `depth` frames.
+    pub fn new(depth: usize) -> SyscallStacks {
+        SyscallStacks {
+            unwinder: StackUnwinder::new(depth),
+        }
+    }
+
+    /// At a kept syscall-entry stop of `tid` (process `pid`) entering syscall `nr`: the stack.
+    pub fn at_entry(&mut self, pid: i32, tid: i32, nr: u64) -> Stack {
+        let stack = self.unwinder.unwind(pid, tid);
+        if changes_mappings(nr) {
+            // The mapping changes after this stop; the next stack reads the maps again.
+            self.unwinder.invalidate(pid);
+        }
+        stack
+    }
+
+    /// A process appeared (fork) or replaced its image (exec): its old mappings are void.
+    pub fn new_image(&mut self, pid: i32) {
+        self.unwinder.forget(pid);
+    }
+}
+
+fn changes_mappings(nr: u64) -> bool {
+    [
+        libc::SYS_mmap,
+        libc::SYS_munmap,
+        libc::SYS_mremap,
+        libc::SYS_mprotect,
+        libc::SYS_execve,
+        libc::SYS_execveat,
+    ]
+    .iter()
+    .any(|&n| n as u64 == nr)
+}
+
+/// [`text_lines`] of a stack as one block of newline-terminated lines.
+pub fn text_block(stack: &Stack) -> String {
+    let mut s = String::new();
+    for l in text_lines(&stack.frames, stack.truncated.as_deref()) {
+        s.push_str(&l);
+        s.push('\n');
+    }
+    s
 }

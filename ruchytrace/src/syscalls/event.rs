@@ -58,6 +58,13 @@ pub struct SyscallEvent {
     pub ret: Option<i64>,
     /// Errno name (`"ENOENT"`) when the call failed.
     pub errno: Option<String>,
+    /// With `-k`: the user stack at entry, innermost frame first (inlined calls as their own
+    /// entries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<Vec<crate::stack::Frame>>,
+    /// With `-k`: why the stack stops before the outermost frame (absent when complete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_truncated: Option<String>,
 }
 
 /// A delivered signal.

@@ -126,6 +126,8 @@ pub struct Options {
     /// Keep the events in memory and return them in [`super::Outcome::trace`] (for library
     /// callers such as `ruchytrace run --syscalls`).
     pub keep_events: bool,
+    /// `-k`: unwind and record the user stack of every kept call, at most this many frames.
+    pub stack_depth: Option<usize>,
 }
 
 impl Default for Options {
@@ -144,6 +146,7 @@ impl Default for Options {
             pin_cpu: false,
             seccomp: true,
             keep_events: false,
+            stack_depth: None,
         }
     }
 }

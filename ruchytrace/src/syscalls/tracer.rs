@@ -112,6 +112,8 @@ struct PendingCall {
     timestamp_ns: u64,
     /// `None` when the call is filtered out (its stops are still observed).
     decoded: Option<(decode::Pending, String)>,
+    /// `-k`: the user stack at entry.
+    stack: Option<crate::stack::Stack>,
 }
 
 struct Thread {
@@ -214,6 +216,8 @@ pub(crate) struct Tracer<'a> {
     hidden_sigcont: Option<i32>,
     /// Ctrl-C in attach mode: every tracee, including ones that appear now, is let go.
     detaching: bool,
+    /// `-k`: user-stack unwinding.
+    stacks: Option<crate::stack::SyscallStacks>,
 }
 
 /// The ptrace options for our tracees.
@@ -269,6 +273,7 @@ impl<'a> Tracer<'a> {
             root_status: None,
             hidden_sigcont: None,
             detaching: false,
+            stacks: opts.stack_depth.map(crate::stack::SyscallStacks::new),
         }
     }
 
@@ -358,6 +363,8 @@ impl<'a> Tracer<'a> {
             args,
             ret: Some(if errno.is_some() { -1 } else { ret }),
             errno: errno.map(str::to_string),
+            stack: None,
+            stack_truncated: None,
         });
     }
 
@@ -614,12 +621,17 @@ impl<'a> Tracer<'a> {
         } else {
             None
         };
+        let stack = match (&mut self.stacks, &decoded, self.threads.get(&tid)) {
+            (Some(st), Some(_), Some(t)) => Some(st.at_entry(t.pid, tid, nr)),
+            _ => None,
+        };
         if let Some(t) = self.threads.get_mut(&tid) {
             t.call = Some(PendingCall {
                 nr,
                 args,
                 timestamp_ns: ts,
                 decoded,
+                stack,
             });
         }
     }
@@ -656,6 +668,9 @@ impl<'a> Tracer<'a> {
                     &ret_text,
                     Some(duration),
                 );
+                if let Some(st) = &call.stack {
+                    let _ = text.raw(&crate::stack::text_block(st));
+                }
             } else {
                 text.drop_entry(tid);
             }
@@ -675,6 +690,8 @@ impl<'a> Tracer<'a> {
             raw_args: call.args[..n].to_vec(),
             ret: Some(ret),
             errno: errno.map(str::to_string),
+            stack_truncated: call.stack.as_ref().and_then(|st| st.truncated.clone()),
+            stack: call.stack.map(|st| st.frames),
         });
     }
 
@@ -703,6 +720,9 @@ impl<'a> Tracer<'a> {
         if let Some(text) = &mut self.text {
             if !self.opts.summary {
                 let _ = text.exit(tid, ts, &name, &entry_text, &args, "?", None);
+                if let Some(st) = &call.stack {
+                    let _ = text.raw(&crate::stack::text_block(st));
+                }
             }
         }
         let n = decode::arg_count(call.nr).min(6);
@@ -717,6 +737,8 @@ impl<'a> Tracer<'a> {
             raw_args: call.args[..n].to_vec(),
             ret: None,
             errno: None,
+            stack_truncated: call.stack.as_ref().and_then(|st| st.truncated.clone()),
+            stack: call.stack.map(|st| st.frames),
         });
     }
 
@@ -732,6 +754,9 @@ impl<'a> Tracer<'a> {
                         } else {
                             new
                         };
+                        if let (Some(st), false) = (&mut self.stacks, event == PtraceEvent::Clone) {
+                            st.new_image(pid);
+                        }
                         self.threads.entry(new).or_insert(Thread {
                             pid,
                             auto: true,
@@ -764,6 +789,9 @@ impl<'a> Tracer<'a> {
                 }
                 let pid = self.threads.get(&tid).map_or(tid, |t| t.pid);
                 self.record_image(pid, tid, ts);
+                if let Some(st) = &mut self.stacks {
+                    st.new_image(pid);
+                }
                 if self.seccomp && self.opts.traced(execve_nr()) {
                     // execve always runs without a seccomp stop (see SeccompProgram::new): report it
                     // from the exec event instead.
