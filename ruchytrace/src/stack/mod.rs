@@ -522,9 +522,12 @@ impl SyscallStacks {
         }
     }
 
-    /// At a kept syscall-entry stop of `tid` (process `pid`) entering syscall `nr`: the stack.
-    pub fn at_entry(&mut self, pid: i32, tid: i32, nr: u64) -> Stack {
-        let stack = self.unwinder.unwind(pid, tid);
+    /// At a kept syscall-entry stop of `tid` (process `pid`) entering syscall `nr`: the stack,
+    /// for calls after which the stack is gone or replaced (exit, exec, sigreturn, clone);
+    /// `None` for the others, which are unwound at their exit stop instead so that the time
+    /// spent unwinding does not count as the call's duration (the stack is the same there).
+    pub fn at_entry(&mut self, pid: i32, tid: i32, nr: u64) -> Option<Stack> {
+        let stack = no_normal_return(nr).then(|| self.unwinder.unwind(pid, tid));
         if changes_mappings(nr) {
             // The mapping changes after this stop; the next stack reads the maps again.
             self.unwinder.invalidate(pid);
@@ -532,10 +535,33 @@ impl SyscallStacks {
         stack
     }
 
+    /// At the exit stop of a kept call that [`SyscallStacks::at_entry`] did not unwind.
+    pub fn at_exit(&mut self, pid: i32, tid: i32) -> Stack {
+        self.unwinder.unwind(pid, tid)
+    }
+
     /// A process appeared (fork) or replaced its image (exec): its old mappings are void.
     pub fn new_image(&mut self, pid: i32) {
         self.unwinder.forget(pid);
     }
+}
+
+fn no_normal_return(nr: u64) -> bool {
+    [
+        libc::SYS_execve,
+        libc::SYS_execveat,
+        libc::SYS_exit,
+        libc::SYS_exit_group,
+        libc::SYS_rt_sigreturn,
+        libc::SYS_clone,
+        libc::SYS_clone3,
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_vfork,
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_fork,
+    ]
+    .iter()
+    .any(|&n| n as u64 == nr)
 }
 
 fn changes_mappings(nr: u64) -> bool {

@@ -622,7 +622,7 @@ impl<'a> Tracer<'a> {
             None
         };
         let stack = match (&mut self.stacks, &decoded, self.threads.get(&tid)) {
-            (Some(st), Some(_), Some(t)) => Some(st.at_entry(t.pid, tid, nr)),
+            (Some(st), Some(_), Some(t)) => st.at_entry(t.pid, tid, nr),
             _ => None,
         };
         if let Some(t) = self.threads.get_mut(&tid) {
@@ -641,11 +641,16 @@ impl<'a> Tracer<'a> {
             return;
         };
         t.want_exit_stop = false;
-        let Some(call) = t.call.take() else { return };
+        let Some(mut call) = t.call.take() else {
+            return;
+        };
         let pid = t.pid;
         let Some((pending, entry_text)) = call.decoded else {
             return;
         };
+        if let (Some(st), None) = (&mut self.stacks, &call.stack) {
+            call.stack = Some(st.at_exit(pid, tid));
+        }
         let name = syscall_name(call.nr);
         let (ret_text, errno) = decode::format_return(call.nr, rval);
         let ret = if errno.is_some() { -1 } else { rval };
