@@ -124,7 +124,7 @@ pub struct StackUnwinder {
 }
 
 enum ModuleSlot {
-    Loaded(Module),
+    Loaded(Box<Module>),
     Failed(String),
 }
 
@@ -226,7 +226,6 @@ impl StackUnwinder {
                         match unwind::step_fp(&regs, mem) {
                             Step::Stop(why) => Step::Stop(match &m.cfi_error {
                                 Some(e) => format!("no CFI for pc ({e}); {why}"),
-                                None if why.starts_with("no CFI") => why,
                                 None => format!("no CFI for pc; {why}"),
                             }),
                             s => s,
@@ -237,14 +236,17 @@ impl StackUnwinder {
                     exact_pc = false;
                     how = Unwound::Fp;
                     match unwind::step_fp(&regs, mem) {
-                        Step::Stop(why) => Step::Stop(format!("{e}; {why}")),
+                        Step::Stop(why) => Step::Stop(format!("no CFI for pc ({e}); {why}")),
                         s => s,
                     }
                 }
                 None => {
                     exact_pc = false;
                     how = Unwound::Fp;
-                    unwind::step_fp(&regs, mem)
+                    match unwind::step_fp(&regs, mem) {
+                        Step::Stop(why) => Step::Stop(format!("no CFI for pc; {why}")),
+                        s => s,
+                    }
                 }
             };
             match step {
@@ -267,7 +269,7 @@ impl StackUnwinder {
                             break;
                         }
                     }
-                    regs = next;
+                    regs = *next;
                 }
             }
         }
@@ -401,7 +403,7 @@ impl StackUnwinder {
                 let slot = match loaded {
                     Ok(mut module) => {
                         module.path = m.path.clone();
-                        ModuleSlot::Loaded(module)
+                        ModuleSlot::Loaded(Box::new(module))
                     }
                     Err(e) => ModuleSlot::Failed(e),
                 };

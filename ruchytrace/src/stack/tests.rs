@@ -239,41 +239,13 @@ fn program_line(tag: &str) -> u32 {
     PROGRAM.lines().position(|l| l.contains(tag)).expect("tag") as u32 + 1
 }
 
-/// Compiles `PROGRAM` with `flags`, runs it traced until its SIGSTOP and unwinds it.
+/// Compiles `PROGRAM` with `flags` (as `name`), runs it traced until its SIGSTOP and unwinds it.
 fn compile_and_unwind(name: &str, flags: &[&str]) -> Option<(Stack, String)> {
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("prog.rs");
-    std::fs::write(&src, PROGRAM).unwrap();
+    let built = rustc_program(dir.path(), flags);
     let exe = dir.path().join(name);
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let status = Command::new(rustc)
-        .args(["--edition=2021", "--crate-name", "prog"])
-        .args(flags)
-        .arg("-o")
-        .arg(&exe)
-        .arg(&src)
-        .current_dir(dir.path())
-        .status()
-        .ok()?;
-    assert!(status.success(), "rustc {flags:?} failed");
-    let mut cmd = Command::new(&exe);
-    use std::os::unix::process::CommandExt;
-    // SAFETY: pre_exec runs between fork and exec; traceme is a single system call.
-    unsafe {
-        cmd.pre_exec(|| ptrace::traceme().map_err(std::io::Error::from));
-    }
-    let child = cmd.spawn().unwrap();
-    let pid = Pid::from_raw(child.id() as i32);
-    // First stop: the exec (SIGTRAP); then our SIGSTOP.
-    match waitpid(pid, None).unwrap() {
-        WaitStatus::Stopped(_, Signal::SIGTRAP) => {}
-        other => panic!("unexpected {other:?}"),
-    }
-    ptrace::cont(pid, None).unwrap();
-    match waitpid(pid, None).unwrap() {
-        WaitStatus::Stopped(_, Signal::SIGSTOP) => {}
-        other => panic!("unexpected {other:?}"),
-    }
+    std::fs::rename(built, &exe).unwrap();
+    let pid = spawn_stopped(&exe);
     let mut u = StackUnwinder::new(DEFAULT_DEPTH);
     let stack = u.unwind(pid.as_raw(), pid.as_raw());
     finish(pid);
@@ -359,4 +331,219 @@ fn fully_stripped_never_invents_names() {
         .as_deref()
         .is_none_or(|n| !n.starts_with("prog::"))));
     assert!(ours.iter().all(|f| f.line.is_none()));
+}
+
+/// Runs `exe` traced until its SIGSTOP; returns the stopped pid.
+fn spawn_stopped(exe: &std::path::Path) -> Pid {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(exe);
+    // SAFETY: pre_exec runs between fork and exec; traceme is a single system call.
+    unsafe {
+        cmd.pre_exec(|| ptrace::traceme().map_err(std::io::Error::from));
+    }
+    // Reaped by `finish` with waitpid (ptrace needs the raw pid, not a `Child`).
+    #[allow(clippy::zombie_processes)]
+    let pid = Pid::from_raw(cmd.spawn().unwrap().id() as i32);
+    assert!(matches!(
+        waitpid(pid, None).unwrap(),
+        WaitStatus::Stopped(_, Signal::SIGTRAP)
+    ));
+    ptrace::cont(pid, None).unwrap();
+    assert!(matches!(
+        waitpid(pid, None).unwrap(),
+        WaitStatus::Stopped(_, Signal::SIGSTOP)
+    ));
+    pid
+}
+
+fn rustc_program(dir: &std::path::Path, flags: &[&str]) -> std::path::PathBuf {
+    let src = dir.join("prog.rs");
+    std::fs::write(&src, PROGRAM).unwrap();
+    let exe = dir.join("prog");
+    let ok = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .args(["--edition=2021", "--crate-name", "prog"])
+        .args(flags)
+        .arg("-o")
+        .arg(&exe)
+        .arg(&src)
+        .current_dir(dir)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    exe
+}
+
+#[test]
+fn deleted_executable_is_read_through_map_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = rustc_program(dir.path(), &["-Copt-level=2", "-g"]);
+    let pid = spawn_stopped(&exe);
+    std::fs::remove_file(&exe).unwrap();
+    let mut u = StackUnwinder::new(DEFAULT_DEPTH);
+    let stack = u.unwind(pid.as_raw(), pid.as_raw());
+    finish(pid);
+    let shown = format!("{} (deleted)", exe.display());
+    check_program(&stack, &shown, true);
+}
+
+#[test]
+fn corrupt_eh_frame_is_never_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = rustc_program(dir.path(), &["-Copt-level=2", "-g"]);
+    let mut bytes = std::fs::read(&exe).unwrap();
+    let range = {
+        use object::{Object, ObjectSection};
+        let obj = object::File::parse(&bytes[..]).unwrap();
+        let s = obj.section_by_name(".eh_frame").unwrap();
+        let (off, len) = s.file_range().unwrap();
+        off as usize..(off + len) as usize
+    };
+    // Garbage lengths and CIE pointers: every entry is broken.
+    for (i, b) in bytes[range].iter_mut().enumerate() {
+        *b = if i % 3 == 0 { 0xff } else { 0x7f };
+    }
+    std::fs::write(&exe, &bytes).unwrap();
+    let pid = spawn_stopped(&exe);
+    let mut u = StackUnwinder::new(DEFAULT_DEPTH);
+    let stack = u.unwind(pid.as_raw(), pid.as_raw());
+    finish(pid);
+    let exe = exe.to_string_lossy().into_owned();
+    let first = stack
+        .frames
+        .iter()
+        .position(|f| f.module.as_deref() == Some(exe.as_str()))
+        .unwrap_or_else(|| panic!("{stack:#?}"));
+    // The frame reached with libc's (good) CFI is certain; what lies beyond it in the corrupt
+    // module is either not shown, or marked as a frame-pointer guess.
+    assert_eq!(stack.frames[first].unwound, Unwound::Cfi);
+    assert_eq!(stack.frames[first].function.as_deref(), Some("prog::inner"));
+    match stack.frames.get(first + 1) {
+        None => {
+            let why = stack.truncated.as_deref().unwrap();
+            assert!(why.contains("corrupt .eh_frame"), "{why}");
+        }
+        Some(next) => assert_eq!(next.unwound, Unwound::Fp, "{stack:#?}"),
+    }
+}
+
+const C_PROGRAM: &str = r#"
+#include <signal.h>
+__attribute__((noinline)) int inner(int x) {
+    int r = raise(SIGSTOP); /* RAISE */
+    return r + x;
+}
+__attribute__((noinline)) int middle(int x) {
+    int r = inner(x + 1); /* MIDDLE */
+    return r * 3;
+}
+int main(int argc, char **argv) {
+    (void)argv;
+    return middle(argc) & 1; /* MAIN */
+}
+"#;
+
+fn gcc_program(dir: &std::path::Path, name: &str, flags: &[&str]) -> Option<std::path::PathBuf> {
+    std::fs::write(dir.join("prog.c"), C_PROGRAM).unwrap();
+    let out = Command::new("gcc")
+        .args(flags)
+        .args(["-o", name, "prog.c"])
+        .current_dir(dir)
+        .status()
+        .ok()?;
+    assert!(out.success());
+    Some(dir.join(name))
+}
+
+fn c_line(tag: &str) -> u32 {
+    C_PROGRAM.lines().position(|l| l.contains(tag)).unwrap() as u32 + 1
+}
+
+#[test]
+fn debug_frame_only_c_program() {
+    let dir = tempfile::tempdir().unwrap();
+    // No .eh_frame entries for the program's functions: their CFI is in .debug_frame.
+    let Some(exe) = gcc_program(
+        dir.path(),
+        "dbgframe",
+        &[
+            "-O1",
+            "-g",
+            "-fno-asynchronous-unwind-tables",
+            "-fno-unwind-tables",
+        ],
+    ) else {
+        eprintln!("SKIPPED: no gcc");
+        return;
+    };
+    let pid = spawn_stopped(&exe);
+    let mut u = StackUnwinder::new(DEFAULT_DEPTH);
+    let stack = u.unwind(pid.as_raw(), pid.as_raw());
+    finish(pid);
+    let exe = exe.to_string_lossy().into_owned();
+    let ours: Vec<&Frame> = stack
+        .frames
+        .iter()
+        .filter(|f| f.module.as_deref() == Some(exe.as_str()))
+        .collect();
+    let got: Vec<(Option<&str>, Option<u32>, Unwound)> = ours
+        .iter()
+        .map(|f| (f.function.as_deref(), f.line, f.unwound))
+        .collect();
+    assert_eq!(
+        &got[..3],
+        &[
+            (Some("inner"), Some(c_line("RAISE")), Unwound::Cfi),
+            (Some("middle"), Some(c_line("MIDDLE")), Unwound::Cfi),
+            (Some("main"), Some(c_line("MAIN")), Unwound::Cfi),
+        ],
+        "{stack:#?}"
+    );
+}
+
+#[test]
+fn no_cfi_at_all_falls_back_to_frame_pointers_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(exe) = gcc_program(
+        dir.path(),
+        "nocfi",
+        &[
+            "-O0",
+            "-fno-omit-frame-pointer",
+            "-fno-asynchronous-unwind-tables",
+            "-fno-unwind-tables",
+        ],
+    ) else {
+        eprintln!("SKIPPED: no gcc");
+        return;
+    };
+    let pid = spawn_stopped(&exe);
+    let mut u = StackUnwinder::new(DEFAULT_DEPTH);
+    let stack = u.unwind(pid.as_raw(), pid.as_raw());
+    finish(pid);
+    let exe = exe.to_string_lossy().into_owned();
+    let ours: Vec<(Option<&str>, Unwound)> = stack
+        .frames
+        .iter()
+        .filter(|f| f.module.as_deref() == Some(exe.as_str()))
+        .map(|f| (f.function.as_deref(), f.unwound))
+        .collect();
+    // `inner` is reached with libc's CFI; its callers only through the frame-pointer chain, and
+    // they say so. No lines: there is no debug info.
+    assert_eq!(
+        &ours[..3],
+        &[
+            (Some("inner"), Unwound::Cfi),
+            (Some("middle"), Unwound::Fp),
+            (Some("main"), Unwound::Fp),
+        ],
+        "{stack:#?}"
+    );
+    assert!(stack
+        .frames
+        .iter()
+        .all(|f| f.line.is_none() || f.module.as_deref() != Some(exe.as_str())));
+    let text = text_block(&stack);
+    assert!(text.contains("(middle+0x"), "{text}");
+    assert!(text.contains("(frame pointer)"), "{text}");
 }

@@ -11,7 +11,7 @@ use super::regs::{Arch, Regs};
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
     /// The caller's registers.
-    Caller(Regs),
+    Caller(Box<Regs>),
     /// The CFI says there is no caller (the return address is undefined): the stack is complete.
     End,
     /// The walk cannot go on; the reason is shown to the user.
@@ -70,20 +70,20 @@ pub fn step_cfi(regs: &Regs, row: &Row, mem: &mut dyn Memory, frame0: bool) -> S
     }
     caller.set(arch.sp(), Some(cfa));
     caller.pc = pc;
-    Step::Caller(caller)
+    Step::Caller(Box::new(caller))
 }
 
 /// Follows the frame-pointer chain one link (`[fp]` = caller's fp, `[fp+8]` = return address on
 /// both x86-64 and AArch64), if the chain looks like one.
 pub fn step_fp(regs: &Regs, mem: &mut dyn Memory) -> Step {
     let (Some(sp), Some(fp)) = (regs.sp(), regs.fp()) else {
-        return Step::Stop("no CFI for pc and no frame pointer".into());
+        return Step::Stop("no frame pointer".into());
     };
     if fp < sp || fp - sp > MAX_FRAME || fp % 8 != 0 {
-        return Step::Stop("no CFI for pc and no plausible frame pointer".into());
+        return Step::Stop("no plausible frame pointer".into());
     }
     let (Some(next_fp), Some(ra)) = (mem.read_u64(fp), mem.read_u64(fp.wrapping_add(8))) else {
-        return Step::Stop("no CFI for pc; frame pointer chain unreadable".into());
+        return Step::Stop("frame pointer chain unreadable".into());
     };
     if ra == 0 {
         return Step::End;
@@ -94,7 +94,7 @@ pub fn step_fp(regs: &Regs, mem: &mut dyn Memory) -> Step {
     if next_fp != 0 && next_fp > fp {
         caller.set(regs.arch.fp(), Some(next_fp));
     }
-    Step::Caller(caller)
+    Step::Caller(Box::new(caller))
 }
 
 /// Evaluates a DWARF expression (CFA expressions, PLT stubs, signal frames), with a step budget.
