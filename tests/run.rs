@@ -162,7 +162,7 @@ fn check_timeout(extra: &[&str]) {
         .lines()
         .find(|l| l.contains("wait_forever"))
         .unwrap_or_else(|| panic!("no TIMEOUT line with the open call in:\n{err}"));
-    assert!(line.starts_with("TIMEOUT after 1s — thread "), "{line}");
+    assert!(line.starts_with("TIMEOUT after 1.000s — thread "), "{line}");
     assert!(
         line.contains("wait_forever (examples/ground_truth.rs:"),
         "{line}"

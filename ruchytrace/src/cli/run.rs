@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::Context;
+use ruchytrace_runtime::duration::fmt_duration;
 
 use super::merge::{emit, load_and_merge, MergedFormat};
 use super::report::{render, ReportArgs};
@@ -168,14 +169,6 @@ fn our_children() -> Vec<u32> {
     out
 }
 
-fn fmt_timeout(d: Duration) -> String {
-    if d.subsec_nanos() == 0 {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
-    }
-}
-
 /// Runs the subcommand.
 pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let mut command = args.command.into_iter();
@@ -260,7 +253,8 @@ pub fn run_program(
                 return false;
             };
             let files = matching_files(&pattern);
-            for line in live::timeout_report(pid, &fmt_timeout(timeout), &files) {
+            for line in live::timeout_report(pid, &fmt_duration(timeout.as_nanos() as u64), &files)
+            {
                 eprintln!("{line}");
             }
             // SAFETY: kill(2) on our own child's pid; no memory is involved.
@@ -418,8 +412,6 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("ms").is_err());
-        assert_eq!(fmt_timeout(Duration::from_secs(1)), "1s");
-        assert_eq!(fmt_timeout(Duration::from_millis(1500)), "1500ms");
     }
 
     #[test]

@@ -157,7 +157,7 @@ pub struct Metadata {
     pub pid: i32,
     /// Architecture of the syscall numbers (`"x86_64"`, `"aarch64"`).
     pub arch: String,
-    /// The clock pair of DESIGN.md.
+    /// The (`CLOCK_REALTIME`, `CLOCK_MONOTONIC`) pair, read together, to show wall-clock times.
     pub clock: ClockInfo,
     /// Recording options.
     pub options: RecordedOptions,

@@ -29,6 +29,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
+use nix::sys::signal::Signal;
 use ruchytrace_runtime::model::ClockInfo;
 
 pub use event::{Event, SysTrace};
@@ -105,10 +106,10 @@ pub struct Outcome {
     pub trace: Option<SysTrace>,
 }
 
-/// The clock pair of DESIGN.md, read back to back.
+/// The (`CLOCK_REALTIME`, `CLOCK_MONOTONIC`) pair, read back to back.
 fn clock_info() -> ClockInfo {
-    let realtime_ns = sys::clock_ns(libc::CLOCK_REALTIME);
-    let monotonic_ns = sys::clock_ns(libc::CLOCK_MONOTONIC);
+    let realtime_ns = sys::realtime_ns();
+    let monotonic_ns = sys::monotonic_ns();
     ClockInfo {
         domain: "CLOCK_MONOTONIC".into(),
         source: "CLOCK_MONOTONIC".into(),
@@ -280,7 +281,7 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
     if opts.pin_cpu {
         if let Some(cpu) = sys::current_cpu() {
             // Inherited by the child: tracer and tracee then wake each other on one CPU.
-            let _ = sys::pin_to_cpu(cpu);
+            let _ = sys::pin_thread_to_cpu(cpu);
         }
     }
 
@@ -300,7 +301,7 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
             Ok(())
         });
     }
-    let entry_ns = sys::clock_ns(libc::CLOCK_MONOTONIC);
+    let entry_ns = sys::monotonic_ns();
     let child = cmd.spawn().map_err(|e| Error::Spawn {
         program: program.to_string_lossy().into_owned(),
         reason: strip_os_error(&e),
@@ -313,7 +314,7 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
     let pid = child.id() as i32;
     // The child stops with SIGTRAP right after its execve succeeded.
     let status = sys::wait_pid(pid).map_err(Error::Wait)?;
-    let exec_ns = sys::clock_ns(libc::CLOCK_MONOTONIC);
+    let exec_ns = sys::monotonic_ns();
     if !libc::WIFSTOPPED(status) {
         return Err(Error::Spawn {
             program: program.to_string_lossy().into_owned(),
@@ -329,7 +330,7 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
         pid,
         source,
     };
-    sys::ptrace_simple(libc::PTRACE_DETACH, pid, libc::SIGSTOP as libc::c_long)
+    sys::resume(sys::Resume::Detach, pid, libc::SIGSTOP)
         .map_err(|e| ptrace_err("PTRACE_DETACH", e))?;
     let status = sys::wait_pid_stopped(pid).map_err(Error::Wait)?;
     if !libc::WIFSTOPPED(status) {
@@ -339,13 +340,9 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
             exit_code: 127,
         });
     }
-    sys::ptrace_simple(
-        libc::PTRACE_SEIZE,
-        pid,
-        tracer::ptrace_options(opts, Mode::Spawned, seccomp),
-    )
-    .map_err(|e| ptrace_err("PTRACE_SEIZE", e))?;
-    sys::kill(pid, libc::SIGCONT).map_err(|e| ptrace_err("kill(SIGCONT)", e))?;
+    sys::seize(pid, tracer::ptrace_options(opts, Mode::Spawned, seccomp))
+        .map_err(|e| ptrace_err("PTRACE_SEIZE", e))?;
+    sys::kill(pid, Signal::SIGCONT).map_err(|e| ptrace_err("kill(SIGCONT)", e))?;
     if let Some(t) = &mut text {
         t.set_root(pid);
     }
@@ -363,13 +360,13 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
     tr.record_image(pid, pid, exec_ns);
 
     // Ctrl-C goes to the program (same process group): the tracer keeps tracing until it ends.
-    sys::set_flag_handler(libc::SIGINT, on_interrupt);
-    sys::set_flag_handler(libc::SIGALRM, on_alarm);
+    sys::set_flag_handler(Signal::SIGINT, on_interrupt);
+    sys::set_flag_handler(Signal::SIGALRM, on_alarm);
     sys::set_interval_timer(50);
     // The seized child reports a PTRACE_EVENT_STOP first; the loop resumes it from there.
     let result = tr.run();
     sys::set_interval_timer(0);
-    sys::set_default_handler(libc::SIGINT);
+    sys::set_default_handler(Signal::SIGINT);
     let result = result?;
     // The Child handle is not waited on: its status was consumed by our waitpid calls.
     drop(child);
@@ -406,8 +403,8 @@ pub fn attach(opts: &Options, pids: &[i32]) -> Result<Outcome, Error> {
     let json = json_file(opts)?;
     let collect_json = json.is_some() || opts.keep_events;
     tracer::INTERRUPTED.store(false, Ordering::Relaxed);
-    sys::set_flag_handler(libc::SIGINT, on_interrupt);
-    sys::set_flag_handler(libc::SIGTERM, on_interrupt);
+    sys::set_flag_handler(Signal::SIGINT, on_interrupt);
+    sys::set_flag_handler(Signal::SIGTERM, on_interrupt);
     let mut tr = Tracer::new(opts, Mode::Attached, false, text, collect_json);
     let options = tracer::ptrace_options(opts, Mode::Attached, false);
     let mut seized = Vec::new();
@@ -424,9 +421,9 @@ pub fn attach(opts: &Options, pids: &[i32]) -> Result<Outcome, Error> {
             else {
                 continue;
             };
-            match sys::ptrace_simple(libc::PTRACE_SEIZE, tid, options) {
+            match sys::seize(tid, options) {
                 Ok(()) => {
-                    let _ = sys::ptrace_simple(libc::PTRACE_INTERRUPT, tid, 0);
+                    let _ = sys::interrupt(tid);
                     tr.add_tracee(tid, pid, Phase0::Starting);
                     seized.push(tid);
                 }
@@ -434,7 +431,7 @@ pub fn attach(opts: &Options, pids: &[i32]) -> Result<Outcome, Error> {
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) && tid != pid => {}
                 Err(e) => {
                     for &t in &seized {
-                        let _ = sys::ptrace_simple(libc::PTRACE_DETACH, t, 0);
+                        let _ = sys::resume(sys::Resume::Detach, t, 0);
                     }
                     return Err(Error::Attach {
                         pid,
@@ -444,12 +441,12 @@ pub fn attach(opts: &Options, pids: &[i32]) -> Result<Outcome, Error> {
             }
         }
     }
-    sys::set_flag_handler(libc::SIGALRM, on_alarm);
+    sys::set_flag_handler(Signal::SIGALRM, on_alarm);
     sys::set_interval_timer(50);
     let result = tr.run();
     sys::set_interval_timer(0);
-    sys::set_default_handler(libc::SIGINT);
-    sys::set_default_handler(libc::SIGTERM);
+    sys::set_default_handler(Signal::SIGINT);
+    sys::set_default_handler(Signal::SIGTERM);
     let result = result?;
     let exit_code = match result.root_status {
         Some(RootEnd::Exited(c)) => c,

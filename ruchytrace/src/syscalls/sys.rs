@@ -1,28 +1,31 @@
-//! Thin, checked wrappers over the raw Linux calls the tracer needs (ptrace requests nix does not
-//! wrap, `waitpid` with `__WALL`, `process_vm_readv`, seccomp). Every `unsafe` block of the
+//! Thin, checked wrappers over the Linux calls the tracer needs. Every `unsafe` block of the
 //! engine lives here, so the rest of the engine is safe code.
+//!
+//! nix's safe wrappers are used wherever nix has one: the ptrace requests (`PTRACE_SYSCALL`,
+//! `CONT`, `DETACH`, `SEIZE`, `INTERRUPT`, `GETEVENTMSG`, `GETSIGINFO`, `GET_SYSCALL_INFO`,
+//! `TRACEME`), `kill`, `process_vm_readv`, `prctl(PR_SET_NO_NEW_PRIVS)`, CPU affinity and
+//! `sigaction`. Raw `libc` remains only where nix has no wrapper or cannot express what the
+//! tracer must do:
+//!
+//! * `PTRACE_LISTEN` (nix names the request but offers no call);
+//! * a resume or detach that delivers a **realtime signal** (`SIGRTMIN+n`): nix's `Signal` enum
+//!   has no realtime signals, and a tracer must pass every signal on unchanged;
+//! * `waitpid`: nix's `WaitStatus` fails to decode a stop or death by a realtime signal, so the
+//!   raw status word is classified by the tracer itself (`tracer::Stop`);
+//! * `seccomp(SECCOMP_SET_MODE_FILTER)` and `setitimer` (no nix wrapper).
 
 use std::io;
+use std::io::IoSliceMut;
 
-/// `PTRACE_GET_SYSCALL_INFO` (Linux 5.3); not exported by every libc version.
-const PTRACE_GET_SYSCALL_INFO: libc::c_uint = 0x420e;
+use nix::sys::ptrace;
+use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::uio::{process_vm_readv, RemoteIoVec};
+use nix::unistd::Pid;
+
 /// `PTRACE_SYSCALL_INFO_*` values of `ptrace_syscall_info.op`.
 const OP_ENTRY: u8 = 1;
 const OP_EXIT: u8 = 2;
 const OP_SECCOMP: u8 = 3;
-
-/// `struct ptrace_syscall_info` of `<linux/ptrace.h>`: the union is represented as eight `u64`
-/// words, large enough for its biggest member (`seccomp`: nr, 6 args, u32 ret_data).
-#[repr(C)]
-#[derive(Default)]
-struct RawSyscallInfo {
-    op: u8,
-    pad: [u8; 3],
-    arch: u32,
-    instruction_pointer: u64,
-    stack_pointer: u64,
-    data: [u64; 8],
-}
 
 /// What `PTRACE_GET_SYSCALL_INFO` reported at a stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,81 +46,118 @@ pub enum SyscallInfo {
     None,
 }
 
+fn pid(tid: i32) -> Pid {
+    Pid::from_raw(tid)
+}
+
 /// Reads the syscall information of the stopped tracee `tid`.
 pub fn get_syscall_info(tid: i32) -> io::Result<SyscallInfo> {
-    let mut info = RawSyscallInfo::default();
-    // SAFETY: the kernel writes at most `size_of::<RawSyscallInfo>()` bytes (the size we pass)
-    // into `info`, which is a properly aligned, exclusively borrowed repr(C) struct.
-    let r = unsafe {
-        libc::ptrace(
-            PTRACE_GET_SYSCALL_INFO,
-            tid,
-            std::mem::size_of::<RawSyscallInfo>(),
-            &mut info as *mut RawSyscallInfo,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut args = [0u64; 6];
-    args.copy_from_slice(&info.data[1..7]);
-    Ok(match info.op {
-        OP_ENTRY | OP_SECCOMP => SyscallInfo::Entry {
-            nr: info.data[0],
-            args,
-        },
-        OP_EXIT => SyscallInfo::Exit {
-            rval: info.data[0] as i64,
-        },
-        _ => SyscallInfo::None,
+    let info = ptrace::syscall_info(pid(tid))?;
+    // SAFETY: `op` tells which member of the union the kernel filled (ptrace(2)); only that
+    // member is read, and all of them are plain integers.
+    Ok(unsafe {
+        match info.op {
+            OP_ENTRY => SyscallInfo::Entry {
+                nr: info.u.entry.nr,
+                args: info.u.entry.args,
+            },
+            OP_SECCOMP => SyscallInfo::Entry {
+                nr: info.u.seccomp.nr,
+                args: info.u.seccomp.args,
+            },
+            OP_EXIT => SyscallInfo::Exit {
+                rval: info.u.exit.sval,
+            },
+            _ => SyscallInfo::None,
+        }
     })
 }
 
-fn check(r: libc::c_long) -> io::Result<libc::c_long> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
+/// A ptrace request that resumes or releases a stopped tracee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// `PTRACE_SYSCALL`: run to the next syscall entry or exit.
+    Syscall,
+    /// `PTRACE_CONT`: run until the next signal or event (seccomp-filtered tracing).
+    Cont,
+    /// `PTRACE_DETACH`: stop tracing it.
+    Detach,
+}
+
+impl Resume {
+    /// The request's name in ptrace(2), for diagnostics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Resume::Syscall => "PTRACE_SYSCALL",
+            Resume::Cont => "PTRACE_CONT",
+            Resume::Detach => "PTRACE_DETACH",
+        }
     }
 }
 
-/// A ptrace request that takes no pointer argument (`data` is an integer such as a signal).
-pub fn ptrace_simple(req: libc::c_uint, tid: i32, data: libc::c_long) -> io::Result<()> {
-    // SAFETY: these requests (SYSCALL, CONT, DETACH, LISTEN, INTERRUPT, SETOPTIONS, SEIZE) read
-    // `data` as an integer and dereference no user pointer.
+/// Resumes (or detaches) `tid`, delivering signal `sig` (0 for none).
+pub fn resume(req: Resume, tid: i32, sig: i32) -> io::Result<()> {
+    let signal = match sig {
+        0 => None,
+        s => match Signal::try_from(s) {
+            Ok(s) => Some(s),
+            Err(_) => return resume_raw(req, tid, sig),
+        },
+    };
+    let r = match req {
+        Resume::Syscall => ptrace::syscall(pid(tid), signal),
+        Resume::Cont => ptrace::cont(pid(tid), signal),
+        Resume::Detach => ptrace::detach(pid(tid), signal),
+    };
+    r.map_err(io::Error::from)
+}
+
+/// The raw request for a signal nix's `Signal` cannot name (realtime signals).
+fn resume_raw(req: Resume, tid: i32, sig: i32) -> io::Result<()> {
+    let req = match req {
+        Resume::Syscall => libc::PTRACE_SYSCALL,
+        Resume::Cont => libc::PTRACE_CONT,
+        Resume::Detach => libc::PTRACE_DETACH,
+    };
+    raw_request(req, tid, sig as libc::c_long)
+}
+
+fn raw_request(req: libc::c_uint, tid: i32, data: libc::c_long) -> io::Result<()> {
+    // SAFETY: SYSCALL, CONT, DETACH and LISTEN read `data` as an integer (a signal number or 0)
+    // and dereference no pointer of ours.
     let r = unsafe { libc::ptrace(req, tid, std::ptr::null_mut::<libc::c_void>(), data) };
-    check(r).map(|_| ())
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `PTRACE_SEIZE` with `options`.
+pub fn seize(tid: i32, options: ptrace::Options) -> io::Result<()> {
+    ptrace::seize(pid(tid), options).map_err(io::Error::from)
+}
+
+/// `PTRACE_INTERRUPT`: stop a seized tracee (it reports a `PTRACE_EVENT_STOP`).
+pub fn interrupt(tid: i32) -> io::Result<()> {
+    ptrace::interrupt(pid(tid)).map_err(io::Error::from)
+}
+
+/// `PTRACE_LISTEN`: leave a seized tracee in its group-stop but keep receiving its events.
+pub fn listen(tid: i32) -> io::Result<()> {
+    raw_request(libc::PTRACE_LISTEN, tid, 0)
 }
 
 /// `PTRACE_GETEVENTMSG`: the new pid of a clone/fork event, the former tid of an exec event.
 pub fn get_event_msg(tid: i32) -> io::Result<u64> {
-    let mut msg: libc::c_ulong = 0;
-    // SAFETY: the kernel stores one `unsigned long` at the address we pass, a live local.
-    let r = unsafe {
-        libc::ptrace(
-            libc::PTRACE_GETEVENTMSG,
-            tid,
-            std::ptr::null_mut::<libc::c_void>(),
-            &mut msg as *mut libc::c_ulong,
-        )
-    };
-    check(r).map(|_| msg as u64)
+    ptrace::getevent(pid(tid))
+        .map(|m| m as u64)
+        .map_err(io::Error::from)
 }
 
 /// `PTRACE_GETSIGINFO`; fails with `EINVAL` in a group-stop of a non-seized tracee.
 pub fn get_siginfo(tid: i32) -> io::Result<libc::siginfo_t> {
-    // SAFETY: siginfo_t is plain old data; all-zero is a valid value.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: the kernel writes one siginfo_t into `info`, a live, exclusively borrowed local.
-    let r = unsafe {
-        libc::ptrace(
-            libc::PTRACE_GETSIGINFO,
-            tid,
-            std::ptr::null_mut::<libc::c_void>(),
-            &mut info as *mut libc::siginfo_t,
-        )
-    };
-    check(r).map(|_| info)
+    ptrace::getsiginfo(pid(tid)).map_err(io::Error::from)
 }
 
 /// `waitpid(-1, &status, __WALL | flags)`; `Ok(None)` for `WNOHANG` with nothing to report.
@@ -133,60 +173,59 @@ pub fn wait_any(nohang: bool) -> io::Result<Option<(i32, i32)>> {
     }
 }
 
-/// `waitpid(pid, ..., __WALL)` for one specific tracee.
-pub fn wait_pid(pid: i32) -> io::Result<i32> {
+/// `waitpid(pid, ..., __WALL | extra)` for one specific tracee.
+fn wait_one(pid: i32, extra: libc::c_int) -> io::Result<i32> {
     let mut status = 0;
     // SAFETY: as in `wait_any`.
-    let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
-    check(r as libc::c_long).map(|_| status)
+    let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL | extra) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(status)
+    }
+}
+
+/// `waitpid(pid, ..., __WALL)` for one specific tracee.
+pub fn wait_pid(pid: i32) -> io::Result<i32> {
+    wait_one(pid, 0)
 }
 
 /// `waitpid(pid, ..., __WALL | WUNTRACED)`: also reports a stop of an untraced child.
 pub fn wait_pid_stopped(pid: i32) -> io::Result<i32> {
-    let mut status = 0;
-    // SAFETY: as in `wait_any`.
-    let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL | libc::WUNTRACED) };
-    check(r as libc::c_long).map(|_| status)
+    wait_one(pid, libc::WUNTRACED)
 }
 
-/// `kill(pid, sig)`.
-pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
-    // SAFETY: a plain system call with integer arguments.
-    let r = unsafe { libc::kill(pid, sig) };
-    check(r as libc::c_long).map(|_| ())
+/// `kill(pid, sig)` for the standard signals the tracer sends itself (SIGSTOP, SIGCONT...).
+pub fn kill(pid: i32, sig: Signal) -> io::Result<()> {
+    signal::kill(Pid::from_raw(pid), sig).map_err(io::Error::from)
 }
 
 /// Reads `len` bytes at `addr` of process `pid` with `process_vm_readv`. Returns fewer bytes when
 /// the range crosses into unmapped memory.
 pub fn read_memory(pid: i32, addr: u64, len: usize) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; len];
-    let local = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: len,
-    };
-    let remote = libc::iovec {
-        iov_base: addr as *mut libc::c_void,
-        iov_len: len,
-    };
-    // SAFETY: `local` describes `buf`, which we own and which outlives the call; the remote
-    // address is only interpreted by the kernel in the other process's address space.
-    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
-    if n < 0 {
-        return None;
-    }
-    buf.truncate(n as usize);
+    let remote = [RemoteIoVec {
+        base: addr as usize,
+        len,
+    }];
+    let n = process_vm_readv(
+        Pid::from_raw(pid),
+        &mut [IoSliceMut::new(&mut buf)],
+        &remote,
+    )
+    .ok()?;
+    buf.truncate(n);
     Some(buf)
 }
 
-/// Reads `CLOCK_MONOTONIC` (or another clock) in nanoseconds.
-pub fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a live local; clock_gettime only writes it.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+/// `CLOCK_MONOTONIC` in nanoseconds: the clock every event is stamped with.
+pub fn monotonic_ns() -> u64 {
+    ruchytrace_runtime::clock::monotonic_ns()
+}
+
+/// `CLOCK_REALTIME` in nanoseconds.
+pub fn realtime_ns() -> u64 {
+    ruchytrace_runtime::clock::realtime_ns()
 }
 
 /// A classic-BPF seccomp program, built in the parent so the forked child does not allocate.
@@ -269,10 +308,7 @@ impl SeccompProgram {
             len: self.filter.len() as u16,
             filter: self.filter.as_ptr() as *mut libc::sock_filter,
         };
-        // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        nix::sys::prctl::set_no_new_privs()?;
         // SAFETY: `prog` points at `self.filter`, alive for the duration of the call; the kernel
         // copies the program.
         let r = unsafe {
@@ -283,52 +319,49 @@ impl SeccompProgram {
                 &prog as *const libc::sock_fprog,
             )
         };
-        check(r).map(|_| ())
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
     }
 }
 
 /// `ptrace(PTRACE_TRACEME)` in the forked child. Async-signal-safe.
 pub fn traceme() -> io::Result<()> {
-    ptrace_simple(libc::PTRACE_TRACEME, 0, 0)
+    ptrace::traceme().map_err(io::Error::from)
 }
 
-/// Pins the calling thread to `cpu`.
-pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
-    // SAFETY: cpu_set_t is plain data; zeroed is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: CPU_SET writes within `set` for cpu < CPU_SETSIZE, checked by the caller's source
-    // (sched_getcpu).
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: `set` is a live local of the size we pass.
-    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
-    check(r as libc::c_long).map(|_| ())
+/// Restricts the calling thread (only it, not the process) to `cpu`.
+pub fn pin_thread_to_cpu(cpu: usize) -> io::Result<()> {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu)?;
+    // pid 0 is the calling thread for sched_setaffinity(2).
+    nix::sched::sched_setaffinity(Pid::from_raw(0), &set).map_err(io::Error::from)
 }
 
 /// The CPU the calling thread runs on.
 pub fn current_cpu() -> Option<usize> {
-    // SAFETY: no arguments.
-    let c = unsafe { libc::sched_getcpu() };
-    (c >= 0).then_some(c as usize)
+    nix::sched::sched_getcpu().ok()
 }
 
 /// Installs `handler` for `sig` without `SA_RESTART`, so a blocking `waitpid` returns `EINTR`.
-pub fn set_flag_handler(sig: i32, handler: extern "C" fn(libc::c_int)) {
-    // SAFETY: sigaction is plain data; we fill the handler and an empty mask.
-    let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
-    sa.sa_sigaction = handler as usize;
-    sa.sa_flags = 0;
-    // SAFETY: `sa.sa_mask` is a live sigset_t; the handler only stores to an atomic, which is
+pub fn set_flag_handler(sig: Signal, handler: extern "C" fn(libc::c_int)) {
+    let sa = SigAction::new(
+        SigHandler::Handler(handler),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handlers installed by the tracer only store to atomics, which is
     // async-signal-safe.
-    unsafe {
-        libc::sigemptyset(&mut sa.sa_mask);
-        libc::sigaction(sig, &sa, std::ptr::null_mut());
-    }
+    let _ = unsafe { signal::sigaction(sig, &sa) };
 }
 
 /// Restores the default disposition of `sig`.
-pub fn set_default_handler(sig: i32) {
-    // SAFETY: setting SIG_DFL has no memory-safety preconditions.
-    unsafe { libc::signal(sig, libc::SIG_DFL) };
+pub fn set_default_handler(sig: Signal) {
+    let sa = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: SIG_DFL runs no code of ours.
+    let _ = unsafe { signal::sigaction(sig, &sa) };
 }
 
 /// Arms (or with 0, disarms) a periodic `ITIMER_REAL` of `ms` milliseconds.

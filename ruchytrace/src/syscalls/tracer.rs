@@ -12,8 +12,9 @@ use super::decode::{self, DecodeOptions, TraceeMemory};
 use super::event::{Event, ExitEvent, Image, KilledEvent, SignalEvent, SyscallEvent};
 use super::options::{Options, StatusFilter};
 use super::output::{Summary, TextPrinter};
-use super::sys::{self, SyscallInfo};
+use super::sys::{self, Resume, SyscallInfo};
 use super::{table, Error};
+use nix::sys::ptrace::Options as PtraceOptions;
 
 /// Set by the SIGINT/SIGTERM handler in attach mode: detach everything and stop.
 pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -221,29 +222,26 @@ pub(crate) struct Tracer<'a> {
 }
 
 /// The ptrace options for our tracees.
-pub(crate) fn ptrace_options(opts: &Options, mode: Mode, seccomp: bool) -> libc::c_long {
-    let mut o = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_TRACECLONE | libc::PTRACE_O_TRACEEXEC;
+pub(crate) fn ptrace_options(opts: &Options, mode: Mode, seccomp: bool) -> PtraceOptions {
+    let mut o = PtraceOptions::PTRACE_O_TRACESYSGOOD
+        | PtraceOptions::PTRACE_O_TRACECLONE
+        | PtraceOptions::PTRACE_O_TRACEEXEC;
     if opts.follow_forks {
-        o |= libc::PTRACE_O_TRACEFORK | libc::PTRACE_O_TRACEVFORK;
+        o |= PtraceOptions::PTRACE_O_TRACEFORK | PtraceOptions::PTRACE_O_TRACEVFORK;
     }
     if seccomp {
-        o |= libc::PTRACE_O_TRACESECCOMP;
+        o |= PtraceOptions::PTRACE_O_TRACESECCOMP;
     }
     if mode == Mode::Spawned {
         // If the tracer dies, its tracees die too instead of staying traced and stopped.
-        o |= libc::PTRACE_O_EXITKILL;
+        o |= PtraceOptions::PTRACE_O_EXITKILL;
     }
-    o as libc::c_long
+    o
 }
 
-fn ptrace_req(
-    name: &'static str,
-    req: libc::c_uint,
-    tid: i32,
-    data: libc::c_long,
-) -> io::Result<()> {
-    let r = sys::ptrace_simple(req, tid, data);
-    trace!(request = name, pid = tid, data, ok = r.is_ok(), "ptrace");
+fn ptrace_req(req: Resume, tid: i32, sig: i32) -> io::Result<()> {
+    let r = sys::resume(req, tid, sig);
+    trace!(request = req.name(), pid = tid, sig, ok = r.is_ok(), "ptrace");
     r
 }
 
@@ -393,14 +391,9 @@ impl<'a> Tracer<'a> {
             None => !self.seccomp,
         };
         let r = if step {
-            ptrace_req(
-                "PTRACE_SYSCALL",
-                libc::PTRACE_SYSCALL,
-                tid,
-                sig as libc::c_long,
-            )
+            ptrace_req(Resume::Syscall, tid, sig)
         } else {
-            ptrace_req("PTRACE_CONT", libc::PTRACE_CONT, tid, sig as libc::c_long)
+            ptrace_req(Resume::Cont, tid, sig)
         };
         // ESRCH: killed (e.g. SIGKILL) since its stop; waitpid will report its death.
         if let Err(e) = r {
@@ -438,7 +431,7 @@ impl<'a> Tracer<'a> {
                 }
                 Err(e) => return Err(Error::Wait(e)),
             };
-            let ts = sys::clock_ns(libc::CLOCK_MONOTONIC);
+            let ts = sys::monotonic_ns();
             let stop = Stop::from_status(status);
             debug!(
                 pid = tid,
@@ -451,7 +444,7 @@ impl<'a> Tracer<'a> {
         // Calls still open when everything ended (e.g. tracer interrupted) are recorded unfinished.
         let open: Vec<i32> = self.threads.keys().copied().collect();
         for tid in open {
-            self.end_call_unfinished(tid, sys::clock_ns(libc::CLOCK_MONOTONIC));
+            self.end_call_unfinished(tid, sys::monotonic_ns());
         }
         if let Some(s) = self.summary.take() {
             if let Some(t) = &mut self.text {
@@ -473,7 +466,7 @@ impl<'a> Tracer<'a> {
         debug!(tracees = self.threads.len(), "interrupted: detaching");
         let tids: Vec<i32> = self.threads.keys().copied().collect();
         for tid in tids {
-            if ptrace_req("PTRACE_INTERRUPT", libc::PTRACE_INTERRUPT, tid, 0).is_err() {
+            if sys::interrupt(tid).is_err() {
                 // Gone already: nothing to detach.
                 self.threads.remove(&tid);
             } else if let Some(t) = self.threads.get_mut(&tid) {
@@ -483,13 +476,8 @@ impl<'a> Tracer<'a> {
     }
 
     fn detach(&mut self, tid: i32, sig: i32) {
-        let _ = ptrace_req(
-            "PTRACE_DETACH",
-            libc::PTRACE_DETACH,
-            tid,
-            sig as libc::c_long,
-        );
-        self.end_call_unfinished(tid, sys::clock_ns(libc::CLOCK_MONOTONIC));
+        let _ = ptrace_req(Resume::Detach, tid, sig);
+        self.end_call_unfinished(tid, sys::monotonic_ns());
         self.threads.remove(&tid);
     }
 
@@ -579,7 +567,7 @@ impl<'a> Tracer<'a> {
         let (pid, auto) = (self.threads[&tid].pid, self.threads[&tid].auto);
         if auto && pid == tid && !self.opts.follow_forks {
             debug!(pid = tid, "not following non-thread clone");
-            let _ = ptrace_req("PTRACE_DETACH", libc::PTRACE_DETACH, tid, 0);
+            let _ = ptrace_req(Resume::Detach, tid, 0);
             self.threads.remove(&tid);
             return;
         }
@@ -840,7 +828,7 @@ impl<'a> Tracer<'a> {
                     if let Some(t) = self.threads.get_mut(&tid) {
                         t.phase = Phase::Running;
                     }
-                    let _ = ptrace_req("PTRACE_LISTEN", libc::PTRACE_LISTEN, tid, 0);
+                    let _ = sys::listen(tid);
                 } else {
                     self.resume(tid, 0);
                 }

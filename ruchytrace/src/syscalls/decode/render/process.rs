@@ -1,0 +1,207 @@
+//! Processes and memory: wait statuses, clone flags and `struct clone_args`, futex operations,
+//! timespecs, resource limits, uname, CPU sets, mmap flags and protections.
+
+use super::*;
+
+pub(super) fn map_flags(v: u64) -> String {
+    let mut out = match MAP_TYPE.iter().find(|t| t.0 == v & 0xf) {
+        Some(t) => t.1.to_string(),
+        None => format!("{:#x}", v & 0xf),
+    };
+    let rest = v & !0xf;
+    if rest != 0 {
+        push_sep(&mut out, &flags(rest, MAP_FLAGS, "0"));
+    }
+    out
+}
+
+pub(super) fn prot(v: u64) -> String {
+    flags(v, PROT, "PROT_NONE")
+}
+
+/// A wait(2) status word, without the surrounding brackets.
+pub(crate) fn wait_status(s: i32) -> String {
+    let sig = s & 0x7f;
+    if sig == 0 {
+        format!("{{WIFEXITED(s) && WEXITSTATUS(s) == {}}}", (s >> 8) & 0xff)
+    } else if s & 0xff == 0x7f {
+        let stop = (s >> 8) & 0xff;
+        let event = (s >> 16) & 0xff;
+        let mut out = format!("{{WIFSTOPPED(s) && WSTOPSIG(s) == {}}}", signal_name(stop));
+        if event != 0 {
+            out.push_str(&format!(" | {:#x}", (event as u32) << 16));
+        }
+        out
+    } else if s == 0xffff {
+        "{WIFCONTINUED(s)}".to_string()
+    } else {
+        let core = if s & 0x80 != 0 {
+            " && WCOREDUMP(s)"
+        } else {
+            ""
+        };
+        format!(
+            "{{WIFSIGNALED(s) && WTERMSIG(s) == {}{core}}}",
+            signal_name(sig)
+        )
+    }
+}
+
+/// A readable timespec, `None` for NULL or unreadable memory.
+pub(crate) fn timespec(addr: u64, ctx: &Ctx) -> Option<String> {
+    let [sec, nsec] = read_pod::<[i64; 2]>(addr, ctx)?;
+    Some(format!("{{tv_sec={sec}, tv_nsec={nsec}}}"))
+}
+
+pub(super) fn timespec_at(addr: u64, ctx: &Ctx) -> String {
+    if addr == 0 {
+        return "NULL".to_string();
+    }
+    match read_pod::<[i64; 2]>(addr, ctx) {
+        Some([sec, nsec]) => format!("{{tv_sec={sec}, tv_nsec={nsec}}}"),
+        None => format!("{addr:#x}"),
+    }
+}
+
+pub(super) fn rlim_value(v: u64) -> String {
+    if v == u64::MAX {
+        "RLIM64_INFINITY".to_string()
+    } else if v > 0 && v % 1024 == 0 {
+        format!("{}*1024", v / 1024)
+    } else {
+        v.to_string()
+    }
+}
+
+pub(super) fn rlimit_at(addr: u64, ctx: &Ctx) -> String {
+    if addr == 0 {
+        return "NULL".to_string();
+    }
+    match read_pod::<[u64; 2]>(addr, ctx) {
+        Some([cur, max]) => format!(
+            "{{rlim_cur={}, rlim_max={}}}",
+            rlim_value(cur),
+            rlim_value(max)
+        ),
+        None => format!("{addr:#x}"),
+    }
+}
+
+pub(super) fn uname_at(addr: u64, ctx: &Ctx) -> String {
+    let Some(CUtsname(u)) = read_pod::<CUtsname>(addr, ctx) else {
+        return ptr(addr);
+    };
+    let field = |f: &[libc::c_char]| {
+        let b: Vec<u8> = f.iter().map(|&c| c as u8).take_while(|&c| c != 0).collect();
+        escape_bytes(&b, false)
+    };
+    format!(
+        "{{sysname={}, nodename={}, ...}}",
+        field(&u.sysname),
+        field(&u.nodename)
+    )
+}
+
+pub(super) fn futex_op(v: u64) -> String {
+    let cmd = v & 0x7f;
+    let mut out = enum_name(cmd, FUTEX_CMD, true);
+    if v & 128 != 0 {
+        out.push_str("_PRIVATE");
+    }
+    if v & 256 != 0 {
+        out.push_str("|FUTEX_CLOCK_REALTIME");
+    }
+    let rest = v & !0x1ff;
+    if rest != 0 {
+        out.push_str(&format!("|{rest:#x}"));
+    }
+    out
+}
+
+pub(super) fn clone_flags(v: u64) -> String {
+    let sig = v & 0xff;
+    let rest = v & !0xff;
+    let mut out = if rest != 0 {
+        flags(rest, CLONE_FLAGS, "0")
+    } else {
+        String::new()
+    };
+    if sig != 0 {
+        push_sep(&mut out, &signal_name(sig as i32));
+    }
+    if out.is_empty() {
+        out.push('0');
+    }
+    out
+}
+
+/// Indices of clone(2)'s raw arguments: x86_64 passes (flags, stack, ptid, ctid, tls), the generic ABI used by
+/// aarch64 passes (flags, stack, ptid, tls, ctid).
+#[cfg(target_arch = "aarch64")]
+pub(super) const CLONE_TLS: usize = 3;
+
+#[cfg(target_arch = "aarch64")]
+pub(super) const CLONE_CTID: usize = 4;
+
+#[cfg(not(target_arch = "aarch64"))]
+pub(super) const CLONE_TLS: usize = 4;
+
+#[cfg(not(target_arch = "aarch64"))]
+pub(super) const CLONE_CTID: usize = 3;
+
+pub(super) const CLONE_PARENT_SETTID: u64 = 0x100000;
+
+pub(super) const CLONE_CHILD_SETTID: u64 = 0x1000000;
+
+pub(super) const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+
+pub(super) const CLONE_SETTLS: u64 = 0x80000;
+
+pub(super) const CLONE_PIDFD: u64 = 0x1000;
+
+/// clone3's `struct clone_args`, as far as strace prints it.
+pub(super) fn clone_args_at(addr: u64, size: u64, ctx: &Ctx) -> String {
+    let size = (size as usize).clamp(0, 88);
+    let Some(b) = ctx.mem.read(addr, size).filter(|b| b.len() >= 64) else {
+        return ptr(addr);
+    };
+    let f = |i: usize| pod_at::<u64>(&b, i * 8).unwrap_or(0);
+    let (fl, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls) =
+        (f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7));
+    let mut out = format!("{{flags={}", flags(fl, CLONE_FLAGS, "0"));
+    if fl & CLONE_PIDFD != 0 {
+        out.push_str(&format!(", pidfd={}", ptr(pidfd)));
+    }
+    if fl & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID) != 0 {
+        out.push_str(&format!(", child_tid={}", ptr(child_tid)));
+    }
+    if fl & CLONE_PARENT_SETTID != 0 {
+        out.push_str(&format!(", parent_tid={}", ptr(parent_tid)));
+    }
+    let sig = if exit_signal == 0 {
+        "0".to_string()
+    } else {
+        signal_name(exit_signal as i32)
+    };
+    out.push_str(&format!(
+        ", exit_signal={sig}, stack={}, stack_size={stack_size:#x}",
+        ptr(stack)
+    ));
+    if fl & CLONE_SETTLS != 0 {
+        out.push_str(&format!(", tls={}", ptr(tls)));
+    }
+    out.push('}');
+    out
+}
+
+/// A CPU set of `len` bytes: the numbers of the CPUs in it, `[0 1]`.
+pub(super) fn cpuset_at(addr: u64, len: usize, ctx: &Ctx) -> String {
+    let Some(b) = ctx.mem.read(addr, len) else {
+        return ptr(addr);
+    };
+    let cpus: Vec<String> = (0..len * 8)
+        .filter(|&i| b[i / 8] & (1 << (i % 8)) != 0)
+        .map(|i| i.to_string())
+        .collect();
+    format!("[{}]", cpus.join(" "))
+}
