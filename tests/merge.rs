@@ -119,8 +119,8 @@ fn text_timeline_format() {
 [0.000001]     openat(AT_FDCWD, \"/etc/passwd\", O_RDONLY) = 3 [800ns]
 [0.000002]     -> load() <src/main.rs:11:5>
 [0.000002]       read(3, \"root:x:0:0\"..., 4096) = 1234 [500ns]
-[0.000004]     <- load() [2us]
-[0.000008]   <- compute() = 4255 [7us]
+[0.000004]     <- load() [2.000us]
+[0.000008]   <- compute() = 4255 [7.000us]
 [0.000008]   write(1, \"done\\n\", 5) = 5 [10ns]
 == thread 101 \"worker\" (pid 100) ==
 [0.000001]   -> load() <src/main.rs:11:5>
@@ -450,7 +450,10 @@ fn json_collapsed_dot_and_format_from_extension() {
     );
 
     let dot = stdout(&cli(&["merge", "--format", "dot"], &[&f.fn_bin, &f.sys]));
-    assert!(dot.contains("label=\"load\\n2 calls\\n2us"), "{dot}");
+    assert!(
+        dot.contains("label=\"load\\n2 calls\\n2.100us (29.5%)\\nself 1.590us"),
+        "{dot}"
+    );
     assert!(
         dot.contains("shape=ellipse, label=\"getpid\\n1 calls"),
         "{dot}"
@@ -488,7 +491,7 @@ fn report_sections() {
     assert!(text.contains("== thread 100 \"main\" (pid 100) =="));
     let compute = text.lines().find(|l| l.ends_with("  compute")).unwrap();
     assert!(
-        compute.contains(" 7us") && compute.contains("1  compute"),
+        compute.contains(" 7.000us") && compute.contains("1  compute"),
         "{compute}"
     );
     assert!(

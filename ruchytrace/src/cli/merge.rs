@@ -53,21 +53,13 @@ impl MergedFormat {
     }
 }
 
-/// Arguments of `ruchytrace merge`.
-#[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Examples:\n  ruchytrace merge fn.rtrace sys.json\n  ruchytrace merge fn.json sys.json -o trace.chrome.json\n  ruchytrace merge fn.rtrace sys.json --format svg -o flame.svg\n\nExit status: 0, 1 when the inputs disagree (straddling syscall, pid or clock mismatch), 2 for unreadable or malformed inputs."
-)]
-pub struct MergeArgs {
-    /// Function traces (binary or JSON) and the syscall trace (sys.json), in any order.
+/// The input flags shared by `merge` and `report`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct InputArgs {
+    /// Function traces (binary or JSON) and the syscall trace (sys.json), in any order, or a
+    /// directory written by `ruchytrace run -o DIR` (its fn-*.rtrace/json and sys.json are used).
     #[arg(required = true, value_name = "FILE")]
     pub inputs: Vec<PathBuf>,
-    /// Write here instead of stdout (format from the extension unless --format).
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Output format (default: from -o's extension, else text).
-    #[arg(long, value_enum)]
-    pub format: Option<MergedFormat>,
     /// Show the runtime collector thread (tracer traffic), hidden by default.
     #[arg(long)]
     pub show_tracer: bool,
@@ -78,6 +70,58 @@ pub struct MergeArgs {
     /// damage.
     #[arg(long)]
     pub partial: bool,
+}
+
+impl InputArgs {
+    /// The merge settings these flags ask for.
+    pub fn options(&self) -> MergeOptions {
+        MergeOptions { force: self.force }
+    }
+
+    /// The input files, with directories expanded into the trace files they hold.
+    pub fn files(&self) -> Vec<PathBuf> {
+        expand_inputs(&self.inputs)
+    }
+}
+
+/// Expands `run -o` directories into the trace files they hold.
+pub fn expand_inputs(inputs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .map(|d| d.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default();
+            files.retain(|f| {
+                let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                name == "sys.json"
+                    || (name.starts_with("fn")
+                        && (name.ends_with(".rtrace") || name.ends_with(".json")))
+            });
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// Arguments of `ruchytrace merge`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  ruchytrace merge fn.rtrace sys.json\n  ruchytrace merge fn.json sys.json -o trace.chrome.json\n  ruchytrace merge fn.rtrace sys.json --format svg -o flame.svg\n\nExit status: 0, 1 when the inputs disagree (straddling syscall, pid or clock mismatch), 2 for unreadable or malformed inputs."
+)]
+pub struct MergeArgs {
+    /// The inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Write here instead of stdout (format from the extension unless --format).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Output format (default: from -o's extension, else text).
+    #[arg(long, value_enum)]
+    pub format: Option<MergedFormat>,
 }
 
 /// Exit status for inconsistent inputs (straddle, mismatch).
@@ -167,11 +211,11 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
         .format
         .or_else(|| args.output.as_deref().and_then(MergedFormat::from_path))
         .unwrap_or(MergedFormat::Text);
-    let opts = MergeOptions { force: args.force };
+    let opts = args.input.options();
     if format == MergedFormat::Text {
         return run_text(&args, &opts);
     }
-    let m = match load_and_merge(&args.inputs, args.partial, &opts) {
+    let m = match load_and_merge(&args.input.files(), args.input.partial, &opts) {
         Ok(m) => m,
         Err(f) => {
             eprintln!("ruchytrace: {}", f.message);
@@ -183,7 +227,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
             eprintln!("ruchytrace: warning: {w}");
         }
     }
-    emit(&m, format, args.show_tracer, args.output.as_deref())?;
+    emit(&m, format, args.input.show_tracer, args.output.as_deref())?;
     Ok(0)
 }
 
@@ -192,8 +236,8 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
 fn run_text(args: &MergeArgs, opts: &MergeOptions) -> anyhow::Result<i32> {
     use anyhow::Context;
     let mut loaded: Vec<Input> = Vec::new();
-    for p in &args.inputs {
-        match merge::load(p, args.partial) {
+    for p in &args.input.files() {
+        match merge::load(p, args.input.partial) {
             Ok(i) => loaded.push(i),
             Err(e) => {
                 eprintln!("ruchytrace: {e}");
@@ -216,14 +260,17 @@ fn run_text(args: &MergeArgs, opts: &MergeOptions) -> anyhow::Result<i32> {
             let f = std::fs::File::create(p)
                 .with_context(|| format!("cannot create {}", p.display()))?;
             let mut w = BufWriter::new(f);
-            plan.write(args.show_tracer, &mut w)
+            plan.write(args.input.show_tracer, &mut w)
                 .and_then(|_| w.flush())
                 .with_context(|| format!("cannot write {}", p.display()))?;
         }
         None => {
             let stdout = io::stdout();
             let mut w = BufWriter::new(stdout.lock());
-            match plan.write(args.show_tracer, &mut w).and_then(|_| w.flush()) {
+            match plan
+                .write(args.input.show_tracer, &mut w)
+                .and_then(|_| w.flush())
+            {
                 // `ruchytrace merge ... | head` is fine.
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
                 r => r.context("cannot write to stdout")?,

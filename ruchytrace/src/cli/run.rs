@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use ruchytrace_runtime::duration::fmt_duration;
 
-use super::merge::{emit, load_and_merge, MergedFormat};
+use super::merge::{emit, load_and_merge, InputArgs, MergedFormat};
 use super::report::{render, ReportArgs};
 use crate::merge::{live, MergeOptions};
 
@@ -366,14 +366,16 @@ pub fn run_program(
     let format = opts.format.unwrap_or(MergedFormat::Text);
     if let Some(kind) = opts.report {
         let rargs = ReportArgs {
-            inputs: Vec::new(),
             callgraph: kind == ReportKind::Callgraph,
             hotspots: (kind == ReportKind::Hotspots).then_some(10),
             syscalls: kind == ReportKind::Syscalls,
             io: kind == ReportKind::Io,
-            show_tracer: opts.show_tracer,
-            force: opts.force,
-            partial: true,
+            ..ReportArgs::from_input(InputArgs {
+                show_tracer: opts.show_tracer,
+                force: opts.force,
+                partial: true,
+                ..InputArgs::default()
+            })
         };
         let text = render(&merged, &rargs);
         if explicit {

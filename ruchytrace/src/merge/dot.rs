@@ -3,7 +3,8 @@
 
 use std::io::{self, Write};
 
-use super::fmt_duration;
+use ruchytrace_runtime::duration::fmt_duration;
+
 use super::report::{call_graph, Kind};
 use super::Merged;
 

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::{fmt_duration, Merged, NodeId, NodeKind};
+use ruchytrace_runtime::duration::fmt_duration;
+
+use super::{Merged, NodeId, NodeKind};
 
 /// Whether a call graph node is a function or a system call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

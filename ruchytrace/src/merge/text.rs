@@ -4,16 +4,17 @@
 //! ```text
 //! == thread 4242 "main" (pid 4242) ==
 //! [0.000012]   -> compute(x=42, y=100) <src/main.rs:15:5>
-//! [0.000031]     openat(AT_FDCWD, "/etc/passwd", O_RDONLY) = 3 [4us]
+//! [0.000031]     openat(AT_FDCWD, "/etc/passwd", O_RDONLY) = 3 [4.000us]
 //! [0.001234]   <- compute() = 4255 [1.222ms]
 //! ```
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use ruchytrace_runtime::duration::write_duration;
 use ruchytrace_runtime::model::Return;
 
-use super::{fmt_duration, fmt_return, CallEnd, Merged, Node, NodeId, NodeKind};
+use super::{fmt_return, CallEnd, Merged, Node, NodeId, NodeKind};
 
 /// Writes the timeline of every visible thread.
 pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
@@ -110,7 +111,7 @@ pub(crate) fn node_open(m: &LineCtx, n: &Node, depth: usize, out: &mut String) {
         NodeKind::Syscall(s) => {
             let _ = write!(out, "{}({}) = {}", s.name, s.args.join(", "), fmt_return(s));
             if let Some(e) = n.end_ns {
-                let _ = write!(out, " [{}]", fmt_duration(e.saturating_sub(n.start_ns)));
+                bracketed_duration(out, e.saturating_sub(n.start_ns));
             } else {
                 out.push_str(" <unfinished>");
             }
@@ -164,5 +165,12 @@ pub(crate) fn node_close(m: &LineCtx, n: &Node, depth: usize, out: &mut String) 
             }
         }
     }
-    let _ = write!(out, " [{}]", fmt_duration(n.duration(m.end_ns)));
+    bracketed_duration(out, n.duration(m.end_ns));
+}
+
+/// ` [1.222ms]`.
+fn bracketed_duration(out: &mut String, ns: u64) {
+    out.push_str(" [");
+    let _ = write_duration(out, ns);
+    out.push(']');
 }

@@ -1,156 +1,21 @@
-//! The text timeline without the merged tree: memory bounded by the number of threads and the
-//! call depth, not by the length of the trace.
-//!
-//! [`plan_text`] makes one checking pass over the inputs (every thread at once, a call stack
-//! per thread, each thread's system calls in time order): it collects the warnings, thread
-//! names, time origin and end, and proves that every system call can be placed from the stack
-//! alone — it starts strictly between two function events of its thread, and no function
-//! boundary of its thread falls inside it. Then [`TextPlan::write`] replays the function events
-//! once per visible thread and writes each line when its event is read: a call's enter line at
-//! its entry, its exit line at its exit, a system call's line under the innermost open call.
-//!
-//! Inputs that need the whole tree — straddling system calls (an error, or `--force`'s
-//! re-attribution), timestamps that tie a system call's start to a function event, out of
-//! order function events, overlapping system calls of one thread, one thread spread over
-//! several function traces — fall back to [`merge`](super::merge) and
-//! [`text::write`](super::text::write), so the bytes are the same either way.
+//! Replaying function events with a call stack per thread: the checking pass of
+//! [`plan_text`](super::plan_text) and the writing pass of each thread share this code.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
 
 use ruchytrace_runtime::model::{Event, LossReason, Return, Site, Value};
 
-use super::text::{node_close, node_open, LineCtx};
-use super::{
-    check_consistency, merge, unknown_site, Call, CallEnd, FnItem, FnTrace, Input, MergeError,
-    MergeOptions, Merged, Node, NodeKind, Syscall,
-};
-use crate::syscalls::event::{Event as SysEvent, SysTrace};
-
-type Key = (u32, u32);
-
-/// A thread to print.
-struct ThreadHead {
-    key: Key,
-    name: Option<String>,
-    tracer: bool,
-}
-
-/// How [`TextPlan::write`] will produce the timeline.
-pub enum TextPlan {
-    /// Streamed from the inputs, one replay per thread.
-    Stream(Box<StreamPlan>),
-    /// From the merged tree (inputs the stream cannot place alone).
-    Tree(Box<Merged>),
-}
-
-/// The facts of the checking pass.
-pub struct StreamPlan {
-    inputs: Vec<Input>,
-    /// Each thread's system calls (input index, event index), in time order.
-    sys: HashMap<Key, Vec<(usize, usize)>>,
-    threads: Vec<ThreadHead>,
-    origin_ns: u64,
-    end_ns: u64,
-    warnings: Vec<String>,
-}
-
-impl TextPlan {
-    /// True when the timeline is streamed (bounded memory).
-    pub fn is_streamed(&self) -> bool {
-        matches!(self, TextPlan::Stream(_))
-    }
-
-    /// Writes the text timeline, byte for byte what [`super::text::write`] writes for the
-    /// merged tree of the same inputs.
-    pub fn write(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
-        match self {
-            TextPlan::Tree(m) => super::text::write(m, show_tracer, out),
-            TextPlan::Stream(p) => p.write(show_tracer, out),
-        }
-    }
-}
-
-/// A function trace of the inputs with its path.
-fn fn_traces(inputs: &[Input]) -> Vec<(&std::path::Path, &FnTrace)> {
-    inputs
-        .iter()
-        .filter_map(|i| match i {
-            Input::Functions { path, trace } => Some((path.as_path(), &**trace)),
-            Input::Syscalls { .. } => None,
-        })
-        .collect()
-}
-
-fn sys_traces(inputs: &[Input]) -> Vec<(usize, &SysTrace)> {
-    inputs
-        .iter()
-        .enumerate()
-        .filter_map(|(i, inp)| match inp {
-            Input::Syscalls { trace, .. } => Some((i, &**trace)),
-            Input::Functions { .. } => None,
-        })
-        .collect()
-}
-
-fn sys_key(ev: &SysEvent) -> Key {
-    match ev {
-        SysEvent::Syscall(s) => (s.pid as u32, s.tid as u32),
-        SysEvent::Signal(s) => (s.pid as u32, s.tid as u32),
-        SysEvent::Exit(e) => (e.pid as u32, e.tid as u32),
-        SysEvent::Killed(k) => (k.pid as u32, k.tid as u32),
-    }
-}
-
-/// The node the tree merge makes of a syscall-trace event (same text, same times).
-fn sys_node(ev: &SysEvent) -> Node {
-    let ts = ev.timestamp_ns();
-    let point = |category: &'static str, text: String| Node {
-        start_ns: ts,
-        end_ns: None,
-        children: Vec::new(),
-        kind: NodeKind::Point { category, text },
-    };
-    match ev {
-        SysEvent::Syscall(s) => Node {
-            start_ns: ts,
-            end_ns: s.duration_ns.map(|d| ts + d),
-            children: Vec::new(),
-            kind: NodeKind::Syscall(Syscall {
-                name: s.name.clone(),
-                args: s.args.clone(),
-                raw_args: Vec::new(),
-                ret: s.ret,
-                errno: s.errno.clone(),
-            }),
-        },
-        SysEvent::Signal(s) => point("signal", format!("--- {} {} ---", s.signal, s.info)),
-        SysEvent::Exit(e) => point("exit", format!("+++ exited with {} +++", e.code)),
-        SysEvent::Killed(k) => point(
-            "killed",
-            format!(
-                "+++ killed by {}{} +++",
-                k.signal,
-                if k.core_dumped { " (core dumped)" } else { "" }
-            ),
-        ),
-    }
-}
-
-/// Start and end of a syscall-trace event, as the tree merge places it.
-fn sys_span(ev: &SysEvent) -> (u64, u64) {
-    let e = ev.timestamp_ns();
-    match ev {
-        SysEvent::Syscall(s) => (e, s.duration_ns.map_or(e, |d| e + d)),
-        _ => (e, e),
-    }
-}
+use super::super::text::{node_close, node_open, LineCtx};
+use super::super::{unknown_site, Call, CallEnd, FnItem, Input, Node, NodeKind};
+use super::{sys_node, sys_span, Facts, Key};
+use crate::syscalls::event::Event as SysEvent;
 
 /// Why the stream cannot place the system calls alone.
-struct NeedsTree;
+pub(super) struct NeedsTree;
 
 /// One open call of a replayed thread.
-struct Frame {
+pub(super) struct Frame {
     site: u32,
     call_id: Option<u64>,
     start_ns: u64,
@@ -160,29 +25,29 @@ struct Frame {
 
 /// The replay state of one thread.
 #[derive(Default)]
-struct Thread {
-    stack: Vec<Frame>,
+pub(super) struct Thread {
+    pub(super) stack: Vec<Frame>,
     /// Next system call (index into the thread's list).
-    next_sys: usize,
+    pub(super) next_sys: usize,
     /// End of the system call in progress (started, not yet known to be enclosed).
-    pending_until: Option<u64>,
-    last_ts: Option<u64>,
+    pub(super) pending_until: Option<u64>,
+    pub(super) last_ts: Option<u64>,
     /// The function trace (input index) this thread's events come from.
-    file: Option<usize>,
-    name: Option<String>,
+    pub(super) file: Option<usize>,
+    pub(super) name: Option<String>,
 }
 
 /// What one replay pass does with the lines of a thread.
-struct Replay<'a> {
-    inputs: &'a [Input],
-    sys: &'a HashMap<Key, Vec<(usize, usize)>>,
+pub(super) struct Replay<'a> {
+    pub(super) inputs: &'a [Input],
+    pub(super) sys: &'a HashMap<Key, Vec<(usize, usize)>>,
     /// The thread whose lines are written (`None` in the checking pass).
-    shown: Option<Key>,
-    ctx_origin: u64,
-    ctx_end: u64,
-    sites: Vec<Site>,
-    threads: HashMap<Key, Thread>,
-    line: String,
+    pub(super) shown: Option<Key>,
+    pub(super) ctx_origin: u64,
+    pub(super) ctx_end: u64,
+    pub(super) sites: Vec<Site>,
+    pub(super) threads: HashMap<Key, Thread>,
+    pub(super) line: String,
 }
 
 impl Replay<'_> {
@@ -298,7 +163,7 @@ impl Replay<'_> {
 
     /// Runs every function trace, and the system calls of every thread, through the stacks.
     /// Warnings and thread facts go to `facts` (checking pass).
-    fn run(
+    pub(super) fn run(
         &mut self,
         mut facts: Option<&mut Facts>,
         out: &mut dyn Write,
@@ -528,7 +393,11 @@ impl Replay<'_> {
     }
 
     /// The end of `key`'s stream: its remaining system calls, then its calls still open.
-    fn finish(&mut self, key: Key, out: &mut dyn Write) -> Result<io::Result<()>, NeedsTree> {
+    pub(super) fn finish(
+        &mut self,
+        key: Key,
+        out: &mut dyn Write,
+    ) -> Result<io::Result<()>, NeedsTree> {
         if let Err(e) = self.flush_sys(key, None, out)? {
             return Ok(Err(e));
         }
@@ -555,170 +424,5 @@ fn call_node(f: Frame, end_ns: Option<u64>, end: CallEnd, ret: Option<Return>) -
             end,
             resumed: f.resumed,
         }),
-    }
-}
-
-/// What the checking pass learns.
-#[derive(Default)]
-struct Facts {
-    warnings: Vec<String>,
-    origin: Option<u64>,
-    end: u64,
-    keys: std::collections::HashSet<Key>,
-}
-
-impl Facts {
-    fn see(&mut self, key: Key, ts: u64) {
-        self.origin = Some(self.origin.map_or(ts, |o| o.min(ts)));
-        self.end = self.end.max(ts);
-        self.keys.insert(key);
-    }
-}
-
-/// Checks the inputs and decides how to write their text timeline: streamed when every system
-/// call can be placed from the call stacks alone, else from the merged tree. Errors are those of
-/// [`merge`] (inconsistent inputs, straddling system calls without `--force`).
-pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, MergeError> {
-    if inputs.is_empty() {
-        return Err(MergeError::NoInput("no input files".into()));
-    }
-    let mut facts = Facts::default();
-    let (fn_pairs, sys_pairs) = split_refs(&inputs);
-    check_consistency(&fn_pairs, &sys_pairs, opts, &mut facts.warnings)?;
-    // Each thread's system calls in time order (stable: the tree's order on equal starts).
-    let mut sys: HashMap<Key, Vec<(usize, usize)>> = HashMap::new();
-    let mut sys_warnings = Vec::new();
-    for (i, t) in sys_traces(&inputs) {
-        if !t.end.complete {
-            sys_warnings.push(format!(
-                "syscall trace of pid {} is incomplete (the tracer did not see every thread end)",
-                t.metadata.pid
-            ));
-        }
-        for (j, ev) in t.events.iter().enumerate() {
-            let (e, x) = sys_span(ev);
-            let key = sys_key(ev);
-            facts.see(key, e);
-            facts.end = facts.end.max(x);
-            sys.entry(key).or_default().push((i, j));
-        }
-    }
-    for list in sys.values_mut() {
-        list.sort_by_key(|&(i, j)| match &inputs[i] {
-            Input::Syscalls { trace, .. } => trace.events[j].timestamp_ns(),
-            Input::Functions { .. } => 0,
-        });
-    }
-    let mut check = Replay {
-        inputs: &inputs,
-        sys: &sys,
-        shown: None,
-        ctx_origin: 0,
-        ctx_end: 0,
-        sites: Vec::new(),
-        threads: HashMap::new(),
-        line: String::new(),
-    };
-    let mut sink = io::sink();
-    let mut streamable = check.run(Some(&mut facts), &mut sink).is_ok();
-    if streamable {
-        let keys: Vec<Key> = facts.keys.iter().copied().collect();
-        for key in keys {
-            if check.finish(key, &mut sink).is_err() {
-                streamable = false;
-                break;
-            }
-        }
-    }
-    if !streamable {
-        return Ok(TextPlan::Tree(Box::new(merge(inputs, opts)?)));
-    }
-    let fns = fn_traces(&inputs);
-    let mut threads: Vec<ThreadHead> = facts
-        .keys
-        .iter()
-        .map(|&key| ThreadHead {
-            key,
-            name: check.threads.get(&key).and_then(|t| t.name.clone()),
-            tracer: fns
-                .iter()
-                .any(|(_, t)| t.metadata.pid == key.0 && t.metadata.collector_tid == Some(key.1)),
-        })
-        .collect();
-    threads.sort_by_key(|t| t.key);
-    let mut warnings = facts.warnings;
-    warnings.extend(sys_warnings);
-    let origin_ns = facts.origin.unwrap_or(0);
-    let end_ns = facts.end;
-    drop(check);
-    Ok(TextPlan::Stream(Box::new(StreamPlan {
-        inputs,
-        sys,
-        threads,
-        origin_ns,
-        end_ns,
-        warnings,
-    })))
-}
-
-/// The inputs' function and syscall traces, borrowed.
-type Refs<'a> = (
-    Vec<(&'a std::path::Path, &'a FnTrace)>,
-    Vec<(&'a std::path::Path, &'a SysTrace)>,
-);
-
-fn split_refs(inputs: &[Input]) -> Refs<'_> {
-    let f = fn_traces(inputs);
-    let s = inputs
-        .iter()
-        .filter_map(|i| match i {
-            Input::Syscalls { path, trace } => Some((path.as_path(), &**trace)),
-            Input::Functions { .. } => None,
-        })
-        .collect();
-    (f, s)
-}
-
-impl StreamPlan {
-    fn write(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
-        for w in &self.warnings {
-            writeln!(out, "# warning: {w}")?;
-        }
-        for t in self.threads.iter().filter(|t| show_tracer || !t.tracer) {
-            let (pid, tid) = t.key;
-            let label = match &t.name {
-                Some(n) => n.clone(),
-                None if pid == tid => "main".into(),
-                None => format!("thread {tid}"),
-            };
-            write!(out, "== thread {tid} \"{label}\" (pid {pid})")?;
-            if t.tracer {
-                write!(out, " [ruchytrace collector: tracer traffic]")?;
-            }
-            writeln!(out, " ==")?;
-            let mut replay = Replay {
-                inputs: &self.inputs,
-                sys: &self.sys,
-                shown: Some(t.key),
-                ctx_origin: self.origin_ns,
-                ctx_end: self.end_ns,
-                sites: Vec::new(),
-                threads: HashMap::new(),
-                line: String::new(),
-            };
-            let done = match replay.run(None, out) {
-                Ok(Ok(())) => replay.finish(t.key, out),
-                other => other,
-            };
-            match done {
-                Ok(r) => r?,
-                Err(NeedsTree) => {
-                    return Err(io::Error::other(
-                        "the inputs changed since they were checked",
-                    ))
-                }
-            }
-        }
-        Ok(())
     }
 }

@@ -1,0 +1,495 @@
+//! Reading the inputs of a merge: function traces (binary or JSON) and `sys.json` syscall traces.
+//!
+//! [`load`] tells the kinds apart by their content and checks each file from end to end
+//! without keeping its events when it can: a binary trace, or a JSON function trace in the
+//! writer's one-event-per-line layout, is scanned once for its span, event count and
+//! truncation, and read again record by record when it is merged. Other JSON function traces
+//! and every `sys.json` are read whole. A damaged file gives an [`InputError`] naming the file
+//! and the byte (or line and column) of the damage.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use ruchytrace_runtime::format::{self, binary, Detected};
+use ruchytrace_runtime::model::{Event, Metadata, Site, Trace, FN_TRACE_FORMAT};
+
+use super::MergeError;
+use crate::syscalls::event::{SysTrace, SYS_TRACE_FORMAT, SYS_TRACE_VERSION};
+
+/// One input file, read.
+#[derive(Debug)]
+pub enum Input {
+    /// A function trace of the runtime (binary or JSON).
+    Functions {
+        /// Where it came from.
+        path: PathBuf,
+        /// The trace (its events, for a binary file, are read again while merging).
+        trace: Box<FnTrace>,
+    },
+    /// A `sys.json` of the companion.
+    Syscalls {
+        /// Where it came from.
+        path: PathBuf,
+        /// The document.
+        trace: Box<SysTrace>,
+    },
+}
+
+impl Input {
+    /// The file the input was read from.
+    pub fn path(&self) -> &Path {
+        match self {
+            Input::Functions { path, .. } | Input::Syscalls { path, .. } => path,
+        }
+    }
+}
+
+/// A function trace ready to merge. A binary trace is checked once by [`load`] and streamed
+/// again, record by record, by [`merge`](super::merge): its events are never all in memory. A JSON trace is
+/// kept as read.
+#[derive(Debug)]
+pub struct FnTrace {
+    /// The trace's metadata.
+    pub metadata: Metadata,
+    /// Earliest and latest event timestamps.
+    pub span: Option<(u64, u64)>,
+    /// Why the trace is incomplete, if it is.
+    pub truncation: Option<String>,
+    /// Number of events.
+    pub events: u64,
+    data: FnData,
+}
+
+#[derive(Debug)]
+enum FnData {
+    Loaded {
+        sites: Vec<Site>,
+        events: Vec<Event>,
+    },
+    Binary,
+    /// A JSON trace in the writer's line layout: its sites (read by [`scan_json_lines`]) and
+    /// how many event lines to read back.
+    JsonLines {
+        sites: Vec<Site>,
+        events: u64,
+    },
+}
+
+/// A line reader that knows the byte offset of each line.
+struct LineReader {
+    input: BufReader<File>,
+    offset: u64,
+    line: String,
+}
+
+impl LineReader {
+    fn open(path: &Path) -> Option<LineReader> {
+        Some(LineReader {
+            input: BufReader::with_capacity(1 << 16, File::open(path).ok()?),
+            offset: 0,
+            line: String::new(),
+        })
+    }
+
+    /// The next line without its newline, and its offset; `None` at the end or on an error.
+    fn next_line(&mut self) -> Option<(u64, &str)> {
+        self.line.clear();
+        let n = self.input.read_line(&mut self.line).ok()?;
+        if n == 0 {
+            return None;
+        }
+        let at = self.offset;
+        self.offset += n as u64;
+        Some((at, self.line.trim_end_matches(['\n', '\r'])))
+    }
+}
+
+/// Checks a JSON function trace in the writer's streaming layout (metadata line, one event per
+/// line, then the sites, then the end record) without keeping its events; `None` for any other
+/// layout (read whole instead). A damaged event line ends the trace there, as the runtime's
+/// reader does.
+fn scan_json_lines(path: &Path) -> Option<FnTrace> {
+    #[derive(serde::Deserialize)]
+    struct Stamp {
+        timestamp_ns: u64,
+    }
+    let mut r = LineReader::open(path)?;
+    let (_, first) = r.next_line()?;
+    let meta_text = first.strip_prefix("{\"metadata\":")?.strip_suffix(',')?;
+    let metadata: Metadata = serde_json::from_str(meta_text).ok()?;
+    format::json::check_metadata(&metadata).ok()?;
+    if r.next_line()?.1 != "\"events\":[" {
+        return None;
+    }
+    let stop = |at: u64, what: &str| Some(format!("truncated at byte {at}: {what}"));
+    let mut span: Option<(u64, u64)> = None;
+    let mut events = 0u64;
+    let mut sites = Vec::new();
+    let truncation = 'read: {
+        loop {
+            match r.next_line() {
+                Some((_, "],")) => break,
+                Some((at, line)) => {
+                    let text = line.strip_suffix(',').unwrap_or(line);
+                    match serde_json::from_str::<Stamp>(text) {
+                        Ok(s) => {
+                            let t = s.timestamp_ns;
+                            span = Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+                            events += 1;
+                        }
+                        Err(e) => break 'read stop(at, &format!("damaged event ({e})")),
+                    }
+                }
+                None => break 'read stop(r.offset, "the file ends inside the events"),
+            }
+        }
+        match r.next_line() {
+            Some((_, "\"sites\":[")) => {}
+            Some((at, _)) => break 'read stop(at, "expected the \"sites\" array"),
+            None => break 'read stop(r.offset, "the file ends after the events"),
+        }
+        loop {
+            match r.next_line() {
+                Some((_, "],")) => break,
+                Some((at, line)) => {
+                    let text = line.strip_suffix(',').unwrap_or(line);
+                    match serde_json::from_str::<Site>(text) {
+                        Ok(s) => sites.push(s),
+                        Err(e) => break 'read stop(at, &format!("damaged site ({e})")),
+                    }
+                }
+                None => break 'read stop(r.offset, "the file ends inside the sites"),
+            }
+        }
+        let Some((at, line)) = r.next_line() else {
+            break 'read stop(r.offset, "the file ends before the \"end\" record");
+        };
+        let end = line
+            .strip_prefix("\"end\":")
+            .and_then(|l| l.strip_suffix('}'))
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok());
+        match end.as_ref().and_then(|e| e.get("complete")?.as_bool()) {
+            Some(true) => None,
+            Some(false) => Some(
+                end.as_ref()
+                    .and_then(|e| e.get("truncation")?.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "the writer marked the trace incomplete".into()),
+            ),
+            None => stop(at, "damaged \"end\" record"),
+        }
+    };
+    Some(FnTrace {
+        metadata,
+        span,
+        truncation,
+        events,
+        data: FnData::JsonLines { sites, events },
+    })
+}
+
+/// A site definition or an event of a function trace, in file order.
+pub(crate) enum FnItem {
+    Site(Site),
+    Event(Event),
+}
+
+fn open_binary(path: &Path) -> Result<binary::BinaryReader<BufReader<File>>, format::ReadError> {
+    let file = File::open(path).map_err(|e| format::ReadError {
+        offset: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    binary::BinaryReader::new(BufReader::with_capacity(1 << 16, file))
+}
+
+/// Checks a binary trace from end to end without keeping its events.
+fn scan_binary(path: &Path) -> Result<FnTrace, format::ReadError> {
+    let mut reader = open_binary(path)?;
+    let mut span: Option<(u64, u64)> = None;
+    let mut events = 0u64;
+    let mut source_truncation = None;
+    for rec in reader.by_ref() {
+        match rec {
+            binary::Record::Event(ev) => {
+                let t = ev.ts();
+                span = Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+                events += 1;
+            }
+            binary::Record::SourceTruncated(s) => source_truncation = Some(s),
+            _ => {}
+        }
+    }
+    let truncation = reader.truncation().map(str::to_owned).or(source_truncation);
+    Ok(FnTrace {
+        metadata: reader.metadata().clone(),
+        span,
+        truncation,
+        events,
+        data: FnData::Binary,
+    })
+}
+
+impl FnTrace {
+    fn from_trace(trace: Trace) -> FnTrace {
+        let span = span(trace.events.iter().map(Event::ts));
+        FnTrace {
+            metadata: trace.metadata,
+            span,
+            truncation: trace.truncation,
+            events: trace.events.len() as u64,
+            data: FnData::Loaded {
+                sites: trace.sites,
+                events: trace.events,
+            },
+        }
+    }
+
+    /// Sites and events in file order, without consuming the trace (a loaded trace's events are
+    /// cloned one at a time; the others are read again from their file), for the streaming
+    /// passes of [`stream`].
+    pub(crate) fn replay(
+        &self,
+        path: &Path,
+    ) -> Result<Box<dyn Iterator<Item = FnItem> + '_>, MergeError> {
+        match &self.data {
+            FnData::Loaded { sites, events } => Ok(Box::new(
+                sites
+                    .iter()
+                    .cloned()
+                    .map(FnItem::Site)
+                    .chain(events.iter().cloned().map(FnItem::Event)),
+            )),
+            FnData::JsonLines { sites, events } => Self::reread(path, sites.clone(), *events),
+            FnData::Binary => Self::reread_binary(path),
+        }
+    }
+
+    /// Sites and events in file order, owned (so their values move into the merged tree).
+    pub(crate) fn items(self, path: &Path) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
+        match self.data {
+            FnData::Loaded { sites, events } => Ok(Box::new(
+                sites
+                    .into_iter()
+                    .map(FnItem::Site)
+                    .chain(events.into_iter().map(FnItem::Event)),
+            )),
+            FnData::JsonLines { sites, events } => Self::reread(path, sites, events),
+            FnData::Binary => Self::reread_binary(path),
+        }
+    }
+
+    fn reread(
+        path: &Path,
+        sites: Vec<Site>,
+        events: u64,
+    ) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
+        let again = || MergeError::NoInput(format!("{}: cannot read again", path.display()));
+        let mut r = LineReader::open(path).ok_or_else(again)?;
+        // The metadata and `"events":[` lines were checked by the scan.
+        r.next_line().ok_or_else(again)?;
+        r.next_line().ok_or_else(again)?;
+        let mut table = format::SiteTable::from_sites(&sites);
+        let mut known: std::collections::HashSet<u32> = sites.iter().map(|s| s.id).collect();
+        let mut left = events;
+        let lines = std::iter::from_fn(move || {
+            if left == 0 {
+                return None;
+            }
+            left -= 1;
+            let (_, line) = r.next_line()?;
+            let text = line.strip_suffix(',').unwrap_or(line);
+            let json: serde_json::Value = serde_json::from_str(text).ok()?;
+            let ev = format::json::parse_event(&json, &mut table).ok()?;
+            // A cut file has no site table: the sites its events describe come first.
+            let site = match &ev {
+                Event::Enter { site, .. }
+                | Event::Exit { site, .. }
+                | Event::Suspend { site, .. }
+                | Event::Resume { site, .. } => Some(*site),
+                _ => None,
+            };
+            let mut items = Vec::with_capacity(2);
+            if let Some(id) = site.filter(|id| known.insert(*id)) {
+                if let Some(s) = table.get(id) {
+                    items.push(FnItem::Site(s.clone()));
+                }
+            }
+            items.push(FnItem::Event(ev));
+            Some(items)
+        });
+        Ok(Box::new(
+            sites.into_iter().map(FnItem::Site).chain(lines.flatten()),
+        ))
+    }
+
+    fn reread_binary(path: &Path) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
+        let reader = open_binary(path).map_err(|e| {
+            MergeError::NoInput(format!("{}: cannot read again: {e}", path.display()))
+        })?;
+        Ok(Box::new(reader.filter_map(|rec| match rec {
+            binary::Record::Site(s) => Some(FnItem::Site(s)),
+            binary::Record::Event(e) => Some(FnItem::Event(e)),
+            _ => None,
+        })))
+    }
+}
+
+/// An input file that cannot be used: unreadable, malformed, truncated, or of the wrong kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    /// The file.
+    pub path: PathBuf,
+    /// Where in it (`byte 123`, `line 4 column 7`), when known.
+    pub position: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(p) = &self.position {
+            write!(f, ": at {p}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// Reads one input file. A truncated function trace is an error unless `partial_ok` (then every
+/// event before the damage is kept and the truncation becomes a warning of the merge).
+pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
+    let err = |position: Option<String>, message: String| InputError {
+        path: path.to_path_buf(),
+        position,
+        message,
+    };
+    let mut prefix = Vec::with_capacity(64 * 1024);
+    File::open(path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut prefix))
+        .map_err(|e| err(None, format!("cannot read: {e}")))?;
+    let detected = format::detect(&prefix).map_err(|e| {
+        err(
+            e.offset.map(|o| format!("byte {o}")),
+            format!(
+                "{} (expected a ruchytrace function or syscall trace)",
+                e.message
+            ),
+        )
+    })?;
+    let fn_trace = |trace: FnTrace| -> Result<Input, InputError> {
+        if let (Some(t), false) = (&trace.truncation, partial_ok) {
+            return Err(err(
+                None,
+                format!(
+                    "incomplete function trace: {t} (pass --partial to use the events before it)"
+                ),
+            ));
+        }
+        Ok(Input::Functions {
+            path: path.to_path_buf(),
+            trace: Box::new(trace),
+        })
+    };
+    let read_err = |e: format::ReadError| err(e.offset.map(|o| format!("byte {o}")), e.message);
+    if detected == Detected::Binary {
+        return fn_trace(scan_binary(path).map_err(read_err)?);
+    }
+    // A function trace in the writer's line layout is streamed like a binary one.
+    if json_format_of(&prefix).is_some_and(|(_, f)| f == FN_TRACE_FORMAT) {
+        if let Some(trace) = scan_json_lines(path) {
+            return fn_trace(trace);
+        }
+    }
+    let bytes = std::fs::read(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
+    match detected {
+        Detected::Binary => unreachable!("handled above"),
+        Detected::Json => match json_format_of(&bytes) {
+            Some((_, f)) if f == FN_TRACE_FORMAT => fn_trace(FnTrace::from_trace(
+                format::json::read_json(&bytes).map_err(read_err)?,
+            )),
+            Some((_, f)) if f == SYS_TRACE_FORMAT => {
+                let trace: SysTrace = serde_json::from_slice(&bytes).map_err(|e| {
+                    err(
+                        Some(format!("line {} column {}", e.line(), e.column())),
+                        format!("malformed syscall trace: {e}"),
+                    )
+                })?;
+                if trace.metadata.version == 0 || trace.metadata.version > SYS_TRACE_VERSION {
+                    return Err(err(
+                        None,
+                        format!(
+                            "unsupported syscall trace version {} (this reader supports 1 to {SYS_TRACE_VERSION})",
+                            trace.metadata.version
+                        ),
+                    ));
+                }
+                Ok(Input::Syscalls {
+                    path: path.to_path_buf(),
+                    trace: Box::new(trace),
+                })
+            }
+            Some((at, f)) => Err(err(
+                Some(format!("byte {at}")),
+                format!(
+                    "wrong kind of file: metadata.format is \"{f}\", expected \"{FN_TRACE_FORMAT}\" or \"{SYS_TRACE_FORMAT}\""
+                ),
+            )),
+            None => {
+                // No readable format tag: let the JSON parser say where the document is broken.
+                match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                    Err(e) => Err(err(
+                        Some(format!("line {} column {}", e.line(), e.column())),
+                        format!("malformed JSON: {e}"),
+                    )),
+                    Ok(_) => Err(err(
+                        Some("byte 0".into()),
+                        "wrong kind of file: a JSON document without metadata.format, not a ruchytrace trace".into(),
+                    )),
+                }
+            }
+        },
+    }
+}
+
+/// Finds `"format": "<value>"` near the start of a JSON document (both writers put the metadata,
+/// and its `format`, first). Returns the byte offset of the value and the value.
+fn json_format_of(bytes: &[u8]) -> Option<(usize, String)> {
+    let head = &bytes[..bytes.len().min(64 * 1024)];
+    let key = b"\"format\"";
+    let at = head.windows(key.len()).position(|w| w == key)? + key.len();
+    let mut i = at;
+    while i < head.len() && (head[i].is_ascii_whitespace() || head[i] == b':') {
+        i += 1;
+    }
+    if head.get(i) != Some(&b'"') {
+        return None;
+    }
+    let end = head[i + 1..].iter().position(|&b| b == b'"')? + i + 1;
+    Some((i, String::from_utf8_lossy(&head[i + 1..end]).into_owned()))
+}
+
+/// Earliest and latest of some timestamps.
+pub(crate) fn span(it: impl Iterator<Item = u64>) -> Option<(u64, u64)> {
+    it.fold(None, |acc, t| match acc {
+        None => Some((t, t)),
+        Some((a, b)) => Some((a.min(t), b.max(t))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_tag_is_found() {
+        assert_eq!(
+            json_format_of(br#"{"metadata": {"format" : "x-y", "v": 1}}"#),
+            Some((25, "x-y".to_string()))
+        );
+        assert_eq!(json_format_of(br#"{"metadata": {"format": 3}}"#), None);
+        assert_eq!(json_format_of(b"{}"), None);
+    }
+}
