@@ -241,7 +241,13 @@ pub(crate) fn ptrace_options(opts: &Options, mode: Mode, seccomp: bool) -> Ptrac
 
 fn ptrace_req(req: Resume, tid: i32, sig: i32) -> io::Result<()> {
     let r = sys::resume(req, tid, sig);
-    trace!(request = req.name(), pid = tid, sig, ok = r.is_ok(), "ptrace");
+    trace!(
+        request = req.name(),
+        pid = tid,
+        sig,
+        ok = r.is_ok(),
+        "ptrace"
+    );
     r
 }
 
