@@ -37,6 +37,10 @@ pub struct RunOpts {
     /// Also trace system calls (ptrace companion) and place each under the function that made it.
     #[arg(long)]
     pub syscalls: bool,
+    /// With --syscalls: record each system call's user stack (as `syscalls -k` does), so the merge
+    /// can show calling lines and inferred callers.
+    #[arg(short = 'k', long = "stacks")]
+    pub stacks: bool,
     /// Accepted for symmetry with compiler drivers: tracing is always on under `run`.
     #[arg(long)]
     pub trace: bool,
@@ -275,6 +279,7 @@ pub fn run_program(
             follow_forks: true,
             output: Some(sys_path.clone()),
             format: crate::syscalls::Format::Json,
+            stack_depth: opts.stacks.then_some(crate::stack::DEFAULT_DEPTH),
             ..crate::syscalls::Options::default()
         };
         let watchdog = spawn_watchdog(None);

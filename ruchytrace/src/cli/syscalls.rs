@@ -70,7 +70,7 @@ pub struct SyscallsArgs {
     pub no_seccomp: bool,
     /// Print the user stack of every traced call (strace's -k): DWARF unwinding, function,
     /// file and line of each frame, inlined calls expanded.
-    #[arg(short = 'k', long = "stack-trace")]
+    #[arg(short = 'k', long = "stack-trace", visible_alias = "stacks")]
     pub stack_trace: bool,
     /// With -k: at most N frames per stack.
     #[arg(long, value_name = "N", default_value_t = crate::stack::DEFAULT_DEPTH)]

@@ -1,8 +1,6 @@
 //! Reading the stopped tracee's memory: whole pages with `process_vm_readv`, cached for the
 //! duration of one unwind (the stack cannot change while the thread is stopped).
 
-use std::collections::HashMap;
-
 /// Word-sized reads of another address space.
 pub trait Memory {
     /// The little-endian 8-byte word at `addr`, or `None` when it cannot be read.
@@ -11,12 +9,15 @@ pub trait Memory {
 
 const PAGE: u64 = 4096;
 /// Pages kept by one reader: a stack walk touches a few; a corrupt chain cannot grow the cache.
-const MAX_PAGES: usize = 256;
+const MAX_PAGES: usize = 64;
 
-/// Reads a process's memory page by page through `process_vm_readv`.
+/// Reads a process's memory page by page through `process_vm_readv`. The page buffers are
+/// reused from one unwind to the next ([`ProcessMemory::reset`]).
 pub struct ProcessMemory {
     pid: i32,
-    pages: HashMap<u64, Option<Box<[u8; PAGE as usize]>>>,
+    /// `(page address, contents or None when unreadable)`, few enough for a linear search.
+    pages: Vec<(u64, Option<Box<[u8; PAGE as usize]>>)>,
+    spare: Vec<Box<[u8; PAGE as usize]>>,
 }
 
 impl ProcessMemory {
@@ -24,38 +25,64 @@ impl ProcessMemory {
     pub fn new(pid: i32) -> ProcessMemory {
         ProcessMemory {
             pid,
-            pages: HashMap::new(),
+            pages: Vec::new(),
+            spare: Vec::new(),
+        }
+    }
+
+    /// Forgets the cached pages (keeping their buffers) and reads `pid` from now on.
+    pub fn reset(&mut self, pid: i32) {
+        self.pid = pid;
+        for (_, p) in self.pages.drain(..) {
+            self.spare.extend(p);
         }
     }
 
     fn page(&mut self, base: u64) -> Option<&[u8; PAGE as usize]> {
-        if !self.pages.contains_key(&base) {
-            if self.pages.len() >= MAX_PAGES {
-                return None;
+        let i = match self.pages.iter().position(|(b, _)| *b == base) {
+            Some(i) => i,
+            None => {
+                if self.pages.len() >= MAX_PAGES {
+                    return None;
+                }
+                let mut buf = self
+                    .spare
+                    .pop()
+                    .unwrap_or_else(|| Box::new([0u8; PAGE as usize]));
+                let page = read_page(self.pid, base, &mut buf).then_some(buf);
+                self.pages.push((base, page));
+                self.pages.len() - 1
             }
-            let page = read_page(self.pid, base);
-            self.pages.insert(base, page);
-        }
-        self.pages.get(&base)?.as_deref()
+        };
+        self.pages[i].1.as_deref()
     }
 }
 
-fn read_page(pid: i32, base: u64) -> Option<Box<[u8; PAGE as usize]>> {
+fn read_page(pid: i32, base: u64, buf: &mut [u8; PAGE as usize]) -> bool {
     use nix::sys::uio::{process_vm_readv, RemoteIoVec};
-    let mut buf = Box::new([0u8; PAGE as usize]);
+    let Ok(base) = usize::try_from(base) else {
+        return false;
+    };
     let remote = [RemoteIoVec {
-        base: usize::try_from(base).ok()?,
+        base,
         len: PAGE as usize,
     }];
     let mut local = [std::io::IoSliceMut::new(&mut buf[..])];
-    match process_vm_readv(nix::unistd::Pid::from_raw(pid), &mut local, &remote) {
-        Ok(n) if n == PAGE as usize => Some(buf),
-        _ => None,
-    }
+    matches!(
+        process_vm_readv(nix::unistd::Pid::from_raw(pid), &mut local, &remote),
+        Ok(n) if n == PAGE as usize
+    )
 }
 
 impl Memory for ProcessMemory {
     fn read_u64(&mut self, addr: u64) -> Option<u64> {
+        let base = addr & !(PAGE - 1);
+        let off = (addr - base) as usize;
+        if off + 8 <= PAGE as usize {
+            let p = self.page(base)?;
+            return Some(u64::from_le_bytes(p[off..off + 8].try_into().ok()?));
+        }
+        // Straddles two pages.
         let mut bytes = [0u8; 8];
         for (i, b) in bytes.iter_mut().enumerate() {
             let a = addr.checked_add(i as u64)?;

@@ -121,7 +121,13 @@ pub struct StackUnwinder {
     procs: HashMap<i32, Process>,
     ctx: Box<gimli::UnwindContext<usize>>,
     symbols: lru::LruCache<(usize, u64), Arc<Symbolized>>,
+    /// CFI rows by module and address (cleared when full): a hot loop's stack is the same walk.
+    rows: HashMap<(usize, u64), Arc<module::Row>>,
+    mem: ProcessMemory,
 }
+
+/// Rows kept before the row cache is cleared.
+const MAX_ROWS: usize = 1 << 16;
 
 enum ModuleSlot {
     Loaded(Box<Module>),
@@ -138,6 +144,8 @@ impl StackUnwinder {
             procs: HashMap::new(),
             ctx: Box::new(gimli::UnwindContext::new()),
             symbols: lru::LruCache::new(NonZeroUsize::new(8192).expect("non-zero")),
+            rows: HashMap::new(),
+            mem: ProcessMemory::new(0),
         }
     }
 
@@ -162,8 +170,11 @@ impl StackUnwinder {
                 truncated: Some("registers unreadable".into()),
             };
         };
-        let mut mem = ProcessMemory::new(tid);
-        self.unwind_from(pid, regs, &mut mem)
+        let mut mem = std::mem::replace(&mut self.mem, ProcessMemory::new(0));
+        mem.reset(tid);
+        let stack = self.unwind_from(pid, regs, &mut mem);
+        self.mem = mem;
+        stack
     }
 
     /// Unwinds from given registers and memory (the maps of `pid` locate modules).
@@ -212,8 +223,13 @@ impl StackUnwinder {
             self.push_frames(&mut out.frames, pc, probe, &placed, module_idx, bias, how);
             // Step to the caller.
             let step = match module_idx.map(|i| &self.modules[i]) {
-                Some(ModuleSlot::Loaded(m)) => match m.row(&mut self.ctx, probe.wrapping_sub(bias))
-                {
+                Some(ModuleSlot::Loaded(m)) => match cached_row(
+                    &mut self.rows,
+                    &mut self.ctx,
+                    m,
+                    module_idx.unwrap_or(0),
+                    probe.wrapping_sub(bias),
+                ) {
                     Some(Ok(row)) => {
                         exact_pc = row.signal_frame;
                         how = Unwound::Cfi;
@@ -418,6 +434,27 @@ impl StackUnwinder {
             ModuleSlot::Failed(_) => Some((idx, 0)),
         }
     }
+}
+
+fn cached_row(
+    rows: &mut HashMap<(usize, u64), Arc<module::Row>>,
+    ctx: &mut gimli::UnwindContext<usize>,
+    m: &Module,
+    idx: usize,
+    addr: u64,
+) -> Option<Result<Arc<module::Row>, gimli::Error>> {
+    if let Some(r) = rows.get(&(idx, addr)) {
+        return Some(Ok(r.clone()));
+    }
+    let row = match m.row(ctx, addr)? {
+        Ok(r) => Arc::new(r),
+        Err(e) => return Some(Err(e)),
+    };
+    if rows.len() >= MAX_ROWS {
+        rows.clear();
+    }
+    rows.insert((idx, addr), row.clone());
+    Some(Ok(row))
 }
 
 fn unknown_frame(pc: u64, how: Unwound) -> Frame {
