@@ -483,6 +483,7 @@ impl Builder {
             .collect();
         threads.sort_by_key(|t| (t.pid, t.tid));
         self.processes.sort_by_key(|p| p.pid);
+        super::caller::mark_inferred(&threads, &mut self.nodes);
         Merged {
             sources,
             processes: self.processes,
@@ -516,6 +517,7 @@ fn sys_node(ev: SysEvent) -> (Node, Key) {
                     raw_args: s.raw_args,
                     ret: s.ret,
                     errno: s.errno,
+                    caller: s.stack.as_deref().and_then(super::caller::own_caller),
                 }),
             },
             (s.pid as u32, s.tid as u32),

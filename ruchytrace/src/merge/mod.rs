@@ -21,6 +21,8 @@
 //! `docs/merge.md`.
 
 pub mod build;
+pub mod by_line;
+pub mod caller;
 pub mod check;
 pub mod chrome;
 pub mod dot;

@@ -115,6 +115,16 @@ pub(crate) fn node_open(m: &LineCtx, n: &Node, depth: usize, out: &mut String) {
             } else {
                 out.push_str(" <unfinished>");
             }
+            if let Some(c) = &s.caller {
+                // At the top level no traced call encloses it: the caller is inferred (the
+                // streaming writer has no tree, so the depth decides for both writers).
+                let c = super::caller::Caller {
+                    inferred: depth <= 1,
+                    ..c.clone()
+                };
+                out.push(' ');
+                out.push_str(&c.text());
+            }
         }
         NodeKind::Point { category, text } => match *category {
             "instant" => {

@@ -62,6 +62,8 @@ pub struct Syscall {
     pub ret: Option<i64>,
     /// Errno name when it failed.
     pub errno: Option<String>,
+    /// The program's own frame that made it, from its user stack (`syscalls -k`).
+    pub caller: Option<super::caller::Caller>,
 }
 
 /// What a node is.
@@ -234,6 +236,7 @@ mod tests {
             raw_args: vec![],
             ret: Some(0x7f00_0000_0000),
             errno: None,
+            caller: None,
         };
         assert_eq!(fmt_return(&s), "0x7f0000000000");
         s.name = "openat".into();

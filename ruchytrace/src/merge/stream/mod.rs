@@ -122,6 +122,7 @@ fn sys_node(ev: &SysEvent) -> Node {
                 raw_args: Vec::new(),
                 ret: s.ret,
                 errno: s.errno.clone(),
+                caller: s.stack.as_deref().and_then(super::caller::own_caller),
             }),
         },
         SysEvent::Signal(s) => point("signal", format!("--- {} {} ---", s.signal, s.info)),
