@@ -518,6 +518,7 @@ fn sys_node(ev: SysEvent) -> (Node, Key) {
                     ret: s.ret,
                     errno: s.errno,
                     caller: s.stack.as_deref().and_then(super::caller::own_caller),
+                    by_tracer: s.stack.as_deref().is_some_and(super::caller::by_tracer),
                 }),
             },
             (s.pid as u32, s.tid as u32),

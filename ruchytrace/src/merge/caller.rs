@@ -119,6 +119,36 @@ pub fn own_caller(stack: &[Frame]) -> Option<Caller> {
     })
 }
 
+/// Crates a system call passes through on its way from the code that asked for it: the
+/// standard library and its private dependencies.
+const PLUMBING: &[&str] = &[
+    "std",
+    "core",
+    "alloc",
+    "hashbrown",
+    "std_detect",
+    "memchr",
+    "compiler_builtins",
+];
+
+/// Whether the code that asked for a system call is the ruchytrace runtime (opening the trace
+/// file, calibrating the clock, starting its thread), not the program: the innermost Rust frame
+/// outside the standard library belongs to the runtime. (Every traced call also passes through
+/// the runtime further out, so only the innermost counts.)
+pub fn by_tracer(stack: &[Frame]) -> bool {
+    stack
+        .iter()
+        .filter_map(|f| f.function.as_deref().and_then(crate_of))
+        .find(|k| !PLUMBING.contains(k))
+        .is_some_and(|k| k == "ruchytrace_runtime")
+}
+
+/// Whether the text timeline hides a node without `--show-tracer` (the runtime's own system
+/// calls on user threads).
+pub(crate) fn hidden(n: &super::Node) -> bool {
+    matches!(&n.kind, super::NodeKind::Syscall(s) if s.by_tracer)
+}
+
 /// Marks the callers of system calls that no traced call encloses (the roots of each thread)
 /// as inferred.
 pub(crate) fn mark_inferred(threads: &[super::ThreadTrack], nodes: &mut [super::Node]) {

@@ -213,6 +213,9 @@ fn node(m: &Merged, id: NodeId, s: &mut String, out: &mut dyn Write) -> io::Resu
                 Some(e) => write_json_str(s, e),
                 None => s.push_str("null"),
             }
+            if sc.by_tracer {
+                s.push_str(",\"tracer\":true");
+            }
             if let Some(c) = &sc.caller {
                 s.push_str(",\"caller\":{\"function\":");
                 write_json_str(s, &c.function);

@@ -36,8 +36,11 @@ pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<(
             if closing {
                 close_line(m, id, depth, &mut line);
             } else {
-                open_line(m, id, depth, &mut line);
                 let n = m.node(id);
+                if !show_tracer && super::caller::hidden(n) {
+                    continue;
+                }
+                open_line(m, id, depth, &mut line);
                 if let NodeKind::Call(_) = n.kind {
                     stack.push((id, depth, true));
                     stack.extend(n.children.iter().rev().map(|&c| (c, depth + 1, false)));

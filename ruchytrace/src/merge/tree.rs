@@ -64,6 +64,9 @@ pub struct Syscall {
     pub errno: Option<String>,
     /// The program's own frame that made it, from its user stack (`syscalls -k`).
     pub caller: Option<super::caller::Caller>,
+    /// Made by the ruchytrace runtime itself on a user thread (its stack passes through the
+    /// runtime): tracer traffic, hidden unless `--show-tracer`.
+    pub by_tracer: bool,
 }
 
 /// What a node is.
@@ -237,6 +240,7 @@ mod tests {
             ret: Some(0x7f00_0000_0000),
             errno: None,
             caller: None,
+            by_tracer: false,
         };
         assert_eq!(fmt_return(&s), "0x7f0000000000");
         s.name = "openat".into();

@@ -123,6 +123,7 @@ fn sys_node(ev: &SysEvent) -> Node {
                 ret: s.ret,
                 errno: s.errno.clone(),
                 caller: s.stack.as_deref().and_then(super::caller::own_caller),
+                by_tracer: s.stack.as_deref().is_some_and(super::caller::by_tracer),
             }),
         },
         SysEvent::Signal(s) => point("signal", format!("--- {} {} ---", s.signal, s.info)),
@@ -199,6 +200,7 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
         });
     }
     let mut check = Replay {
+        show_tracer: true,
         inputs: &inputs,
         sys: &sys,
         shown: None,
@@ -286,6 +288,7 @@ impl StreamPlan {
             }
             writeln!(out, " ==")?;
             let mut replay = Replay {
+                show_tracer,
                 inputs: &self.inputs,
                 sys: &self.sys,
                 shown: Some(t.key),

@@ -39,6 +39,8 @@ pub(super) struct Thread {
 
 /// What one replay pass does with the lines of a thread.
 pub(super) struct Replay<'a> {
+    /// Show the runtime's own system calls on user threads.
+    pub(super) show_tracer: bool,
     pub(super) inputs: &'a [Input],
     pub(super) sys: &'a HashMap<Key, Vec<(usize, usize)>>,
     /// The thread whose lines are written (`None` in the checking pass).
@@ -66,7 +68,7 @@ impl Replay<'_> {
         close: bool,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        if self.shown != Some(key) {
+        if self.shown != Some(key) || (!self.show_tracer && super::super::caller::hidden(node)) {
             return Ok(());
         }
         let ctx = LineCtx {
