@@ -176,6 +176,35 @@ fn calling_lines_inferred_callers_and_tracer_traffic() {
         "{collapsed}"
     );
 
+    // DOT: the inferred caller is a dashed box between the top level and the syscall.
+    let mut dot_args = args.clone();
+    dot_args.extend(["--format", "dot"]);
+    let dot = text(&ruchytrace(&dot_args));
+    let node_of = |label: &str| -> String {
+        dot.lines()
+            .find(|l| l.contains(&format!("label=\"{label}\\n")))
+            .unwrap_or_else(|| panic!("{label} not in {dot}"))
+            .trim()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let inferred = node_of("~stacks_merge::untraced_probe");
+    assert!(dot.contains(&format!("{inferred} [shape=box")), "{dot}");
+    assert!(dot
+        .lines()
+        .any(|l| l.contains(&format!("{inferred} [")) && l.contains("style=dashed")));
+    let getppid = node_of("getppid");
+    assert!(
+        dot.contains(&format!("{inferred} -> {getppid} [label=\"2\"]")),
+        "{dot}"
+    );
+    assert!(
+        dot.contains(&format!("n0 -> {inferred} [label=\"2\"]")),
+        "{dot}"
+    );
+
     // Report per line.
     let mut rep = vec!["report", "--syscalls", "--by-line"];
     rep.extend(files.iter().map(String::as_str));
