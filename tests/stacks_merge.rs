@@ -184,7 +184,6 @@ fn calling_lines_inferred_callers_and_tracer_traffic() {
         dot.lines()
             .find(|l| l.contains(&format!("label=\"{label}\\n")))
             .unwrap_or_else(|| panic!("{label} not in {dot}"))
-            .trim()
             .split_whitespace()
             .next()
             .unwrap()

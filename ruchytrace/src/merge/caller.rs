@@ -112,8 +112,8 @@ pub fn is_own(f: &Frame) -> bool {
 pub fn own_caller(stack: &[Frame]) -> Option<Caller> {
     let f = stack.iter().find(|f| is_own(f))?;
     Some(Caller {
-        function: f.function.clone()?,
-        file: f.file.clone(),
+        function: f.function.as_deref()?.to_string(),
+        file: f.file.as_deref().map(str::to_string),
         line: f.line,
         inferred: false,
     })

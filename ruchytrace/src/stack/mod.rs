@@ -60,20 +60,20 @@ pub struct Frame {
     #[serde(with = "hex")]
     pub pc: u64,
     /// Path of the module (executable or shared library) containing `pc`.
-    pub module: Option<String>,
+    pub module: Option<Arc<str>>,
     /// `pc` in the module's own addresses (`"0x…"`, what `addr2line -e MODULE` takes).
     #[serde(with = "hex_opt", default, skip_serializing_if = "Option::is_none")]
     pub module_address: Option<u64>,
     /// Function (demangled; Rust hashes dropped): from DWARF when present, else the symbol table.
-    pub function: Option<String>,
+    pub function: Option<Arc<str>>,
     /// The symbol-table function containing `pc` (non-inlined entries), as strace names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub symbol: Option<String>,
+    pub symbol: Option<Arc<str>>,
     /// Offset of `pc` into `symbol`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub symbol_offset: Option<u64>,
     /// Source file, relative to the compilation directory when under it (like `file!()`).
-    pub file: Option<String>,
+    pub file: Option<Arc<str>>,
     /// Source line.
     pub line: Option<u32>,
     /// This entry is a call inlined into the next entry (same pc).
@@ -99,7 +99,7 @@ pub struct Stack {
 struct Placed {
     start: u64,
     end: u64,
-    path: String,
+    path: Arc<str>,
     /// File offset of `start`.
     offset: u64,
     /// Index into the module table, and the bias; `None` when the file cannot be used.
@@ -328,7 +328,7 @@ impl StackUnwinder {
         let module_address = Some(pc.wrapping_sub(bias));
         // Offset from the symbol start to the pc itself (as strace prints it), not to the probe.
         let symbol_offset = sym.symbol.as_ref().map(|(_, off)| off + (pc - probe));
-        let symbol = sym.symbol.as_ref().map(|(n, _)| n.to_string());
+        let symbol = sym.symbol.as_ref().map(|(n, _)| n.clone());
         if sym.frames.is_empty() {
             out.push(Frame {
                 pc,
@@ -389,7 +389,7 @@ impl StackUnwinder {
             placed.push(Placed {
                 start: m.start,
                 end: m.end,
-                path: m.path.clone(),
+                path: Arc::from(m.path.as_str()),
                 offset: m.offset,
                 module,
             });

@@ -107,9 +107,9 @@ pub struct Module {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SymFrame {
     /// Demangled function name (Rust hashes dropped).
-    pub function: Option<String>,
+    pub function: Option<Arc<str>>,
     /// Source file (relative to the compilation directory when under it, like `file!()`).
-    pub file: Option<String>,
+    pub file: Option<Arc<str>>,
     /// Line.
     pub line: Option<u32>,
     /// Whether this frame was inlined into the next one.
@@ -381,9 +381,13 @@ impl Symbolizer {
                 .function
                 .as_ref()
                 .and_then(|n| n.raw_name().ok())
-                .map(|n| demangle(n.as_ref()));
+                .map(|n| Arc::from(demangle(n.as_ref())));
             let (file, line) = match &f.location {
-                Some(l) => (l.file.map(|p| relative_to(p, comp_dir.as_deref())), l.line),
+                Some(l) => (
+                    l.file
+                        .map(|p| Arc::from(relative_to(p, comp_dir.as_deref()))),
+                    l.line,
+                ),
                 None => (None, None),
             };
             out.push(SymFrame {

@@ -75,7 +75,7 @@ fn functions(stack: &Stack) -> Vec<String> {
     stack
         .frames
         .iter()
-        .map(|f| f.function.clone().unwrap_or_default())
+        .map(|f| f.function.as_deref().unwrap_or_default().to_string())
         .collect()
 }
 
