@@ -129,6 +129,61 @@ fn calling_lines_inferred_callers_and_tracer_traffic() {
     let all = text(&ruchytrace(&args_all));
     assert!(all.contains(".rtrace\""), "{all}");
 
+    // The dynamic loader's calls (their whole stack in ld.so) are one summary line, listed
+    // with --show-startup.
+    let summaries: Vec<&str> = merged
+        .lines()
+        .filter(|l| l.contains("syscalls before main (dynamic loader), --show-startup to list"))
+        .collect();
+    assert_eq!(summaries.len(), 1, "{merged}");
+    assert!(!merged.contains("/etc/ld.so.cache"), "{merged}");
+    let mut args_startup = args.clone();
+    args_startup.push("--show-startup");
+    let listed = text(&ruchytrace(&args_startup));
+    assert!(listed.contains("/etc/ld.so.cache"), "{listed}");
+    assert!(!listed.contains("before main (dynamic loader)"), "{listed}");
+    let n: usize = summaries[0]
+        .split("… ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert_eq!(
+        listed.lines().count(),
+        merged.lines().count() - 1 + n,
+        "the summary stands for exactly the calls --show-startup lists"
+    );
+
+    // The streamed timeline and the merged tree's agree byte for byte, whatever is hidden or
+    // collapsed.
+    let paths: Vec<PathBuf> = files.iter().map(PathBuf::from).collect();
+    let load = || -> Vec<ruchytrace::merge::Input> {
+        paths
+            .iter()
+            .map(|p| ruchytrace::merge::load(p, true).unwrap())
+            .collect()
+    };
+    for show_startup in [false, true] {
+        let opts = ruchytrace::merge::MergeOptions {
+            show_startup,
+            ..Default::default()
+        };
+        for show_tracer in [false, true] {
+            let plan = ruchytrace::merge::stream::plan_text(load(), &opts).unwrap();
+            assert!(plan.is_streamed());
+            let mut a = Vec::new();
+            plan.write(show_tracer, &mut a).unwrap();
+            let m = ruchytrace::merge::merge(load(), &opts).unwrap();
+            let mut b = Vec::new();
+            ruchytrace::merge::text::write(&m, show_tracer, &mut b).unwrap();
+            assert_eq!(
+                String::from_utf8(a).unwrap(),
+                String::from_utf8(b).unwrap(),
+                "show_startup={show_startup} show_tracer={show_tracer}"
+            );
+        }
+    }
+
     // JSON: the caller object, inferred or not.
     let mut json_args = args.clone();
     json_args.extend(["--format", "json"]);

@@ -41,6 +41,9 @@ pub struct RunOpts {
     /// can show calling lines and inferred callers.
     #[arg(short = 'k', long = "stacks")]
     pub stacks: bool,
+    /// With --stacks: list the dynamic loader's system calls instead of one summary line.
+    #[arg(long)]
+    pub show_startup: bool,
     /// Accepted for symmetry with compiler drivers: tracing is always on under `run`.
     #[arg(long)]
     pub trace: bool,
@@ -361,7 +364,14 @@ pub fn run_program(
     if inputs.is_empty() {
         return Ok(status);
     }
-    let merged = match load_and_merge(&inputs, true, &MergeOptions { force: opts.force }) {
+    let merged = match load_and_merge(
+        &inputs,
+        true,
+        &MergeOptions {
+            force: opts.force,
+            show_startup: opts.show_startup,
+        },
+    ) {
         Ok(m) => m,
         Err(f) => {
             eprintln!("ruchytrace: {}", f.message);

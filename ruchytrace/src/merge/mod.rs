@@ -31,6 +31,7 @@ pub mod input;
 pub mod json;
 pub mod live;
 pub mod report;
+pub mod startup;
 pub mod stream;
 pub mod text;
 pub mod tree;

@@ -67,6 +67,8 @@ pub struct Syscall {
     /// Made by the ruchytrace runtime itself on a user thread (its stack passes through the
     /// runtime): tracer traffic, hidden unless `--show-tracer`.
     pub by_tracer: bool,
+    /// Made by the dynamic loader before `main` (its whole stack lies in the loader).
+    pub startup: bool,
 }
 
 /// What a node is.
@@ -241,6 +243,7 @@ mod tests {
             errno: None,
             caller: None,
             by_tracer: false,
+            startup: false,
         };
         assert_eq!(fmt_return(&s), "0x7f0000000000");
         s.name = "openat".into();
