@@ -5,7 +5,7 @@
 //! line                         function              calls  errors       time  syscalls
 //! src/log.rs:42                app::log::flush          12       0    1.200ms  write×12
 //! ~src/main.rs:10              ~app::setup               3       1   40.000us  openat×3
-//! (no stack)                                           340       2    2.100ms  mmap×120 …
+//! (no own frame)                                       340       2    2.100ms  mmap×120 …
 //! ```
 //!
 //! Lines of inferred callers (no traced call encloses the system call) are marked with `~`.
@@ -21,7 +21,7 @@ use super::{Merged, NodeKind};
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LineRow {
     /// `file:line`, or `None` for system calls without an own frame (no stack, or only
-    /// std/libc/runtime frames).
+    /// std/libc/loader frames); shown as `(no own frame)`.
     pub location: Option<String>,
     /// The function around that line.
     pub function: Option<String>,
@@ -37,7 +37,8 @@ pub struct LineRow {
     pub by_name: BTreeMap<String, u64>,
 }
 
-/// Rows for every visible thread, most time first (the `(no stack)` row last).
+/// Rows for every visible thread, most time first (the `(no own frame)` row last); the
+/// runtime's own calls only with `show_tracer`.
 pub fn by_line(m: &Merged, show_tracer: bool) -> Vec<LineRow> {
     let mut rows: HashMap<(Option<String>, Option<String>, bool), LineRow> = HashMap::new();
     for t in m.visible_threads(show_tracer) {
@@ -48,6 +49,9 @@ pub fn by_line(m: &Merged, show_tracer: bool) -> Vec<LineRow> {
             let NodeKind::Syscall(s) = &n.kind else {
                 continue;
             };
+            if s.by_tracer && !show_tracer {
+                continue;
+            }
             let key = match &s.caller {
                 Some(c) => (
                     Some(match (&c.file, c.line) {
@@ -95,7 +99,7 @@ pub fn by_line_text(m: &Merged, show_tracer: bool) -> String {
         (
             match &r.location {
                 Some(l) => format!("{mark}{l}"),
-                None => "(no stack)".into(),
+                None => "(no own frame)".into(),
             },
             r.function
                 .as_ref()
