@@ -277,7 +277,11 @@ impl<'a> Tracer<'a> {
             root_status: None,
             hidden_sigcont: None,
             detaching: false,
-            stacks: opts.stack_depth.map(crate::stack::SyscallStacks::new),
+            // -c prints no stacks: none are taken.
+            stacks: opts
+                .stack_depth
+                .filter(|_| !opts.summary)
+                .map(crate::stack::SyscallStacks::new),
         }
     }
 
