@@ -1,10 +1,13 @@
 //! `ruchytrace syscalls`: a strace-grade system call tracer built on ptrace.
 //!
-//! [`trace_command`] runs a program under the tracer, [`attach`] traces running processes; both
-//! write the configured sinks ([`Options`]: strace-style text on stderr or in a file, the
-//! `sys.json` document, the `-c` summary) and return an [`Outcome`]. Timestamps are
+//! [`trace_command`] runs a program under the tracer (with `-D` from a detached grandchild),
+//! [`attach`] traces running processes; both write the configured sinks as events happen
+//! ([`Options`]: strace-style text on stderr, in a file or one file per thread, the streamed
+//! `sys.json`, the `-c` summary) and return an [`Outcome`]. SIGINT, SIGTERM and SIGHUP make the
+//! tracer detach (the programs keep running) and end with 128 + the signal. Timestamps are
 //! `CLOCK_MONOTONIC` nanoseconds read when each stop is observed, and every event carries the
-//! pid and tid, so the trace lines up with the function trace of the runtime.
+//! pid and tid, so the trace lines up with the function trace of the runtime. Trace files are
+//! created `0600`: they hold argument values.
 //!
 //! ```no_run
 //! use ruchytrace::syscalls::{trace_command, Options};
@@ -13,6 +16,7 @@
 //! std::process::exit(outcome.exit_code);
 //! ```
 
+mod daemon;
 pub mod decode;
 pub mod event;
 pub mod options;
@@ -22,7 +26,8 @@ pub mod table;
 mod tracer;
 
 use std::ffi::{OsStr, OsString};
-use std::io::{self, BufWriter, Write};
+use std::fs::File;
+use std::io::{self, BufWriter};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -32,12 +37,14 @@ use std::sync::atomic::Ordering;
 use nix::sys::signal::Signal;
 use ruchytrace_runtime::model::ClockInfo;
 
-pub use event::{Event, SysTrace};
-pub use options::{Format, Options, StatusFilter, SyscallSet, TimeFormat};
+pub use event::{read_sys_trace, Event, SysTrace};
+pub use options::{
+    Format, Options, SignalSet, StatusFilter, SyscallSet, TimeFormat, XlatStyle,
+};
 
-use event::{End, Metadata, RecordedOptions, SYS_TRACE_FORMAT, SYS_TRACE_VERSION};
-use output::TextPrinter;
-use tracer::{Mode, Phase0, RootEnd, Tracer};
+use event::{End, JsonWriter, Metadata, RecordedOptions, SYS_TRACE_FORMAT, SYS_TRACE_VERSION};
+use output::{LineFormat, PidStyle, TextOut, TextPrinter};
+use tracer::{Mode, RootEnd, Sinks, Tracer};
 
 /// Everything that can go wrong while tracing.
 #[derive(Debug, thiserror::Error)]
@@ -59,11 +66,22 @@ pub enum Error {
         pid: i32,
         /// Why, and what to do about it.
         reason: String,
+        /// The process does not exist (bad input, exit 2) rather than a refusal (exit 1).
+        missing: bool,
     },
-    /// A bad `-e` expression.
+    /// A bad `-e` expression or another option the tracer cannot use (`-P` path missing).
     #[error("{0}")]
     Filter(String),
-    /// The output file could not be created or written.
+    /// An output file could not be created before tracing started.
+    #[error("cannot create {}: {}", path.display(), strip_os_error(source))]
+    OutputOpen {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The output could not be written while tracing.
     #[error("cannot write trace output: {0}")]
     Output(#[source] io::Error),
     /// `waitpid` failed unexpectedly.
@@ -83,10 +101,20 @@ pub enum Error {
 }
 
 impl Error {
-    /// The exit status `ruchytrace` should end with for this error.
+    /// The exit status `ruchytrace` should end with for this error: 126/127 when the program
+    /// cannot run, 2 for bad input found before tracing (a bad `-e`, a `-P` path or `-p` process
+    /// that does not exist, an `-o` that cannot be created), 1 for failures while tracing.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Spawn { exit_code, .. } => *exit_code,
+            Error::Filter(_) | Error::OutputOpen { .. } => 2,
+            Error::Attach { missing, .. } => {
+                if *missing {
+                    2
+                } else {
+                    1
+                }
+            }
             _ => 1,
         }
     }
@@ -104,6 +132,9 @@ pub struct Outcome {
     pub complete: bool,
     /// The whole trace, when [`Options::keep_events`] asked for it.
     pub trace: Option<SysTrace>,
+    /// The signal (SIGINT, SIGTERM, SIGHUP) that made the tracer detach and stop, if any; the
+    /// exit code is then 128 + that signal.
+    pub interrupted: Option<i32>,
 }
 
 /// The (`CLOCK_REALTIME`, `CLOCK_MONOTONIC`) pair, read back to back.
@@ -162,30 +193,114 @@ fn strip_os_error(e: &io::Error) -> String {
     }
 }
 
-extern "C" fn on_interrupt(_: libc::c_int) {
-    tracer::INTERRUPTED.store(true, Ordering::Relaxed);
+extern "C" fn on_interrupt(sig: libc::c_int) {
+    tracer::INTERRUPTED.store(sig, Ordering::Relaxed);
 }
 
 extern "C" fn on_alarm(_: libc::c_int) {
     tracer::FLUSH_DUE.store(true, Ordering::Relaxed);
 }
 
-/// The text sink: stderr, or `-o FILE` in text format.
-fn text_sink(opts: &Options) -> Result<Option<TextPrinter>, Error> {
-    let out: Box<dyn Write> = match (&opts.output, opts.format) {
-        (Some(_), Format::Json) if !opts.summary => return Ok(None),
-        (Some(path), Format::Text) => Box::new(BufWriter::with_capacity(
-            64 * 1024,
-            std::fs::File::create(path).map_err(Error::Output)?,
-        )),
-        _ => Box::new(BufWriter::with_capacity(64 * 1024, io::stderr())),
+/// The signals that make the tracer detach and stop, as strace.
+const STOP_SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+/// Handlers for the loop: stop signals and the flush tick. Undone by [`uninstall_handlers`].
+fn install_handlers() {
+    tracer::INTERRUPTED.store(0, Ordering::Relaxed);
+    for s in STOP_SIGNALS {
+        sys::set_flag_handler(s, on_interrupt);
+    }
+    sys::set_flag_handler(Signal::SIGALRM, on_alarm);
+    sys::set_interval_timer(50);
+}
+
+fn uninstall_handlers() {
+    sys::set_interval_timer(0);
+    for s in STOP_SIGNALS {
+        sys::set_default_handler(s);
+    }
+}
+
+/// How lines of `-o FILE` (or stderr) name their thread.
+fn pid_style(opts: &Options, to_file: bool, several_roots: bool) -> PidStyle {
+    if opts.output_separately && to_file {
+        PidStyle::None
+    } else if to_file && (opts.follow_forks || several_roots) {
+        PidStyle::Bare
+    } else {
+        PidStyle::Bracketed
+    }
+}
+
+/// Creates the output files before anything runs, so a bad path fails first (and exit 2).
+/// Returns the text sink, the JSON file, and the files created (removed again if the program
+/// cannot be started).
+fn open_outputs(
+    opts: &Options,
+    several_roots: bool,
+) -> Result<(Option<TextOut>, Option<File>, Vec<PathBuf>), Error> {
+    let open = |path: &Path| {
+        output::create_private(path).map_err(|source| Error::OutputOpen {
+            path: path.to_path_buf(),
+            source,
+        })
     };
-    Ok(Some(TextPrinter::new(
-        out,
-        opts.time,
-        opts.show_durations,
-        clock_info(),
-    )))
+    let format = |to_file| LineFormat {
+        time: opts.time,
+        relative: opts.relative_time,
+        durations: opts.show_durations,
+        pids: pid_style(opts, to_file, several_roots),
+        clock: clock_info(),
+    };
+    let stderr = || {
+        TextOut::One(TextPrinter::new(
+            Box::new(BufWriter::with_capacity(64 * 1024, io::stderr())),
+            format(false),
+        ))
+    };
+    match (&opts.output, opts.format) {
+        (Some(path), Format::Json) => {
+            let file = open(path)?;
+            let text = (opts.summary).then(stderr);
+            Ok((text, Some(file), vec![path.clone()]))
+        }
+        (Some(path), Format::Text) if opts.output_separately => {
+            // Check the directory is writable now: the per-thread files appear later.
+            let mut probe = path.clone().into_os_string();
+            probe.push(format!(".{}", std::process::id()));
+            let probe = PathBuf::from(probe);
+            open(&probe)?;
+            let _ = std::fs::remove_file(&probe);
+            let text = TextOut::PerThread {
+                base: path.clone(),
+                format: format(true),
+                files: Default::default(),
+            };
+            Ok((Some(text), None, Vec::new()))
+        }
+        (Some(path), Format::Text) => {
+            let file = open(path)?;
+            let text = TextOut::One(TextPrinter::new(
+                Box::new(BufWriter::with_capacity(64 * 1024, file)),
+                format(true),
+            ));
+            Ok((Some(text), None, vec![path.clone()]))
+        }
+        (None, _) => Ok((Some(stderr()), None, Vec::new())),
+    }
+}
+
+/// Checks what can be checked before tracing: `-P` paths exist.
+fn check_options(opts: &Options) -> Result<(), Error> {
+    for p in &opts.paths {
+        if std::fs::symlink_metadata(p).is_err() {
+            return Err(Error::Filter(format!(
+                "-P {}: no such file or directory",
+                p.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 struct RunInfo {
@@ -195,55 +310,70 @@ struct RunInfo {
     clock: ClockInfo,
 }
 
-/// Creates the `-o FILE.json` file up front, so a bad path fails before the program runs.
-fn json_file(opts: &Options) -> Result<Option<std::fs::File>, Error> {
-    match (&opts.output, opts.format) {
-        (Some(path), Format::Json) => std::fs::File::create(path).map(Some).map_err(Error::Output),
-        _ => Ok(None),
+fn metadata(opts: &Options, info: RunInfo) -> Metadata {
+    Metadata {
+        format: SYS_TRACE_FORMAT.into(),
+        version: SYS_TRACE_VERSION,
+        ruchytrace_version: env!("CARGO_PKG_VERSION").into(),
+        program: info.program,
+        args: info.args,
+        pid: info.pid,
+        arch: std::env::consts::ARCH.into(),
+        clock: info.clock,
+        options: RecordedOptions {
+            follow_forks: opts.follow_forks,
+            filter: filter_text(opts),
+            strsize: opts.strsize,
+        },
+        images: Vec::new(),
     }
 }
 
-/// Assembles the `sys.json` document, writes it to `file` if any, and returns it when the
-/// caller asked to keep it.
-fn finish_trace(
+fn sinks(
     opts: &Options,
-    info: RunInfo,
-    mut result: tracer::LoopResult,
-    file: Option<std::fs::File>,
-) -> Result<(usize, Option<SysTrace>), Error> {
-    let mut events = std::mem::take(&mut result.events);
-    // Stable sort: events observed at the same nanosecond keep their observation order.
-    events.sort_by_key(Event::timestamp_ns);
-    let doc = SysTrace {
-        metadata: Metadata {
-            format: SYS_TRACE_FORMAT.into(),
-            version: SYS_TRACE_VERSION,
-            ruchytrace_version: env!("CARGO_PKG_VERSION").into(),
-            program: info.program,
-            args: info.args,
-            pid: info.pid,
-            arch: std::env::consts::ARCH.into(),
-            clock: info.clock,
-            options: RecordedOptions {
-                follow_forks: opts.follow_forks,
-                filter: filter_text(opts),
-                strsize: opts.strsize,
-            },
-            images: std::mem::take(&mut result.images),
-        },
-        end: End {
-            complete: result.complete,
-            events: events.len(),
-        },
-        events,
+    text: Option<TextOut>,
+    json: Option<File>,
+    meta: &Metadata,
+) -> Result<Sinks, Error> {
+    let json = match json {
+        Some(f) => Some(JsonWriter::new(f, meta).map_err(Error::Output)?),
+        None => None,
     };
-    if let Some(file) = file {
-        let mut w = BufWriter::new(file);
-        serde_json::to_writer(&mut w, &doc).map_err(|e| Error::Output(e.into()))?;
-        w.write_all(b"\n").map_err(Error::Output)?;
-        w.flush().map_err(Error::Output)?;
+    Ok(Sinks {
+        text,
+        json,
+        keep: opts.keep_events,
+    })
+}
+
+/// The outcome of a finished loop.
+fn outcome(result: tracer::LoopResult, meta: Option<Metadata>) -> Outcome {
+    let exit_code = match (result.interrupted, result.root_status) {
+        (Some(sig), _) => 128 + sig,
+        (None, Some(RootEnd::Exited(c))) => c,
+        (None, Some(RootEnd::Killed(s))) => 128 + s,
+        (None, None) => 0,
+    };
+    let trace = meta.map(|mut metadata| {
+        metadata.images = result.images;
+        let mut events = result.events;
+        events.sort_by_key(Event::timestamp_ns);
+        SysTrace {
+            metadata,
+            end: End {
+                complete: result.complete,
+                events: events.len(),
+            },
+            events,
+        }
+    });
+    Outcome {
+        exit_code,
+        events: result.count,
+        complete: result.complete,
+        trace,
+        interrupted: result.interrupted,
     }
-    Ok((doc.events.len(), opts.keep_events.then_some(doc)))
 }
 
 fn filter_text(opts: &Options) -> Option<String> {
@@ -259,16 +389,10 @@ fn filter_text(opts: &Options) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
-/// Runs `program` with `args` (argv[1..]) under the tracer until it and every traced
-/// descendant ended, writing the configured sinks.
-pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Result<Outcome, Error> {
-    let resolved = resolve_program(program)?;
-    let clock = clock_info();
-    let mut text = text_sink(opts)?;
-    let json = json_file(opts)?;
-    let collect_json = json.is_some() || opts.keep_events;
-
-    let seccomp_prog = match (&opts.trace, opts.seccomp) {
+/// The seccomp filter for `-e trace=` (execve always runs without a stop: see
+/// [`sys::SeccompProgram::new`]).
+fn seccomp_program(opts: &Options) -> Option<sys::SeccompProgram> {
+    match (&opts.trace, opts.seccomp) {
         (Some(set), true) => {
             let never: Vec<u64> = ["execve", "execveat"]
                 .iter()
@@ -277,7 +401,37 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
             Some(sys::SeccompProgram::new(&set.numbers, set.negated, &never))
         }
         _ => None,
+    }
+}
+
+fn envp_bytes() -> Vec<Vec<u8>> {
+    std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k.into_encoded_bytes();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_encoded_bytes());
+            kv
+        })
+        .collect()
+}
+
+/// Runs `program` with `args` (argv[1..]) under the tracer until it and every traced
+/// descendant ended, writing the configured sinks as events happen.
+pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Result<Outcome, Error> {
+    check_options(opts)?;
+    let resolved = resolve_program(program)?;
+    if opts.daemonize {
+        return daemon::trace_as_grandchild(opts, program, &resolved, args);
+    }
+    let clock = clock_info();
+    let (text, json, created) = open_outputs(opts, false)?;
+    let remove_created = || {
+        for p in &created {
+            let _ = std::fs::remove_file(p);
+        }
     };
+
+    let seccomp_prog = seccomp_program(opts);
     if opts.pin_cpu {
         if let Some(cpu) = sys::current_cpu() {
             // Inherited by the child: tracer and tracee then wake each other on one CPU.
@@ -302,29 +456,37 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
         });
     }
     let entry_ns = sys::monotonic_ns();
-    let child = cmd.spawn().map_err(|e| Error::Spawn {
-        program: program.to_string_lossy().into_owned(),
-        reason: strip_os_error(&e),
-        exit_code: if e.kind() == io::ErrorKind::NotFound {
-            127
-        } else {
-            126
-        },
+    let child = cmd.spawn().map_err(|e| {
+        remove_created();
+        Error::Spawn {
+            program: program.to_string_lossy().into_owned(),
+            reason: strip_os_error(&e),
+            exit_code: if e.kind() == io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            },
+        }
     })?;
     let pid = child.id() as i32;
+    let early_end = || {
+        remove_created();
+        Error::Spawn {
+            program: program.to_string_lossy().into_owned(),
+            reason: "the program ended before its first instruction".into(),
+            exit_code: 127,
+        }
+    };
     // The child stops with SIGTRAP right after its execve succeeded.
     let status = sys::wait_pid(pid).map_err(Error::Wait)?;
     let exec_ns = sys::monotonic_ns();
     if !libc::WIFSTOPPED(status) {
-        return Err(Error::Spawn {
-            program: program.to_string_lossy().into_owned(),
-            reason: "the program ended before its first instruction".into(),
-            exit_code: 127,
-        });
+        return Err(early_end());
     }
     // Re-attach with PTRACE_SEIZE: only seized tracees can be left in a group-stop with
-    // PTRACE_LISTEN, so SIGSTOP/SIGCONT behave as without a tracer. The child is parked in a
-    // SIGSTOP (queued by the detach, taken before it runs a user instruction) while untraced.
+    // PTRACE_LISTEN (so SIGSTOP/SIGCONT behave as without a tracer) or stopped with
+    // PTRACE_INTERRUPT (to detach on SIGINT). The child is parked in a SIGSTOP (queued by the
+    // detach, taken before it runs a user instruction) while untraced.
     let ptrace_err = |request, source| Error::Ptrace {
         request,
         pid,
@@ -334,85 +496,82 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
         .map_err(|e| ptrace_err("PTRACE_DETACH", e))?;
     let status = sys::wait_pid_stopped(pid).map_err(Error::Wait)?;
     if !libc::WIFSTOPPED(status) {
-        return Err(Error::Spawn {
-            program: program.to_string_lossy().into_owned(),
-            reason: "the program ended before its first instruction".into(),
-            exit_code: 127,
-        });
+        return Err(early_end());
     }
     sys::seize(pid, tracer::ptrace_options(opts, Mode::Spawned, seccomp))
         .map_err(|e| ptrace_err("PTRACE_SEIZE", e))?;
     sys::kill(pid, Signal::SIGCONT).map_err(|e| ptrace_err("kill(SIGCONT)", e))?;
-    if let Some(t) = &mut text {
-        t.set_root(pid);
-    }
 
-    let mut tr = Tracer::new(opts, Mode::Spawned, seccomp, text, collect_json);
-    tr.add_tracee(pid, pid, Phase0::Starting);
-    tr.hide_sigcont(pid);
-    // strace shows the execve it saw from the start; we only gain control after it, so the call
-    // is reported from what we passed to it.
     let argv: Vec<&[u8]> = std::iter::once(program.as_bytes())
         .chain(args.iter().map(|a| a.as_bytes()))
         .collect();
-    let exec_args = tracer::exec_args(resolved.as_os_str().as_bytes(), &argv, opts.strsize);
-    tr.synthetic_call(pid, tracer::execve_nr(), exec_args, 0, entry_ns, exec_ns);
+    let meta = metadata(
+        opts,
+        RunInfo {
+            program: resolved.to_string_lossy().into_owned(),
+            args: argv
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect(),
+            pid,
+            clock,
+        },
+    );
+    let mut tr = Tracer::new(
+        opts,
+        Mode::Spawned,
+        seccomp,
+        sinks(opts, text, json, &meta)?,
+    );
+    tr.add_tracee(pid, pid);
+    tr.hide_sigcont(pid);
+    // strace shows the execve it saw from the start; we only gain control after it, so the call
+    // is reported from what we passed to it.
+    let envp = envp_bytes();
+    let envp: Vec<&[u8]> = envp.iter().map(Vec::as_slice).collect();
+    let exec_args = tracer::exec_args(
+        resolved.as_os_str().as_bytes(),
+        &argv,
+        &envp,
+        &decode_options(opts),
+    );
     tr.record_image(pid, pid, exec_ns);
+    tr.synthetic_call(pid, tracer::execve_nr(), exec_args, 0, entry_ns, exec_ns);
 
-    // Ctrl-C goes to the program (same process group): the tracer keeps tracing until it ends.
-    sys::set_flag_handler(Signal::SIGINT, on_interrupt);
-    sys::set_flag_handler(Signal::SIGALRM, on_alarm);
-    sys::set_interval_timer(50);
+    // Ctrl-C also reaches the program (same process group); SIGTERM/SIGHUP sent to the tracer
+    // alone detach, and the program keeps running.
+    install_handlers();
     // The seized child reports a PTRACE_EVENT_STOP first; the loop resumes it from there.
     let result = tr.run();
-    sys::set_interval_timer(0);
-    sys::set_default_handler(Signal::SIGINT);
+    uninstall_handlers();
     let result = result?;
     // The Child handle is not waited on: its status was consumed by our waitpid calls.
     drop(child);
-
-    let exit_code = match result.root_status {
-        Some(RootEnd::Exited(c)) => c,
-        Some(RootEnd::Killed(s)) => 128 + s,
-        None => 0,
-    };
-    let info = RunInfo {
-        program: resolved.to_string_lossy().into_owned(),
-        args: argv
-            .iter()
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect(),
-        pid,
-        clock,
-    };
-    let complete = result.complete;
-    let (events, trace) = finish_trace(opts, info, result, json)?;
-    Ok(Outcome {
-        exit_code,
-        events,
-        complete,
-        trace,
-    })
+    Ok(outcome(result, opts.keep_events.then_some(meta)))
 }
 
-/// Attaches to running processes (every thread of each), traces them until they end or the
-/// tracer gets SIGINT/SIGTERM, then detaches, leaving them running.
-pub fn attach(opts: &Options, pids: &[i32]) -> Result<Outcome, Error> {
-    let clock = clock_info();
-    let text = text_sink(opts)?;
-    let json = json_file(opts)?;
-    let collect_json = json.is_some() || opts.keep_events;
-    tracer::INTERRUPTED.store(false, Ordering::Relaxed);
-    sys::set_flag_handler(Signal::SIGINT, on_interrupt);
-    sys::set_flag_handler(Signal::SIGTERM, on_interrupt);
-    let mut tr = Tracer::new(opts, Mode::Attached, false, text, collect_json);
-    let options = tracer::ptrace_options(opts, Mode::Attached, false);
+/// The decoder settings of `opts` (for the lines the tracer builds itself).
+fn decode_options(opts: &Options) -> decode::DecodeOptions {
+    decode::DecodeOptions {
+        strsize: opts.strsize,
+        show_fd_paths: opts.show_fd_paths || opts.show_sockets,
+        show_sockets: opts.show_sockets,
+        strings_hex: opts.strings_hex,
+        verbose: opts.verbose,
+    }
+}
+
+/// Seizes every thread of `pids` and registers them with `tr`. On failure, lets go of the ones
+/// already seized.
+fn seize_all(tr: &mut Tracer, pids: &[i32], options: nix::sys::ptrace::Options) -> Result<(), Error> {
     let mut seized = Vec::new();
     for &pid in pids {
         let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| Error::Attach {
             pid,
             reason: format!("{} (is the process id right?)", strip_os_error(&e)),
+            missing: true,
         })?;
+        let mut threads = 0;
         for task in tasks.flatten() {
             let Some(tid) = task
                 .file_name()
@@ -424,8 +583,9 @@ pub fn attach(opts: &Options, pids: &[i32]) -> Result<Outcome, Error> {
             match sys::seize(tid, options) {
                 Ok(()) => {
                     let _ = sys::interrupt(tid);
-                    tr.add_tracee(tid, pid, Phase0::Starting);
+                    tr.add_tracee(tid, pid);
                     seized.push(tid);
+                    threads += 1;
                 }
                 // A thread that exited between listing and seizing.
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) && tid != pid => {}
@@ -435,38 +595,62 @@ pub fn attach(opts: &Options, pids: &[i32]) -> Result<Outcome, Error> {
                     }
                     return Err(Error::Attach {
                         pid,
+                        missing: e.raw_os_error() == Some(libc::ESRCH),
                         reason: attach_advice(&e),
                     });
                 }
             }
         }
+        if tr.quiet() == 0 {
+            if threads > 1 {
+                eprintln!("ruchytrace: Process {pid} attached with {threads} threads");
+            } else {
+                eprintln!("ruchytrace: Process {pid} attached");
+            }
+        }
     }
-    sys::set_flag_handler(Signal::SIGALRM, on_alarm);
-    sys::set_interval_timer(50);
+    Ok(())
+}
+
+/// Attaches to running processes (every thread of each), traces them until they end or the
+/// tracer gets SIGINT/SIGTERM/SIGHUP, then detaches, leaving them running.
+pub fn attach(opts: &Options, pids: &[i32]) -> Result<Outcome, Error> {
+    check_options(opts)?;
+    for &pid in pids {
+        if pid <= 0 || std::fs::metadata(format!("/proc/{pid}")).is_err() {
+            return Err(Error::Attach {
+                pid,
+                reason: "No such process".into(),
+                missing: true,
+            });
+        }
+    }
+    let clock = clock_info();
+    let (text, json, _) = open_outputs(opts, pids.len() > 1)?;
+    let meta = metadata(
+        opts,
+        RunInfo {
+            program: String::new(),
+            args: Vec::new(),
+            pid: pids[0],
+            clock,
+        },
+    );
+    install_handlers();
+    let mut tr = Tracer::new(opts, Mode::Attached, false, sinks(opts, text, json, &meta)?);
+    let options = tracer::ptrace_options(opts, Mode::Attached, false);
+    if let Err(e) = seize_all(&mut tr, pids, options) {
+        uninstall_handlers();
+        return Err(e);
+    }
     let result = tr.run();
-    sys::set_interval_timer(0);
-    sys::set_default_handler(Signal::SIGINT);
-    sys::set_default_handler(Signal::SIGTERM);
-    let result = result?;
-    let exit_code = match result.root_status {
-        Some(RootEnd::Exited(c)) => c,
-        Some(RootEnd::Killed(s)) => 128 + s,
-        None => 0,
-    };
-    let info = RunInfo {
-        program: String::new(),
-        args: Vec::new(),
-        pid: pids[0],
-        clock,
-    };
-    let complete = result.complete;
-    let (events, trace) = finish_trace(opts, info, result, json)?;
-    Ok(Outcome {
-        exit_code,
-        events,
-        complete,
-        trace,
-    })
+    uninstall_handlers();
+    let mut out = outcome(result?, opts.keep_events.then_some(meta));
+    if out.interrupted.is_some() {
+        // Detached as asked: the processes keep running; that is a clean end.
+        out.complete = true;
+    }
+    Ok(out)
 }
 
 fn attach_advice(e: &io::Error) -> String {

@@ -340,6 +340,16 @@ pub fn pin_thread_to_cpu(cpu: usize) -> io::Result<()> {
     nix::sched::sched_setaffinity(Pid::from_raw(0), &set).map_err(io::Error::from)
 }
 
+/// Lets the calling thread run on the CPUs in `cpus` again.
+pub fn set_thread_cpus(cpus: &nix::sched::CpuSet) -> io::Result<()> {
+    nix::sched::sched_setaffinity(Pid::from_raw(0), cpus).map_err(io::Error::from)
+}
+
+/// The calling thread's CPU affinity.
+pub fn thread_cpus() -> io::Result<nix::sched::CpuSet> {
+    nix::sched::sched_getaffinity(Pid::from_raw(0)).map_err(io::Error::from)
+}
+
 /// The CPU the calling thread runs on.
 pub fn current_cpu() -> Option<usize> {
     nix::sched::sched_getcpu().ok()

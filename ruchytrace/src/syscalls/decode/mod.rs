@@ -20,10 +20,11 @@
 mod consts;
 mod names;
 mod render;
+pub mod sockets;
 mod spec;
 
-pub use names::{errno_desc, errno_name, signal_name};
-pub use render::escape_bytes;
+pub use names::{errno_desc, errno_name, set_xlat_style, signal_name};
+pub use render::{escape_bytes, quote};
 
 use crate::syscalls::table;
 use spec::Arg;
@@ -37,6 +38,11 @@ pub trait TraceeMemory {
     /// `/proc/PID/fd/FD` link target, for `-y`. Called with `-100` (`AT_FDCWD`) for the working directory
     /// (`/proc/PID/cwd`), which strace shows as `AT_FDCWD</home/me>`.
     fn fd_path(&self, fd: i64) -> Option<String>;
+    /// For `-yy`: the endpoints of socket `inode` as strace prints them (`TCP:[1.2.3.4:5->...]`),
+    /// see [`sockets`]. The default knows none.
+    fn socket_endpoint(&self, _inode: u64) -> Option<String> {
+        None
+    }
 }
 
 /// Rendering options shared by every decoder.
@@ -46,6 +52,12 @@ pub struct DecodeOptions {
     pub strsize: usize,
     /// `-y`: print the path behind each file descriptor (`3</etc/passwd>`).
     pub show_fd_paths: bool,
+    /// `-yy`: print socket endpoints instead of `socket:[INODE]` (`3<TCP:[1.2.3.4:80->...]>`).
+    pub show_sockets: bool,
+    /// `-x` (1): strings holding non-printable bytes in `\x` hex; `-xx` (2): every string.
+    pub strings_hex: u8,
+    /// `-v`: print environments and structures in full.
+    pub verbose: bool,
 }
 
 impl Default for DecodeOptions {
@@ -53,6 +65,9 @@ impl Default for DecodeOptions {
         DecodeOptions {
             strsize: 32,
             show_fd_paths: false,
+            show_sockets: false,
+            strings_hex: 0,
+            verbose: false,
         }
     }
 }
@@ -123,6 +138,28 @@ fn entry_with(
         }
     }
     pending
+}
+
+/// `-P`: whether the call names one of `paths` (each given as the bytes to compare): a path
+/// argument equal to one, or a file descriptor argument (including `*at` directory fds) open on
+/// one. Checked at the entry stop, while `close`'s descriptor still resolves.
+pub fn touches_paths(nr: u64, args: &[u64; 6], mem: &dyn TraceeMemory, paths: &[Vec<u8>]) -> bool {
+    let Some(spec) = spec_of(nr) else {
+        return false;
+    };
+    spec.args.iter().enumerate().any(|(i, kind)| match kind {
+        Arg::Path => mem
+            .read_cstr(args[i], 4096)
+            .is_some_and(|(p, _)| paths.iter().any(|want| *want == p)),
+        Arg::Fd | Arg::DirFd => {
+            let fd = args[i] as u32 as i32;
+            fd >= 0
+                && mem
+                    .fd_path(fd as i64)
+                    .is_some_and(|p| paths.iter().any(|want| want.as_slice() == p.as_bytes()))
+        }
+        _ => false,
+    })
 }
 
 /// Text shown for an unfinished call (`read(3, ` part): the args known at entry, strace-style.

@@ -1,5 +1,7 @@
 //! Errno and signal names, and the small helpers that render flag sets and enumerations strace-style.
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
 /// Linux errno names by number (identical on x86_64 and aarch64); index = errno.
 static ERRNO_NAMES: [&str; 134] = [
     "",
@@ -220,8 +222,47 @@ pub fn signal_name(sig: i32) -> String {
     }
 }
 
+/// `-X` of the running tracer: 0 raw, 1 abbrev (default), 2 verbose. Process-wide because the
+/// flag and enumeration helpers below are called from every renderer; the CLI runs one tracer.
+static XLAT_STYLE: AtomicU8 = AtomicU8::new(1);
+
+/// Sets how [`flags`] and [`enum_name`] print named constants (strace's `-X`).
+pub fn set_xlat_style(style: crate::syscalls::options::XlatStyle) {
+    use crate::syscalls::options::XlatStyle;
+    let v = match style {
+        XlatStyle::Raw => 0,
+        XlatStyle::Abbrev => 1,
+        XlatStyle::Verbose => 2,
+    };
+    XLAT_STYLE.store(v, Ordering::Relaxed);
+}
+
+/// Applies `-X` to a constant whose number is `raw` and whose names are `named` (`None` when
+/// no name applies, then the number alone is printed in every style).
+pub(crate) fn xlat(raw: String, named: Option<String>) -> String {
+    match (XLAT_STYLE.load(Ordering::Relaxed), named) {
+        (1, Some(n)) => n,
+        (2, Some(n)) => format!("{raw} /* {n} */"),
+        _ => raw,
+    }
+}
+
 /// Renders `value` as `A|B|0x40` using `(bit, name)` pairs; `zero` is what to print when `value` is 0.
 pub(crate) fn flags(value: u64, table: &[(u64, &str)], zero: &str) -> String {
+    if XLAT_STYLE.load(Ordering::Relaxed) != 1 {
+        let raw = if value == 0 {
+            "0".to_string()
+        } else {
+            format!("{value:#x}")
+        };
+        let named = (zero != "0" || value != 0).then(|| flags_abbrev(value, table, zero));
+        let named = named.filter(|n| *n != raw);
+        return xlat(raw, named);
+    }
+    flags_abbrev(value, table, zero)
+}
+
+fn flags_abbrev(value: u64, table: &[(u64, &str)], zero: &str) -> String {
     if value == 0 {
         return zero.to_string();
     }
@@ -250,11 +291,15 @@ pub(crate) fn push_sep(out: &mut String, item: &str) {
 
 /// Renders an enumerated value: its name, or `default` formatting (decimal or hex) when unknown.
 pub(crate) fn enum_name(value: u64, table: &[(u64, &str)], hex_default: bool) -> String {
-    match table.iter().find(|e| e.0 == value) {
-        Some(e) => e.1.to_string(),
-        None if hex_default => format!("{value:#x}"),
-        None => (value as i64).to_string(),
-    }
+    let raw = if hex_default {
+        format!("{value:#x}")
+    } else {
+        (value as i64).to_string()
+    };
+    xlat(
+        raw,
+        table.iter().find(|e| e.0 == value).map(|e| e.1.to_string()),
+    )
 }
 
 #[cfg(test)]

@@ -19,10 +19,10 @@ pub(crate) use process::*;
 pub(crate) use signals::*;
 pub(crate) use strings::*;
 
-pub use strings::escape_bytes;
+pub use strings::{escape_bytes, quote};
 
 use super::consts::*;
-use super::names::{enum_name, flags, push_sep, signal_name};
+use super::names::{enum_name, flags, push_sep, signal_name, xlat};
 use super::spec::Arg;
 use super::{DecodeOptions, TraceeMemory};
 
@@ -62,6 +62,13 @@ pub(crate) fn fd(v: i64, ctx: &Ctx) -> String {
                 Some(stripped) => (stripped, "(deleted)"),
                 None => (p.as_str(), ""),
             };
+            if ctx.opts.show_sockets {
+                if let Some(ep) = super::sockets::socket_inode(p)
+                    .and_then(|inode| ctx.mem.socket_endpoint(inode))
+                {
+                    return format!("{v}<{ep}>");
+                }
+            }
             return format!("{v}<{p}>{deleted}");
         }
     }
@@ -77,8 +84,8 @@ fn dirfd(v: u64, ctx: &Ctx) -> String {
             .fd_path(AT_FDCWD as i64)
             .filter(|_| ctx.opts.show_fd_paths)
         {
-            Some(cwd) => format!("AT_FDCWD<{cwd}>"),
-            None => "AT_FDCWD".to_string(),
+            Some(cwd) => format!("{}<{cwd}>", xlat("-100".into(), Some("AT_FDCWD".into()))),
+            None => xlat("-100".into(), Some("AT_FDCWD".into())),
         }
     } else {
         fd(v as i64, ctx)

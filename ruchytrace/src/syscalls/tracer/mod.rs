@@ -1,100 +1,46 @@
 //! The ptrace loop: one `waitpid(-1, __WALL)` per stop, the stop classified into [`Stop`], the
 //! per-thread state machine in [`Thread`], and as few ptrace requests per stop as possible (one
 //! `PTRACE_GET_SYSCALL_INFO` and one resume for a syscall stop).
+//!
+//! Every event leaves through [`Tracer::emit`], the one place where an event is complete and
+//! not yet written: the `-c` table, the text lines and the `sys.json` stream are fed from there,
+//! in the order the events complete, so nothing is held back until the end (memory stays flat
+//! however long the trace). Sinks are flushed on a 50 ms timer, so a killed tracer leaves a
+//! readable prefix. SIGINT, SIGTERM and SIGHUP make the loop detach from every tracee (which
+//! keeps running) and finish the files.
+
+mod cpu;
+mod exec;
+mod memory;
+mod stop;
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
+use nix::sys::ptrace::Options as PtraceOptions;
 use tracing::{debug, trace};
 
-use super::decode::{self, DecodeOptions, TraceeMemory};
-use super::event::{Event, ExitEvent, Image, KilledEvent, SignalEvent, SyscallEvent};
+use super::decode::{self, DecodeOptions};
+use super::event::{
+    Event, ExitEvent, Image, JsonWriter, KilledEvent, SignalEvent, SyscallEvent,
+};
 use super::options::{Options, StatusFilter};
-use super::output::{Summary, TextPrinter};
+use super::output::{Summary, TextOut};
 use super::sys::{self, Resume, SyscallInfo};
-use super::{table, Error};
-use nix::sys::ptrace::Options as PtraceOptions;
+use super::Error;
+use cpu::CpuFollow;
+use memory::Memory;
+use stop::{PtraceEvent, Stop};
 
-/// Set by the SIGINT/SIGTERM handler in attach mode: detach everything and stop.
-pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-/// Set by the periodic SIGALRM: flush buffered text so lines never lag more than a tick.
+pub(crate) use exec::{exec_args, execve_nr};
+use exec::{exec_args_from_proc, syscall_name, tgid_of};
+
+/// The signal (SIGINT, SIGTERM, SIGHUP) that asked the tracer to stop; 0 while none did.
+pub(crate) static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
+/// Set by the periodic SIGALRM: flush buffered output so it never lags more than a tick.
 pub(crate) static FLUSH_DUE: AtomicBool = AtomicBool::new(false);
-
-/// `PTRACE_EVENT_*` stops, by name instead of magic numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PtraceEvent {
-    Fork,
-    Vfork,
-    Clone,
-    Exec,
-    VforkDone,
-    Exit,
-    Seccomp,
-    /// `PTRACE_EVENT_STOP`: group-stop or `PTRACE_INTERRUPT` of a seized tracee.
-    Stop,
-    Other(i32),
-}
-
-impl PtraceEvent {
-    fn from_raw(e: i32) -> Self {
-        match e {
-            libc::PTRACE_EVENT_FORK => Self::Fork,
-            libc::PTRACE_EVENT_VFORK => Self::Vfork,
-            libc::PTRACE_EVENT_CLONE => Self::Clone,
-            libc::PTRACE_EVENT_EXEC => Self::Exec,
-            libc::PTRACE_EVENT_VFORK_DONE => Self::VforkDone,
-            libc::PTRACE_EVENT_EXIT => Self::Exit,
-            libc::PTRACE_EVENT_SECCOMP => Self::Seccomp,
-            libc::PTRACE_EVENT_STOP => Self::Stop,
-            other => Self::Other(other),
-        }
-    }
-}
-
-/// What `waitpid` reported about one tracee.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    Exited(i32),
-    Killed {
-        signo: i32,
-        core: bool,
-    },
-    /// Syscall-entry or -exit stop (`SIGTRAP | 0x80`, thanks to `PTRACE_O_TRACESYSGOOD`).
-    Syscall,
-    Event {
-        event: PtraceEvent,
-        signo: i32,
-    },
-    /// Signal-delivery stop, or group-stop of a non-seized tracee.
-    Signal(i32),
-}
-
-impl Stop {
-    fn from_status(status: i32) -> Self {
-        if libc::WIFEXITED(status) {
-            Stop::Exited(libc::WEXITSTATUS(status))
-        } else if libc::WIFSIGNALED(status) {
-            Stop::Killed {
-                signo: libc::WTERMSIG(status),
-                core: libc::WCOREDUMP(status),
-            }
-        } else {
-            let signo = libc::WSTOPSIG(status);
-            let event = status >> 16;
-            if signo == libc::SIGTRAP | 0x80 {
-                Stop::Syscall
-            } else if event != 0 {
-                Stop::Event {
-                    event: PtraceEvent::from_raw(event),
-                    signo,
-                }
-            } else {
-                Stop::Signal(signo)
-            }
-        }
-    }
-}
 
 /// Where a traced thread is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,69 +72,38 @@ struct Thread {
     want_exit_stop: bool,
 }
 
-/// Reads tracee memory for the decoders.
-struct Memory {
-    tid: i32,
-}
-
-impl TraceeMemory for Memory {
-    fn read(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
-        sys::read_memory(self.tid, addr, len)
-    }
-
-    fn read_cstr(&self, addr: u64, max: usize) -> Option<(Vec<u8>, bool)> {
-        // Read page by page so a string ending just before an unmapped page is still found.
-        let mut out = Vec::new();
-        let mut at = addr;
-        loop {
-            let to_page_end = 4096 - (at % 4096) as usize;
-            let want = to_page_end.min(max + 1 - out.len());
-            let chunk = sys::read_memory(self.tid, at, want)?;
-            if chunk.is_empty() {
-                return if out.is_empty() {
-                    None
-                } else {
-                    Some((out, true))
-                };
-            }
-            if let Some(nul) = chunk.iter().position(|&b| b == 0) {
-                out.extend_from_slice(&chunk[..nul]);
-                let truncated = out.len() > max;
-                out.truncate(max);
-                return Some((out, truncated));
-            }
-            out.extend_from_slice(&chunk);
-            if out.len() > max {
-                out.truncate(max);
-                return Some((out, true));
-            }
-            at += chunk.len() as u64;
-        }
-    }
-
-    fn fd_path(&self, fd: i64) -> Option<String> {
-        std::fs::read_link(format!("/proc/{}/fd/{fd}", self.tid))
-            .ok()
-            .map(|p| p.to_string_lossy().into_owned())
-    }
-}
-
 /// How tracees came under our control: it decides how stops are interpreted and how we leave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// Spawned with `PTRACE_TRACEME`: new tracees start with SIGSTOP; tracees die with us.
+    /// Spawned by us (then seized): tracees die with us if we are killed.
     Spawned,
-    /// `PTRACE_SEIZE`d with `-p`: new tracees start with PTRACE_EVENT_STOP; we detach on exit.
+    /// `PTRACE_SEIZE`d with `-p` (or by the `-D` grandchild): we detach when done.
     Attached,
+}
+
+/// The sinks the loop writes to as events complete.
+pub(crate) struct Sinks {
+    /// Text lines (stderr, `-o FILE`, or `-ff` files).
+    pub text: Option<TextOut>,
+    /// The `sys.json` stream.
+    pub json: Option<JsonWriter<File>>,
+    /// Keep every event in memory for [`super::Outcome::trace`].
+    pub keep: bool,
 }
 
 /// The result of the loop.
 pub(crate) struct LoopResult {
+    /// The events, when [`Sinks::keep`] asked for them (in completion order).
     pub events: Vec<Event>,
+    /// The exec images, when kept.
     pub images: Vec<Image>,
-    /// Wait status of the root process's last thread, if it ended while traced.
+    /// Number of events emitted.
+    pub count: usize,
+    /// How the root process ended, if it ended while traced.
     pub root_status: Option<RootEnd>,
     pub complete: bool,
+    /// The signal that interrupted the tracer, if one did.
+    pub interrupted: Option<i32>,
 }
 
 /// How the root process ended.
@@ -198,23 +113,46 @@ pub(crate) enum RootEnd {
     Killed(i32),
 }
 
+/// The text of an event, when it has one.
+enum Text {
+    /// A call: its exit line (or its entry completed), printed at `ts`.
+    Call {
+        ts: u64,
+        entry_text: String,
+        ret_text: String,
+    },
+    /// A line of its own (`--- SIGCHLD ... ---`, `+++ exited with 0 +++`).
+    Line(String),
+    /// Not printed (e.g. `-e signal=` filtered the line but not the event).
+    None,
+}
+
 pub(crate) struct Tracer<'a> {
     opts: &'a Options,
     mode: Mode,
     seccomp: bool,
     threads: HashMap<i32, Thread>,
     root: i32,
-    text: Option<TextPrinter>,
+    text: Option<TextOut>,
+    json: Option<JsonWriter<File>>,
+    keep: bool,
+    kept: Vec<Event>,
+    kept_images: Vec<Image>,
+    count: usize,
     summary: Option<Summary>,
-    collect_json: bool,
     decode_opts: DecodeOptions,
-    events: Vec<Event>,
-    images: Vec<Image>,
+    /// `-P` paths as the bytes to compare (as given, and resolved).
+    paths: Vec<Vec<u8>>,
     root_status: Option<RootEnd>,
     /// The tid that gets our own start-up SIGCONT, not shown.
     hidden_sigcont: Option<i32>,
-    /// Ctrl-C in attach mode: every tracee, including ones that appear now, is let go.
+    /// Interrupted: every tracee, including ones that appear now, is let go.
     detaching: bool,
+    cpu: CpuFollow,
+    /// `-D`: the thread whose calls are not shown until its exec, and that exec's arguments.
+    pre_exec: Option<(i32, Vec<String>)>,
+    /// Whether an output error was seen (reported once, at the end).
+    output_error: Option<io::Error>,
 }
 
 /// The ptrace options for our tracees.
@@ -229,7 +167,8 @@ pub(crate) fn ptrace_options(opts: &Options, mode: Mode, seccomp: bool) -> Ptrac
         o |= PtraceOptions::PTRACE_O_TRACESECCOMP;
     }
     if mode == Mode::Spawned {
-        // If the tracer dies, its tracees die too instead of staying traced and stopped.
+        // If the tracer is killed, its tracees die too instead of staying traced and stopped.
+        // (SIGINT/SIGTERM/SIGHUP detach first, so the program then keeps running.)
         o |= PtraceOptions::PTRACE_O_EXITKILL;
     }
     o
@@ -242,32 +181,63 @@ fn ptrace_req(req: Resume, tid: i32, sig: i32) -> io::Result<()> {
 }
 
 impl<'a> Tracer<'a> {
-    pub(crate) fn new(
-        opts: &'a Options,
-        mode: Mode,
-        seccomp: bool,
-        text: Option<TextPrinter>,
-        collect_json: bool,
-    ) -> Self {
+    pub(crate) fn new(opts: &'a Options, mode: Mode, seccomp: bool, sinks: Sinks) -> Self {
+        decode::set_xlat_style(opts.xlat);
+        let mut paths = Vec::new();
+        for p in &opts.paths {
+            paths.push(p.as_os_str().as_encoded_bytes().to_vec());
+            if let Ok(real) = std::fs::canonicalize(p) {
+                let real = real.into_os_string().into_encoded_bytes();
+                if !paths.contains(&real) {
+                    paths.push(real);
+                }
+            }
+        }
         Tracer {
             opts,
             mode,
             seccomp,
             threads: HashMap::new(),
             root: 0,
-            text,
+            text: sinks.text,
+            json: sinks.json,
+            keep: sinks.keep,
+            kept: Vec::new(),
+            kept_images: Vec::new(),
+            count: 0,
             summary: opts.summary.then(Summary::default),
-            collect_json,
             decode_opts: DecodeOptions {
                 strsize: opts.strsize,
-                show_fd_paths: opts.show_fd_paths,
+                show_fd_paths: opts.show_fd_paths || opts.show_sockets,
+                show_sockets: opts.show_sockets,
+                strings_hex: opts.strings_hex,
+                verbose: opts.verbose,
             },
-            events: Vec::new(),
-            images: Vec::new(),
+            paths,
             root_status: None,
             hidden_sigcont: None,
             detaching: false,
+            cpu: CpuFollow::new(opts.follow_cpu),
+            pre_exec: None,
+            output_error: None,
         }
+    }
+
+    /// `-D`: hides the calls of `tid` until it execs (they are ruchytrace's own).
+    pub(crate) fn skip_until_exec(&mut self, tid: i32) {
+        self.pre_exec = Some((tid, Vec::new()));
+    }
+
+    /// `-D`: the arguments the execve ending [`Self::skip_until_exec`] is reported with.
+    pub(crate) fn set_exec_args(&mut self, args: Vec<String>) {
+        if let Some((_, a)) = &mut self.pre_exec {
+            *a = args;
+        }
+    }
+
+    /// `-q` level.
+    pub(crate) fn quiet(&self) -> u8 {
+        self.opts.quiet
     }
 
     /// Hides the SIGCONT the tracer itself sends to `tid` when taking it over.
@@ -275,45 +245,47 @@ impl<'a> Tracer<'a> {
         self.hidden_sigcont = Some(tid);
     }
 
-    /// Registers an already-stopped (spawned) or seized tracee.
-    pub(crate) fn add_tracee(&mut self, tid: i32, pid: i32, phase: Phase0) {
+    /// Registers an already-stopped (spawned) or seized tracee whose initial stop is to come.
+    pub(crate) fn add_tracee(&mut self, tid: i32, pid: i32) {
         if self.root == 0 {
             self.root = pid;
-            if let Some(t) = &mut self.text {
-                t.set_root(pid);
-            }
         }
-        let phase = match phase {
-            Phase0::Starting => Phase::Starting,
-        };
         self.threads.insert(
             tid,
             Thread {
                 pid,
                 auto: false,
-                phase,
+                phase: Phase::Starting,
                 call: None,
                 want_exit_stop: false,
             },
         );
     }
 
-    /// Records the program image of `tid` (after an exec).
+    /// Records the program image of `tid` (after an exec): streamed as an `image` record.
     pub(crate) fn record_image(&mut self, pid: i32, tid: i32, ts: u64) {
-        if !self.collect_json {
+        if self.json.is_none() && !self.keep {
             return;
         }
         let exe = std::fs::read_link(format!("/proc/{tid}/exe"))
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
         let maps = std::fs::read_to_string(format!("/proc/{tid}/maps")).unwrap_or_default();
-        self.images.push(Image {
+        let image = Image {
             pid,
             tid,
             timestamp_ns: ts,
             exe,
             maps,
-        });
+        };
+        if let Some(j) = &mut self.json {
+            if let Err(e) = j.image(&image) {
+                self.output_error.get_or_insert(e);
+            }
+        }
+        if self.keep {
+            self.kept_images.push(image);
+        }
     }
 
     /// Emits a complete syscall the tracer did not observe stop by stop (the initial execve).
@@ -326,27 +298,13 @@ impl<'a> Tracer<'a> {
         entry_ns: u64,
         exit_ns: u64,
     ) {
-        if !self.opts.traced(nr) || !self.opts.status_ok(Some(ret)) {
+        if !self.opts.traced(nr) || !self.opts.status_ok(Some(ret)) || !self.paths.is_empty() {
             return;
         }
         let pid = self.threads.get(&tid).map_or(tid, |t| t.pid);
-        let name = syscall_name(nr);
         let (ret_text, errno) = decode::format_return(nr, ret);
-        if let Some(t) = &mut self.text {
-            if !self.opts.summary {
-                let _ = t.exit(
-                    tid,
-                    exit_ns,
-                    &name,
-                    "",
-                    &args,
-                    &ret_text,
-                    Some(exit_ns - entry_ns),
-                );
-            }
-        }
-        self.finish_event(SyscallEvent {
-            name,
+        let ev = SyscallEvent {
+            name: syscall_name(nr),
             nr,
             pid,
             tid,
@@ -356,24 +314,74 @@ impl<'a> Tracer<'a> {
             args,
             ret: Some(if errno.is_some() { -1 } else { ret }),
             errno: errno.map(str::to_string),
-        });
+        };
+        let text = Text::Call {
+            ts: exit_ns,
+            entry_text: String::new(),
+            ret_text,
+        };
+        self.emit(Event::Syscall(ev), text);
     }
 
-    fn finish_event(&mut self, ev: SyscallEvent) {
-        if let Some(s) = &mut self.summary {
-            s.add(&ev.name, ev.duration_ns, ev.errno.is_some());
+    /// The one place an event is complete and not yet written: every sink is fed from here, so
+    /// a per-event addition (e.g. a user stack) belongs here, before the writes.
+    fn emit(&mut self, ev: Event, text: Text) {
+        let tid = match &ev {
+            Event::Syscall(e) => e.tid,
+            Event::Signal(e) => e.tid,
+            Event::Exit(e) => e.tid,
+            Event::Killed(e) => e.tid,
+        };
+        if let (Some(s), Event::Syscall(e)) = (&mut self.summary, &ev) {
+            s.add(&e.name, e.duration_ns, e.errno.is_some());
         }
-        if self.collect_json {
-            self.events.push(Event::Syscall(ev));
+        if self.opts.prints_trace() {
+            if let Some(out) = &mut self.text {
+                let r = out.printer(tid).and_then(|p| match (&text, &ev) {
+                    (
+                        Text::Call {
+                            ts,
+                            entry_text,
+                            ret_text,
+                        },
+                        Event::Syscall(e),
+                    ) => p.exit(
+                        tid,
+                        *ts,
+                        &e.name,
+                        entry_text,
+                        &e.args,
+                        ret_text,
+                        e.duration_ns,
+                    ),
+                    (Text::Line(line), _) => p.line(tid, ev.timestamp_ns(), line),
+                    _ => Ok(()),
+                });
+                if let Err(e) = r {
+                    self.output_error.get_or_insert(e);
+                }
+            }
+        }
+        self.count += 1;
+        if let Some(j) = &mut self.json {
+            if let Err(e) = j.event(&ev) {
+                self.output_error.get_or_insert(e);
+            }
+        }
+        if self.keep {
+            self.kept.push(ev);
         }
     }
 
+    /// A line that is not an event (`+++ superseded ... +++`, `--- stopped by ... ---`).
     fn text_line(&mut self, tid: i32, ts: u64, text: &str) {
-        if self.opts.summary {
+        if !self.opts.prints_trace() {
             return;
         }
         if let Some(t) = &mut self.text {
-            let _ = t.line(tid, ts, text);
+            if let Err(e) = t.printer(tid).and_then(|p| p.line(tid, ts, text)) {
+                self.output_error.get_or_insert(e);
+            }
         }
     }
 
@@ -394,12 +402,24 @@ impl<'a> Tracer<'a> {
         }
     }
 
-    /// Runs until every tracee is gone (or detached after Ctrl-C in attach mode).
+    fn flush(&mut self) {
+        if let Some(t) = &mut self.text {
+            if let Err(e) = t.flush() {
+                self.output_error.get_or_insert(e);
+            }
+        }
+        if let Some(j) = &mut self.json {
+            if let Err(e) = j.flush() {
+                self.output_error.get_or_insert(e);
+            }
+        }
+    }
+
+    /// Runs until every tracee is gone, or detached after SIGINT/SIGTERM/SIGHUP.
     pub(crate) fn run(mut self) -> Result<LoopResult, Error> {
         let mut complete = true;
         while !self.threads.is_empty() {
-            if INTERRUPTED.load(Ordering::Relaxed) && self.mode == Mode::Attached && !self.detaching
-            {
+            if INTERRUPTED.load(Ordering::Relaxed) != 0 && !self.detaching {
                 self.detaching = true;
                 self.start_detach();
                 if self.threads.is_empty() {
@@ -407,9 +427,7 @@ impl<'a> Tracer<'a> {
                 }
             }
             if FLUSH_DUE.swap(false, Ordering::Relaxed) {
-                if let Some(t) = &mut self.text {
-                    t.flush().map_err(Error::Output)?;
-                }
+                self.flush();
             }
             trace!("waitpid(-1, __WALL)");
             let (tid, status) = match sys::wait_any(false) {
@@ -432,12 +450,22 @@ impl<'a> Tracer<'a> {
                 ?stop,
                 "waitpid returned"
             );
-            self.handle(tid, stop, ts)?;
+            self.handle(tid, stop, ts);
+            self.cpu.on_stop(tid, self.threads.len());
         }
+        self.cpu.restore();
         // Calls still open when everything ended (e.g. tracer interrupted) are recorded unfinished.
         let open: Vec<i32> = self.threads.keys().copied().collect();
         for tid in open {
             self.end_call_unfinished(tid, sys::monotonic_ns());
+        }
+        let interrupted = match INTERRUPTED.load(Ordering::Relaxed) {
+            0 => None,
+            s => Some(s),
+        };
+        if interrupted.is_some() && self.mode == Mode::Spawned {
+            // Detached from a program that keeps running: not followed to its end.
+            complete = false;
         }
         if let Some(s) = self.summary.take() {
             if let Some(t) = &mut self.text {
@@ -447,11 +475,19 @@ impl<'a> Tracer<'a> {
         if let Some(t) = &mut self.text {
             t.finish().map_err(Error::Output)?;
         }
+        if let Some(j) = self.json.take() {
+            j.finish(complete, self.count).map_err(Error::Output)?;
+        }
+        if let Some(e) = self.output_error.take() {
+            return Err(Error::Output(e));
+        }
         Ok(LoopResult {
-            events: self.events,
-            images: self.images,
+            events: std::mem::take(&mut self.kept),
+            images: std::mem::take(&mut self.kept_images),
+            count: self.count,
             root_status: self.root_status,
             complete,
+            interrupted,
         })
     }
 
@@ -471,10 +507,23 @@ impl<'a> Tracer<'a> {
     fn detach(&mut self, tid: i32, sig: i32) {
         let _ = ptrace_req(Resume::Detach, tid, sig);
         self.end_call_unfinished(tid, sys::monotonic_ns());
-        self.threads.remove(&tid);
+        if let Some(t) = self.threads.remove(&tid) {
+            if self.mode == Mode::Attached && self.opts.quiet == 0 && !t.auto && t.pid == tid {
+                eprintln!("ruchytrace: Process {tid} detached");
+            }
+        }
+        self.close_thread(tid);
     }
 
-    fn handle(&mut self, tid: i32, stop: Stop, ts: u64) -> Result<(), Error> {
+    fn close_thread(&mut self, tid: i32) {
+        if let Some(t) = &mut self.text {
+            if let Err(e) = t.close_thread(tid) {
+                self.output_error.get_or_insert(e);
+            }
+        }
+    }
+
+    fn handle(&mut self, tid: i32, stop: Stop, ts: u64) {
         self.threads.entry(tid).or_insert_with(|| {
             // A new tracee whose first stop arrived before its parent's clone/fork event.
             let pid = tgid_of(tid).unwrap_or(tid);
@@ -491,45 +540,59 @@ impl<'a> Tracer<'a> {
                 want_exit_stop: false,
             }
         });
+        // strace's rule: `[pid N]` prefixes while more than one tracee is alive.
+        if let Some(t) = &mut self.text {
+            t.set_multi(self.threads.len() > 1);
+        }
         let phase = self.threads[&tid].phase;
         match stop {
             Stop::Exited(code) => {
                 debug!(pid = tid, code, "tracee exited");
                 self.end_call_unfinished(tid, ts);
-                let pid = self.threads.remove(&tid).map_or(tid, |t| t.pid);
+                let pid = self.threads.get(&tid).map_or(tid, |t| t.pid);
                 if tid == self.root {
                     self.root_status = Some(RootEnd::Exited(code));
                 }
-                self.text_line(tid, ts, &format!("+++ exited with {code} +++"));
-                if self.collect_json {
-                    self.events.push(Event::Exit(ExitEvent {
-                        pid,
-                        tid,
-                        timestamp_ns: ts,
-                        code,
-                    }));
-                }
+                let text = if self.opts.quiet < 2 {
+                    Text::Line(format!("+++ exited with {code} +++"))
+                } else {
+                    Text::None
+                };
+                let ev = Event::Exit(ExitEvent {
+                    pid,
+                    tid,
+                    timestamp_ns: ts,
+                    code,
+                });
+                self.emit(ev, text);
+                self.threads.remove(&tid);
+                self.close_thread(tid);
             }
             Stop::Killed { signo, core } => {
                 debug!(pid = tid, signo, "tracee killed");
                 self.end_call_unfinished(tid, ts);
-                let pid = self.threads.remove(&tid).map_or(tid, |t| t.pid);
+                let pid = self.threads.get(&tid).map_or(tid, |t| t.pid);
                 if tid == self.root {
                     self.root_status = Some(RootEnd::Killed(signo));
                 }
                 let name = decode::signal_name(signo);
                 let core_text = if core { " (core dumped)" } else { "" };
-                self.text_line(tid, ts, &format!("+++ killed by {name}{core_text} +++"));
-                if self.collect_json {
-                    self.events.push(Event::Killed(KilledEvent {
-                        pid,
-                        tid,
-                        timestamp_ns: ts,
-                        signal: name,
-                        signo,
-                        core_dumped: core,
-                    }));
-                }
+                let text = if self.opts.quiet < 2 {
+                    Text::Line(format!("+++ killed by {name}{core_text} +++"))
+                } else {
+                    Text::None
+                };
+                let ev = Event::Killed(KilledEvent {
+                    pid,
+                    tid,
+                    timestamp_ns: ts,
+                    signal: name,
+                    signo,
+                    core_dumped: core,
+                });
+                self.emit(ev, text);
+                self.threads.remove(&tid);
+                self.close_thread(tid);
             }
             _ if phase == Phase::Detaching || self.detaching => {
                 let sig = match stop {
@@ -551,7 +614,6 @@ impl<'a> Tracer<'a> {
                 }
             }
         }
-        Ok(())
     }
 
     /// The first stop of an auto-attached tracee: follow it, or let go of a process we were
@@ -589,13 +651,20 @@ impl<'a> Tracer<'a> {
     fn call_entry(&mut self, tid: i32, nr: u64, args: [u64; 6], ts: u64) {
         // A leftover entry means we missed an exit (should not happen): close it as unfinished.
         self.end_call_unfinished(tid, ts);
-        let decoded = if self.opts.traced(nr) {
-            let mem = Memory { tid };
+        let mem = Memory { tid };
+        let hidden = matches!(&self.pre_exec, Some((t, _)) if *t == tid);
+        let selected = !hidden
+            && self.opts.traced(nr)
+            && (self.paths.is_empty() || decode::touches_paths(nr, &args, &mem, &self.paths));
+        let decoded = if selected {
             let pending = decode::decode_entry(nr, &args, &mem, &self.decode_opts);
             let text = decode::entry_text(&pending);
-            if self.opts.status == StatusFilter::All && !self.opts.summary {
+            if self.opts.status == StatusFilter::All && self.opts.prints_trace() {
                 if let Some(t) = &mut self.text {
-                    let _ = t.entry(tid, ts, &syscall_name(nr), &text);
+                    let name = syscall_name(nr);
+                    if let Err(e) = t.printer(tid).and_then(|p| p.entry(tid, ts, &name, &text)) {
+                        self.output_error.get_or_insert(e);
+                    }
                 }
             }
             Some((pending, text))
@@ -622,48 +691,41 @@ impl<'a> Tracer<'a> {
         let Some((pending, entry_text)) = call.decoded else {
             return;
         };
-        let name = syscall_name(call.nr);
-        let (ret_text, errno) = decode::format_return(call.nr, rval);
-        let ret = if errno.is_some() { -1 } else { rval };
-        let duration = ts.saturating_sub(call.timestamp_ns);
         let mem = Memory { tid };
+        let (ret_text, errno) =
+            decode::format_return_full(call.nr, &call.args, rval, &mem, &self.decode_opts);
+        let ret = if errno.is_some() { -1 } else { rval };
         let args = decode::decode_exit(call.nr, &call.args, rval, pending, &mem, &self.decode_opts);
         let shown = self
             .opts
             .status_ok(Some(if errno.is_some() { -1 } else { rval.max(0) }));
-        if let Some(text) = &mut self.text {
-            if self.opts.summary {
-                // -c: only the table is printed, at the end.
-            } else if shown {
-                let _ = text.exit(
-                    tid,
-                    ts,
-                    &name,
-                    &entry_text,
-                    &args,
-                    &ret_text,
-                    Some(duration),
-                );
-            } else {
-                text.drop_entry(tid);
-            }
-        }
         if !shown {
+            if let Some(text) = &mut self.text {
+                if let Ok(p) = text.printer(tid) {
+                    p.drop_entry(tid);
+                }
+            }
             return;
         }
         let n = decode::arg_count(call.nr).min(6);
-        self.finish_event(SyscallEvent {
-            name,
+        let ev = SyscallEvent {
+            name: syscall_name(call.nr),
             nr: call.nr,
             pid,
             tid,
             timestamp_ns: call.timestamp_ns,
-            duration_ns: Some(duration),
+            duration_ns: Some(ts.saturating_sub(call.timestamp_ns)),
             args,
             raw_args: call.args[..n].to_vec(),
             ret: Some(ret),
             errno: errno.map(str::to_string),
-        });
+        };
+        let text = Text::Call {
+            ts,
+            entry_text,
+            ret_text,
+        };
+        self.emit(Event::Syscall(ev), text);
     }
 
     /// Records the open call of `tid`, if any, as one that never returned (`= ?`).
@@ -676,26 +738,22 @@ impl<'a> Tracer<'a> {
         let Some((pending, entry_text)) = call.decoded else {
             return;
         };
-        if !self.opts.status_ok(None) && self.opts.status != StatusFilter::All {
+        if self.opts.status != StatusFilter::All {
             if let Some(text) = &mut self.text {
-                text.drop_entry(tid);
+                if let Ok(p) = text.printer(tid) {
+                    p.drop_entry(tid);
+                }
             }
             return;
         }
-        let name = syscall_name(call.nr);
         let args: Vec<String> = pending
             .entry_args()
             .into_iter()
             .map(str::to_string)
             .collect();
-        if let Some(text) = &mut self.text {
-            if !self.opts.summary {
-                let _ = text.exit(tid, ts, &name, &entry_text, &args, "?", None);
-            }
-        }
         let n = decode::arg_count(call.nr).min(6);
-        self.finish_event(SyscallEvent {
-            name,
+        let ev = SyscallEvent {
+            name: syscall_name(call.nr),
             nr: call.nr,
             pid,
             tid,
@@ -705,7 +763,13 @@ impl<'a> Tracer<'a> {
             raw_args: call.args[..n].to_vec(),
             ret: None,
             errno: None,
-        });
+        };
+        let text = Text::Call {
+            ts,
+            entry_text,
+            ret_text: "?".into(),
+        };
+        self.emit(Event::Syscall(ev), text);
     }
 
     fn event_stop(&mut self, tid: i32, event: PtraceEvent, signo: i32, ts: u64) {
@@ -752,10 +816,16 @@ impl<'a> Tracer<'a> {
                 }
                 let pid = self.threads.get(&tid).map_or(tid, |t| t.pid);
                 self.record_image(pid, tid, ts);
-                if self.seccomp && self.opts.traced(execve_nr()) {
+                if let Some((_, args)) = self.pre_exec.take_if(|(t, _)| *t == tid) {
+                    // -D: the first exec ends the calls we hid; report it as a spawn does.
+                    if let Some(t) = self.threads.get_mut(&tid) {
+                        t.call = None;
+                    }
+                    self.synthetic_call(tid, execve_nr(), args, 0, ts, ts);
+                } else if self.seccomp && self.opts.traced(execve_nr()) {
                     // execve always runs without a seccomp stop (see SeccompProgram::new): report it
                     // from the exec event instead.
-                    let args = exec_args_from_proc(tid, self.opts.strsize);
+                    let args = exec_args_from_proc(tid, &self.decode_opts);
                     self.synthetic_call(tid, execve_nr(), args, 0, ts, ts);
                 }
                 self.resume(tid, 0);
@@ -780,17 +850,16 @@ impl<'a> Tracer<'a> {
                     && !(stop_signal && !auto && self.hidden_sigcont != Some(tid))
                 {
                     self.initial_stop(tid);
-                } else if matches!(
-                    signo,
-                    libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
-                ) {
+                } else if stop_signal {
                     // Group-stop of a seized tracee: stay stopped without being resumed, but keep
                     // reporting (PTRACE_LISTEN), so SIGCONT works as without a tracer.
-                    self.text_line(
-                        tid,
-                        ts,
-                        &format!("--- stopped by {} ---", decode::signal_name(signo)),
-                    );
+                    if self.opts.signal_shown(signo) {
+                        self.text_line(
+                            tid,
+                            ts,
+                            &format!("--- stopped by {} ---", decode::signal_name(signo)),
+                        );
+                    }
                     // A `-p` process that was already stopped when we attached stays stopped.
                     if let Some(t) = self.threads.get_mut(&tid) {
                         t.phase = Phase::Running;
@@ -822,124 +891,36 @@ impl<'a> Tracer<'a> {
                 self.resume(tid, signo);
             }
             Ok(info) => {
-                let text = decode::format_siginfo(&info);
-                let name = decode::signal_name(signo);
-                self.text_line(tid, ts, &format!("--- {name} {text} ---"));
-                if self.collect_json {
+                if self.opts.signal_shown(signo) {
+                    let text = decode::format_siginfo(&info);
+                    let name = decode::signal_name(signo);
+                    let line = format!("--- {name} {text} ---");
                     let pid = self.threads.get(&tid).map_or(tid, |t| t.pid);
-                    self.events.push(Event::Signal(SignalEvent {
+                    let ev = Event::Signal(SignalEvent {
                         pid,
                         tid,
                         timestamp_ns: ts,
                         signal: name,
                         signo,
                         info: text,
-                    }));
+                    });
+                    self.emit(ev, Text::Line(line));
                 }
                 // Pass the signal on unchanged: the program's handler (or default action) runs.
                 self.resume(tid, signo);
             }
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
                 // Group-stop of a non-seized tracee: resuming is the only way to keep tracing it.
-                self.text_line(
-                    tid,
-                    ts,
-                    &format!("--- stopped by {} ---", decode::signal_name(signo)),
-                );
+                if self.opts.signal_shown(signo) {
+                    self.text_line(
+                        tid,
+                        ts,
+                        &format!("--- stopped by {} ---", decode::signal_name(signo)),
+                    );
+                }
                 self.resume(tid, 0);
             }
             Err(_) => self.resume(tid, signo),
         }
-    }
-}
-
-/// How a tracee starts when registered with [`Tracer::add_tracee`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Phase0 {
-    /// Its initial stop is still to come.
-    Starting,
-}
-
-fn syscall_name(nr: u64) -> String {
-    table::name(nr).map_or_else(|| format!("syscall_{nr}"), str::to_string)
-}
-
-pub(crate) fn execve_nr() -> u64 {
-    table::number("execve").unwrap_or(u64::MAX)
-}
-
-/// `execve` arguments rebuilt from `/proc` after the exec (seccomp mode, where the call itself
-/// was not stopped at).
-fn exec_args_from_proc(tid: i32, strsize: usize) -> Vec<String> {
-    let exe = std::fs::read_link(format!("/proc/{tid}/exe"))
-        .map(|p| p.into_os_string())
-        .unwrap_or_default();
-    let cmdline = std::fs::read(format!("/proc/{tid}/cmdline")).unwrap_or_default();
-    let argv: Vec<&[u8]> = cmdline
-        .split(|&b| b == 0)
-        .filter(|s| !s.is_empty())
-        .collect();
-    exec_args(exe.as_encoded_bytes(), &argv, strsize)
-}
-
-/// strace's rendering of execve's arguments.
-pub(crate) fn exec_args(path: &[u8], argv: &[&[u8]], strsize: usize) -> Vec<String> {
-    let q = |b: &[u8]| decode::escape_bytes(&b[..b.len().min(strsize)], b.len() > strsize);
-    let list: Vec<String> = argv.iter().map(|a| q(a)).collect();
-    let envc = std::env::vars_os().count();
-    vec![
-        q(path),
-        format!("[{}]", list.join(", ")),
-        format!("0x0 /* {envc} vars */"),
-    ]
-}
-
-/// The thread group of `tid`, from `/proc/TID/status`.
-pub(crate) fn tgid_of(tid: i32) -> Option<i32> {
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Tgid:"))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wait_statuses_classify_into_stops() {
-        assert_eq!(Stop::from_status(3 << 8), Stop::Exited(3));
-        assert_eq!(
-            Stop::from_status(libc::SIGSEGV | 0x80),
-            Stop::Killed {
-                signo: 11,
-                core: true
-            }
-        );
-        assert_eq!(Stop::from_status(0x857f), Stop::Syscall);
-        assert_eq!(Stop::from_status(0x117f), Stop::Signal(libc::SIGCHLD));
-        assert_eq!(
-            Stop::from_status((libc::PTRACE_EVENT_CLONE << 16) | 0x057f),
-            Stop::Event {
-                event: PtraceEvent::Clone,
-                signo: libc::SIGTRAP
-            }
-        );
-        assert_eq!(
-            Stop::from_status((libc::PTRACE_EVENT_STOP << 16) | 0x137f),
-            Stop::Event {
-                event: PtraceEvent::Stop,
-                signo: libc::SIGSTOP
-            }
-        );
-    }
-
-    #[test]
-    fn execve_arguments_like_strace() {
-        let args = exec_args(b"/bin/echo", &[b"echo", b"a\nb"], 32);
-        assert_eq!(args[0], "\"/bin/echo\"");
-        assert_eq!(args[1], "[\"echo\", \"a\\nb\"]");
-        assert!(args[2].starts_with("0x0 /* ") && args[2].ends_with(" vars */"));
     }
 }
