@@ -36,6 +36,8 @@ pub enum SyscallInfo {
         nr: u64,
         /// The six argument registers.
         args: [u64; 6],
+        /// The stack pointer (rt_sigreturn finds its frame there).
+        sp: u64,
     },
     /// Syscall-exit stop with the raw return value (`-errno` on failure).
     Exit {
@@ -60,10 +62,12 @@ pub fn get_syscall_info(tid: i32) -> io::Result<SyscallInfo> {
             OP_ENTRY => SyscallInfo::Entry {
                 nr: info.u.entry.nr,
                 args: info.u.entry.args,
+                sp: info.stack_pointer,
             },
             OP_SECCOMP => SyscallInfo::Entry {
                 nr: info.u.seccomp.nr,
                 args: info.u.seccomp.args,
+                sp: info.stack_pointer,
             },
             OP_EXIT => SyscallInfo::Exit {
                 rval: info.u.exit.sval,

@@ -140,6 +140,29 @@ fn entry_with(
     pending
 }
 
+/// Offset from the stack pointer at `rt_sigreturn`'s entry to the signal mask the call restores
+/// (`uc_sigmask` of the signal frame's `ucontext`). x86_64: the frame's return address was
+/// popped, so `sp` points at the ucontext (flags, link, stack_t, 256-byte sigcontext). aarch64:
+/// `sp` points at the frame, a 128-byte siginfo then the ucontext (mask after flags, link,
+/// stack_t).
+#[cfg(target_arch = "x86_64")]
+const SIGRETURN_MASK_OFFSET: u64 = 8 + 8 + 24 + 256;
+#[cfg(target_arch = "aarch64")]
+const SIGRETURN_MASK_OFFSET: u64 = 128 + 8 + 8 + 24;
+
+/// `rt_sigreturn`'s argument as strace shows it, `{mask=[INT]}`: the mask the call restores,
+/// read from the signal frame at the stack pointer `sp` of the entry stop.
+pub fn sigreturn_entry(sp: u64, mem: &dyn TraceeMemory) -> Pending {
+    let text = match mem.read(sp + SIGRETURN_MASK_OFFSET, 8) {
+        Some(b) if b.len() == 8 => format!("{{mask={}}}", render::sigset(&b)),
+        _ => String::new(),
+    };
+    Pending {
+        args: if text.is_empty() { vec![] } else { vec![Some(text)] },
+        saved: vec![0],
+    }
+}
+
 /// `-P`: whether the call names one of `paths` (each given as the bytes to compare): a path
 /// argument equal to one, or a file descriptor argument (including `*at` directory fds) open on
 /// one. Checked at the entry stop, while `close`'s descriptor still resolves.

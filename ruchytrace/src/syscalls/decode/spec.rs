@@ -15,6 +15,10 @@ pub(crate) enum Arg {
     Ptr,
     /// File descriptor (`3`, or `3</path>` with `-y`).
     Fd,
+    /// Input array of `gid_t` whose length is argument N (setgroups).
+    GidsIn(u8),
+    /// Output array of `gid_t` whose length is the return value (getgroups).
+    GidsOut,
     /// Directory fd of *at calls (`AT_FDCWD`).
     DirFd,
     /// Path name, printed whole.
@@ -234,6 +238,7 @@ impl Arg {
                 | Arg::StatfsOut
                 | Arg::IoctlData
                 | Arg::StackOut
+                | Arg::GidsOut
         )
     }
 }
@@ -381,7 +386,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("getegid", &[]),
     s("geteuid", &[]),
     s("getgid", &[]),
-    s("getgroups", &[Int, Ptr]),
+    s("getgroups", &[Int, GidsOut]),
     s("getitimer", &[Int, Ptr]),
     s("getpeername", &[Fd, SockaddrOut(2), SockLenOut]),
     s("getpgid", &[Int]),
@@ -521,7 +526,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("setfsgid", &[Int]),
     s("setfsuid", &[Int]),
     s("setgid", &[Int]),
-    s("setgroups", &[Int, Ptr]),
+    s("setgroups", &[Int, GidsIn(0)]),
     s("sethostname", &[Str, Uint]),
     s("setitimer", &[Int, Ptr, Ptr]),
     s("setns", &[Fd, CloneFlagsBare]),

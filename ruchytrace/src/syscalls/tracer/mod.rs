@@ -42,6 +42,10 @@ pub(crate) static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 /// Set by the periodic SIGALRM: flush buffered output so it never lags more than a tick.
 pub(crate) static FLUSH_DUE: AtomicBool = AtomicBool::new(false);
 
+/// `rt_sigreturn`'s number, decoded from the stack rather than its (unused) arguments.
+static SIGRETURN_NR: std::sync::LazyLock<Option<u64>> =
+    std::sync::LazyLock::new(|| super::table::number("rt_sigreturn"));
+
 /// Where a traced thread is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -642,13 +646,13 @@ impl<'a> Tracer<'a> {
         };
         trace!(pid = tid, ?info, "PTRACE_GET_SYSCALL_INFO");
         match info {
-            SyscallInfo::Entry { nr, args } => self.call_entry(tid, nr, args, ts),
+            SyscallInfo::Entry { nr, args, sp } => self.call_entry(tid, nr, args, sp, ts),
             SyscallInfo::Exit { rval } => self.call_exit(tid, rval, ts),
             SyscallInfo::None => {}
         }
     }
 
-    fn call_entry(&mut self, tid: i32, nr: u64, args: [u64; 6], ts: u64) {
+    fn call_entry(&mut self, tid: i32, nr: u64, args: [u64; 6], sp: u64, ts: u64) {
         // A leftover entry means we missed an exit (should not happen): close it as unfinished.
         self.end_call_unfinished(tid, ts);
         let mem = Memory { tid };
@@ -657,7 +661,11 @@ impl<'a> Tracer<'a> {
             && self.opts.traced(nr)
             && (self.paths.is_empty() || decode::touches_paths(nr, &args, &mem, &self.paths));
         let decoded = if selected {
-            let pending = decode::decode_entry(nr, &args, &mem, &self.decode_opts);
+            let pending = if Some(nr) == *SIGRETURN_NR {
+                decode::sigreturn_entry(sp, &mem)
+            } else {
+                decode::decode_entry(nr, &args, &mem, &self.decode_opts)
+            };
             let text = decode::entry_text(&pending);
             if self.opts.status == StatusFilter::All && self.opts.prints_trace() {
                 if let Some(t) = &mut self.text {

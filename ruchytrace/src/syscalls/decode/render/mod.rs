@@ -157,6 +157,7 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
         Arg::Hex => format!("{v:#x}"),
         Arg::Ptr => ptr(v),
         Arg::Fd => fd(int(v) as i64, ctx),
+        Arg::GidsIn(n) => gids_at(v, a[n as usize] & 0xffff_ffff, ctx),
         Arg::DirFd => dirfd(v, ctx),
         Arg::Path => cstr(v, PATH_MAX, ctx),
         Arg::Str => cstr(v, ctx.opts.strsize, ctx),
@@ -422,6 +423,7 @@ pub(crate) fn render_output(kind: Arg, i: usize, ret: i64, saved: u64, ctx: &Ctx
             buffer(v, len as u64, ctx, false)
         }
         Arg::StatOut if !failed => stat_at(v, ctx),
+        Arg::GidsOut if !failed => gids_at(v, ret as u64, ctx),
         Arg::StatxOut if !failed => statx_at(v, ctx),
         Arg::SigSetOut(size_arg) if !failed => sigset_at(v, a[size_arg as usize], ctx),
         Arg::SigActOut if !failed => sigaction_at(v, ctx),

@@ -205,3 +205,23 @@ pub(super) fn cpuset_at(addr: u64, len: usize, ctx: &Ctx) -> String {
         .collect();
     format!("[{}]", cpus.join(" "))
 }
+
+/// An array of `n` group ids: `[0, 4, 27]`, at most `-s` of them.
+pub(super) fn gids_at(addr: u64, n: u64, ctx: &Ctx) -> String {
+    if addr == 0 {
+        return "NULL".to_string();
+    }
+    let shown = n.min(ctx.opts.strsize as u64);
+    let mut items = Vec::new();
+    for i in 0..shown {
+        match read_u32(addr + i * 4, ctx) {
+            Some(g) => items.push(g.to_string()),
+            None if i == 0 => return ptr(addr),
+            None => break,
+        }
+    }
+    if n > shown {
+        items.push("...".into());
+    }
+    format!("[{}]", items.join(", "))
+}
