@@ -1,6 +1,6 @@
 //! Errno and signal names, and the small helpers that render flag sets and enumerations strace-style.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::cell::Cell;
 
 /// Linux errno names by number (identical on x86_64 and aarch64); index = errno.
 static ERRNO_NAMES: [&str; 134] = [
@@ -222,11 +222,18 @@ pub fn signal_name(sig: i32) -> String {
     }
 }
 
-/// `-X` of the running tracer: 0 raw, 1 abbrev (default), 2 verbose. Process-wide because the
-/// flag and enumeration helpers below are called from every renderer; the CLI runs one tracer.
-static XLAT_STYLE: AtomicU8 = AtomicU8::new(1);
+thread_local! {
+    /// `-X` of the tracer running on this thread: 0 raw, 1 abbrev (default), 2 verbose. Per
+    /// thread because the flag and enumeration helpers below are called from every renderer,
+    /// and the tracer decodes on the thread that runs its loop.
+    static XLAT_STYLE: Cell<u8> = const { Cell::new(1) };
+}
 
-/// Sets how [`flags`] and [`enum_name`] print named constants (strace's `-X`).
+fn style() -> u8 {
+    XLAT_STYLE.with(Cell::get)
+}
+
+/// Sets how [`flags`] and [`enum_name`] print named constants on this thread (strace's `-X`).
 pub fn set_xlat_style(style: crate::syscalls::options::XlatStyle) {
     use crate::syscalls::options::XlatStyle;
     let v = match style {
@@ -234,22 +241,41 @@ pub fn set_xlat_style(style: crate::syscalls::options::XlatStyle) {
         XlatStyle::Abbrev => 1,
         XlatStyle::Verbose => 2,
     };
-    XLAT_STYLE.store(v, Ordering::Relaxed);
+    XLAT_STYLE.with(|c| c.set(v));
 }
 
 /// Applies `-X` to a constant whose number is `raw` and whose names are `named` (`None` when
 /// no name applies, then the number alone is printed in every style).
 pub(crate) fn xlat(raw: String, named: Option<String>) -> String {
-    match (XLAT_STYLE.load(Ordering::Relaxed), named) {
+    match (style(), named) {
         (1, Some(n)) => n,
         (2, Some(n)) => format!("{raw} /* {n} */"),
         _ => raw,
     }
 }
 
+/// A value whose names are built from several tables (`O_RDONLY|O_CLOEXEC`, `SOCK_STREAM|
+/// SOCK_CLOEXEC`): `names` runs in abbrev style, and `-X` applies to the value as a whole.
+pub(crate) fn composite(value: u64, names: impl FnOnce() -> String) -> String {
+    let outer = style();
+    if outer == 1 {
+        return names();
+    }
+    XLAT_STYLE.with(|c| c.set(1));
+    let n = names();
+    XLAT_STYLE.with(|c| c.set(outer));
+    let raw = if value == 0 {
+        "0".to_string()
+    } else {
+        format!("{value:#x}")
+    };
+    let named = (n != raw).then_some(n);
+    xlat(raw, named)
+}
+
 /// Renders `value` as `A|B|0x40` using `(bit, name)` pairs; `zero` is what to print when `value` is 0.
 pub(crate) fn flags(value: u64, table: &[(u64, &str)], zero: &str) -> String {
-    if XLAT_STYLE.load(Ordering::Relaxed) != 1 {
+    if style() != 1 {
         let raw = if value == 0 {
             "0".to_string()
         } else {

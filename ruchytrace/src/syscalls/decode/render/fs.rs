@@ -41,6 +41,10 @@ pub(super) fn makedev(dev: u64) -> String {
 }
 
 pub(crate) fn open_flags(v: u64) -> String {
+    composite(v, || open_flags_names(v))
+}
+
+fn open_flags_names(v: u64) -> String {
     let acc = v & 0o3;
     let mut out = enum_name(acc, OPEN_ACCMODE, true);
     let rest = v & !0o3;

@@ -22,7 +22,7 @@ pub(crate) use strings::*;
 pub use strings::{escape_bytes, quote};
 
 use super::consts::*;
-use super::names::{enum_name, flags, push_sep, signal_name, xlat};
+use super::names::{composite, enum_name, flags, push_sep, signal_name, xlat};
 use super::spec::Arg;
 use super::{DecodeOptions, TraceeMemory};
 

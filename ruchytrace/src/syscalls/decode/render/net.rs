@@ -74,6 +74,10 @@ pub(super) fn sockaddr_at(addr: u64, len: u64, ctx: &Ctx) -> String {
 }
 
 pub(super) fn socket_type(v: u64) -> String {
+    composite(v, || socket_type_names(v))
+}
+
+fn socket_type_names(v: u64) -> String {
     let mut out = enum_name(v & 0xf, SOCK_TYPE, true);
     let rest = v & !0xf;
     if rest != 0 {

@@ -4,6 +4,10 @@
 use super::*;
 
 pub(super) fn map_flags(v: u64) -> String {
+    composite(v, || map_flags_names(v))
+}
+
+fn map_flags_names(v: u64) -> String {
     let mut out = match MAP_TYPE.iter().find(|t| t.0 == v & 0xf) {
         Some(t) => t.1.to_string(),
         None => format!("{:#x}", v & 0xf),
@@ -103,6 +107,10 @@ pub(super) fn uname_at(addr: u64, ctx: &Ctx) -> String {
 }
 
 pub(super) fn futex_op(v: u64) -> String {
+    composite(v, || futex_op_names(v))
+}
+
+fn futex_op_names(v: u64) -> String {
     let cmd = v & 0x7f;
     let mut out = enum_name(cmd, FUTEX_CMD, true);
     if v & 128 != 0 {
@@ -119,6 +127,10 @@ pub(super) fn futex_op(v: u64) -> String {
 }
 
 pub(super) fn clone_flags(v: u64) -> String {
+    composite(v, || clone_flags_names(v))
+}
+
+fn clone_flags_names(v: u64) -> String {
     let sig = v & 0xff;
     let rest = v & !0xff;
     let mut out = if rest != 0 {
