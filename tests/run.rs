@@ -217,7 +217,11 @@ fn no_temporary_directory_outlives_run() {
     // The timeline was shown, and the directory it was built in is gone.
     assert!(stderr(&out).contains("-> whoami()"), "{}", stderr(&out));
     assert_eq!(names_in(tmp.path()), Vec::<String>::new());
-    assert!(!stderr(&out).contains("merged trace in"), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("merged trace in"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -242,7 +246,10 @@ fn output_dir_must_be_empty_unless_forced_and_old_files_survive() {
     assert_eq!(names_in(&dir), ["fn-1.rtrace", "notes.txt"]);
     let out = run(&["--force", "-o", dir_s], &[data]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(std::fs::read_to_string(dir.join("notes.txt")).unwrap(), "mine");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+        "mine"
+    );
     assert_eq!(
         std::fs::read_to_string(dir.join("fn-1.rtrace")).unwrap(),
         "not a trace"

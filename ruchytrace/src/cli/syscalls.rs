@@ -244,7 +244,9 @@ pub fn parse(words: &[OsString]) -> Result<Parsed, UsageError> {
                     "must have PROGRAM [ARGS] or -p PID (see `ruchytrace syscalls -h`)",
                 ))
             }
-            (false, false) => return Err(usage("give either -p PID or a program to run, not both")),
+            (false, false) => {
+                return Err(usage("give either -p PID or a program to run, not both"))
+            }
             _ => {}
         }
         if p.opts.daemonize && !p.pids.is_empty() {
@@ -418,7 +420,15 @@ mod tests {
 
     #[test]
     fn clusters_and_glued_values() {
-        let p = ok(&["-ff", "-tt", "-otrace.txt", "-s64", "-fe", "trace=openat", "true"]);
+        let p = ok(&[
+            "-ff",
+            "-tt",
+            "-otrace.txt",
+            "-s64",
+            "-fe",
+            "trace=openat",
+            "true",
+        ]);
         assert!(p.opts.output_separately && p.opts.follow_forks);
         assert_eq!(p.opts.time, TimeFormat::Micros);
         assert_eq!(p.opts.strsize, 64);

@@ -16,9 +16,9 @@ use nix::unistd::{fork, ForkResult};
 
 use super::tracer::{self, Mode, Tracer};
 use super::{
-    clock_info, decode_options, envp_bytes, install_handlers, metadata, open_outputs,
-    outcome, seccomp_program, sinks, strip_os_error, sys, uninstall_handlers, Error, Options,
-    Outcome, RunInfo,
+    clock_info, decode_options, envp_bytes, install_handlers, metadata, open_outputs, outcome,
+    seccomp_program, sinks, strip_os_error, sys, uninstall_handlers, Error, Options, Outcome,
+    RunInfo,
 };
 
 /// Runs the `-D` dance. Returns only in this process, and only if the exec failed; the tracer
@@ -121,7 +121,10 @@ fn run_tracer(
     };
     let mut tr = Tracer::new(opts, Mode::Attached, seccomp, sinks);
     tr.skip_until_exec(target);
-    if let Err(e) = sys::seize(target, tracer::ptrace_options(opts, Mode::Attached, seccomp)) {
+    if let Err(e) = sys::seize(
+        target,
+        tracer::ptrace_options(opts, Mode::Attached, seccomp),
+    ) {
         eprintln!("ruchytrace: cannot attach to process {target}: {e}");
         return 1;
     }

@@ -285,7 +285,9 @@ fn salvage(bytes: &[u8]) -> Option<(SysTrace, Option<String>)> {
         }
         if text == "]," || text == "]" {
             // Past the events: a complete file would have parsed whole, so the end is damaged.
-            truncation = Some(format!("truncated at byte {offset}: end record missing or damaged"));
+            truncation = Some(format!(
+                "truncated at byte {offset}: end record missing or damaged"
+            ));
             break;
         }
         let record = text.strip_suffix(',').unwrap_or(text);
@@ -299,7 +301,11 @@ fn salvage(bytes: &[u8]) -> Option<(SysTrace, Option<String>)> {
             }
         }
     }
-    let truncation = truncation.or_else(|| Some(format!("truncated at byte {offset}: file ends inside the events")));
+    let truncation = truncation.or_else(|| {
+        Some(format!(
+            "truncated at byte {offset}: file ends inside the events"
+        ))
+    });
     events.sort_by_key(Event::timestamp_ns);
     let end = End {
         complete: false,

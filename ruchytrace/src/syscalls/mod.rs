@@ -38,9 +38,7 @@ use nix::sys::signal::Signal;
 use ruchytrace_runtime::model::ClockInfo;
 
 pub use event::{read_sys_trace, Event, SysTrace};
-pub use options::{
-    Format, Options, SignalSet, StatusFilter, SyscallSet, TimeFormat, XlatStyle,
-};
+pub use options::{Format, Options, SignalSet, StatusFilter, SyscallSet, TimeFormat, XlatStyle};
 
 use event::{End, JsonWriter, Metadata, RecordedOptions, SYS_TRACE_FORMAT, SYS_TRACE_VERSION};
 use output::{LineFormat, PidStyle, TextOut, TextPrinter};
@@ -392,14 +390,15 @@ fn filter_text(opts: &Options) -> Option<String> {
 /// The seccomp filter for `-e trace=` (execve always runs without a stop: see
 /// [`sys::SeccompProgram::new`]).
 fn seccomp_program(opts: &Options) -> Option<sys::SeccompProgram> {
+    let never: Vec<u64> = ["execve", "execveat"]
+        .iter()
+        .filter_map(|n| table::number(n))
+        .collect();
     match (&opts.trace, opts.seccomp) {
-        (Some(set), true) => {
-            let never: Vec<u64> = ["execve", "execveat"]
-                .iter()
-                .filter_map(|n| table::number(n))
-                .collect();
-            Some(sys::SeccompProgram::new(&set.numbers, set.negated, &never))
-        }
+        // An exec is never a seccomp stop (the first one cannot be), so a set that selects one
+        // stops at every call instead: strace shows the path as the program passed it.
+        (Some(set), true) if never.iter().any(|&nr| set.contains(nr)) => None,
+        (Some(set), true) => Some(sys::SeccompProgram::new(&set.numbers, set.negated, &never)),
         _ => None,
     }
 }
@@ -423,14 +422,32 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
     if opts.daemonize {
         return daemon::trace_as_grandchild(opts, program, &resolved, args);
     }
-    let clock = clock_info();
     let (text, json, created) = open_outputs(opts, false)?;
+
+    // From here on SIGINT/SIGTERM/SIGHUP are noted, not fatal: one arriving while the program is
+    // being set up makes the loop detach at once instead of killing the tracer (and, through
+    // PTRACE_O_EXITKILL, the program). The child gets default dispositions back at its exec.
+    install_handlers();
+    let result = spawn_and_trace(opts, program, &resolved, args, text, json, &created);
+    uninstall_handlers();
+    result
+}
+
+fn spawn_and_trace(
+    opts: &Options,
+    program: &OsStr,
+    resolved: &Path,
+    args: &[OsString],
+    text: Option<TextOut>,
+    json: Option<File>,
+    created: &[PathBuf],
+) -> Result<Outcome, Error> {
+    let clock = clock_info();
     let remove_created = || {
-        for p in &created {
+        for p in created {
             let _ = std::fs::remove_file(p);
         }
     };
-
     let seccomp_prog = seccomp_program(opts);
     if opts.pin_cpu {
         if let Some(cpu) = sys::current_cpu() {
@@ -439,7 +456,7 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
         }
     }
 
-    let mut cmd = std::process::Command::new(&resolved);
+    let mut cmd = std::process::Command::new(resolved);
     cmd.arg0(program).args(args);
     let seccomp = seccomp_prog.is_some();
     let filter = std::sync::Arc::new(seccomp_prog);
@@ -539,12 +556,9 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
     tr.synthetic_call(pid, tracer::execve_nr(), exec_args, 0, entry_ns, exec_ns);
 
     // Ctrl-C also reaches the program (same process group); SIGTERM/SIGHUP sent to the tracer
-    // alone detach, and the program keeps running.
-    install_handlers();
-    // The seized child reports a PTRACE_EVENT_STOP first; the loop resumes it from there.
-    let result = tr.run();
-    uninstall_handlers();
-    let result = result?;
+    // alone detach, and the program keeps running. The seized child reports a
+    // PTRACE_EVENT_STOP first; the loop resumes it from there.
+    let result = tr.run()?;
     // The Child handle is not waited on: its status was consumed by our waitpid calls.
     drop(child);
     Ok(outcome(result, opts.keep_events.then_some(meta)))
@@ -563,7 +577,11 @@ fn decode_options(opts: &Options) -> decode::DecodeOptions {
 
 /// Seizes every thread of `pids` and registers them with `tr`. On failure, lets go of the ones
 /// already seized.
-fn seize_all(tr: &mut Tracer, pids: &[i32], options: nix::sys::ptrace::Options) -> Result<(), Error> {
+fn seize_all(
+    tr: &mut Tracer,
+    pids: &[i32],
+    options: nix::sys::ptrace::Options,
+) -> Result<(), Error> {
     let mut seized = Vec::new();
     for &pid in pids {
         let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| Error::Attach {

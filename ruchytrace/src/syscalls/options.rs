@@ -72,8 +72,9 @@ impl SyscallSet {
             } else if item == "none" {
                 // strace accepts `none`: nothing selected.
             } else if let Some(re) = item.strip_prefix('/') {
-                let re = regex::Regex::new(re)
-                    .map_err(|e| Error::Filter(format!("invalid regular expression '{re}': {e}")))?;
+                let re = regex::Regex::new(re).map_err(|e| {
+                    Error::Filter(format!("invalid regular expression '{re}': {e}"))
+                })?;
                 numbers.extend(
                     table::all()
                         .iter()
@@ -343,7 +344,10 @@ mod tests {
     fn regex_and_optional_names() {
         let s = SyscallSet::parse("/^getp,?nosuchcall,close").unwrap();
         let names: Vec<&str> = s.numbers.iter().filter_map(|&n| table::name(n)).collect();
-        assert!(names.contains(&"getpid") && names.contains(&"getppid"), "{names:?}");
+        assert!(
+            names.contains(&"getpid") && names.contains(&"getppid"),
+            "{names:?}"
+        );
         assert!(names.contains(&"close"));
         assert!(!names.contains(&"getuid"));
         assert!(names.iter().all(|n| n.starts_with("getp") || *n == "close"));

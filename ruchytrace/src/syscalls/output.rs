@@ -111,7 +111,7 @@ impl TextPrinter {
         s
     }
 
-/// Prints the pending entry of another thread as `<unfinished ...>`.
+    /// Prints the pending entry of another thread as `<unfinished ...>`.
     fn close_open(&mut self) -> io::Result<()> {
         if let Some((tid, text)) = self.open.take() {
             writeln!(self.out, "{text} <unfinished ...>")?;
@@ -473,7 +473,8 @@ mod tests {
     #[test]
     fn bare_pids_for_files_and_relative_times() {
         let (mut p, buf) = printer_with(false, PidStyle::Bare, true);
-        p.line(42, 1_000, "--- SIGINT {si_signo=SIGINT} ---").unwrap();
+        p.line(42, 1_000, "--- SIGINT {si_signo=SIGINT} ---")
+            .unwrap();
         p.line(123456, 2_501_000, "+++ exited with 0 +++").unwrap();
         p.finish().unwrap();
         assert_eq!(

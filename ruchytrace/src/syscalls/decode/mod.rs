@@ -38,9 +38,10 @@ pub trait TraceeMemory {
     /// `/proc/PID/fd/FD` link target, for `-y`. Called with `-100` (`AT_FDCWD`) for the working directory
     /// (`/proc/PID/cwd`), which strace shows as `AT_FDCWD</home/me>`.
     fn fd_path(&self, fd: i64) -> Option<String>;
-    /// For `-yy`: the endpoints of socket `inode` as strace prints them (`TCP:[1.2.3.4:5->...]`),
-    /// see [`sockets`]. The default knows none.
-    fn socket_endpoint(&self, _inode: u64) -> Option<String> {
+    /// For `-yy`: the endpoints of socket `inode` (open as `fd`) as strace prints them
+    /// (`TCP:[1.2.3.4:5->...]`, `TCP:[INODE]` when it has no address yet), see [`sockets`].
+    /// The default knows none.
+    fn socket_endpoint(&self, _fd: i64, _inode: u64) -> Option<String> {
         None
     }
 }
@@ -158,7 +159,11 @@ pub fn sigreturn_entry(sp: u64, mem: &dyn TraceeMemory) -> Pending {
         _ => String::new(),
     };
     Pending {
-        args: if text.is_empty() { vec![] } else { vec![Some(text)] },
+        args: if text.is_empty() {
+            vec![]
+        } else {
+            vec![Some(text)]
+        },
         saved: vec![0],
     }
 }

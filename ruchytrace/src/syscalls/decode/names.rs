@@ -257,6 +257,16 @@ pub(crate) fn xlat(raw: String, named: Option<String>) -> String {
 /// A value whose names are built from several tables (`O_RDONLY|O_CLOEXEC`, `SOCK_STREAM|
 /// SOCK_CLOEXEC`): `names` runs in abbrev style, and `-X` applies to the value as a whole.
 pub(crate) fn composite(value: u64, names: impl FnOnce() -> String) -> String {
+    let raw = if value == 0 {
+        "0".to_string()
+    } else {
+        format!("{value:#x}")
+    };
+    composite_raw(raw, names)
+}
+
+/// [`composite`] with the raw form given (`040755` for a file mode).
+pub(crate) fn composite_raw(raw: String, names: impl FnOnce() -> String) -> String {
     let outer = style();
     if outer == 1 {
         return names();
@@ -264,11 +274,6 @@ pub(crate) fn composite(value: u64, names: impl FnOnce() -> String) -> String {
     XLAT_STYLE.with(|c| c.set(1));
     let n = names();
     XLAT_STYLE.with(|c| c.set(outer));
-    let raw = if value == 0 {
-        "0".to_string()
-    } else {
-        format!("{value:#x}")
-    };
     let named = (n != raw).then_some(n);
     xlat(raw, named)
 }
@@ -317,7 +322,10 @@ pub(crate) fn push_sep(out: &mut String, item: &str) {
 
 /// Renders an enumerated value: its name, or `default` formatting (decimal or hex) when unknown.
 pub(crate) fn enum_name(value: u64, table: &[(u64, &str)], hex_default: bool) -> String {
-    let raw = if hex_default {
+    // -X raw/verbose print named values in hex, as strace.
+    let raw = if value == 0 {
+        "0".to_string()
+    } else if hex_default || style() != 1 {
         format!("{value:#x}")
     } else {
         (value as i64).to_string()

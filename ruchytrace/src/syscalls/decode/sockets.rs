@@ -18,7 +18,10 @@ pub(crate) const TABLES: &[(&str, &str)] = &[
 
 /// The inode of a `socket:[INODE]` link target.
 pub fn socket_inode(link: &str) -> Option<u64> {
-    link.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+    link.strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
 }
 
 /// Finds socket `inode` in the text of `/proc/PID/net/TABLE` and renders it (`TCP:[...]`).

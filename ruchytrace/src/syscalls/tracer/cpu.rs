@@ -114,7 +114,10 @@ mod tests {
 
     #[test]
     fn processor_field_after_odd_command_names() {
-        let tail = (3..=52).map(|i| i.to_string()).collect::<Vec<_>>().join(" ");
+        let tail = (3..=52)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
         let stat = format!("42 (a) b (c) {tail}");
         assert_eq!(parse_processor(&stat), Some(39));
         let own = last_cpu(std::process::id() as i32);

@@ -43,9 +43,15 @@ pub(crate) fn exec_args(
         let cut = b.len() > opts.strsize;
         decode::quote(&b[..b.len().min(opts.strsize)], cut, opts.strings_hex)
     };
+    // Abbreviated (not -v): at most -s elements, as strace.
+    let max = if opts.verbose {
+        usize::MAX
+    } else {
+        opts.strsize
+    };
     let list = |items: &[&[u8]]| {
-        let mut out: Vec<String> = items.iter().take(opts.strsize).map(|a| q(a)).collect();
-        if items.len() > opts.strsize {
+        let mut out: Vec<String> = items.iter().take(max).map(|a| q(a)).collect();
+        if items.len() > max {
             out.push("...".into());
         }
         format!("[{}]", out.join(", "))
@@ -87,7 +93,13 @@ mod tests {
         };
         let args = exec_args(b"/bin/echo", &[b"echo", b"x"], &[b"A=1", b"B=2"], &v);
         assert_eq!(args[0], "\"/bin/echo\"");
+        assert_eq!(args[1], "[\"e\"..., \"x\"]");
+        assert_eq!(args[2], "[\"A\"..., \"B\"...]");
+        let short = DecodeOptions {
+            strsize: 1,
+            ..DecodeOptions::default()
+        };
+        let args = exec_args(b"/bin/echo", &[b"echo", b"x"], &[], &short);
         assert_eq!(args[1], "[\"e\"..., ...]");
-        assert_eq!(args[2], "[\"A\"..., ...]");
     }
 }

@@ -44,16 +44,34 @@ impl TraceeMemory for Memory {
     }
 
     fn fd_path(&self, fd: i64) -> Option<String> {
-        std::fs::read_link(format!("/proc/{}/fd/{fd}", self.tid))
+        // AT_FDCWD: the working directory, which strace shows as `AT_FDCWD</dir>` under -y.
+        let link = if fd == -100 {
+            format!("/proc/{}/cwd", self.tid)
+        } else {
+            format!("/proc/{}/fd/{fd}", self.tid)
+        };
+        std::fs::read_link(link)
             .ok()
             .map(|p| p.to_string_lossy().into_owned())
     }
 
-    fn socket_endpoint(&self, inode: u64) -> Option<String> {
-        // The tables of the tracee's network namespace.
-        sockets::TABLES.iter().find_map(|(table, label)| {
+    fn socket_endpoint(&self, fd: i64, inode: u64) -> Option<String> {
+        // The tables of the tracee's network namespace list listening and connected sockets.
+        let found = sockets::TABLES.iter().find_map(|(table, label)| {
             let text = std::fs::read_to_string(format!("/proc/{}/net/{table}", self.tid)).ok()?;
             sockets::endpoint_in_table(table, label, &text, inode)
-        })
+        });
+        if found.is_some() {
+            return found;
+        }
+        // Bound but not listening (e.g. at listen's entry): its local address; not even bound:
+        // the protocol and inode, as strace prints them.
+        let proto = sys::socket_protocol(self.tid, fd)?;
+        if proto.starts_with("TCP") || proto.starts_with("UDP") {
+            if let Some(addr) = sys::socket_local_addr(self.tid, fd).filter(|a| a.port() != 0) {
+                return Some(format!("{proto}:[{addr}]"));
+            }
+        }
+        Some(format!("{proto}:[{inode}]"))
     }
 }

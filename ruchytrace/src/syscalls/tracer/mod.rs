@@ -23,9 +23,7 @@ use nix::sys::ptrace::Options as PtraceOptions;
 use tracing::{debug, trace};
 
 use super::decode::{self, DecodeOptions};
-use super::event::{
-    Event, ExitEvent, Image, JsonWriter, KilledEvent, SignalEvent, SyscallEvent,
-};
+use super::event::{Event, ExitEvent, Image, JsonWriter, KilledEvent, SignalEvent, SyscallEvent};
 use super::options::{Options, StatusFilter};
 use super::output::{Summary, TextOut};
 use super::sys::{self, Resume, SyscallInfo};
@@ -180,7 +178,13 @@ pub(crate) fn ptrace_options(opts: &Options, mode: Mode, seccomp: bool) -> Ptrac
 
 fn ptrace_req(req: Resume, tid: i32, sig: i32) -> io::Result<()> {
     let r = sys::resume(req, tid, sig);
-    trace!(request = req.name(), pid = tid, sig, ok = r.is_ok(), "ptrace");
+    trace!(
+        request = req.name(),
+        pid = tid,
+        sig,
+        ok = r.is_ok(),
+        "ptrace"
+    );
     r
 }
 
@@ -336,8 +340,11 @@ impl<'a> Tracer<'a> {
             Event::Exit(e) => e.tid,
             Event::Killed(e) => e.tid,
         };
+        // -c counts calls that returned, as strace (exit_group never does).
         if let (Some(s), Event::Syscall(e)) = (&mut self.summary, &ev) {
-            s.add(&e.name, e.duration_ns, e.errno.is_some());
+            if e.ret.is_some() {
+                s.add(&e.name, e.duration_ns, e.errno.is_some());
+            }
         }
         if self.opts.prints_trace() {
             if let Some(out) = &mut self.text {
@@ -581,7 +588,9 @@ impl<'a> Tracer<'a> {
                 }
                 let name = decode::signal_name(signo);
                 let core_text = if core { " (core dumped)" } else { "" };
-                let text = if self.opts.quiet < 2 {
+                // strace's -e signal= also hides the death by a hidden signal.
+                // -qq hides exit statuses, not deaths (as strace).
+                let text = if self.opts.signal_shown(signo) {
                     Text::Line(format!("+++ killed by {name}{core_text} +++"))
                 } else {
                     Text::None
@@ -899,7 +908,8 @@ impl<'a> Tracer<'a> {
                 self.resume(tid, signo);
             }
             Ok(info) => {
-                if self.opts.signal_shown(signo) {
+                let hidden = matches!(&self.pre_exec, Some((t, _)) if *t == tid);
+                if self.opts.signal_shown(signo) && !hidden {
                     let text = decode::format_siginfo(&info);
                     let name = decode::signal_name(signo);
                     let line = format!("--- {name} {text} ---");

@@ -75,7 +75,6 @@ impl Stop {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@ pub(crate) use strings::*;
 pub use strings::{escape_bytes, quote};
 
 use super::consts::*;
-use super::names::{composite, enum_name, flags, push_sep, signal_name, xlat};
+use super::names::{composite, composite_raw, enum_name, flags, push_sep, signal_name, xlat};
 use super::spec::Arg;
 use super::{DecodeOptions, TraceeMemory};
 
@@ -64,7 +64,7 @@ pub(crate) fn fd(v: i64, ctx: &Ctx) -> String {
             };
             if ctx.opts.show_sockets {
                 if let Some(ep) = super::sockets::socket_inode(p)
-                    .and_then(|inode| ctx.mem.socket_endpoint(inode))
+                    .and_then(|inode| ctx.mem.socket_endpoint(v, inode))
                 {
                     return format!("{v}<{ep}>");
                 }

@@ -68,6 +68,10 @@ pub(super) fn timespec_at(addr: u64, ctx: &Ctx) -> String {
 }
 
 pub(super) fn rlim_value(v: u64) -> String {
+    composite_raw(v.to_string(), || rlim_value_names(v))
+}
+
+fn rlim_value_names(v: u64) -> String {
     if v == u64::MAX {
         "RLIM64_INFINITY".to_string()
     } else if v > 0 && v % 1024 == 0 {

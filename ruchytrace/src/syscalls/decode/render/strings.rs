@@ -116,7 +116,8 @@ pub(super) fn argv_at(addr: u64, ctx: &Ctx) -> String {
         if p == 0 {
             break;
         }
-        if items.len() >= ctx.opts.strsize {
+        // Abbreviated (not -v): at most -s elements, as strace.
+        if !ctx.opts.verbose && items.len() >= ctx.opts.strsize {
             more = true;
             break;
         }
