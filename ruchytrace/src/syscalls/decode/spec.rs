@@ -19,6 +19,10 @@ pub(crate) enum Arg {
     GidsIn(u8),
     /// Output array of `gid_t` whose length is the return value (getgroups).
     GidsOut,
+    /// prctl(2)'s option (`PR_SET_NAME`).
+    PrctlOption,
+    /// prctl(2)'s argument N (2 to 5), rendered as the option wants (or omitted).
+    PrctlArg(u8),
     /// Directory fd of *at calls (`AT_FDCWD`).
     DirFd,
     /// Path name, printed whole.
@@ -463,7 +467,16 @@ pub(crate) static SPECS: &[Spec] = &[
     s("pivot_root", &[Path, Path]),
     s("poll", &[PollFds(1), Uint, Int]),
     s("ppoll", &[PollFds(1), Uint, TimespecIn, SigSetIn(4), Uint]),
-    s("prctl", &[Int, Hex, Hex, Hex, Hex]),
+    s(
+        "prctl",
+        &[
+            PrctlOption,
+            PrctlArg(1),
+            PrctlArg(2),
+            PrctlArg(3),
+            PrctlArg(4),
+        ],
+    ),
     s("pread64", &[Fd, OutBuf, Uint, Long]),
     s("preadv", &[Fd, IovOut(2), Int, Long]),
     s("preadv2", &[Fd, IovOut(2), Int, Long, Hex]),
