@@ -43,7 +43,6 @@ fn normalise_line(line: &str) -> String {
             i += 1;
         }
     }
-    let mut out = out;
     for key in [
         "si_pid=",
         "si_uid=",
@@ -608,6 +607,8 @@ fn sigkill_of_the_tracer_leaves_a_readable_prefix() {
 }
 
 /// Peak RSS in KiB of `ruchytrace syscalls ARGS` (from wait4's rusage).
+// The child is reaped by wait4 (which also gives its rusage), not by Child::wait.
+#[allow(clippy::zombie_processes)]
 fn tracer_peak_rss(args: &[&str]) -> i64 {
     let child = Command::new(support::ruchytrace())
         .arg("syscalls")

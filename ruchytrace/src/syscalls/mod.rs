@@ -106,13 +106,7 @@ impl Error {
         match self {
             Error::Spawn { exit_code, .. } => *exit_code,
             Error::Filter(_) | Error::OutputOpen { .. } => 2,
-            Error::Attach { missing, .. } => {
-                if *missing {
-                    2
-                } else {
-                    1
-                }
-            }
+            Error::Attach { missing: true, .. } => 2,
             _ => 1,
         }
     }
@@ -233,10 +227,10 @@ fn pid_style(opts: &Options, to_file: bool, several_roots: bool) -> PidStyle {
 /// Creates the output files before anything runs, so a bad path fails first (and exit 2).
 /// Returns the text sink, the JSON file, and the files created (removed again if the program
 /// cannot be started).
-fn open_outputs(
-    opts: &Options,
-    several_roots: bool,
-) -> Result<(Option<TextOut>, Option<File>, Vec<PathBuf>), Error> {
+/// What [`open_outputs`] opened: the text sink, the JSON file, the files it created.
+type Outputs = (Option<TextOut>, Option<File>, Vec<PathBuf>);
+
+fn open_outputs(opts: &Options, several_roots: bool) -> Result<Outputs, Error> {
     let open = |path: &Path| {
         output::create_private(path).map_err(|source| Error::OutputOpen {
             path: path.to_path_buf(),

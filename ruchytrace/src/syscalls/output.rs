@@ -255,19 +255,18 @@ impl TextOut {
                 base,
                 format,
                 files,
-            } => {
-                if !files.contains_key(&tid) {
+            } => match files.entry(tid) {
+                std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
+                std::collections::hash_map::Entry::Vacant(e) => {
                     let mut name = base.clone().into_os_string();
                     name.push(format!(".{tid}"));
                     let f = create_private(Path::new(&name))?;
-                    let p = TextPrinter::new(
+                    Ok(e.insert(TextPrinter::new(
                         Box::new(BufWriter::with_capacity(16 * 1024, f)),
                         format.clone(),
-                    );
-                    files.insert(tid, p);
+                    )))
                 }
-                Ok(files.get_mut(&tid).expect("inserted above"))
-            }
+            },
         }
     }
 

@@ -178,7 +178,7 @@ pub fn touches_paths(nr: u64, args: &[u64; 6], mem: &dyn TraceeMemory, paths: &[
     spec.args.iter().enumerate().any(|(i, kind)| match kind {
         Arg::Path => mem
             .read_cstr(args[i], 4096)
-            .is_some_and(|(p, _)| paths.iter().any(|want| *want == p)),
+            .is_some_and(|(p, _)| paths.contains(&p)),
         Arg::Fd | Arg::DirFd => {
             let fd = args[i] as u32 as i32;
             fd >= 0

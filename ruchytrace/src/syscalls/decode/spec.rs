@@ -22,7 +22,7 @@ pub(crate) enum Arg {
     /// prctl(2)'s option (`PR_SET_NAME`).
     PrctlOption,
     /// prctl(2)'s argument N (2 to 5), rendered as the option wants (or omitted).
-    PrctlArg(u8),
+    PrctlValue(u8),
     /// Directory fd of *at calls (`AT_FDCWD`).
     DirFd,
     /// Path name, printed whole.
@@ -471,10 +471,10 @@ pub(crate) static SPECS: &[Spec] = &[
         "prctl",
         &[
             PrctlOption,
-            PrctlArg(1),
-            PrctlArg(2),
-            PrctlArg(3),
-            PrctlArg(4),
+            PrctlValue(1),
+            PrctlValue(2),
+            PrctlValue(3),
+            PrctlValue(4),
         ],
     ),
     s("pread64", &[Fd, OutBuf, Uint, Long]),

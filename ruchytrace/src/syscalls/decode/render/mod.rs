@@ -159,7 +159,7 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
         Arg::Fd => fd(int(v) as i64, ctx),
         Arg::GidsIn(n) => gids_at(v, a[n as usize] & 0xffff_ffff, ctx),
         Arg::PrctlOption => prctl_option(v),
-        Arg::PrctlArg(n) => prctl_arg(n as usize, ctx),
+        Arg::PrctlValue(n) => prctl_arg(n as usize, ctx),
         Arg::DirFd => dirfd(v, ctx),
         Arg::Path => cstr(v, PATH_MAX, ctx),
         Arg::Str => cstr(v, ctx.opts.strsize, ctx),
