@@ -5,9 +5,11 @@
 //! than the stop itself. Pinning both (`--pin-cpu`) removes that but changes the program's
 //! affinity. Instead the tracer moves **only its own thread** to the CPU the tracee last ran on
 //! (`/proc/TID/stat`, field 39), re-checked every [`CHECK_EVERY`] stops — a file read per check,
-//! nothing per stop. The scheduler then tends to wake the tracee where its waker runs. With more
-//! than one live tracee there is no single CPU to follow and the tracer's own affinity is
-//! restored. The program's affinity is never touched.
+//! one comparison per stop. The scheduler then tends to wake the tracee where its waker runs.
+//! When the stops of a window came from several threads taking turns (a multi-threaded program
+//! running in parallel), there is no single CPU to follow and the tracer's own affinity is
+//! restored; a parent blocked in `wait4` while its child runs does not count, so fork/exec
+//! chains are followed child by child. The program's affinity is never touched.
 
 use nix::sched::CpuSet;
 
@@ -23,7 +25,13 @@ pub(super) struct CpuFollow {
     /// The tracer thread's affinity before we pinned it.
     original: Option<CpuSet>,
     pinned: Option<usize>,
+    /// The thread of the previous stop, and how often the stopping thread changed this window.
+    last_tid: i32,
+    switches: u32,
 }
+
+/// Thread changes per window above which the stops are "several threads taking turns".
+const MAX_SWITCHES: u32 = CHECK_EVERY / 16;
 
 impl CpuFollow {
     pub(super) fn new(enabled: bool) -> Self {
@@ -32,25 +40,32 @@ impl CpuFollow {
             stops: 0,
             original: None,
             pinned: None,
+            last_tid: 0,
+            switches: 0,
         }
     }
 
-    /// Called once per stop of `tid`, with the number of live tracees.
+    /// Called once per stop of `tid`.
     #[inline]
-    pub(super) fn on_stop(&mut self, tid: i32, tracees: usize) {
+    pub(super) fn on_stop(&mut self, tid: i32) {
         if !self.enabled {
             return;
+        }
+        if tid != self.last_tid {
+            self.last_tid = tid;
+            self.switches += 1;
         }
         self.stops = self.stops.wrapping_add(1);
         if self.stops % CHECK_EVERY != 0 {
             return;
         }
-        self.check(tid, tracees);
+        let switches = std::mem::take(&mut self.switches);
+        self.check(tid, switches);
     }
 
     #[cold]
-    fn check(&mut self, tid: i32, tracees: usize) {
-        if tracees != 1 {
+    fn check(&mut self, tid: i32, switches: u32) {
+        if switches > MAX_SWITCHES {
             self.restore();
             return;
         }

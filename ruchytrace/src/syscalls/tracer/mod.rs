@@ -460,7 +460,7 @@ impl<'a> Tracer<'a> {
                 "waitpid returned"
             );
             self.handle(tid, stop, ts);
-            self.cpu.on_stop(tid, self.threads.len());
+            self.cpu.on_stop(tid);
         }
         self.cpu.restore();
         // Calls still open when everything ended (e.g. tracer interrupted) are recorded unfinished.
