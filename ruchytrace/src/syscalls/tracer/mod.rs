@@ -16,12 +16,12 @@ mod exec;
 mod memory;
 mod stop;
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use nix::sys::ptrace::Options as PtraceOptions;
+use rustc_hash::FxHashMap;
 use tracing::{debug, trace};
 
 use super::decode::{self, DecodeOptions};
@@ -131,7 +131,8 @@ pub(crate) struct Tracer<'a> {
     opts: &'a Options,
     mode: Mode,
     seccomp: bool,
-    threads: HashMap<i32, Thread>,
+    /// Looked up on every stop: FxHash (tids are small integers; no untrusted keys).
+    threads: FxHashMap<i32, Thread>,
     root: i32,
     text: Option<TextOut>,
     json: Option<JsonWriter<File>>,
@@ -203,7 +204,7 @@ impl<'a> Tracer<'a> {
             opts,
             mode,
             seccomp,
-            threads: HashMap::new(),
+            threads: FxHashMap::default(),
             root: 0,
             text: sinks.text,
             json: sinks.json,
