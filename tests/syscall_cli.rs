@@ -293,6 +293,32 @@ fn same_as_strace_status_path_and_trace_sets() {
 }
 
 #[test]
+fn same_as_strace_fcntl_getfl_getgroups_and_statx_mask() {
+    require_ptrace!();
+    let prog = program("decode_cases");
+    agree(
+        &["-e", "trace=fcntl,getgroups,statx"],
+        &[prog.to_str().unwrap()],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mine = ours(
+        dir.path(),
+        &["-e", "trace=fcntl,getgroups,statx"],
+        &[prog.to_str().unwrap()],
+    );
+    let getfl = mine
+        .lines()
+        .find(|l| l.starts_with("fcntl(3, F_GETFL)"))
+        .unwrap();
+    assert!(
+        getfl.ends_with(" = 0x8402 (flags O_RDWR|O_APPEND|O_LARGEFILE)"),
+        "{getfl}"
+    );
+    assert!(mine.contains("getgroups(0, NULL)"), "{mine}");
+    assert!(mine.contains("STATX_ALL"), "{mine}");
+}
+
+#[test]
 fn same_as_strace_signal_sets_and_quiet() {
     require_ptrace!();
     let cmd = ["sh", "-c", "kill -USR1 $$"];
