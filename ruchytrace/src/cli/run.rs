@@ -1,7 +1,12 @@
 //! `ruchytrace run [--syscalls] [--trace-*] [-o DIR] -- PROGRAM ARGS`: runs an instrumented
 //! program with tracing on (and, with `--syscalls`, under the ptrace companion), then merges and
 //! shows the result. The program's stdin, stdout and stderr are its own; `ruchytrace` exits with
-//! the program's status (124 after `--timeout`).
+//! the program's status (124 after `--timeout`, 2 for a usage error such as a non-empty `-o DIR`
+//! without `--force`).
+//!
+//! With `-o DIR` the raw traces and the merged one stay in DIR; files already there are never
+//! deleted, and only the traces this run wrote are merged. Without `-o` (and no default
+//! directory, as `cargo` gives) the run works in a temporary directory removed before returning.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
