@@ -339,6 +339,16 @@ fn return_full_with(
             return (format!("{ret} ({revents}{left})"), None);
         }
     }
+    if spec.name == "prctl" && args[0] & 0xffff_ffff == 3 {
+        // PR_GET_DUMPABLE: the SUID_DUMP_* value.
+        let name = match ret {
+            0 => "SUID_DUMP_DISABLE",
+            1 => "SUID_DUMP_USER",
+            2 => "SUID_DUMP_ROOT",
+            _ => return (text, err),
+        };
+        return (format!("{ret} ({name})"), None);
+    }
     if spec.name == "fcntl" {
         match args[1] as u32 {
             1 if ret != 0 => {

@@ -945,3 +945,40 @@ fn xlat_styles_raw_and_verbose() {
         "openat(AT_FDCWD, \"/etc/passwd\", O_RDONLY|O_CLOEXEC) = 3"
     );
 }
+
+#[test]
+fn netlink_names_dumpable_return_and_long_poll_sets() {
+    let mem = FakeMem::default();
+    assert_eq!(
+        strace("socket", [16, 0o2000003, 0, 0, 0, 0], 3, &mem),
+        "socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, NETLINK_ROUTE) = 3"
+    );
+    let opts = DecodeOptions::default();
+    assert_eq!(
+        return_full_with(spec("prctl"), &[3, 0, 0, 0, 0, 0], 1, &mem, &opts).0,
+        "1 (SUID_DUMP_USER)"
+    );
+    // 40 pollfds, all POLLNVAL: both lists stop at -s (2 here) entries.
+    let fds: Vec<u8> = (0..40i32)
+        .flat_map(|f| {
+            let mut b = f.to_ne_bytes().to_vec();
+            b.extend_from_slice(&(1i16).to_ne_bytes());
+            b.extend_from_slice(&(0x20i16).to_ne_bytes());
+            b
+        })
+        .collect();
+    let mem = FakeMem::default().with(0x1000, &fds);
+    let small = DecodeOptions {
+        strsize: 2,
+        ..DecodeOptions::default()
+    };
+    let p = entry_with(spec("poll"), &[0x1000, 40, 0, 0, 0, 0], &mem, &small);
+    assert_eq!(
+        entry_text(&p),
+        "[{fd=0, events=POLLIN}, {fd=1, events=POLLIN}, ...], 40, 0"
+    );
+    assert_eq!(
+        return_full_with(spec("poll"), &[0x1000, 40, 0, 0, 0, 0], 40, &mem, &small).0,
+        "40 ([{fd=0, revents=POLLNVAL}, {fd=1, revents=POLLNVAL}, ...])"
+    );
+}

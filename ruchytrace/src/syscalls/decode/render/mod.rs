@@ -331,6 +331,7 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
                 (6, "SOL_TCP"),
                 (17, "SOL_UDP"),
                 (41, "SOL_IPV6"),
+                (270, "SOL_NETLINK"),
             ];
             enum_name(v & 0xffff_ffff, t, false)
         }
@@ -350,8 +351,19 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
                 (20, "SO_RCVTIMEO"),
                 (21, "SO_SNDTIMEO"),
             ];
+            let netlink: &[(u64, &str)] = &[
+                (1, "NETLINK_ADD_MEMBERSHIP"),
+                (2, "NETLINK_DROP_MEMBERSHIP"),
+                (3, "NETLINK_PKTINFO"),
+                (5, "NETLINK_NO_ENOBUFS"),
+                (7, "NETLINK_RX_RING"),
+                (11, "NETLINK_EXT_ACK"),
+                (12, "NETLINK_GET_STRICT_CHK"),
+            ];
             if a[1] & 0xffff_ffff == 1 {
                 enum_name(v & 0xffff_ffff, t, false)
+            } else if a[1] & 0xffff_ffff == 270 {
+                enum_name(v & 0xffff_ffff, netlink, false)
             } else if a[1] & 0xffff_ffff == 6 && v == 1 {
                 "TCP_NODELAY".to_string()
             } else {
