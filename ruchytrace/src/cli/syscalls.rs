@@ -65,6 +65,8 @@ Output:
   -y, -yy                  paths behind file descriptors; also socket endpoints
   -v                       unabbreviated environments
   -q, -qq                  no attach/detach messages; no exit lines either
+  -k, --stack-trace        the user stack of each call: function, file and line per frame
+      --stack-depth N      with -k: at most N frames (default 64)
 
 Speed:
       --pin-cpu            pin tracer and program to one CPU (changes the program's affinity)
@@ -466,7 +468,20 @@ mod tests {
         assert!(err(&[]).starts_with("must have PROGRAM"));
         assert!(err(&["-p", "x"]).starts_with("invalid process id"));
         assert!(err(&["-z", "-Z", "true"]).contains("mutually exclusive"));
-        assert!(err(&["-k", "true"]).contains("not supported"));
+        assert!(err(&["-w", "true"]).contains("not supported"));
+        assert!(err(&["--stack-depth", "0", "-k", "true"]).starts_with("invalid --stack-depth"));
+    }
+
+    #[test]
+    fn k_takes_stacks_with_a_depth() {
+        assert_eq!(ok(&["true"]).opts.stack_depth, None);
+        assert_eq!(
+            ok(&["-fk", "true"]).opts.stack_depth,
+            Some(crate::stack::DEFAULT_DEPTH)
+        );
+        let p = ok(&["--stacks", "--stack-depth", "8", "true"]);
+        assert_eq!(p.opts.stack_depth, Some(8));
+        assert!(ok(&["--stack-trace", "true"]).opts.stack_depth.is_some());
     }
 
     #[test]
