@@ -61,7 +61,13 @@ fn merged(paths: &[&Path], force: bool) -> Result<merge::Merged, MergeError> {
         .iter()
         .map(|p| merge::load(p, false).unwrap())
         .collect();
-    merge::merge(inputs, &MergeOptions { force })
+    merge::merge(
+        inputs,
+        &MergeOptions {
+            force,
+            ..MergeOptions::default()
+        },
+    )
 }
 
 /// (thread, syscall name, parent function name or None) for every syscall.

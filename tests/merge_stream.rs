@@ -22,7 +22,10 @@ fn load(paths: &[&Path]) -> Vec<merge::Input> {
 
 /// (streamed?, streamed text, tree text) for both `show_tracer` settings.
 fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
-    let opts = MergeOptions { force };
+    let opts = MergeOptions {
+        force,
+        ..MergeOptions::default()
+    };
     [false, true]
         .into_iter()
         .map(|show| {

@@ -63,21 +63,13 @@ fn output_passes_through_and_timeline_goes_to_stderr() {
     assert!(err.contains("-> nap(level=0, worker="), "{err}");
     // Without --syscalls there are only functions.
     assert!(!err.contains("openat("), "{err}");
-    // The traces stay on disk; the last line says where.
-    let last = err.lines().last().unwrap();
-    let merged = last
-        .strip_prefix("ruchytrace: merged trace in ")
-        .and_then(|r| r.strip_suffix(" (raw traces next to it)"))
-        .unwrap_or_else(|| panic!("{last}"));
-    let merged = PathBuf::from(merged);
-    let kept = std::fs::read_to_string(&merged).unwrap();
-    assert!(kept.contains("-> worker(n="), "{kept}");
-    let kept_dir = merged.parent().unwrap();
-    assert!(kept_dir.starts_with(dir.path()), "{}", kept_dir.display());
-    assert!(std::fs::read_dir(kept_dir)
-        .unwrap()
-        .flatten()
-        .any(|e| e.file_name().to_string_lossy().ends_with(".rtrace")));
+    // Without -o nothing of the run stays on disk: no temporary directory is left behind.
+    assert!(!err.contains("merged trace in"), "{err}");
+    let left: Vec<String> = names_in(dir.path())
+        .into_iter()
+        .filter(|n| n.starts_with("ruchytrace-run-"))
+        .collect();
+    assert_eq!(left, Vec::<String>::new());
 }
 
 #[test]
@@ -203,4 +195,83 @@ fn cargo_subcommand_errors() {
     assert_eq!(out.status.code(), Some(101), "{err}");
     assert!(err.contains("no_such_example_here"), "{err}");
     assert!(err.contains("ruchytrace: the build failed"), "{err}");
+}
+
+/// Entries of `dir` by name, sorted.
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn no_temporary_directory_outlives_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out = run_in(tmp.path(), &[], &[data.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The timeline was shown, and the directory it was built in is gone.
+    assert!(stderr(&out).contains("-> whoami()"), "{}", stderr(&out));
+    assert_eq!(names_in(tmp.path()), Vec::<String>::new());
+    assert!(
+        !stderr(&out).contains("merged trace in"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn output_dir_must_be_empty_unless_forced_and_old_files_survive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    // An old trace of another run: never deleted, never merged (it is not a trace at all).
+    std::fs::write(dir.join("fn-1.rtrace"), "not a trace").unwrap();
+    let data = tmp.path().to_str().unwrap();
+    let dir_s = dir.to_str().unwrap();
+    let out = run(&["-o", dir_s], &[data]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "ruchytrace: {dir_s} is not empty; choose an empty or new directory, or pass --force to write into it (its files are kept)\n"
+        )
+    );
+    assert!(out.stdout.is_empty(), "the program did not run");
+    assert_eq!(names_in(&dir), ["fn-1.rtrace", "notes.txt"]);
+    let out = run(&["--force", "-o", dir_s], &[data]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("fn-1.rtrace")).unwrap(),
+        "not a trace"
+    );
+    let merged = std::fs::read_to_string(dir.join("merged.txt")).unwrap();
+    assert!(merged.contains("-> whoami()"), "{merged}");
+}
+
+#[test]
+fn syscall_trace_of_run_is_private() {
+    if !support::ptrace_or_skip() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let data = tmp.path().to_str().unwrap();
+    let out = run(&["--syscalls", "-o", dir.to_str().unwrap()], &[data]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mode = std::fs::metadata(dir.join("sys.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
 }

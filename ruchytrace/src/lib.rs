@@ -73,6 +73,9 @@ pub mod instrument;
 /// Merging function and system call traces: attribution, output formats, reports.
 #[cfg(feature = "cli")]
 pub mod merge;
+/// User-stack unwinding and symbolization of stopped tracees (`syscalls -k`).
+#[cfg(feature = "cli")]
+pub mod stack;
 /// The system call tracer behind `ruchytrace syscalls` (ptrace companion).
 #[cfg(feature = "cli")]
 pub mod syscalls;

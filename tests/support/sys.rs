@@ -123,7 +123,8 @@ pub fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// Runs `ruchytrace syscalls -o DIR/sys.json EXTRA -- CMD` and returns the output and the JSON.
+/// Runs `ruchytrace syscalls -o DIR/sys.json EXTRA -- CMD` and returns the output and the
+/// document as the library reads it (the file itself is streamed: see `syscalls::event`).
 pub fn run_json(dir: &Path, extra: &[&str], cmd: &[&str]) -> (Output, serde_json::Value) {
     let json = dir.join("sys.json");
     let mut args: Vec<&str> = vec!["-o", json.to_str().unwrap()];
@@ -137,7 +138,11 @@ pub fn run_json(dir: &Path, extra: &[&str], cmd: &[&str]) -> (Output, serde_json
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    let doc: serde_json::Value = serde_json::from_str(&text).expect("sys.json is valid JSON");
+    let _: serde_json::Value = serde_json::from_str(&text).expect("sys.json is valid JSON");
+    // Read through the library's reader: images in the metadata, events sorted by time.
+    let (trace, cut) = ruchytrace::syscalls::read_sys_trace(text.as_bytes()).expect("sys.json");
+    assert_eq!(cut, None, "sys.json is complete");
+    let doc = serde_json::to_value(&trace).unwrap();
     (out, doc)
 }
 

@@ -63,6 +63,10 @@ pub struct InputArgs {
     /// Show the runtime collector thread (tracer traffic), hidden by default.
     #[arg(long)]
     pub show_tracer: bool,
+    /// List the dynamic loader's system calls (needs stacks, `-k`) instead of one summary line
+    /// per thread.
+    #[arg(long)]
+    pub show_startup: bool,
     /// Turn straddling syscalls and pid/clock mismatches into warnings.
     #[arg(long)]
     pub force: bool,
@@ -75,7 +79,10 @@ pub struct InputArgs {
 impl InputArgs {
     /// The merge settings these flags ask for.
     pub fn options(&self) -> MergeOptions {
-        MergeOptions { force: self.force }
+        MergeOptions {
+            force: self.force,
+            show_startup: self.show_startup,
+        }
     }
 
     /// The input files, with directories expanded into the trace files they hold.

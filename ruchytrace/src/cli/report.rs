@@ -22,6 +22,10 @@ pub struct ReportArgs {
     /// Per-function table of system calls: count, errors, total time.
     #[arg(long)]
     pub syscalls: bool,
+    /// With --syscalls: group system calls by the source line that made them (needs stacks:
+    /// `syscalls -k` or `run --syscalls -k`); `~` marks inferred callers.
+    #[arg(long, requires = "syscalls")]
+    pub by_line: bool,
     /// Per-file I/O summary, with a warning for many tiny reads or writes.
     #[arg(long)]
     pub io: bool,
@@ -63,7 +67,12 @@ pub fn render(m: &Merged, args: &ReportArgs) -> String {
             report::hotspots_text(m, args.input.show_tracer, n),
         );
     }
-    if all || args.syscalls {
+    if args.by_line {
+        section(
+            "system calls per source line",
+            crate::merge::by_line::by_line_text(m, args.input.show_tracer),
+        );
+    } else if all || args.syscalls {
         section(
             "system calls per function",
             report::syscalls_text(m, args.input.show_tracer),

@@ -1,7 +1,12 @@
 //! `ruchytrace run [--syscalls] [--trace-*] [-o DIR] -- PROGRAM ARGS`: runs an instrumented
 //! program with tracing on (and, with `--syscalls`, under the ptrace companion), then merges and
 //! shows the result. The program's stdin, stdout and stderr are its own; `ruchytrace` exits with
-//! the program's status (124 after `--timeout`).
+//! the program's status (124 after `--timeout`, 2 for a usage error such as a non-empty `-o DIR`
+//! without `--force`).
+//!
+//! With `-o DIR` the raw traces and the merged one stay in DIR; files already there are never
+//! deleted, and only the traces this run wrote are merged. Without `-o` (and no default
+//! directory, as `cargo` gives) the run works in a temporary directory removed before returning.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -37,6 +42,13 @@ pub struct RunOpts {
     /// Also trace system calls (ptrace companion) and place each under the function that made it.
     #[arg(long)]
     pub syscalls: bool,
+    /// With --syscalls: record each system call's user stack (as `syscalls -k` does), so the merge
+    /// can show calling lines and inferred callers.
+    #[arg(short = 'k', long = "stacks")]
+    pub stacks: bool,
+    /// With --stacks: list the dynamic loader's system calls instead of one summary line.
+    #[arg(long)]
+    pub show_startup: bool,
     /// Accepted for symmetry with compiler drivers: tracing is always on under `run`.
     #[arg(long)]
     pub trace: bool,
@@ -67,7 +79,9 @@ pub struct RunOpts {
     /// Include the runtime collector thread (tracer traffic).
     #[arg(long)]
     pub show_tracer: bool,
-    /// Turn straddling syscalls and mismatches into warnings.
+    /// Turn straddling syscalls and mismatches into warnings, and write into a non-empty `-o`
+    /// DIR (files already there are kept and not read; run's own outputs there — sys.json,
+    /// merged.*, report.txt — are replaced).
     #[arg(long)]
     pub force: bool,
 }
@@ -156,6 +170,11 @@ fn matching_files(pattern: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Whether `dir` exists and holds anything.
+fn dir_has_entries(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some())
+}
+
 /// Children of this process (the program, or under `--syscalls` the tracee).
 fn our_children() -> Vec<u32> {
     let mut out = Vec::new();
@@ -202,19 +221,29 @@ pub fn run_program(
         anyhow::bail!("--trace-format=text cannot be merged; use binary (default) or json");
     }
 
+    // Without -o (and no default), the traces live in a temporary directory removed when this
+    // function returns: nothing of the run outlives it but what it printed.
+    let mut temp: Option<tempfile::TempDir> = None;
     let (dir, explicit) = match (&opts.output, default_dir) {
         (Some(d), _) => (d.clone(), true),
         (None, Some(d)) => (d, false),
-        // The raw and merged traces stay on disk: a kept temporary directory.
-        (None, None) => (
-            tempfile::Builder::new()
+        (None, None) => {
+            let t = tempfile::Builder::new()
                 .prefix("ruchytrace-run-")
                 .tempdir()
-                .context("cannot create a temporary directory")?
-                .keep(),
-            false,
-        ),
+                .context("cannot create a temporary directory")?;
+            let d = t.path().to_path_buf();
+            temp = Some(t);
+            (d, false)
+        }
     };
+    if explicit && !opts.force && dir_has_entries(&dir) {
+        eprintln!(
+            "ruchytrace: {} is not empty; choose an empty or new directory, or pass --force to write into it (its files are kept)",
+            dir.display()
+        );
+        return Ok(super::EXIT_USAGE);
+    }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let ext = if fn_format.eq_ignore_ascii_case("json") {
         "json"
@@ -226,11 +255,25 @@ pub fn run_program(
         .clone()
         .unwrap_or_else(|| dir.join(format!("fn-%p.{ext}")));
     let sys_path = dir.join("sys.json");
-    // Traces of an earlier run in the same directory must not be merged with this one.
-    for old in matching_files(&fn_pattern) {
-        let _ = std::fs::remove_file(old);
-    }
-    let _ = std::fs::remove_file(&sys_path);
+    // Traces already there (an earlier run, with --force) are neither deleted nor merged: only
+    // files this run creates or rewrites are read back.
+    let started = std::time::SystemTime::now();
+    let before: Vec<(PathBuf, Option<std::time::SystemTime>)> = matching_files(&fn_pattern)
+        .into_iter()
+        .map(|p| {
+            let m = std::fs::metadata(&p).and_then(|m| m.modified()).ok();
+            (p, m)
+        })
+        .collect();
+    let written_now = |p: &Path| -> bool {
+        match before.iter().find(|(q, _)| q == p) {
+            None => true,
+            Some((_, old)) => {
+                let now = std::fs::metadata(p).and_then(|m| m.modified()).ok();
+                now != *old && now.is_some_and(|t| t >= started)
+            }
+        }
+    };
 
     let mut env: Vec<(String, String)> = parsed.env;
     env.retain(|(k, _)| k != "RUCHYTRACE_OUTPUT" && k != "RUCHYTRACE_FORMAT");
@@ -275,6 +318,7 @@ pub fn run_program(
             follow_forks: true,
             output: Some(sys_path.clone()),
             format: crate::syscalls::Format::Json,
+            stack_depth: opts.stacks.then_some(crate::stack::DEFAULT_DEPTH),
             ..crate::syscalls::Options::default()
         };
         let watchdog = spawn_watchdog(None);
@@ -343,20 +387,30 @@ pub fn run_program(
         }
     };
 
-    let mut inputs = matching_files(&fn_pattern);
+    let mut inputs: Vec<PathBuf> = matching_files(&fn_pattern)
+        .into_iter()
+        .filter(|p| written_now(p))
+        .collect();
     if inputs.is_empty() {
         eprintln!(
             "ruchytrace: warning: no function trace was written to {} (was the program built with tracing, e.g. `--features trace`?)",
             fn_pattern.display()
         );
     }
-    if sys_path.exists() {
+    if opts.syscalls && sys_path.exists() {
         inputs.push(sys_path.clone());
     }
     if inputs.is_empty() {
         return Ok(status);
     }
-    let merged = match load_and_merge(&inputs, true, &MergeOptions { force: opts.force }) {
+    let merged = match load_and_merge(
+        &inputs,
+        true,
+        &MergeOptions {
+            force: opts.force,
+            show_startup: opts.show_startup,
+        },
+    ) {
         Ok(m) => m,
         Err(f) => {
             eprintln!("ruchytrace: {}", f.message);
@@ -386,18 +440,21 @@ pub fn run_program(
             eprint!("{text}");
         }
     }
-    // The merged trace is always written next to the raw ones; without -o it is also shown.
-    let p = dir.join(format!("merged.{}", format.extension()));
-    emit(&merged, format, opts.show_tracer, Some(&p))?;
     if !explicit && opts.report.is_none() {
         let mut err = std::io::stderr().lock();
         super::merge::write_merged(&merged, format, opts.show_tracer, &mut err)
             .context("cannot write the merged trace to stderr")?;
     }
-    eprintln!(
-        "ruchytrace: merged trace in {} (raw traces next to it)",
-        p.display()
-    );
+    // The merged trace is written next to the raw ones when they are kept.
+    if temp.is_none() {
+        let p = dir.join(format!("merged.{}", format.extension()));
+        emit(&merged, format, opts.show_tracer, Some(&p))?;
+        eprintln!(
+            "ruchytrace: merged trace in {} (raw traces next to it)",
+            p.display()
+        );
+    }
+    drop(temp);
     Ok(status)
 }
 

@@ -31,6 +31,8 @@ pub struct MergeOptions {
     /// Turn straddling system calls and pid/clock mismatches into warnings (the straddling call
     /// goes under the innermost call that encloses it entirely).
     pub force: bool,
+    /// List the dynamic loader's system calls instead of one summary line per thread.
+    pub show_startup: bool,
 }
 
 /// Why a merge was refused.
@@ -172,7 +174,11 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
         ));
     }
     b.attach(attached);
-    Ok(b.finish(sources))
+    let mut m = b.finish(sources);
+    if !opts.show_startup {
+        super::startup::collapse(&mut m);
+    }
+    Ok(m)
 }
 
 impl Builder {
@@ -483,6 +489,7 @@ impl Builder {
             .collect();
         threads.sort_by_key(|t| (t.pid, t.tid));
         self.processes.sort_by_key(|p| p.pid);
+        super::caller::mark_inferred(&threads, &mut self.nodes);
         Merged {
             sources,
             processes: self.processes,
@@ -516,6 +523,9 @@ fn sys_node(ev: SysEvent) -> (Node, Key) {
                     raw_args: s.raw_args,
                     ret: s.ret,
                     errno: s.errno,
+                    caller: s.stack.as_deref().and_then(super::caller::own_caller),
+                    by_tracer: s.stack.as_deref().is_some_and(super::caller::by_tracer),
+                    startup: s.stack.as_deref().is_some_and(super::startup::is_startup),
                 }),
             },
             (s.pid as u32, s.tid as u32),

@@ -122,6 +122,10 @@ fn event(m: &Merged, id: NodeId, pid: u32, tid: u32, s: &mut String) {
             write_json_str(s, &sc.args.join(", "));
             s.push_str(",\"return\":");
             write_json_str(s, &fmt_return(sc));
+            if let Some(c) = &sc.caller {
+                s.push_str(",\"caller\":");
+                write_json_str(s, &c.text());
+            }
             s.push_str("}}");
         }
         NodeKind::Point { category, text } => {

@@ -23,6 +23,7 @@ pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<(
             Kind::Root => "house",
             Kind::Function => "box",
             Kind::Syscall => "ellipse",
+            Kind::Inferred => "box",
         };
         let label = match n.kind {
             Kind::Root => format!("{}\\n{}", n.name, fmt_duration(n.inclusive_ns)),
@@ -35,10 +36,11 @@ pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<(
                 fmt_duration(n.self_ns)
             ),
         };
-        let style = if n.kind == Kind::Syscall {
-            ", style=filled, fillcolor=\"#e8f0ff\""
-        } else {
-            ""
+        let style = match n.kind {
+            Kind::Syscall => ", style=filled, fillcolor=\"#e8f0ff\"",
+            // Inferred from stacks, not traced: drawn apart.
+            Kind::Inferred => ", style=dashed",
+            _ => "",
         };
         writeln!(out, "  n{i} [shape={shape}, label=\"{label}\"{style}];")?;
     }

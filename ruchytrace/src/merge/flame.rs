@@ -27,7 +27,13 @@ pub fn folded(m: &Merged, show_tracer: bool) -> Vec<(String, u64)> {
             let n = m.node(id);
             let name = match &n.kind {
                 NodeKind::Call(c) => frame(&m.site(c).name),
-                NodeKind::Syscall(s) => format!("syscall::{}", frame(&s.name)),
+                // An inferred caller is its own (distinct, `~`-marked) frame above the syscall.
+                NodeKind::Syscall(s) => match &s.caller {
+                    Some(c) if c.inferred => {
+                        format!("{};syscall::{}", frame(&c.frame_name()), frame(&s.name))
+                    }
+                    _ => format!("syscall::{}", frame(&s.name)),
+                },
                 NodeKind::Point { .. } => continue,
             };
             path.truncate(base);

@@ -213,6 +213,21 @@ fn node(m: &Merged, id: NodeId, s: &mut String, out: &mut dyn Write) -> io::Resu
                 Some(e) => write_json_str(s, e),
                 None => s.push_str("null"),
             }
+            if sc.by_tracer {
+                s.push_str(",\"tracer\":true");
+            }
+            if let Some(c) = &sc.caller {
+                s.push_str(",\"caller\":{\"function\":");
+                write_json_str(s, &c.function);
+                s.push_str(",\"file\":");
+                match &c.file {
+                    Some(f) => write_json_str(s, f),
+                    None => s.push_str("null"),
+                }
+                s.push_str(",\"line\":");
+                opt_u64(s, c.line.map(u64::from));
+                let _ = write!(s, ",\"inferred\":{}}}", c.inferred);
+            }
             s.push('}');
         }
         NodeKind::Point { category, text } => {

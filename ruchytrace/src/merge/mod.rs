@@ -21,6 +21,8 @@
 //! `docs/merge.md`.
 
 pub mod build;
+pub mod by_line;
+pub mod caller;
 pub mod check;
 pub mod chrome;
 pub mod dot;
@@ -29,6 +31,7 @@ pub mod input;
 pub mod json;
 pub mod live;
 pub mod report;
+pub mod startup;
 pub mod stream;
 pub mod text;
 pub mod tree;

@@ -18,6 +18,9 @@ pub enum Kind {
     Function,
     /// A system call.
     Syscall,
+    /// An inferred caller (`~app::f`): the program's own frame that made system calls outside
+    /// every traced function, from their user stacks (never a traced call).
+    Inferred,
 }
 
 impl Kind {
@@ -27,6 +30,7 @@ impl Kind {
             Kind::Root => "root",
             Kind::Function => "function",
             Kind::Syscall => "syscall",
+            Kind::Inferred => "inferred",
         }
     }
 }
@@ -83,6 +87,13 @@ fn node_key(m: &Merged, id: NodeId) -> Option<(Kind, String, Option<String>)> {
     }
 }
 
+fn inferred_caller(m: &Merged, id: NodeId) -> Option<&super::caller::Caller> {
+    match &m.node(id).kind {
+        NodeKind::Syscall(s) => s.caller.as_ref().filter(|c| c.inferred),
+        _ => None,
+    }
+}
+
 fn is_error(m: &Merged, id: NodeId) -> bool {
     match &m.node(id).kind {
         NodeKind::Call(c) => c.ret.as_ref().is_some_and(|r| r.is_error()),
@@ -111,10 +122,39 @@ pub fn call_graph(m: &Merged, show_tracer: bool) -> CallGraph {
         let mut active: HashMap<usize, u32> = HashMap::new();
         let mut stack: Vec<(NodeId, usize, bool)> =
             t.roots.iter().rev().map(|&r| (r, 0, false)).collect();
-        while let Some((id, caller, leaving)) = stack.pop() {
+        while let Some((id, mut caller, leaving)) = stack.pop() {
             let Some(key) = node_key(m, id) else {
                 continue;
             };
+            if let (0, false, Some(c)) = (caller, leaving, inferred_caller(m, id)) {
+                // A top-level system call with an inferred caller hangs under that caller.
+                let dur = m.node(id).duration(m.end_ns);
+                total += dur;
+                let ikey = (
+                    Kind::Inferred,
+                    c.frame_name(),
+                    c.file.as_ref().map(|f| match c.line {
+                        Some(l) => format!("{f}:{l}"),
+                        None => f.clone(),
+                    }),
+                );
+                let ii = *index.entry(ikey.clone()).or_insert_with(|| {
+                    nodes.push(GraphNode {
+                        kind: Kind::Inferred,
+                        name: ikey.1.clone(),
+                        location: ikey.2.clone(),
+                        calls: 0,
+                        inclusive_ns: 0,
+                        self_ns: 0,
+                        errors: 0,
+                    });
+                    nodes.len() - 1
+                });
+                nodes[ii].calls += 1;
+                nodes[ii].inclusive_ns += dur;
+                *edges.entry((0, ii)).or_insert(0) += 1;
+                caller = ii;
+            }
             let gi = *index.entry(key.clone()).or_insert_with(|| {
                 nodes.push(GraphNode {
                     kind: key.0,

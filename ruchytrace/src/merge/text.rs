@@ -36,8 +36,11 @@ pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<(
             if closing {
                 close_line(m, id, depth, &mut line);
             } else {
-                open_line(m, id, depth, &mut line);
                 let n = m.node(id);
+                if !show_tracer && super::caller::hidden(n) {
+                    continue;
+                }
+                open_line(m, id, depth, &mut line);
                 if let NodeKind::Call(_) = n.kind {
                     stack.push((id, depth, true));
                     stack.extend(n.children.iter().rev().map(|&c| (c, depth + 1, false)));
@@ -114,6 +117,16 @@ pub(crate) fn node_open(m: &LineCtx, n: &Node, depth: usize, out: &mut String) {
                 bracketed_duration(out, e.saturating_sub(n.start_ns));
             } else {
                 out.push_str(" <unfinished>");
+            }
+            if let Some(c) = &s.caller {
+                // At the top level no traced call encloses it: the caller is inferred (the
+                // streaming writer has no tree, so the depth decides for both writers).
+                let c = super::caller::Caller {
+                    inferred: depth <= 1,
+                    ..c.clone()
+                };
+                out.push(' ');
+                out.push_str(&c.text());
             }
         }
         NodeKind::Point { category, text } => match *category {

@@ -62,6 +62,13 @@ pub struct Syscall {
     pub ret: Option<i64>,
     /// Errno name when it failed.
     pub errno: Option<String>,
+    /// The program's own frame that made it, from its user stack (`syscalls -k`).
+    pub caller: Option<super::caller::Caller>,
+    /// Made by the ruchytrace runtime itself on a user thread (its stack passes through the
+    /// runtime): tracer traffic, hidden unless `--show-tracer`.
+    pub by_tracer: bool,
+    /// Made by the dynamic loader before `main` (its whole stack lies in the loader).
+    pub startup: bool,
 }
 
 /// What a node is.
@@ -234,6 +241,9 @@ mod tests {
             raw_args: vec![],
             ret: Some(0x7f00_0000_0000),
             errno: None,
+            caller: None,
+            by_tracer: false,
+            startup: false,
         };
         assert_eq!(fmt_return(&s), "0x7f0000000000");
         s.name = "openat".into();

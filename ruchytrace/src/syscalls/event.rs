@@ -1,12 +1,36 @@
-//! The events the tracer records, and the `sys.json` document they are written into.
+//! The events the tracer records, the `sys.json` document they are written into, its streaming
+//! writer ([`JsonWriter`]) and its readers ([`SysTrace`]'s `Deserialize`, [`read_sys_trace`]).
+//!
+//! ## Layouts
+//!
+//! Version 2 (written since the tracer streams) is written as the trace happens, one record per
+//! line, so a trace cut by a crash or `SIGKILL` keeps every line before the cut:
+//!
+//! ```text
+//! {"metadata":{"format":"ruchytrace-syscalls","version":2,...,"images":[]},
+//! "events":[
+//! {"type":"image","pid":1,"tid":1,"timestamp_ns":5,"exe":"/bin/true","maps":"..."},
+//! {"type":"syscall","name":"brk",...},
+//! ...
+//! ],
+//! "end":{"complete":true,"events":41}}
+//! ```
+//!
+//! Events appear in the order they completed (a call when it returned); `image` records (an
+//! exec's `/proc/PID/maps`) sit among them where the exec happened. Version 1 kept the images
+//! in `metadata.images` and sorted the events. Both read into the same [`SysTrace`]: images in
+//! `metadata.images`, events sorted (stably) by `timestamp_ns`.
+
+use std::io::{self, BufWriter, Write};
 
 use ruchytrace_runtime::model::ClockInfo;
 use serde::{Deserialize, Serialize};
 
 /// `metadata.format` of a system call trace.
 pub const SYS_TRACE_FORMAT: &str = "ruchytrace-syscalls";
-/// `metadata.version` written by this version.
-pub const SYS_TRACE_VERSION: u32 = 1;
+/// `metadata.version` written by this version (1: images in the metadata; 2: streamed, images
+/// as `image` records among the events). Readers accept both.
+pub const SYS_TRACE_VERSION: u32 = 2;
 
 /// One event of a system call trace (the `events` array of `sys.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +82,13 @@ pub struct SyscallEvent {
     pub ret: Option<i64>,
     /// Errno name (`"ENOENT"`) when the call failed.
     pub errno: Option<String>,
+    /// With `-k`: the user stack at entry, innermost frame first (inlined calls as their own
+    /// entries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<Vec<crate::stack::Frame>>,
+    /// With `-k`: why the stack stops before the outermost frame (absent when complete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_truncated: Option<String>,
 }
 
 /// A delivered signal.
@@ -170,6 +201,7 @@ pub struct End {
 
 /// The whole `sys.json` document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "RawSysTrace")]
 pub struct SysTrace {
     /// Description of the run.
     pub metadata: Metadata,
@@ -177,4 +209,325 @@ pub struct SysTrace {
     pub events: Vec<Event>,
     /// Completion record.
     pub end: End,
+}
+
+/// A record of the `events` array as stored: an [`Event`] or (version 2) an exec's image.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum StoredEvent {
+    Syscall(SyscallEvent),
+    Signal(SignalEvent),
+    Exit(ExitEvent),
+    Killed(KilledEvent),
+    Image(Image),
+}
+
+/// The document as stored, in either layout.
+#[derive(Deserialize)]
+struct RawSysTrace {
+    metadata: Metadata,
+    events: Vec<StoredEvent>,
+    end: End,
+}
+
+impl From<RawSysTrace> for SysTrace {
+    fn from(raw: RawSysTrace) -> Self {
+        let mut metadata = raw.metadata;
+        let mut events = Vec::with_capacity(raw.events.len());
+        for e in raw.events {
+            push_stored(e, &mut metadata, &mut events);
+        }
+        // Stable: events observed at the same nanosecond keep their order.
+        events.sort_by_key(Event::timestamp_ns);
+        SysTrace {
+            metadata,
+            events,
+            end: raw.end,
+        }
+    }
+}
+
+fn push_stored(e: StoredEvent, metadata: &mut Metadata, events: &mut Vec<Event>) {
+    match e {
+        StoredEvent::Syscall(x) => events.push(Event::Syscall(x)),
+        StoredEvent::Signal(x) => events.push(Event::Signal(x)),
+        StoredEvent::Exit(x) => events.push(Event::Exit(x)),
+        StoredEvent::Killed(x) => events.push(Event::Killed(x)),
+        StoredEvent::Image(x) => metadata.images.push(x),
+    }
+}
+
+/// Reads a `sys.json` of either layout. A complete document is read whole; a version-2 file cut
+/// short (the tracer was killed) is read line by line up to the damage, and the second value
+/// says where it was cut (`truncated at byte N: ...`); `end.complete` is then `false`.
+pub fn read_sys_trace(bytes: &[u8]) -> Result<(SysTrace, Option<String>), String> {
+    let whole_err = match serde_json::from_slice::<SysTrace>(bytes) {
+        Ok(t) => return Ok((t, None)),
+        Err(e) => e,
+    };
+    salvage(bytes).ok_or_else(|| format!("malformed syscall trace: {whole_err}"))
+}
+
+/// The line-by-line reader of the version-2 layout.
+fn salvage(bytes: &[u8]) -> Option<(SysTrace, Option<String>)> {
+    let mut lines = bytes.split_inclusive(|&b| b == b'\n');
+    let first = lines.next()?;
+    let head = std::str::from_utf8(first).ok()?.trim_end();
+    let meta = head.strip_prefix("{\"metadata\":")?.strip_suffix(',')?;
+    let mut metadata: Metadata = serde_json::from_str(meta).ok()?;
+    let mut offset = first.len();
+    let mut events = Vec::new();
+    let mut truncation = None;
+    let mut in_events = false;
+    for line in lines {
+        let at = offset;
+        offset += line.len();
+        let text = std::str::from_utf8(line).unwrap_or("").trim_end();
+        if !in_events {
+            if text == "\"events\":[" {
+                in_events = true;
+                continue;
+            }
+            truncation = Some(format!("truncated at byte {at}: no events array"));
+            break;
+        }
+        if text == "]," || text == "]" {
+            // Past the events: a complete file would have parsed whole, so the end is damaged.
+            truncation = Some(format!(
+                "truncated at byte {offset}: end record missing or damaged"
+            ));
+            break;
+        }
+        let record = text.strip_suffix(',').unwrap_or(text);
+        match serde_json::from_str::<StoredEvent>(record) {
+            // A record parses only when whole (its closing brace is the line's last byte), so
+            // the last line of a file cut after a flush is kept, a half-written one is not.
+            Ok(e) => push_stored(e, &mut metadata, &mut events),
+            _ => {
+                truncation = Some(format!("truncated at byte {at}: incomplete event record"));
+                break;
+            }
+        }
+    }
+    let truncation = truncation.or_else(|| {
+        Some(format!(
+            "truncated at byte {offset}: file ends inside the events"
+        ))
+    });
+    events.sort_by_key(Event::timestamp_ns);
+    let end = End {
+        complete: false,
+        events: events.len(),
+    };
+    Some((
+        SysTrace {
+            metadata,
+            events,
+            end,
+        },
+        truncation,
+    ))
+}
+
+/// An image record as written among the events.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum ImageRecord<'a> {
+    Image(&'a Image),
+}
+
+/// Writes a version-2 `sys.json` as the trace happens (see the module docs for the layout).
+pub struct JsonWriter<W: Write> {
+    out: BufWriter<W>,
+    events: usize,
+    dirty: bool,
+}
+
+impl<W: Write> JsonWriter<W> {
+    /// Writes the metadata line and opens the events array.
+    pub fn new(out: W, metadata: &Metadata) -> io::Result<Self> {
+        let mut out = BufWriter::with_capacity(64 * 1024, out);
+        out.write_all(b"{\"metadata\":")?;
+        serde_json::to_writer(&mut out, metadata)?;
+        out.write_all(b",\n\"events\":[\n")?;
+        Ok(JsonWriter {
+            out,
+            events: 0,
+            dirty: true,
+        })
+    }
+
+    fn separator(&mut self) -> io::Result<()> {
+        if self.events > 0 {
+            self.out.write_all(b",\n")?;
+        }
+        Ok(())
+    }
+
+    /// Appends one event.
+    pub fn event(&mut self, e: &Event) -> io::Result<()> {
+        self.separator()?;
+        serde_json::to_writer(&mut self.out, e)?;
+        self.events += 1;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Appends an exec's image record.
+    pub fn image(&mut self, image: &Image) -> io::Result<()> {
+        self.separator()?;
+        serde_json::to_writer(&mut self.out, &ImageRecord::Image(image))?;
+        self.events += 1;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Pushes what is buffered to the file, so a killed tracer leaves it behind.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if self.dirty {
+            self.out.flush()?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Closes the events array and writes the end record. `events` counts the non-image
+    /// records, as version 1 did.
+    pub fn finish(mut self, complete: bool, events: usize) -> io::Result<W> {
+        if self.events > 0 {
+            self.out.write_all(b"\n")?;
+        }
+        self.out.write_all(b"],\n\"end\":")?;
+        serde_json::to_writer(&mut self.out, &End { complete, events })?;
+        self.out.write_all(b"}\n")?;
+        self.out.into_inner().map_err(|e| e.into_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata() -> Metadata {
+        Metadata {
+            format: SYS_TRACE_FORMAT.into(),
+            version: SYS_TRACE_VERSION,
+            ruchytrace_version: "0".into(),
+            program: "/bin/true".into(),
+            args: vec!["true".into()],
+            pid: 7,
+            arch: "x86_64".into(),
+            clock: ClockInfo {
+                domain: "CLOCK_MONOTONIC".into(),
+                source: "CLOCK_MONOTONIC".into(),
+                realtime_ns: 10,
+                monotonic_ns: 5,
+                tsc_hz: None,
+            },
+            options: RecordedOptions {
+                follow_forks: false,
+                filter: None,
+                strsize: 32,
+            },
+            images: Vec::new(),
+        }
+    }
+
+    fn call(name: &str, ts: u64) -> Event {
+        Event::Syscall(SyscallEvent {
+            name: name.into(),
+            nr: 1,
+            pid: 7,
+            tid: 7,
+            timestamp_ns: ts,
+            duration_ns: Some(1),
+            args: vec!["1".into()],
+            raw_args: vec![1],
+            ret: Some(0),
+            errno: None,
+            stack: None,
+            stack_truncated: None,
+        })
+    }
+
+    fn image() -> Image {
+        Image {
+            pid: 7,
+            tid: 7,
+            timestamp_ns: 1,
+            exe: "/bin/true".into(),
+            maps: "00400000-00401000 r-xp 0 08:01 1 /bin/true\n".into(),
+        }
+    }
+
+    fn written(events: &[Event], finish: bool) -> Vec<u8> {
+        let mut w = JsonWriter::new(Vec::new(), &metadata()).unwrap();
+        w.image(&image()).unwrap();
+        for e in events {
+            w.event(e).unwrap();
+        }
+        if finish {
+            w.finish(true, events.len()).unwrap()
+        } else {
+            w.flush().unwrap();
+            w.out.get_ref().clone()
+        }
+    }
+
+    #[test]
+    fn streamed_layout_reads_back_sorted_with_images() {
+        let bytes = written(&[call("b", 20), call("a", 10), call("c", 30)], true);
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert_eq!(text.lines().count(), 2 + 4 + 2, "{text}");
+        let (t, cut) = read_sys_trace(&bytes).unwrap();
+        assert_eq!(cut, None);
+        assert!(t.end.complete);
+        assert_eq!(t.end.events, 3);
+        assert_eq!(t.metadata.images, vec![image()]);
+        let names: Vec<&str> = t
+            .events
+            .iter()
+            .map(|e| match e {
+                Event::Syscall(s) => s.name.as_str(),
+                _ => "",
+            })
+            .collect();
+        assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn version_1_layout_still_reads() {
+        let mut meta = metadata();
+        meta.version = 1;
+        meta.images = vec![image()];
+        let v1 = serde_json::json!({
+            "metadata": meta,
+            "events": [call("a", 10)],
+            "end": {"complete": true, "events": 1},
+        });
+        let t: SysTrace = serde_json::from_value(v1).unwrap();
+        assert_eq!(t.metadata.images.len(), 1);
+        assert_eq!(t.events, vec![call("a", 10)]);
+    }
+
+    #[test]
+    fn cut_file_keeps_whole_lines_only() {
+        let full = written(&[call("a", 10), call("b", 20), call("c", 30)], true);
+        let text = String::from_utf8(full.clone()).unwrap();
+        // Cut in the middle of the third call's line.
+        let cut_at = text.find("\"c\"").unwrap();
+        let (t, cut) = read_sys_trace(&full[..cut_at]).unwrap();
+        assert!(!t.end.complete);
+        assert_eq!(t.events, vec![call("a", 10), call("b", 20)]);
+        assert_eq!(t.metadata.images.len(), 1);
+        let cut = cut.unwrap();
+        assert!(cut.starts_with("truncated at byte "), "{cut}");
+        // A flushed but unfinished stream (tracer killed): everything written is kept.
+        let open = written(&[call("a", 10), call("b", 20)], false);
+        let (t, cut) = read_sys_trace(&open).unwrap();
+        assert!(cut.is_some());
+        assert_eq!(t.events.len(), 2);
+        // Not a trace at all.
+        assert!(read_sys_trace(b"{\"x\":1}").is_err());
+    }
 }

@@ -1,10 +1,13 @@
 //! `ruchytrace syscalls`: a strace-grade system call tracer built on ptrace.
 //!
-//! [`trace_command`] runs a program under the tracer, [`attach`] traces running processes; both
-//! write the configured sinks ([`Options`]: strace-style text on stderr or in a file, the
-//! `sys.json` document, the `-c` summary) and return an [`Outcome`]. Timestamps are
+//! [`trace_command`] runs a program under the tracer (with `-D` from a detached grandchild),
+//! [`attach`] traces running processes; both write the configured sinks as events happen
+//! ([`Options`]: strace-style text on stderr, in a file or one file per thread, the streamed
+//! `sys.json`, the `-c` summary) and return an [`Outcome`]. SIGINT, SIGTERM and SIGHUP make the
+//! tracer detach (the programs keep running) and end with 128 + the signal. Timestamps are
 //! `CLOCK_MONOTONIC` nanoseconds read when each stop is observed, and every event carries the
-//! pid and tid, so the trace lines up with the function trace of the runtime.
+//! pid and tid, so the trace lines up with the function trace of the runtime. Trace files are
+//! created `0600`: they hold argument values.
 //!
 //! ```no_run
 //! use ruchytrace::syscalls::{trace_command, Options};
@@ -13,16 +16,19 @@
 //! std::process::exit(outcome.exit_code);
 //! ```
 
+mod daemon;
 pub mod decode;
 pub mod event;
 pub mod options;
 pub mod output;
+mod setup;
 mod sys;
 pub mod table;
 mod tracer;
 
 use std::ffi::{OsStr, OsString};
-use std::io::{self, BufWriter, Write};
+use std::fs::File;
+use std::io::{self, BufWriter};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -32,12 +38,13 @@ use std::sync::atomic::Ordering;
 use nix::sys::signal::Signal;
 use ruchytrace_runtime::model::ClockInfo;
 
-pub use event::{Event, SysTrace};
-pub use options::{Format, Options, StatusFilter, SyscallSet, TimeFormat};
+pub use event::{read_sys_trace, Event, SysTrace};
+pub use options::{Format, Options, SignalSet, StatusFilter, SyscallSet, TimeFormat, XlatStyle};
 
-use event::{End, Metadata, RecordedOptions, SYS_TRACE_FORMAT, SYS_TRACE_VERSION};
-use output::TextPrinter;
-use tracer::{Mode, Phase0, RootEnd, Tracer};
+use event::{End, JsonWriter, Metadata, RecordedOptions, SYS_TRACE_FORMAT, SYS_TRACE_VERSION};
+use output::{LineFormat, PidStyle, TextOut, TextPrinter};
+use setup::*;
+use tracer::{Mode, RootEnd, Sinks, Tracer};
 
 /// Everything that can go wrong while tracing.
 #[derive(Debug, thiserror::Error)]
@@ -59,11 +66,22 @@ pub enum Error {
         pid: i32,
         /// Why, and what to do about it.
         reason: String,
+        /// The process does not exist (bad input, exit 2) rather than a refusal (exit 1).
+        missing: bool,
     },
-    /// A bad `-e` expression.
+    /// A bad `-e` expression or another option the tracer cannot use (`-P` path missing).
     #[error("{0}")]
     Filter(String),
-    /// The output file could not be created or written.
+    /// An output file could not be created before tracing started.
+    #[error("cannot create {}: {}", path.display(), strip_os_error(source))]
+    OutputOpen {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The output could not be written while tracing.
     #[error("cannot write trace output: {0}")]
     Output(#[source] io::Error),
     /// `waitpid` failed unexpectedly.
@@ -83,10 +101,14 @@ pub enum Error {
 }
 
 impl Error {
-    /// The exit status `ruchytrace` should end with for this error.
+    /// The exit status `ruchytrace` should end with for this error: 126/127 when the program
+    /// cannot run, 2 for bad input found before tracing (a bad `-e`, a `-P` path or `-p` process
+    /// that does not exist, an `-o` that cannot be created), 1 for failures while tracing.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Spawn { exit_code, .. } => *exit_code,
+            Error::Filter(_) | Error::OutputOpen { .. } => 2,
+            Error::Attach { missing: true, .. } => 2,
             _ => 1,
         }
     }
@@ -104,20 +126,9 @@ pub struct Outcome {
     pub complete: bool,
     /// The whole trace, when [`Options::keep_events`] asked for it.
     pub trace: Option<SysTrace>,
-}
-
-/// `CLOCK_REALTIME` and `CLOCK_MONOTONIC`, read back to back (the clock pair that both trace
-/// formats record).
-fn clock_info() -> ClockInfo {
-    let realtime_ns = sys::realtime_ns();
-    let monotonic_ns = sys::monotonic_ns();
-    ClockInfo {
-        domain: "CLOCK_MONOTONIC".into(),
-        source: "CLOCK_MONOTONIC".into(),
-        realtime_ns,
-        monotonic_ns,
-        tsc_hz: None,
-    }
+    /// The signal (SIGINT, SIGTERM, SIGHUP) that made the tracer detach and stop, if any; the
+    /// exit code is then 128 + that signal.
+    pub interrupted: Option<i32>,
 }
 
 /// Finds `program` like `execvp` does, so spawn errors are reported like a shell reports them.
@@ -163,122 +174,41 @@ fn strip_os_error(e: &io::Error) -> String {
     }
 }
 
-extern "C" fn on_interrupt(_: libc::c_int) {
-    tracer::INTERRUPTED.store(true, Ordering::Relaxed);
-}
-
-extern "C" fn on_alarm(_: libc::c_int) {
-    tracer::FLUSH_DUE.store(true, Ordering::Relaxed);
-}
-
-/// The text sink: stderr, or `-o FILE` in text format.
-fn text_sink(opts: &Options) -> Result<Option<TextPrinter>, Error> {
-    let out: Box<dyn Write> = match (&opts.output, opts.format) {
-        (Some(_), Format::Json) if !opts.summary => return Ok(None),
-        (Some(path), Format::Text) => Box::new(BufWriter::with_capacity(
-            64 * 1024,
-            std::fs::File::create(path).map_err(Error::Output)?,
-        )),
-        _ => Box::new(BufWriter::with_capacity(64 * 1024, io::stderr())),
-    };
-    Ok(Some(TextPrinter::new(
-        out,
-        opts.time,
-        opts.show_durations,
-        clock_info(),
-    )))
-}
-
-struct RunInfo {
-    program: String,
-    args: Vec<String>,
-    pid: i32,
-    clock: ClockInfo,
-}
-
-/// Creates the `-o FILE.json` file up front, so a bad path fails before the program runs.
-fn json_file(opts: &Options) -> Result<Option<std::fs::File>, Error> {
-    match (&opts.output, opts.format) {
-        (Some(path), Format::Json) => std::fs::File::create(path).map(Some).map_err(Error::Output),
-        _ => Ok(None),
-    }
-}
-
-/// Assembles the `sys.json` document, writes it to `file` if any, and returns it when the
-/// caller asked to keep it.
-fn finish_trace(
-    opts: &Options,
-    info: RunInfo,
-    mut result: tracer::LoopResult,
-    file: Option<std::fs::File>,
-) -> Result<(usize, Option<SysTrace>), Error> {
-    let mut events = std::mem::take(&mut result.events);
-    // Stable sort: events observed at the same nanosecond keep their observation order.
-    events.sort_by_key(Event::timestamp_ns);
-    let doc = SysTrace {
-        metadata: Metadata {
-            format: SYS_TRACE_FORMAT.into(),
-            version: SYS_TRACE_VERSION,
-            ruchytrace_version: env!("CARGO_PKG_VERSION").into(),
-            program: info.program,
-            args: info.args,
-            pid: info.pid,
-            arch: std::env::consts::ARCH.into(),
-            clock: info.clock,
-            options: RecordedOptions {
-                follow_forks: opts.follow_forks,
-                filter: filter_text(opts),
-                strsize: opts.strsize,
-            },
-            images: std::mem::take(&mut result.images),
-        },
-        end: End {
-            complete: result.complete,
-            events: events.len(),
-        },
-        events,
-    };
-    if let Some(file) = file {
-        let mut w = BufWriter::new(file);
-        serde_json::to_writer(&mut w, &doc).map_err(|e| Error::Output(e.into()))?;
-        w.write_all(b"\n").map_err(Error::Output)?;
-        w.flush().map_err(Error::Output)?;
-    }
-    Ok((doc.events.len(), opts.keep_events.then_some(doc)))
-}
-
-fn filter_text(opts: &Options) -> Option<String> {
-    let mut parts = Vec::new();
-    if let Some(t) = &opts.trace {
-        parts.push(format!("trace={}", t.expr));
-    }
-    match opts.status {
-        StatusFilter::All => {}
-        StatusFilter::Failed => parts.push("status=failed".into()),
-        StatusFilter::Successful => parts.push("status=successful".into()),
-    }
-    (!parts.is_empty()).then(|| parts.join(" "))
-}
-
 /// Runs `program` with `args` (argv[1..]) under the tracer until it and every traced
-/// descendant ended, writing the configured sinks.
+/// descendant ended, writing the configured sinks as events happen.
 pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Result<Outcome, Error> {
+    check_options(opts)?;
     let resolved = resolve_program(program)?;
-    let clock = clock_info();
-    let mut text = text_sink(opts)?;
-    let json = json_file(opts)?;
-    let collect_json = json.is_some() || opts.keep_events;
+    if opts.daemonize {
+        return daemon::trace_as_grandchild(opts, program, &resolved, args);
+    }
+    let (text, json, created) = open_outputs(opts, false)?;
 
-    let seccomp_prog = match (&opts.trace, opts.seccomp) {
-        (Some(set), true) => {
-            let never: Vec<u64> = ["execve", "execveat"]
-                .iter()
-                .filter_map(|n| table::number(n))
-                .collect();
-            Some(sys::SeccompProgram::new(&set.numbers, set.negated, &never))
+    // From here on SIGINT/SIGTERM/SIGHUP are noted, not fatal: one arriving while the program is
+    // being set up makes the loop detach at once instead of killing the tracer (and, through
+    // PTRACE_O_EXITKILL, the program). The child gets default dispositions back at its exec.
+    install_handlers();
+    let result = spawn_and_trace(opts, program, &resolved, args, text, json, &created);
+    uninstall_handlers();
+    result
+}
+
+fn spawn_and_trace(
+    opts: &Options,
+    program: &OsStr,
+    resolved: &Path,
+    args: &[OsString],
+    text: Option<TextOut>,
+    json: Option<File>,
+    created: &[PathBuf],
+) -> Result<Outcome, Error> {
+    let clock = clock_info();
+    let remove_created = || {
+        for p in created {
+            let _ = std::fs::remove_file(p);
         }
-        _ => None,
     };
+    let seccomp_prog = seccomp_program(opts);
     if opts.pin_cpu {
         if let Some(cpu) = sys::current_cpu() {
             // Inherited by the child: tracer and tracee then wake each other on one CPU.
@@ -286,7 +216,7 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
         }
     }
 
-    let mut cmd = std::process::Command::new(&resolved);
+    let mut cmd = std::process::Command::new(resolved);
     cmd.arg0(program).args(args);
     let seccomp = seccomp_prog.is_some();
     let filter = std::sync::Arc::new(seccomp_prog);
@@ -303,29 +233,37 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
         });
     }
     let entry_ns = sys::monotonic_ns();
-    let child = cmd.spawn().map_err(|e| Error::Spawn {
-        program: program.to_string_lossy().into_owned(),
-        reason: strip_os_error(&e),
-        exit_code: if e.kind() == io::ErrorKind::NotFound {
-            127
-        } else {
-            126
-        },
+    let child = cmd.spawn().map_err(|e| {
+        remove_created();
+        Error::Spawn {
+            program: program.to_string_lossy().into_owned(),
+            reason: strip_os_error(&e),
+            exit_code: if e.kind() == io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            },
+        }
     })?;
     let pid = child.id() as i32;
+    let early_end = || {
+        remove_created();
+        Error::Spawn {
+            program: program.to_string_lossy().into_owned(),
+            reason: "the program ended before its first instruction".into(),
+            exit_code: 127,
+        }
+    };
     // The child stops with SIGTRAP right after its execve succeeded.
     let status = sys::wait_pid(pid).map_err(Error::Wait)?;
     let exec_ns = sys::monotonic_ns();
     if !libc::WIFSTOPPED(status) {
-        return Err(Error::Spawn {
-            program: program.to_string_lossy().into_owned(),
-            reason: "the program ended before its first instruction".into(),
-            exit_code: 127,
-        });
+        return Err(early_end());
     }
     // Re-attach with PTRACE_SEIZE: only seized tracees can be left in a group-stop with
-    // PTRACE_LISTEN, so SIGSTOP/SIGCONT behave as without a tracer. The child is parked in a
-    // SIGSTOP (queued by the detach, taken before it runs a user instruction) while untraced.
+    // PTRACE_LISTEN (so SIGSTOP/SIGCONT behave as without a tracer) or stopped with
+    // PTRACE_INTERRUPT (to detach on SIGINT). The child is parked in a SIGSTOP (queued by the
+    // detach, taken before it runs a user instruction) while untraced.
     let ptrace_err = |request, source| Error::Ptrace {
         request,
         pid,
@@ -335,85 +273,72 @@ pub fn trace_command(opts: &Options, program: &OsStr, args: &[OsString]) -> Resu
         .map_err(|e| ptrace_err("PTRACE_DETACH", e))?;
     let status = sys::wait_pid_stopped(pid).map_err(Error::Wait)?;
     if !libc::WIFSTOPPED(status) {
-        return Err(Error::Spawn {
-            program: program.to_string_lossy().into_owned(),
-            reason: "the program ended before its first instruction".into(),
-            exit_code: 127,
-        });
+        return Err(early_end());
     }
     sys::seize(pid, tracer::ptrace_options(opts, Mode::Spawned, seccomp))
         .map_err(|e| ptrace_err("PTRACE_SEIZE", e))?;
     sys::kill(pid, Signal::SIGCONT).map_err(|e| ptrace_err("kill(SIGCONT)", e))?;
-    if let Some(t) = &mut text {
-        t.set_root(pid);
-    }
 
-    let mut tr = Tracer::new(opts, Mode::Spawned, seccomp, text, collect_json);
-    tr.add_tracee(pid, pid, Phase0::Starting);
-    tr.hide_sigcont(pid);
-    // strace shows the execve it saw from the start; we only gain control after it, so the call
-    // is reported from what we passed to it.
     let argv: Vec<&[u8]> = std::iter::once(program.as_bytes())
         .chain(args.iter().map(|a| a.as_bytes()))
         .collect();
-    let exec_args = tracer::exec_args(resolved.as_os_str().as_bytes(), &argv, opts.strsize);
-    tr.synthetic_call(pid, tracer::execve_nr(), exec_args, 0, entry_ns, exec_ns);
+    let meta = metadata(
+        opts,
+        RunInfo {
+            program: resolved.to_string_lossy().into_owned(),
+            args: argv
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect(),
+            pid,
+            clock,
+        },
+    );
+    let mut tr = Tracer::new(
+        opts,
+        Mode::Spawned,
+        seccomp,
+        sinks(opts, text, json, &meta)?,
+    );
+    tr.add_tracee(pid, pid);
+    tr.hide_sigcont(pid);
+    // strace shows the execve it saw from the start; we only gain control after it, so the call
+    // is reported from what we passed to it.
+    let envp = envp_bytes();
+    let envp: Vec<&[u8]> = envp.iter().map(Vec::as_slice).collect();
+    let exec_args = tracer::exec_args(
+        resolved.as_os_str().as_bytes(),
+        &argv,
+        &envp,
+        &decode_options(opts),
+    );
     tr.record_image(pid, pid, exec_ns);
+    tr.synthetic_call(pid, tracer::execve_nr(), exec_args, 0, entry_ns, exec_ns);
 
-    // Ctrl-C goes to the program (same process group): the tracer keeps tracing until it ends.
-    sys::set_flag_handler(Signal::SIGINT, on_interrupt);
-    sys::set_flag_handler(Signal::SIGALRM, on_alarm);
-    sys::set_interval_timer(50);
-    // The seized child reports a PTRACE_EVENT_STOP first; the loop resumes it from there.
-    let result = tr.run();
-    sys::set_interval_timer(0);
-    sys::set_default_handler(Signal::SIGINT);
-    let result = result?;
+    // Ctrl-C also reaches the program (same process group); SIGTERM/SIGHUP sent to the tracer
+    // alone detach, and the program keeps running. The seized child reports a
+    // PTRACE_EVENT_STOP first; the loop resumes it from there.
+    let result = tr.run()?;
     // The Child handle is not waited on: its status was consumed by our waitpid calls.
     drop(child);
-
-    let exit_code = match result.root_status {
-        Some(RootEnd::Exited(c)) => c,
-        Some(RootEnd::Killed(s)) => 128 + s,
-        None => 0,
-    };
-    let info = RunInfo {
-        program: resolved.to_string_lossy().into_owned(),
-        args: argv
-            .iter()
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect(),
-        pid,
-        clock,
-    };
-    let complete = result.complete;
-    let (events, trace) = finish_trace(opts, info, result, json)?;
-    Ok(Outcome {
-        exit_code,
-        events,
-        complete,
-        trace,
-    })
+    Ok(outcome(result, opts.keep_events.then_some(meta)))
 }
 
-/// Attaches to running processes (every thread of each), traces them until they end or the
-/// tracer gets SIGINT/SIGTERM, then detaches, leaving them running.
-pub fn attach(opts: &Options, pids: &[i32]) -> Result<Outcome, Error> {
-    let clock = clock_info();
-    let text = text_sink(opts)?;
-    let json = json_file(opts)?;
-    let collect_json = json.is_some() || opts.keep_events;
-    tracer::INTERRUPTED.store(false, Ordering::Relaxed);
-    sys::set_flag_handler(Signal::SIGINT, on_interrupt);
-    sys::set_flag_handler(Signal::SIGTERM, on_interrupt);
-    let mut tr = Tracer::new(opts, Mode::Attached, false, text, collect_json);
-    let options = tracer::ptrace_options(opts, Mode::Attached, false);
+/// Seizes every thread of `pids` and registers them with `tr`. On failure, lets go of the ones
+/// already seized.
+fn seize_all(
+    tr: &mut Tracer,
+    pids: &[i32],
+    options: nix::sys::ptrace::Options,
+) -> Result<(), Error> {
     let mut seized = Vec::new();
     for &pid in pids {
         let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| Error::Attach {
             pid,
             reason: format!("{} (is the process id right?)", strip_os_error(&e)),
+            missing: true,
         })?;
+        let mut threads = 0;
         for task in tasks.flatten() {
             let Some(tid) = task
                 .file_name()
@@ -425,8 +350,9 @@ pub fn attach(opts: &Options, pids: &[i32]) -> Result<Outcome, Error> {
             match sys::seize(tid, options) {
                 Ok(()) => {
                     let _ = sys::interrupt(tid);
-                    tr.add_tracee(tid, pid, Phase0::Starting);
+                    tr.add_tracee(tid, pid);
                     seized.push(tid);
+                    threads += 1;
                 }
                 // A thread that exited between listing and seizing.
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) && tid != pid => {}
@@ -436,38 +362,62 @@ pub fn attach(opts: &Options, pids: &[i32]) -> Result<Outcome, Error> {
                     }
                     return Err(Error::Attach {
                         pid,
+                        missing: e.raw_os_error() == Some(libc::ESRCH),
                         reason: attach_advice(&e),
                     });
                 }
             }
         }
+        if tr.quiet() == 0 {
+            if threads > 1 {
+                eprintln!("ruchytrace: Process {pid} attached with {threads} threads");
+            } else {
+                eprintln!("ruchytrace: Process {pid} attached");
+            }
+        }
     }
-    sys::set_flag_handler(Signal::SIGALRM, on_alarm);
-    sys::set_interval_timer(50);
+    Ok(())
+}
+
+/// Attaches to running processes (every thread of each), traces them until they end or the
+/// tracer gets SIGINT/SIGTERM/SIGHUP, then detaches, leaving them running.
+pub fn attach(opts: &Options, pids: &[i32]) -> Result<Outcome, Error> {
+    check_options(opts)?;
+    for &pid in pids {
+        if pid <= 0 || std::fs::metadata(format!("/proc/{pid}")).is_err() {
+            return Err(Error::Attach {
+                pid,
+                reason: "No such process".into(),
+                missing: true,
+            });
+        }
+    }
+    let clock = clock_info();
+    let (text, json, _) = open_outputs(opts, pids.len() > 1)?;
+    let meta = metadata(
+        opts,
+        RunInfo {
+            program: String::new(),
+            args: Vec::new(),
+            pid: pids[0],
+            clock,
+        },
+    );
+    install_handlers();
+    let mut tr = Tracer::new(opts, Mode::Attached, false, sinks(opts, text, json, &meta)?);
+    let options = tracer::ptrace_options(opts, Mode::Attached, false);
+    if let Err(e) = seize_all(&mut tr, pids, options) {
+        uninstall_handlers();
+        return Err(e);
+    }
     let result = tr.run();
-    sys::set_interval_timer(0);
-    sys::set_default_handler(Signal::SIGINT);
-    sys::set_default_handler(Signal::SIGTERM);
-    let result = result?;
-    let exit_code = match result.root_status {
-        Some(RootEnd::Exited(c)) => c,
-        Some(RootEnd::Killed(s)) => 128 + s,
-        None => 0,
-    };
-    let info = RunInfo {
-        program: String::new(),
-        args: Vec::new(),
-        pid: pids[0],
-        clock,
-    };
-    let complete = result.complete;
-    let (events, trace) = finish_trace(opts, info, result, json)?;
-    Ok(Outcome {
-        exit_code,
-        events,
-        complete,
-        trace,
-    })
+    uninstall_handlers();
+    let mut out = outcome(result?, opts.keep_events.then_some(meta));
+    if out.interrupted.is_some() {
+        // Detached as asked: the processes keep running; that is a clean end.
+        out.complete = true;
+    }
+    Ok(out)
 }
 
 fn attach_advice(e: &io::Error) -> String {

@@ -51,7 +51,10 @@ pub struct SyscallSet {
 }
 
 impl SyscallSet {
-    /// Parses `NAME,NAME,%class,...`, optionally prefixed by `!`.
+    /// Parses strace's set syntax: `NAME,NAME,%class,/REGEX,?NAME,...`, optionally prefixed by
+    /// `!` (everything except). `/REGEX` selects every syscall whose name the regular expression
+    /// matches (unanchored, as strace); a `?` before an item makes it optional (no error when it
+    /// matches nothing on this architecture).
     pub fn parse(expr: &str) -> Result<Self, Error> {
         let (negated, list) = match expr.strip_prefix('!') {
             Some(rest) => (true, rest),
@@ -59,27 +62,46 @@ impl SyscallSet {
         };
         let mut numbers = Vec::new();
         for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (optional, item) = match item.strip_prefix('?') {
+                Some(rest) => (true, rest),
+                None => (false, item),
+            };
+            let before = numbers.len();
             if item == "all" {
                 numbers.extend(table::all().iter().map(|(nr, _)| *nr));
-            } else if item.starts_with('%') {
-                let classes = table::parse_class(item)
-                    .ok_or_else(|| Error::Filter(format!("unknown syscall class '{item}'")))?;
+            } else if item == "none" {
+                // strace accepts `none`: nothing selected.
+            } else if let Some(re) = item.strip_prefix('/') {
+                let re = regex::Regex::new(re).map_err(|e| {
+                    Error::Filter(format!("invalid regular expression '{re}': {e}"))
+                })?;
                 numbers.extend(
                     table::all()
                         .iter()
-                        .filter(|(_, name)| table::classes(name).0 & classes.0 != 0)
+                        .filter(|(_, name)| re.is_match(name))
                         .map(|(nr, _)| *nr),
                 );
+            } else if item.starts_with('%') {
+                match table::parse_class(item) {
+                    Some(classes) => numbers.extend(
+                        table::all()
+                            .iter()
+                            .filter(|(_, name)| table::classes(name).0 & classes.0 != 0)
+                            .map(|(nr, _)| *nr),
+                    ),
+                    None if optional => {}
+                    None => return Err(Error::Filter(format!("invalid system call '{item}'"))),
+                }
             } else if let Some(nr) = table::number(item) {
                 numbers.push(nr);
-            } else {
-                return Err(Error::Filter(format!("unknown syscall '{item}'")));
+            } else if !optional {
+                return Err(Error::Filter(format!("invalid system call '{item}'")));
             }
-        }
-        if numbers.is_empty() && !negated {
-            return Err(Error::Filter(format!(
-                "'-e trace={expr}' selects no system call"
-            )));
+            if numbers.len() == before && item.starts_with('/') && !optional {
+                return Err(Error::Filter(format!(
+                    "'{item}' matches no system call (prefix it with ? to allow that)"
+                )));
+            }
         }
         numbers.sort_unstable();
         numbers.dedup();
@@ -94,6 +116,68 @@ impl SyscallSet {
     pub fn contains(&self, nr: u64) -> bool {
         self.numbers.binary_search(&nr).is_ok() != self.negated
     }
+}
+
+/// The set of signals selected by `-e signal=...` (whose `--- SIG... ---` lines are shown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalSet {
+    /// Bit `n - 1` set for signal `n` (1 to 64).
+    bits: u64,
+}
+
+impl SignalSet {
+    /// Parses `SIGINT,TERM,9,all,none`, optionally prefixed by `!`.
+    pub fn parse(expr: &str) -> Result<Self, Error> {
+        let (negated, list) = match expr.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, expr),
+        };
+        let mut bits = 0u64;
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            bits |= match item {
+                "all" => u64::MAX,
+                "none" => 0,
+                _ => {
+                    let n = signal_number(item)
+                        .ok_or_else(|| Error::Filter(format!("invalid signal '{item}'")))?;
+                    1u64 << (n - 1)
+                }
+            };
+        }
+        Ok(SignalSet {
+            bits: if negated { !bits } else { bits },
+        })
+    }
+
+    /// Whether signal `signo` is selected.
+    pub fn contains(&self, signo: i32) -> bool {
+        (1..=64).contains(&signo) && self.bits & (1u64 << (signo - 1)) != 0
+    }
+}
+
+/// A signal by number, name (`SIGINT`) or short name (`INT`, `RTMIN`, `RT_3`).
+fn signal_number(s: &str) -> Option<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return (1..=64).contains(&n).then_some(n);
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    (1..=64).find(|&n| {
+        let full = super::decode::signal_name(n);
+        full.strip_prefix("SIG") == Some(name)
+    })
+}
+
+/// `-X`: how named constants (flags, enumerations) are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum XlatStyle {
+    /// `raw`: numbers only.
+    Raw,
+    /// `abbrev` (default): names only.
+    #[default]
+    Abbrev,
+    /// `verbose`: the number with the names in a comment.
+    Verbose,
 }
 
 /// Everything `ruchytrace syscalls` can be asked to do.
@@ -115,17 +199,45 @@ pub struct Options {
     pub time: TimeFormat,
     /// `-c`: print a summary table instead of the trace.
     pub summary: bool,
+    /// `-C`: print the summary table after the trace (implies `summary`).
+    pub summary_with_trace: bool,
+    /// `-ff` with `-o NAME`: one text file per thread, `NAME.TID`.
+    pub output_separately: bool,
+    /// `-r`: prefix lines with the time since the previous line.
+    pub relative_time: bool,
     /// `-s N`: maximum string length shown.
     pub strsize: usize,
     /// `-y`: show the paths behind file descriptors.
     pub show_fd_paths: bool,
-    /// Run the tracer and the tracee on the same CPU (much cheaper wake-ups on most machines).
+    /// `-yy`: also show socket endpoints (`TCP:[127.0.0.1:80->127.0.0.1:5000]`).
+    pub show_sockets: bool,
+    /// `-x` (1): strings with non-printable bytes in hex; `-xx` (2): every string in hex.
+    pub strings_hex: u8,
+    /// `-X`: how named constants are printed.
+    pub xlat: XlatStyle,
+    /// `-v`: unabbreviated structures and environments.
+    pub verbose: bool,
+    /// `-P PATH`: only syscalls that touch one of these paths (empty: no restriction).
+    pub paths: Vec<PathBuf>,
+    /// `-q` (1): no attach/detach messages; `-qq` (2): no exit lines either.
+    pub quiet: u8,
+    /// `-e signal=...`; `None` shows every signal.
+    pub signals: Option<SignalSet>,
+    /// Run the tracer and the tracee on the same CPU (much cheaper wake-ups on most machines),
+    /// by pinning the program too: it then sees a one-CPU affinity mask.
     pub pin_cpu: bool,
+    /// Move the tracer's own thread to the CPU the (single) traced thread last ran on, so stops
+    /// and resumes do not cross CPUs; the program's affinity is left alone.
+    pub follow_cpu: bool,
+    /// `-D`: run the tracer as a detached grandchild; the program keeps this process's pid.
+    pub daemonize: bool,
     /// Use a seccomp-bpf filter in the spawned child when `trace` is set.
     pub seccomp: bool,
     /// Keep the events in memory and return them in [`super::Outcome::trace`] (for library
     /// callers such as `ruchytrace run --syscalls`).
     pub keep_events: bool,
+    /// `-k`: unwind and record the user stack of every kept call, at most this many frames.
+    pub stack_depth: Option<usize>,
 }
 
 impl Default for Options {
@@ -139,17 +251,30 @@ impl Default for Options {
             show_durations: false,
             time: TimeFormat::None,
             summary: false,
+            summary_with_trace: false,
+            output_separately: false,
+            relative_time: false,
             strsize: 32,
             show_fd_paths: false,
+            show_sockets: false,
+            strings_hex: 0,
+            xlat: XlatStyle::Abbrev,
+            verbose: false,
+            paths: Vec::new(),
+            quiet: 0,
+            signals: None,
             pin_cpu: false,
+            follow_cpu: true,
+            daemonize: false,
             seccomp: true,
             keep_events: false,
+            stack_depth: None,
         }
     }
 }
 
 impl Options {
-    /// Applies one `-e` expression (`trace=...`, `status=...`).
+    /// Applies one `-e` expression (`trace=...`, `signal=...`, `status=...`).
     pub fn apply_expr(&mut self, expr: &str) -> Result<(), Error> {
         let (key, value) = match expr.split_once('=') {
             Some(kv) => kv,
@@ -157,6 +282,7 @@ impl Options {
         };
         match key {
             "trace" | "t" => self.trace = Some(SyscallSet::parse(value)?),
+            "signal" | "signals" | "s" => self.signals = Some(SignalSet::parse(value)?),
             "status" => {
                 self.status = match value {
                     "failed" => StatusFilter::Failed,
@@ -172,6 +298,16 @@ impl Options {
             other => return Err(Error::Filter(format!("unsupported -e qualifier '{other}'"))),
         }
         Ok(())
+    }
+
+    /// Whether the trace lines are printed (not with `-c` alone).
+    pub fn prints_trace(&self) -> bool {
+        !self.summary || self.summary_with_trace
+    }
+
+    /// Whether a `--- SIG... ---` line for `signo` is shown.
+    pub fn signal_shown(&self, signo: i32) -> bool {
+        self.signals.is_none_or(|s| s.contains(signo))
     }
 
     /// Whether a call with syscall number `nr` is shown at all.
@@ -208,8 +344,37 @@ mod tests {
     }
 
     #[test]
+    fn regex_and_optional_names() {
+        let s = SyscallSet::parse("/^getp,?nosuchcall,close").unwrap();
+        let names: Vec<&str> = s.numbers.iter().filter_map(|&n| table::name(n)).collect();
+        assert!(
+            names.contains(&"getpid") && names.contains(&"getppid"),
+            "{names:?}"
+        );
+        assert!(names.contains(&"close"));
+        assert!(!names.contains(&"getuid"));
+        assert!(names.iter().all(|n| n.starts_with("getp") || *n == "close"));
+    }
+
+    #[test]
+    fn signal_sets() {
+        let s = SignalSet::parse("SIGINT,TERM,9").unwrap();
+        assert!(s.contains(2) && s.contains(15) && s.contains(9));
+        assert!(!s.contains(17));
+        let n = SignalSet::parse("!SIGCHLD").unwrap();
+        assert!(!n.contains(17) && n.contains(2));
+        assert!(SignalSet::parse("none").unwrap() == SignalSet { bits: 0 });
+        assert!(SignalSet::parse("SIGNOPE").is_err());
+        let rt = SignalSet::parse("RTMIN").unwrap();
+        assert!(rt.contains(32) && !rt.contains(34));
+    }
+
+    #[test]
     fn bad_expressions_are_errors() {
         assert!(SyscallSet::parse("nosuchcall").is_err());
+        assert!(SyscallSet::parse("?nosuchcall").unwrap().numbers.is_empty());
+        assert!(SyscallSet::parse("/^nosuch").is_err());
+        assert!(SyscallSet::parse("/(").is_err());
         assert!(SyscallSet::parse("%nosuchclass").is_err());
         let mut o = Options::default();
         assert!(o.apply_expr("status=sometimes").is_err());

@@ -1,8 +1,12 @@
-//! The two human-facing sinks: strace-style text lines ([`TextPrinter`]) and the `-c` table
-//! ([`Summary`]). The JSON document is assembled by the tracer from [`super::event`] types.
+//! The two human-facing sinks: strace-style text lines ([`TextPrinter`], one per `-ff` file in
+//! [`TextOut`]) and the `-c` table ([`Summary`]). The `sys.json` stream is written by
+//! [`super::event::JsonWriter`].
 
 use std::collections::{HashMap, HashSet};
-use std::io::{self, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 
 use ruchytrace_runtime::model::ClockInfo;
 
@@ -11,58 +15,94 @@ use super::options::TimeFormat;
 /// Column at which strace aligns ` = result`.
 const RESULT_COLUMN: usize = 40;
 
+/// How lines name the thread they belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PidStyle {
+    /// strace on a terminal: `[pid  N] ` while more than one tracee is alive, nothing otherwise.
+    Bracketed,
+    /// strace's `-f -o FILE`: every line starts with the bare pid, `%-5d `.
+    Bare,
+    /// `-ff`: one file per thread, no prefix.
+    None,
+}
+
+/// What a [`TextPrinter`] puts before each line.
+#[derive(Debug, Clone)]
+pub struct LineFormat {
+    /// `-t`/`-tt`/`-ttt`.
+    pub time: TimeFormat,
+    /// `-r`: seconds since the previous line.
+    pub relative: bool,
+    /// `-T`: `<secs>` after each call.
+    pub durations: bool,
+    /// The thread prefix.
+    pub pids: PidStyle,
+    /// The clock pair that turns monotonic stamps into wall-clock times.
+    pub clock: ClockInfo,
+}
+
 /// Writes strace-style lines, including `<unfinished ...>` / `<... NAME resumed>` pairs when
 /// another thread's line comes between a call's entry and its exit.
 pub struct TextPrinter {
     out: Box<dyn Write>,
-    time: TimeFormat,
-    durations: bool,
-    clock: ClockInfo,
+    format: LineFormat,
     /// The thread whose call entry has been seen but not printed yet, with its text so far.
     open: Option<(i32, String)>,
     /// Threads whose entry was printed as `<unfinished ...>`.
     unfinished: HashSet<i32>,
-    /// The initial process: its lines carry no `[pid N]` prefix.
-    root: i32,
+    /// More than one tracee alive: `[pid N]` prefixes in [`PidStyle::Bracketed`].
+    multi: bool,
+    /// Timestamp of the previous line, for `-r`.
+    last_ts: Option<u64>,
     /// Whether anything was written since the last flush.
     dirty: bool,
 }
 
 impl TextPrinter {
     /// A printer writing to `out`.
-    pub fn new(out: Box<dyn Write>, time: TimeFormat, durations: bool, clock: ClockInfo) -> Self {
+    pub fn new(out: Box<dyn Write>, format: LineFormat) -> Self {
         TextPrinter {
             out,
-            time,
-            durations,
-            clock,
+            format,
             open: None,
             unfinished: HashSet::new(),
-            root: 0,
+            multi: false,
+            last_ts: None,
             dirty: false,
         }
     }
 
-    /// Sets the tid whose lines are printed without a `[pid N]` prefix.
-    pub fn set_root(&mut self, tid: i32) {
-        self.root = tid;
+    /// Tells whether several tracees are alive (strace's `[pid N]` rule).
+    pub fn set_multi(&mut self, multi: bool) {
+        self.multi = multi;
     }
 
-    fn prefix(&self, tid: i32, ts: u64) -> String {
+    fn prefix(&mut self, tid: i32, ts: u64) -> String {
         let mut s = String::new();
-        if tid != self.root {
-            s.push_str(&format!("[pid {tid:>5}] "));
+        match self.format.pids {
+            PidStyle::Bare => s.push_str(&format!("{tid:<5} ")),
+            PidStyle::Bracketed if self.multi => s.push_str(&format!("[pid {tid:>5}] ")),
+            _ => {}
         }
-        let real = self.clock.to_realtime_ns(ts);
+        if self.format.relative {
+            let d = ts.saturating_sub(self.last_ts.unwrap_or(ts));
+            self.last_ts = Some(ts);
+            s.push_str(&format!(
+                "{:>6}.{:06} ",
+                d / 1_000_000_000,
+                d % 1_000_000_000 / 1000
+            ));
+        }
+        let real = self.format.clock.to_realtime_ns(ts);
         let secs = real.div_euclid(1_000_000_000) as i64;
         let micros = (real.rem_euclid(1_000_000_000) / 1000) as i64;
-        match self.time {
+        match self.format.time {
             TimeFormat::None => {}
             TimeFormat::Epoch => s.push_str(&format!("{secs}.{micros:06} ")),
             TimeFormat::Seconds | TimeFormat::Micros => {
                 let (h, m, sec) = local_hms(secs);
                 s.push_str(&format!("{h:02}:{m:02}:{sec:02}"));
-                if self.time == TimeFormat::Micros {
+                if self.format.time == TimeFormat::Micros {
                     s.push_str(&format!(".{micros:06}"));
                 }
                 s.push(' ');
@@ -123,7 +163,7 @@ impl TextPrinter {
         }
         line.push_str(" = ");
         line.push_str(ret_text);
-        if self.durations {
+        if self.format.durations {
             if let Some(d) = duration_ns {
                 line.push_str(&format!(
                     " <{}.{:06}>",
@@ -148,7 +188,8 @@ impl TextPrinter {
     /// A complete line of its own: `--- SIGCHLD {...} ---`, `+++ exited with 0 +++`.
     pub fn line(&mut self, tid: i32, ts: u64, text: &str) -> io::Result<()> {
         self.close_open()?;
-        writeln!(self.out, "{}{text}", self.prefix(tid, ts))?;
+        let prefix = self.prefix(tid, ts);
+        writeln!(self.out, "{prefix}{text}")?;
         self.dirty = true;
         Ok(())
     }
@@ -175,6 +216,103 @@ impl TextPrinter {
         self.close_open()?;
         self.dirty = true;
         self.flush()
+    }
+}
+
+/// Creates a trace file readable by its owner only (traces hold argument values), truncating an
+/// existing one.
+pub fn create_private(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// The text sink: one printer, or with `-ff` one file per thread (`NAME.TID`), opened at the
+/// thread's first line and closed when it ends, so open files stay bounded by live threads.
+pub enum TextOut {
+    /// stderr or `-o FILE`.
+    One(TextPrinter),
+    /// `-ff -o NAME`.
+    PerThread {
+        /// `NAME`.
+        base: PathBuf,
+        /// The line format of every file.
+        format: LineFormat,
+        /// Open files by thread.
+        files: HashMap<i32, TextPrinter>,
+    },
+}
+
+impl TextOut {
+    /// The printer of `tid`, opening `NAME.TID` on first use.
+    pub fn printer(&mut self, tid: i32) -> io::Result<&mut TextPrinter> {
+        match self {
+            TextOut::One(p) => Ok(p),
+            TextOut::PerThread {
+                base,
+                format,
+                files,
+            } => match files.entry(tid) {
+                std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let mut name = base.clone().into_os_string();
+                    name.push(format!(".{tid}"));
+                    let f = create_private(Path::new(&name))?;
+                    Ok(e.insert(TextPrinter::new(
+                        Box::new(BufWriter::with_capacity(16 * 1024, f)),
+                        format.clone(),
+                    )))
+                }
+            },
+        }
+    }
+
+    /// Tells the shared printer whether several tracees are alive.
+    pub fn set_multi(&mut self, multi: bool) {
+        if let TextOut::One(p) = self {
+            p.set_multi(multi);
+        }
+    }
+
+    /// A thread ended: its `-ff` file is finished and closed.
+    pub fn close_thread(&mut self, tid: i32) -> io::Result<()> {
+        if let TextOut::PerThread { files, .. } = self {
+            if let Some(mut p) = files.remove(&tid) {
+                p.finish()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the `-c` table: to the one output, or to stderr with `-ff`.
+    pub fn raw(&mut self, text: &str) -> io::Result<()> {
+        match self {
+            TextOut::One(p) => p.raw(text),
+            TextOut::PerThread { .. } => io::stderr().write_all(text.as_bytes()),
+        }
+    }
+
+    /// Flushes every open output.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match self {
+            TextOut::One(p) => p.flush(),
+            TextOut::PerThread { files, .. } => files.values_mut().try_for_each(|p| p.flush()),
+        }
+    }
+
+    /// Ends every output (pending entries printed as unfinished) and flushes.
+    pub fn finish(&mut self) -> io::Result<()> {
+        match self {
+            TextOut::One(p) => p.finish(),
+            TextOut::PerThread { files, .. } => {
+                files.values_mut().try_for_each(|p| p.finish())?;
+                files.clear();
+                Ok(())
+            }
+        }
     }
 }
 
@@ -271,6 +409,10 @@ mod tests {
     }
 
     fn printer(durations: bool) -> (TextPrinter, Shared) {
+        printer_with(durations, PidStyle::Bracketed, false)
+    }
+
+    fn printer_with(durations: bool, pids: PidStyle, relative: bool) -> (TextPrinter, Shared) {
         let buf = Shared::default();
         let clock = ClockInfo {
             domain: "CLOCK_MONOTONIC".into(),
@@ -279,8 +421,14 @@ mod tests {
             monotonic_ns: 0,
             tsc_hz: None,
         };
-        let mut p = TextPrinter::new(Box::new(buf.clone()), TimeFormat::None, durations, clock);
-        p.set_root(10);
+        let format = LineFormat {
+            time: TimeFormat::None,
+            relative,
+            durations,
+            pids,
+            clock,
+        };
+        let p = TextPrinter::new(Box::new(buf.clone()), format);
         (p, buf)
     }
 
@@ -304,6 +452,7 @@ mod tests {
     #[test]
     fn interleaved_threads_print_unfinished_and_resumed() {
         let (mut p, buf) = printer(false);
+        p.set_multi(true);
         p.entry(10, 0, "read", "3, ").unwrap();
         p.entry(11, 1, "getpid", "").unwrap();
         p.exit(11, 2, "getpid", "", &[], "11", None).unwrap();
@@ -312,9 +461,26 @@ mod tests {
         p.finish().unwrap();
         let t = text(&buf);
         let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[0], "read(3,  <unfinished ...>");
+        assert_eq!(lines[0], "[pid    10] read(3,  <unfinished ...>");
         assert!(lines[1].starts_with("[pid    11] getpid()") && lines[1].ends_with(" = 11"));
-        assert!(lines[2].starts_with("<... read resumed>\"ab\", 2)") && lines[2].ends_with(" = 2"));
+        assert!(
+            lines[2].starts_with("[pid    10] <... read resumed>\"ab\", 2)")
+                && lines[2].ends_with(" = 2")
+        );
+    }
+
+    #[test]
+    fn bare_pids_for_files_and_relative_times() {
+        let (mut p, buf) = printer_with(false, PidStyle::Bare, true);
+        p.line(42, 1_000, "--- SIGINT {si_signo=SIGINT} ---")
+            .unwrap();
+        p.line(123456, 2_501_000, "+++ exited with 0 +++").unwrap();
+        p.finish().unwrap();
+        assert_eq!(
+            text(&buf),
+            "42         0.000000 --- SIGINT {si_signo=SIGINT} ---\n\
+             123456      0.002500 +++ exited with 0 +++\n"
+        );
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub enum SyscallInfo {
         nr: u64,
         /// The six argument registers.
         args: [u64; 6],
+        /// The stack pointer (rt_sigreturn finds its frame there).
+        sp: u64,
     },
     /// Syscall-exit stop with the raw return value (`-errno` on failure).
     Exit {
@@ -60,10 +62,12 @@ pub fn get_syscall_info(tid: i32) -> io::Result<SyscallInfo> {
             OP_ENTRY => SyscallInfo::Entry {
                 nr: info.u.entry.nr,
                 args: info.u.entry.args,
+                sp: info.stack_pointer,
             },
             OP_SECCOMP => SyscallInfo::Entry {
                 nr: info.u.seccomp.nr,
                 args: info.u.seccomp.args,
+                sp: info.stack_pointer,
             },
             OP_EXIT => SyscallInfo::Exit {
                 rval: info.u.exit.sval,
@@ -228,6 +232,88 @@ pub fn realtime_ns() -> u64 {
     ruchytrace_runtime::clock::realtime_ns()
 }
 
+/// The protocol name the kernel gives socket `fd` of `tid` (`TCP`, `UDPv6`, `UNIX`...), from
+/// the `system.sockprotoname` attribute of the socket inode (what strace shows under `-yy`
+/// for a socket it cannot describe further).
+pub fn socket_protocol(tid: i32, fd: i64) -> Option<String> {
+    let path = std::ffi::CString::new(format!("/proc/{tid}/fd/{fd}")).ok()?;
+    let mut buf = [0u8; 64];
+    // SAFETY: both names are NUL-terminated C strings alive for the call; the kernel writes at
+    // most `buf.len()` bytes into `buf`.
+    let n = unsafe {
+        libc::getxattr(
+            path.as_ptr(),
+            c"system.sockprotoname".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n <= 0 {
+        return None;
+    }
+    let name = &buf[..n as usize];
+    let name = name.split(|&b| b == 0).next().unwrap_or(name);
+    Some(String::from_utf8_lossy(name).into_owned())
+}
+
+/// The local address of socket `fd` of process `pid` (`getsockname` on a duplicate obtained with
+/// `pidfd_getfd`, which ptrace-level access allows); `None` when unavailable.
+pub fn socket_local_addr(pid: i32, fd: i64) -> Option<std::net::SocketAddr> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: pidfd_open takes a pid and flags; a returned descriptor is ours to own.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if pidfd < 0 {
+        return None;
+    }
+    // SAFETY: `pidfd` was just returned to us and is closed once, by this OwnedFd.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
+    // SAFETY: pidfd_getfd takes our pidfd, the target's fd number and flags; a returned
+    // descriptor is ours to own.
+    let dup = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_getfd,
+            std::os::fd::AsRawFd::as_raw_fd(&pidfd),
+            fd as i32,
+            0,
+        )
+    };
+    if dup < 0 {
+        return None;
+    }
+    // SAFETY: as above, a fresh descriptor owned once.
+    let dup = unsafe { OwnedFd::from_raw_fd(dup as i32) };
+    // A sockaddr_storage-sized, suitably aligned buffer of plain integers.
+    let mut ss = [0u64; 16];
+    let mut len = std::mem::size_of_val(&ss) as libc::socklen_t;
+    // SAFETY: `ss` (128 bytes, 8-aligned like sockaddr_storage) and `len` are live locals; the
+    // kernel writes at most `len` bytes into `ss`.
+    let r = unsafe {
+        libc::getsockname(
+            std::os::fd::AsRawFd::as_raw_fd(&dup),
+            ss.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return None;
+    }
+    let bytes: &[u8] = bytemuck::cast_slice(&ss);
+    let family = u16::from_ne_bytes([bytes[0], bytes[1]]);
+    match family as i32 {
+        libc::AF_INET => {
+            let port = u16::from_be_bytes([bytes[2], bytes[3]]);
+            let ip = std::net::Ipv4Addr::new(bytes[4], bytes[5], bytes[6], bytes[7]);
+            Some((ip, port).into())
+        }
+        libc::AF_INET6 => {
+            let port = u16::from_be_bytes([bytes[2], bytes[3]]);
+            let ip: [u8; 16] = bytes[8..24].try_into().ok()?;
+            Some((std::net::Ipv6Addr::from(ip), port).into())
+        }
+        _ => None,
+    }
+}
+
 /// A classic-BPF seccomp program, built in the parent so the forked child does not allocate.
 pub struct SeccompProgram {
     filter: Vec<libc::sock_filter>,
@@ -338,6 +424,16 @@ pub fn pin_thread_to_cpu(cpu: usize) -> io::Result<()> {
     set.set(cpu)?;
     // pid 0 is the calling thread for sched_setaffinity(2).
     nix::sched::sched_setaffinity(Pid::from_raw(0), &set).map_err(io::Error::from)
+}
+
+/// Lets the calling thread run on the CPUs in `cpus` again.
+pub fn set_thread_cpus(cpus: &nix::sched::CpuSet) -> io::Result<()> {
+    nix::sched::sched_setaffinity(Pid::from_raw(0), cpus).map_err(io::Error::from)
+}
+
+/// The calling thread's CPU affinity.
+pub fn thread_cpus() -> io::Result<nix::sched::CpuSet> {
+    nix::sched::sched_getaffinity(Pid::from_raw(0)).map_err(io::Error::from)
 }
 
 /// The CPU the calling thread runs on.

@@ -46,6 +46,8 @@ pub enum TextPlan {
 
 /// The facts of the checking pass.
 pub struct StreamPlan {
+    /// `--show-startup`: the loader's calls are listed, not summarized.
+    show_startup: bool,
     inputs: Vec<Input>,
     /// Each thread's system calls (input index, event index), in time order.
     sys: HashMap<Key, Vec<(usize, usize)>>,
@@ -122,6 +124,9 @@ fn sys_node(ev: &SysEvent) -> Node {
                 raw_args: Vec::new(),
                 ret: s.ret,
                 errno: s.errno.clone(),
+                caller: s.stack.as_deref().and_then(super::caller::own_caller),
+                by_tracer: s.stack.as_deref().is_some_and(super::caller::by_tracer),
+                startup: s.stack.as_deref().is_some_and(super::startup::is_startup),
             }),
         },
         SysEvent::Signal(s) => point("signal", format!("--- {} {} ---", s.signal, s.info)),
@@ -198,6 +203,8 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
         });
     }
     let mut check = Replay {
+        show_tracer: true,
+        startup: None,
         inputs: &inputs,
         sys: &sys,
         shown: None,
@@ -240,6 +247,7 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
     let end_ns = facts.end;
     drop(check);
     Ok(TextPlan::Stream(Box::new(StreamPlan {
+        show_startup: opts.show_startup,
         inputs,
         sys,
         threads,
@@ -285,6 +293,8 @@ impl StreamPlan {
             }
             writeln!(out, " ==")?;
             let mut replay = Replay {
+                show_tracer,
+                startup: (!self.show_startup).then(super::startup::Run::default),
                 inputs: &self.inputs,
                 sys: &self.sys,
                 shown: Some(t.key),

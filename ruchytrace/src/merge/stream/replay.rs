@@ -39,6 +39,10 @@ pub(super) struct Thread {
 
 /// What one replay pass does with the lines of a thread.
 pub(super) struct Replay<'a> {
+    /// Show the runtime's own system calls on user threads.
+    pub(super) show_tracer: bool,
+    /// The start-up run of the written thread (`None`: not collapsed).
+    pub(super) startup: Option<super::super::startup::Run>,
     pub(super) inputs: &'a [Input],
     pub(super) sys: &'a HashMap<Key, Vec<(usize, usize)>>,
     /// The thread whose lines are written (`None` in the checking pass).
@@ -66,9 +70,28 @@ impl Replay<'_> {
         close: bool,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        if self.shown != Some(key) {
+        if self.shown != Some(key) || (!self.show_tracer && super::super::caller::hidden(node)) {
             return Ok(());
         }
+        if let Some(run) = &mut self.startup {
+            let (swallow, summary) = run.feed(node, depth, close);
+            if let Some(s) = summary {
+                self.write_line(&s, 1, false, out)?;
+            }
+            if swallow {
+                return Ok(());
+            }
+        }
+        self.write_line(node, depth, close, out)
+    }
+
+    fn write_line(
+        &mut self,
+        node: &Node,
+        depth: usize,
+        close: bool,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
         let ctx = LineCtx {
             origin_ns: self.ctx_origin,
             end_ns: self.ctx_end,
@@ -400,6 +423,13 @@ impl Replay<'_> {
     ) -> Result<io::Result<()>, NeedsTree> {
         if let Err(e) = self.flush_sys(key, None, out)? {
             return Ok(Err(e));
+        }
+        if let Some(s) = self.startup.as_mut().and_then(|r| r.end()) {
+            if self.shown == Some(key) {
+                if let Err(e) = self.write_line(&s, 1, false, out) {
+                    return Ok(Err(e));
+                }
+            }
         }
         let frames: Vec<Frame> = std::mem::take(&mut self.threads.entry(key).or_default().stack);
         for (i, f) in frames.into_iter().enumerate().rev() {

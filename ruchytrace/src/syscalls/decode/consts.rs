@@ -109,6 +109,7 @@ pub(crate) static FACCESSAT_FLAGS: &[(u64, &str)] = &[
 
 /// statx(2) field mask.
 pub(crate) static STATX_MASK: &[(u64, &str)] = &[
+    (0xfff, "STATX_ALL"),
     (0x7ff, "STATX_BASIC_STATS"),
     (0x1, "STATX_TYPE"),
     (0x2, "STATX_MODE"),

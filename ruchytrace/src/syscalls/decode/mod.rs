@@ -20,10 +20,11 @@
 mod consts;
 mod names;
 mod render;
+pub mod sockets;
 mod spec;
 
-pub use names::{errno_desc, errno_name, signal_name};
-pub use render::escape_bytes;
+pub use names::{errno_desc, errno_name, set_xlat_style, signal_name};
+pub use render::{escape_bytes, quote};
 
 use crate::syscalls::table;
 use spec::Arg;
@@ -37,6 +38,12 @@ pub trait TraceeMemory {
     /// `/proc/PID/fd/FD` link target, for `-y`. Called with `-100` (`AT_FDCWD`) for the working directory
     /// (`/proc/PID/cwd`), which strace shows as `AT_FDCWD</home/me>`.
     fn fd_path(&self, fd: i64) -> Option<String>;
+    /// For `-yy`: the endpoints of socket `inode` (open as `fd`) as strace prints them
+    /// (`TCP:[1.2.3.4:5->...]`, `TCP:[INODE]` when it has no address yet), see [`sockets`].
+    /// The default knows none.
+    fn socket_endpoint(&self, _fd: i64, _inode: u64) -> Option<String> {
+        None
+    }
 }
 
 /// Rendering options shared by every decoder.
@@ -46,6 +53,12 @@ pub struct DecodeOptions {
     pub strsize: usize,
     /// `-y`: print the path behind each file descriptor (`3</etc/passwd>`).
     pub show_fd_paths: bool,
+    /// `-yy`: print socket endpoints instead of `socket:[INODE]` (`3<TCP:[1.2.3.4:80->...]>`).
+    pub show_sockets: bool,
+    /// `-x` (1): strings holding non-printable bytes in `\x` hex; `-xx` (2): every string.
+    pub strings_hex: u8,
+    /// `-v`: print environments and structures in full.
+    pub verbose: bool,
 }
 
 impl Default for DecodeOptions {
@@ -53,6 +66,9 @@ impl Default for DecodeOptions {
         DecodeOptions {
             strsize: 32,
             show_fd_paths: false,
+            show_sockets: false,
+            strings_hex: 0,
+            verbose: false,
         }
     }
 }
@@ -123,6 +139,55 @@ fn entry_with(
         }
     }
     pending
+}
+
+/// Offset from the stack pointer at `rt_sigreturn`'s entry to the signal mask the call restores
+/// (`uc_sigmask` of the signal frame's `ucontext`). x86_64: the frame's return address was
+/// popped, so `sp` points at the ucontext (flags, link, stack_t, 256-byte sigcontext). aarch64:
+/// `sp` points at the frame, a 128-byte siginfo then the ucontext (mask after flags, link,
+/// stack_t).
+#[cfg(target_arch = "x86_64")]
+const SIGRETURN_MASK_OFFSET: u64 = 8 + 8 + 24 + 256;
+#[cfg(target_arch = "aarch64")]
+const SIGRETURN_MASK_OFFSET: u64 = 128 + 8 + 8 + 24;
+
+/// `rt_sigreturn`'s argument as strace shows it, `{mask=[INT]}`: the mask the call restores,
+/// read from the signal frame at the stack pointer `sp` of the entry stop.
+pub fn sigreturn_entry(sp: u64, mem: &dyn TraceeMemory) -> Pending {
+    let text = match mem.read(sp + SIGRETURN_MASK_OFFSET, 8) {
+        Some(b) if b.len() == 8 => format!("{{mask={}}}", render::sigset(&b)),
+        _ => String::new(),
+    };
+    Pending {
+        args: if text.is_empty() {
+            vec![]
+        } else {
+            vec![Some(text)]
+        },
+        saved: vec![0],
+    }
+}
+
+/// `-P`: whether the call names one of `paths` (each given as the bytes to compare): a path
+/// argument equal to one, or a file descriptor argument (including `*at` directory fds) open on
+/// one. Checked at the entry stop, while `close`'s descriptor still resolves.
+pub fn touches_paths(nr: u64, args: &[u64; 6], mem: &dyn TraceeMemory, paths: &[Vec<u8>]) -> bool {
+    let Some(spec) = spec_of(nr) else {
+        return false;
+    };
+    spec.args.iter().enumerate().any(|(i, kind)| match kind {
+        Arg::Path => mem
+            .read_cstr(args[i], 4096)
+            .is_some_and(|(p, _)| paths.contains(&p)),
+        Arg::Fd | Arg::DirFd => {
+            let fd = args[i] as u32 as i32;
+            fd >= 0
+                && mem
+                    .fd_path(fd as i64)
+                    .is_some_and(|p| paths.iter().any(|want| want.as_slice() == p.as_bytes()))
+        }
+        _ => false,
+    })
 }
 
 /// Text shown for an unfinished call (`read(3, ` part): the args known at entry, strace-style.
@@ -273,6 +338,16 @@ fn return_full_with(
             };
             return (format!("{ret} ({revents}{left})"), None);
         }
+    }
+    if spec.name == "prctl" && args[0] & 0xffff_ffff == 3 {
+        // PR_GET_DUMPABLE: the SUID_DUMP_* value.
+        let name = match ret {
+            0 => "SUID_DUMP_DISABLE",
+            1 => "SUID_DUMP_USER",
+            2 => "SUID_DUMP_ROOT",
+            _ => return (text, err),
+        };
+        return (format!("{ret} ({name})"), None);
     }
     if spec.name == "fcntl" {
         match args[1] as u32 {

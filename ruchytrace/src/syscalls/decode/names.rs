@@ -1,5 +1,7 @@
 //! Errno and signal names, and the small helpers that render flag sets and enumerations strace-style.
 
+use std::cell::Cell;
+
 /// Linux errno names by number (identical on x86_64 and aarch64); index = errno.
 static ERRNO_NAMES: [&str; 134] = [
     "",
@@ -220,8 +222,78 @@ pub fn signal_name(sig: i32) -> String {
     }
 }
 
+thread_local! {
+    /// `-X` of the tracer running on this thread: 0 raw, 1 abbrev (default), 2 verbose. Per
+    /// thread because the flag and enumeration helpers below are called from every renderer,
+    /// and the tracer decodes on the thread that runs its loop.
+    static XLAT_STYLE: Cell<u8> = const { Cell::new(1) };
+}
+
+fn style() -> u8 {
+    XLAT_STYLE.with(Cell::get)
+}
+
+/// Sets how [`flags`] and [`enum_name`] print named constants on this thread (strace's `-X`).
+pub fn set_xlat_style(style: crate::syscalls::options::XlatStyle) {
+    use crate::syscalls::options::XlatStyle;
+    let v = match style {
+        XlatStyle::Raw => 0,
+        XlatStyle::Abbrev => 1,
+        XlatStyle::Verbose => 2,
+    };
+    XLAT_STYLE.with(|c| c.set(v));
+}
+
+/// Applies `-X` to a constant whose number is `raw` and whose names are `named` (`None` when
+/// no name applies, then the number alone is printed in every style).
+pub(crate) fn xlat(raw: String, named: Option<String>) -> String {
+    match (style(), named) {
+        (1, Some(n)) => n,
+        (2, Some(n)) => format!("{raw} /* {n} */"),
+        _ => raw,
+    }
+}
+
+/// A value whose names are built from several tables (`O_RDONLY|O_CLOEXEC`, `SOCK_STREAM|
+/// SOCK_CLOEXEC`): `names` runs in abbrev style, and `-X` applies to the value as a whole.
+pub(crate) fn composite(value: u64, names: impl FnOnce() -> String) -> String {
+    let raw = if value == 0 {
+        "0".to_string()
+    } else {
+        format!("{value:#x}")
+    };
+    composite_raw(raw, names)
+}
+
+/// [`composite`] with the raw form given (`040755` for a file mode).
+pub(crate) fn composite_raw(raw: String, names: impl FnOnce() -> String) -> String {
+    let outer = style();
+    if outer == 1 {
+        return names();
+    }
+    XLAT_STYLE.with(|c| c.set(1));
+    let n = names();
+    XLAT_STYLE.with(|c| c.set(outer));
+    let named = (n != raw).then_some(n);
+    xlat(raw, named)
+}
+
 /// Renders `value` as `A|B|0x40` using `(bit, name)` pairs; `zero` is what to print when `value` is 0.
 pub(crate) fn flags(value: u64, table: &[(u64, &str)], zero: &str) -> String {
+    if style() != 1 {
+        let raw = if value == 0 {
+            "0".to_string()
+        } else {
+            format!("{value:#x}")
+        };
+        let named = (zero != "0" || value != 0).then(|| flags_abbrev(value, table, zero));
+        let named = named.filter(|n| *n != raw);
+        return xlat(raw, named);
+    }
+    flags_abbrev(value, table, zero)
+}
+
+fn flags_abbrev(value: u64, table: &[(u64, &str)], zero: &str) -> String {
     if value == 0 {
         return zero.to_string();
     }
@@ -250,11 +322,18 @@ pub(crate) fn push_sep(out: &mut String, item: &str) {
 
 /// Renders an enumerated value: its name, or `default` formatting (decimal or hex) when unknown.
 pub(crate) fn enum_name(value: u64, table: &[(u64, &str)], hex_default: bool) -> String {
-    match table.iter().find(|e| e.0 == value) {
-        Some(e) => e.1.to_string(),
-        None if hex_default => format!("{value:#x}"),
-        None => (value as i64).to_string(),
-    }
+    // -X raw/verbose print named values in hex, as strace.
+    let raw = if value == 0 {
+        "0".to_string()
+    } else if hex_default || style() != 1 {
+        format!("{value:#x}")
+    } else {
+        (value as i64).to_string()
+    };
+    xlat(
+        raw,
+        table.iter().find(|e| e.0 == value).map(|e| e.1.to_string()),
+    )
 }
 
 #[cfg(test)]

@@ -15,6 +15,14 @@ pub(crate) enum Arg {
     Ptr,
     /// File descriptor (`3`, or `3</path>` with `-y`).
     Fd,
+    /// Input array of `gid_t` whose length is argument N (setgroups).
+    GidsIn(u8),
+    /// Output array of `gid_t` whose length is the return value (getgroups).
+    GidsOut,
+    /// prctl(2)'s option (`PR_SET_NAME`).
+    PrctlOption,
+    /// prctl(2)'s argument N (2 to 5), rendered as the option wants (or omitted).
+    PrctlValue(u8),
     /// Directory fd of *at calls (`AT_FDCWD`).
     DirFd,
     /// Path name, printed whole.
@@ -234,6 +242,7 @@ impl Arg {
                 | Arg::StatfsOut
                 | Arg::IoctlData
                 | Arg::StackOut
+                | Arg::GidsOut
         )
     }
 }
@@ -381,7 +390,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("getegid", &[]),
     s("geteuid", &[]),
     s("getgid", &[]),
-    s("getgroups", &[Int, Ptr]),
+    s("getgroups", &[Int, GidsOut]),
     s("getitimer", &[Int, Ptr]),
     s("getpeername", &[Fd, SockaddrOut(2), SockLenOut]),
     s("getpgid", &[Int]),
@@ -458,7 +467,16 @@ pub(crate) static SPECS: &[Spec] = &[
     s("pivot_root", &[Path, Path]),
     s("poll", &[PollFds(1), Uint, Int]),
     s("ppoll", &[PollFds(1), Uint, TimespecIn, SigSetIn(4), Uint]),
-    s("prctl", &[Int, Hex, Hex, Hex, Hex]),
+    s(
+        "prctl",
+        &[
+            PrctlOption,
+            PrctlValue(1),
+            PrctlValue(2),
+            PrctlValue(3),
+            PrctlValue(4),
+        ],
+    ),
     s("pread64", &[Fd, OutBuf, Uint, Long]),
     s("preadv", &[Fd, IovOut(2), Int, Long]),
     s("preadv2", &[Fd, IovOut(2), Int, Long, Hex]),
@@ -521,7 +539,7 @@ pub(crate) static SPECS: &[Spec] = &[
     s("setfsgid", &[Int]),
     s("setfsuid", &[Int]),
     s("setgid", &[Int]),
-    s("setgroups", &[Int, Ptr]),
+    s("setgroups", &[Int, GidsIn(0)]),
     s("sethostname", &[Str, Uint]),
     s("setitimer", &[Int, Ptr, Ptr]),
     s("setns", &[Fd, CloneFlagsBare]),

@@ -869,3 +869,116 @@ fn ioctl_terminal_structs() {
         "ioctl(3, _IOC(_IOC_READ, 0x46, 0x4, 0x10), 0x1000) = 0"
     );
 }
+
+#[test]
+fn issue_14_group_lists_prctl_statx_mask_and_sigreturn() {
+    let mem = FakeMem::default()
+        .with(0x1000, &[0, 0, 0, 0, 4, 0, 0, 0, 27, 0, 0, 0])
+        .with(0x2000, b"worker\0")
+        // A signal frame: the restored mask (SIGINT) at the ucontext's uc_sigmask.
+        .with(0x3000 + SIGRETURN_MASK_OFFSET, &[2, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        strace("getgroups", [0, 0x1000, 0, 0, 0, 0], 0, &mem),
+        "getgroups(0, []) = 0"
+    );
+    assert_eq!(
+        strace("getgroups", [3, 0x1000, 0, 0, 0, 0], 3, &mem),
+        "getgroups(3, [0, 4, 27]) = 3"
+    );
+    assert_eq!(
+        strace("setgroups", [2, 0x1000, 0, 0, 0, 0], 0, &mem),
+        "setgroups(2, [0, 4]) = 0"
+    );
+    assert_eq!(
+        strace("prctl", [23, 32, 0, 0, 0, 0], 1, &mem),
+        "prctl(PR_CAPBSET_READ, CAP_MAC_OVERRIDE) = 1"
+    );
+    assert_eq!(
+        strace("prctl", [23, 48, 0, 0, 0, 0], -22, &mem),
+        "prctl(PR_CAPBSET_READ, 0x30 /* CAP_??? */) = -1 EINVAL (Invalid argument)"
+    );
+    assert_eq!(
+        strace("prctl", [15, 0x2000, 0, 0, 0, 0], 0, &mem),
+        "prctl(PR_SET_NAME, \"worker\") = 0"
+    );
+    assert_eq!(
+        strace("prctl", [38, 1, 0, 0, 0, 0], 0, &mem),
+        "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) = 0"
+    );
+    assert_eq!(
+        strace("prctl", [3, 0, 0, 0, 0, 0], 1, &mem),
+        "prctl(PR_GET_DUMPABLE) = 1"
+    );
+    assert_eq!(
+        names::flags(0x1fff, consts::STATX_MASK, "0"),
+        "STATX_ALL|STATX_MNT_ID"
+    );
+    let p = sigreturn_entry(0x3000, &mem);
+    assert_eq!(entry_text(&p), "{mask=[INT]}");
+}
+
+#[test]
+fn x_flags_quote_whole_strings_in_hex() {
+    assert_eq!(quote(b"hi\n", false, 1), "\"hi\\n\"");
+    assert_eq!(quote(b"a\x01b", false, 1), "\"\\x61\\x01\\x62\"");
+    assert_eq!(quote(b"hi\n", true, 2), "\"\\x68\\x69\\x0a\"...");
+    assert_eq!(quote(b"\xff", false, 0), "\"\\377\"");
+}
+
+#[test]
+fn xlat_styles_raw_and_verbose() {
+    use crate::syscalls::options::XlatStyle;
+    let mem = FakeMem::default().with(0x1000, b"/etc/passwd\0");
+    let call = [AT_FDCWD, 0x1000, 0x80000, 0, 0, 0];
+    set_xlat_style(XlatStyle::Raw);
+    let raw = strace("openat", call, 3, &mem);
+    set_xlat_style(XlatStyle::Verbose);
+    let verbose = strace("openat", call, 3, &mem);
+    set_xlat_style(XlatStyle::Abbrev);
+    assert_eq!(raw, "openat(-100, \"/etc/passwd\", 0x80000) = 3");
+    assert_eq!(
+        verbose,
+        "openat(-100 /* AT_FDCWD */, \"/etc/passwd\", 0x80000 /* O_RDONLY|O_CLOEXEC */) = 3"
+    );
+    assert_eq!(
+        strace("openat", call, 3, &mem),
+        "openat(AT_FDCWD, \"/etc/passwd\", O_RDONLY|O_CLOEXEC) = 3"
+    );
+}
+
+#[test]
+fn netlink_names_dumpable_return_and_long_poll_sets() {
+    let mem = FakeMem::default();
+    assert_eq!(
+        strace("socket", [16, 0o2000003, 0, 0, 0, 0], 3, &mem),
+        "socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, NETLINK_ROUTE) = 3"
+    );
+    let opts = DecodeOptions::default();
+    assert_eq!(
+        return_full_with(spec("prctl"), &[3, 0, 0, 0, 0, 0], 1, &mem, &opts).0,
+        "1 (SUID_DUMP_USER)"
+    );
+    // 40 pollfds, all POLLNVAL: both lists stop at -s (2 here) entries.
+    let fds: Vec<u8> = (0..40i32)
+        .flat_map(|f| {
+            let mut b = f.to_ne_bytes().to_vec();
+            b.extend_from_slice(&(1i16).to_ne_bytes());
+            b.extend_from_slice(&(0x20i16).to_ne_bytes());
+            b
+        })
+        .collect();
+    let mem = FakeMem::default().with(0x1000, &fds);
+    let small = DecodeOptions {
+        strsize: 2,
+        ..DecodeOptions::default()
+    };
+    let p = entry_with(spec("poll"), &[0x1000, 40, 0, 0, 0, 0], &mem, &small);
+    assert_eq!(
+        entry_text(&p),
+        "[{fd=0, events=POLLIN}, {fd=1, events=POLLIN}, ...], 40, 0"
+    );
+    assert_eq!(
+        return_full_with(spec("poll"), &[0x1000, 40, 0, 0, 0, 0], 40, &mem, &small).0,
+        "40 ([{fd=0, revents=POLLNVAL}, {fd=1, revents=POLLNVAL}, ...])"
+    );
+}

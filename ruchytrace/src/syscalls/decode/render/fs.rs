@@ -15,6 +15,11 @@ pub(crate) fn mode(m: u64) -> String {
 
 /// `st_mode`: `S_IFREG|0644`, `S_IFDIR|S_ISVTX|0777`.
 pub(crate) fn st_mode(m: u32) -> String {
+    // -X raw prints the whole mode in octal, verbose adds the names.
+    composite_raw(format!("0{m:o}"), || st_mode_names(m))
+}
+
+fn st_mode_names(m: u32) -> String {
     let mut out = String::new();
     if let Some(t) = S_IFMT.iter().find(|t| m & 0o170000 == t.0) {
         out.push_str(t.1);
@@ -35,12 +40,20 @@ pub(crate) fn st_mode(m: u32) -> String {
 }
 
 pub(super) fn makedev(dev: u64) -> String {
+    composite(dev, || makedev_names(dev))
+}
+
+fn makedev_names(dev: u64) -> String {
     let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
     let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
     format!("makedev({major:#x}, {minor:#x})")
 }
 
 pub(crate) fn open_flags(v: u64) -> String {
+    composite(v, || open_flags_names(v))
+}
+
+fn open_flags_names(v: u64) -> String {
     let acc = v & 0o3;
     let mut out = enum_name(acc, OPEN_ACCMODE, true);
     let rest = v & !0o3;

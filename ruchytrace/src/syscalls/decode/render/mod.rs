@@ -19,10 +19,10 @@ pub(crate) use process::*;
 pub(crate) use signals::*;
 pub(crate) use strings::*;
 
-pub use strings::escape_bytes;
+pub use strings::{escape_bytes, quote};
 
 use super::consts::*;
-use super::names::{enum_name, flags, push_sep, signal_name};
+use super::names::{composite, composite_raw, enum_name, flags, push_sep, signal_name, xlat};
 use super::spec::Arg;
 use super::{DecodeOptions, TraceeMemory};
 
@@ -62,6 +62,13 @@ pub(crate) fn fd(v: i64, ctx: &Ctx) -> String {
                 Some(stripped) => (stripped, "(deleted)"),
                 None => (p.as_str(), ""),
             };
+            if ctx.opts.show_sockets {
+                if let Some(ep) = super::sockets::socket_inode(p)
+                    .and_then(|inode| ctx.mem.socket_endpoint(v, inode))
+                {
+                    return format!("{v}<{ep}>");
+                }
+            }
             return format!("{v}<{p}>{deleted}");
         }
     }
@@ -77,8 +84,8 @@ fn dirfd(v: u64, ctx: &Ctx) -> String {
             .fd_path(AT_FDCWD as i64)
             .filter(|_| ctx.opts.show_fd_paths)
         {
-            Some(cwd) => format!("AT_FDCWD<{cwd}>"),
-            None => "AT_FDCWD".to_string(),
+            Some(cwd) => format!("{}<{cwd}>", xlat("-100".into(), Some("AT_FDCWD".into()))),
+            None => xlat("-100".into(), Some("AT_FDCWD".into())),
         }
     } else {
         fd(v as i64, ctx)
@@ -150,6 +157,9 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
         Arg::Hex => format!("{v:#x}"),
         Arg::Ptr => ptr(v),
         Arg::Fd => fd(int(v) as i64, ctx),
+        Arg::GidsIn(n) => gids_at(v, a[n as usize] & 0xffff_ffff, ctx),
+        Arg::PrctlOption => prctl_option(v),
+        Arg::PrctlValue(n) => prctl_arg(n as usize, ctx),
         Arg::DirFd => dirfd(v, ctx),
         Arg::Path => cstr(v, PATH_MAX, ctx),
         Arg::Str => cstr(v, ctx.opts.strsize, ctx),
@@ -321,6 +331,7 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
                 (6, "SOL_TCP"),
                 (17, "SOL_UDP"),
                 (41, "SOL_IPV6"),
+                (270, "SOL_NETLINK"),
             ];
             enum_name(v & 0xffff_ffff, t, false)
         }
@@ -340,8 +351,19 @@ pub(crate) fn render_input(kind: Arg, i: usize, ctx: &Ctx) -> String {
                 (20, "SO_RCVTIMEO"),
                 (21, "SO_SNDTIMEO"),
             ];
+            let netlink: &[(u64, &str)] = &[
+                (1, "NETLINK_ADD_MEMBERSHIP"),
+                (2, "NETLINK_DROP_MEMBERSHIP"),
+                (3, "NETLINK_PKTINFO"),
+                (5, "NETLINK_NO_ENOBUFS"),
+                (7, "NETLINK_RX_RING"),
+                (11, "NETLINK_EXT_ACK"),
+                (12, "NETLINK_GET_STRICT_CHK"),
+            ];
             if a[1] & 0xffff_ffff == 1 {
                 enum_name(v & 0xffff_ffff, t, false)
+            } else if a[1] & 0xffff_ffff == 270 {
+                enum_name(v & 0xffff_ffff, netlink, false)
             } else if a[1] & 0xffff_ffff == 6 && v == 1 {
                 "TCP_NODELAY".to_string()
             } else {
@@ -415,6 +437,7 @@ pub(crate) fn render_output(kind: Arg, i: usize, ret: i64, saved: u64, ctx: &Ctx
             buffer(v, len as u64, ctx, false)
         }
         Arg::StatOut if !failed => stat_at(v, ctx),
+        Arg::GidsOut if !failed => gids_at(v, ret as u64, ctx),
         Arg::StatxOut if !failed => statx_at(v, ctx),
         Arg::SigSetOut(size_arg) if !failed => sigset_at(v, a[size_arg as usize], ctx),
         Arg::SigActOut if !failed => sigaction_at(v, ctx),

@@ -74,6 +74,10 @@ pub(super) fn sockaddr_at(addr: u64, len: u64, ctx: &Ctx) -> String {
 }
 
 pub(super) fn socket_type(v: u64) -> String {
+    composite(v, || socket_type_names(v))
+}
+
+fn socket_type_names(v: u64) -> String {
     let mut out = enum_name(v & 0xf, SOCK_TYPE, true);
     let rest = v & !0xf;
     if rest != 0 {
@@ -83,6 +87,16 @@ pub(super) fn socket_type(v: u64) -> String {
 }
 
 pub(super) fn socket_proto(family: u64, proto: u64) -> String {
+    if family == 16 {
+        let names: &[(u64, &str)] = &[
+            (0, "NETLINK_ROUTE"),
+            (4, "NETLINK_SOCK_DIAG"),
+            (9, "NETLINK_AUDIT"),
+            (15, "NETLINK_KOBJECT_UEVENT"),
+            (16, "NETLINK_GENERIC"),
+        ];
+        return enum_name(proto, names, false);
+    }
     if family == 2 || family == 10 {
         let names: &[(u64, &str)] = &[
             (0, "IPPROTO_IP"),
@@ -103,12 +117,17 @@ pub(super) fn pollfds_at(addr: u64, count: u64, ctx: &Ctx) -> String {
         return "NULL".to_string();
     }
     let mut items = Vec::new();
-    for i in 0..count.min(ctx.opts.strsize as u64) {
+    let shown = count.min(ctx.opts.strsize as u64);
+    for i in 0..shown {
         let Some([f, events]) = read_pod::<[i32; 2]>(addr + i * 8, ctx) else {
             return format!("{addr:#x}");
         };
         let ev = flags(events as u16 as u64, POLL_EVENTS, "0");
         items.push(format!("{{fd={}, events={ev}}}", fd(f as i64, ctx)));
+    }
+    // strace stops at -s entries, as for every array.
+    if count > shown {
+        items.push("...".into());
     }
     format!("[{}]", items.join(", "))
 }
@@ -120,6 +139,10 @@ pub(crate) fn poll_revents(addr: u64, count: u64, ctx: &Ctx) -> Option<String> {
         let [f, ev] = read_pod::<[i32; 2]>(addr + i * 8, ctx)?;
         let revents = (ev >> 16) as u16;
         if revents != 0 {
+            if items.len() >= ctx.opts.strsize {
+                items.push("...".to_string());
+                break;
+            }
             // strace prints the bare fd here, even under -y.
             items.push(format!(
                 "{{fd={f}, revents={}}}",

@@ -4,6 +4,10 @@
 use super::*;
 
 pub(super) fn map_flags(v: u64) -> String {
+    composite(v, || map_flags_names(v))
+}
+
+fn map_flags_names(v: u64) -> String {
     let mut out = match MAP_TYPE.iter().find(|t| t.0 == v & 0xf) {
         Some(t) => t.1.to_string(),
         None => format!("{:#x}", v & 0xf),
@@ -64,6 +68,10 @@ pub(super) fn timespec_at(addr: u64, ctx: &Ctx) -> String {
 }
 
 pub(super) fn rlim_value(v: u64) -> String {
+    composite_raw(v.to_string(), || rlim_value_names(v))
+}
+
+fn rlim_value_names(v: u64) -> String {
     if v == u64::MAX {
         "RLIM64_INFINITY".to_string()
     } else if v > 0 && v % 1024 == 0 {
@@ -103,6 +111,10 @@ pub(super) fn uname_at(addr: u64, ctx: &Ctx) -> String {
 }
 
 pub(super) fn futex_op(v: u64) -> String {
+    composite(v, || futex_op_names(v))
+}
+
+fn futex_op_names(v: u64) -> String {
     let cmd = v & 0x7f;
     let mut out = enum_name(cmd, FUTEX_CMD, true);
     if v & 128 != 0 {
@@ -119,6 +131,10 @@ pub(super) fn futex_op(v: u64) -> String {
 }
 
 pub(super) fn clone_flags(v: u64) -> String {
+    composite(v, || clone_flags_names(v))
+}
+
+fn clone_flags_names(v: u64) -> String {
     let sig = v & 0xff;
     let rest = v & !0xff;
     let mut out = if rest != 0 {
@@ -204,4 +220,134 @@ pub(super) fn cpuset_at(addr: u64, len: usize, ctx: &Ctx) -> String {
         .map(|i| i.to_string())
         .collect();
     format!("[{}]", cpus.join(" "))
+}
+
+/// An array of `n` group ids: `[0, 4, 27]`, at most `-s` of them.
+pub(super) fn gids_at(addr: u64, n: u64, ctx: &Ctx) -> String {
+    if addr == 0 {
+        return "NULL".to_string();
+    }
+    let shown = n.min(ctx.opts.strsize as u64);
+    let mut items = Vec::new();
+    for i in 0..shown {
+        match read_u32(addr + i * 4, ctx) {
+            Some(g) => items.push(g.to_string()),
+            None if i == 0 => return ptr(addr),
+            None => break,
+        }
+    }
+    if n > shown {
+        items.push("...".into());
+    }
+    format!("[{}]", items.join(", "))
+}
+
+/// prctl(2) options strace names.
+const PRCTL_OPTIONS: &[(u64, &str)] = &[
+    (1, "PR_SET_PDEATHSIG"),
+    (2, "PR_GET_PDEATHSIG"),
+    (3, "PR_GET_DUMPABLE"),
+    (4, "PR_SET_DUMPABLE"),
+    (7, "PR_GET_KEEPCAPS"),
+    (8, "PR_SET_KEEPCAPS"),
+    (15, "PR_SET_NAME"),
+    (16, "PR_GET_NAME"),
+    (21, "PR_GET_SECCOMP"),
+    (22, "PR_SET_SECCOMP"),
+    (23, "PR_CAPBSET_READ"),
+    (24, "PR_CAPBSET_DROP"),
+    (29, "PR_SET_TIMERSLACK"),
+    (30, "PR_GET_TIMERSLACK"),
+    (36, "PR_SET_CHILD_SUBREAPER"),
+    (37, "PR_GET_CHILD_SUBREAPER"),
+    (38, "PR_SET_NO_NEW_PRIVS"),
+    (39, "PR_GET_NO_NEW_PRIVS"),
+    (41, "PR_SET_THP_DISABLE"),
+    (42, "PR_GET_THP_DISABLE"),
+    (0x59616d61, "PR_SET_PTRACER"),
+    (0x5356_4d41, "PR_SET_VMA"),
+];
+
+/// Capability numbers, as `capability(7)` names them.
+const CAPABILITIES: [&str; 41] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// prctl(2)'s option.
+pub(super) fn prctl_option(v: u64) -> String {
+    enum_name(v & 0xffff_ffff, PRCTL_OPTIONS, false)
+}
+
+/// Argument `i` (1 to 4) of prctl(2) as strace prints it for the option in `args[0]`; empty
+/// when the option takes fewer arguments.
+pub(super) fn prctl_arg(i: usize, ctx: &Ctx) -> String {
+    let v = ctx.args[i];
+    match (ctx.args[0] & 0xffff_ffff, i) {
+        // No argument.
+        (2 | 3 | 7 | 21 | 30 | 39 | 42, _) => String::new(),
+        (1, 1) => match v as i32 {
+            0 => "0".to_string(),
+            s => signal_name(s),
+        },
+        (4, 1) => enum_name(
+            v,
+            &[
+                (0, "SUID_DUMP_DISABLE"),
+                (1, "SUID_DUMP_USER"),
+                (2, "SUID_DUMP_ROOT"),
+            ],
+            false,
+        ),
+        (23 | 24, 1) => match CAPABILITIES.get(v as usize) {
+            Some(name) => xlat(v.to_string(), Some(name.to_string())),
+            None => format!("{v:#x} /* CAP_??? */"),
+        },
+        (8 | 29 | 36 | 41, 1) => v.to_string(),
+        (15, 1) => cstr(v, 16, ctx),
+        (16 | 37, 1) => ptr(v),
+        (1 | 4 | 8 | 15 | 16 | 23 | 24 | 29 | 36 | 37 | 41, _) => String::new(),
+        (38, _) => v.to_string(),
+        _ if v == 0 => "0".to_string(),
+        _ => format!("{v:#x}"),
+    }
 }

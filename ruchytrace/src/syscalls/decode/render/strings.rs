@@ -41,6 +41,23 @@ pub fn escape_bytes(b: &[u8], truncated: bool) -> String {
     out
 }
 
+/// Quotes bytes as `-x`/`-xx` ask: `-xx` every string in hex, `-x` the strings that hold a byte
+/// other than printable ASCII and `\t\n\v\f\r` (the whole string then, as strace does).
+pub fn quote(b: &[u8], truncated: bool, strings_hex: u8) -> String {
+    let hex = match strings_hex {
+        0 => false,
+        1 => b
+            .iter()
+            .any(|&c| c > 0x7e || (c < 0x20 && !(0x09..=0x0d).contains(&c))),
+        _ => true,
+    };
+    if hex {
+        escape_hex(b, truncated)
+    } else {
+        escape_bytes(b, truncated)
+    }
+}
+
 /// Quotes bytes with every byte as `\xNN` (strace does this for binary data such as getrandom's buffer).
 pub(super) fn escape_hex(b: &[u8], truncated: bool) -> String {
     let mut out = String::with_capacity(b.len() * 4 + 5);
@@ -64,7 +81,7 @@ pub(super) fn cstr(addr: u64, max: usize, ctx: &Ctx) -> String {
         return "NULL".to_string();
     }
     match ctx.mem.read_cstr(addr, max) {
-        Some((bytes, truncated)) => escape_bytes(&bytes, truncated),
+        Some((bytes, truncated)) => quote(&bytes, truncated, ctx.opts.strings_hex),
         None => format!("{addr:#x}"),
     }
 }
@@ -77,7 +94,7 @@ pub(super) fn buffer(addr: u64, len: u64, ctx: &Ctx, hex: bool) -> String {
     let shown = (len as usize).min(ctx.opts.strsize);
     match ctx.mem.read(addr, shown) {
         Some(bytes) if hex => escape_hex(&bytes, (len as usize) > shown),
-        Some(bytes) => escape_bytes(&bytes, (len as usize) > shown),
+        Some(bytes) => quote(&bytes, (len as usize) > shown, ctx.opts.strings_hex),
         None => format!("{addr:#x}"),
     }
 }
@@ -99,7 +116,8 @@ pub(super) fn argv_at(addr: u64, ctx: &Ctx) -> String {
         if p == 0 {
             break;
         }
-        if items.len() >= ctx.opts.strsize {
+        // Abbreviated (not -v): at most -s elements, as strace.
+        if !ctx.opts.verbose && items.len() >= ctx.opts.strsize {
             more = true;
             break;
         }
@@ -117,6 +135,10 @@ pub(super) fn argv_at(addr: u64, ctx: &Ctx) -> String {
 pub(super) fn envp_at(addr: u64, ctx: &Ctx) -> String {
     if addr == 0 {
         return "NULL".to_string();
+    }
+    if ctx.opts.verbose {
+        // -v: the environment strings, like argv.
+        return argv_at(addr, ctx);
     }
     let mut n = 0u64;
     while let Some(p) = read_u64(addr + n * 8, ctx) {
