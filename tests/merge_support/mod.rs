@@ -257,3 +257,55 @@ pub fn validate_chrome(doc: &Json) -> usize {
     }
     slices
 }
+
+/// A Python that can import `modules`: `target/pyenv` (made by `setup-python.sh`), else
+/// `python3`. `None` (after saying so on stderr) when there is none; under `CI` a missing
+/// Python package is a failure, not a skip.
+pub fn python_with(modules: &[&str]) -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test> -> target
+    let target = exe.ancestors().nth(3).unwrap().to_path_buf();
+    let candidates = [
+        target.join("pyenv/bin/python"),
+        std::path::PathBuf::from("python3"),
+    ];
+    let probe = modules
+        .iter()
+        .map(|m| format!("import {m}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    for py in candidates {
+        let ok = std::process::Command::new(&py)
+            .args(["-c", &probe])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return Some(py);
+        }
+    }
+    let msg = format!(
+        "SKIPPED: no Python with {modules:?}; run `bash tests/merge_support/setup-python.sh`"
+    );
+    assert!(std::env::var_os("CI").is_none(), "{msg} (CI must have it)");
+    eprintln!("{msg}");
+    None
+}
+
+/// Decodes a `.pftrace` with Perfetto's own message types (`perfetto_decode.py`); `None` when
+/// the Python packages are missing (see [`python_with`]).
+pub fn decode_perfetto(path: &Path) -> Option<Json> {
+    let py = python_with(&["perfetto.protos.perfetto.trace.perfetto_trace_pb2"])?;
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/merge_support/perfetto_decode.py");
+    let out = std::process::Command::new(py)
+        .arg(script)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Perfetto decoder failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}

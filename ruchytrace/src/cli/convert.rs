@@ -1,8 +1,10 @@
-//! `ruchytrace convert`: re-encode a function trace (binary, JSON, text).
+//! `ruchytrace convert`: re-encode a function trace (binary, JSON, text), or write it in one of
+//! the viewer formats of `merge` (perfetto, chrome, collapsed, svg, dot).
 //!
-//! `ruchytrace convert IN [-o OUT] [--format text|json|binary]`. The input format (binary or
-//! JSON) is detected from its content; the output format comes from `--format`, else from the
-//! extension of `OUT`, else it is text. Without `-o` the output goes to stdout.
+//! `ruchytrace convert IN [-o OUT] [--format FORMAT]`. The input format (binary or JSON) is
+//! detected from its content; the output format comes from `--format`, else from the extension
+//! of `OUT`, else it is text. Without `-o` the output goes to stdout. The viewer formats go
+//! through the merge of the one input (see `docs/merge.md`).
 //!
 //! Exit status: 0 on success, including a truncated input (everything before the damage is
 //! converted, the output is marked incomplete, and a warning goes to stderr); 2 for usage
@@ -14,6 +16,9 @@ use ruchytrace_runtime::format::{self, ConvertError, Format};
 use std::io::{self, Write};
 use std::path::PathBuf;
 
+use super::merge::MergedFormat;
+use crate::merge;
+
 /// Arguments of `ruchytrace convert`.
 #[derive(Debug, clap::Args)]
 pub struct ConvertArgs {
@@ -22,16 +27,55 @@ pub struct ConvertArgs {
     /// Output file (default: stdout).
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
-    /// Output format: text, json or binary (default: from the extension of OUT, else text).
+    /// Output format: text, json, binary, or a viewer format of `merge` (perfetto, chrome,
+    /// collapsed, svg, dot). Default: from the extension of OUT, else text.
     #[arg(short, long, value_name = "FORMAT")]
     pub format: Option<String>,
+}
+
+/// What `convert` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    /// A function trace format of the runtime.
+    Trace(Format),
+    /// A viewer format, through the merge.
+    Merged(MergedFormat),
+}
+
+/// The viewer formats `convert` writes through the merge (`text` and `json` name the function
+/// trace formats here).
+fn merged_format(name: &str) -> Option<MergedFormat> {
+    use clap::ValueEnum;
+    MergedFormat::from_str(name, true)
+        .ok()
+        .filter(|f| !matches!(f, MergedFormat::Text | MergedFormat::Json))
+}
+
+fn output_choice(args: &ConvertArgs) -> anyhow::Result<Output> {
+    if let Some(f) = args.format.as_deref().and_then(merged_format) {
+        return Ok(Output::Merged(f));
+    }
+    if args.format.is_none() {
+        if let Some(f) = args
+            .output
+            .as_deref()
+            .and_then(MergedFormat::from_path)
+            .filter(|f| !matches!(f, MergedFormat::Text | MergedFormat::Json))
+        {
+            return Ok(Output::Merged(f));
+        }
+    }
+    output_format(args).map(Output::Trace)
 }
 
 /// Picks the output format from `--format`, the output's extension, or text.
 fn output_format(args: &ConvertArgs) -> anyhow::Result<Format> {
     if let Some(name) = &args.format {
-        return Format::from_name(name)
-            .ok_or_else(|| anyhow!("unknown format {name:?} (expected text, json or binary)"));
+        return Format::from_name(name).ok_or_else(|| {
+            anyhow!(
+                "unknown format {name:?} (expected text, json, binary, perfetto, chrome, collapsed, svg or dot)"
+            )
+        });
     }
     match &args.output {
         None => Ok(Format::Text),
@@ -47,10 +91,14 @@ fn output_format(args: &ConvertArgs) -> anyhow::Result<Format> {
 
 /// Runs the subcommand.
 pub fn run(args: ConvertArgs) -> anyhow::Result<i32> {
-    let fmt = output_format(&args)?;
+    let choice = output_choice(&args)?;
     if args.output.as_deref() == Some(args.input.as_path()) {
         bail!("the output {} is the input", args.input.display());
     }
+    let fmt = match choice {
+        Output::Trace(f) => f,
+        Output::Merged(f) => return run_merged(&args, f),
+    };
     let output = args.output.clone();
     let open = move || -> io::Result<Box<dyn Write + Send>> {
         Ok(match &output {
@@ -78,6 +126,37 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<i32> {
             Ok(1)
         }
     }
+}
+
+/// A viewer format: the merge of the one input (a truncated input keeps its complete prefix,
+/// with a warning, as the other formats do).
+fn run_merged(args: &ConvertArgs, format: MergedFormat) -> anyhow::Result<i32> {
+    let input = match merge::load(&args.input, true) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("ruchytrace: {e}");
+            return Ok(super::EXIT_USAGE);
+        }
+    };
+    if matches!(input, merge::Input::Syscalls { .. }) {
+        eprintln!(
+            "ruchytrace: {}: a syscall trace; convert reads function traces (use `merge` to join it with one)",
+            args.input.display()
+        );
+        return Ok(super::EXIT_USAGE);
+    }
+    let m = match merge::merge(vec![input], &merge::MergeOptions::default()) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("ruchytrace: {e}");
+            return Ok(super::merge::EXIT_INCONSISTENT);
+        }
+    };
+    for w in &m.warnings {
+        eprintln!("ruchytrace: warning: {w}");
+    }
+    super::merge::emit(&m, format, false, args.output.as_deref())?;
+    Ok(0)
 }
 
 /// The warning printed for a truncated input:
@@ -137,5 +216,21 @@ mod tests {
         );
         assert!(output_format(&args(Some("x.dat"), None)).is_err());
         assert!(output_format(&args(None, Some("xml"))).is_err());
+        assert_eq!(
+            output_choice(&args(Some("x.pftrace"), None)).unwrap(),
+            Output::Merged(MergedFormat::Perfetto)
+        );
+        assert_eq!(
+            output_choice(&args(None, Some("perfetto"))).unwrap(),
+            Output::Merged(MergedFormat::Perfetto)
+        );
+        assert_eq!(
+            output_choice(&args(Some("x.json"), None)).unwrap(),
+            Output::Trace(Format::Json)
+        );
+        assert_eq!(
+            output_choice(&args(None, Some("json"))).unwrap(),
+            Output::Trace(Format::Json)
+        );
     }
 }

@@ -14,6 +14,8 @@ pub enum MergedFormat {
     Json,
     /// Chrome trace event JSON (Perfetto, chrome://tracing).
     Chrome,
+    /// Perfetto's native protobuf trace (.pftrace): thread, async and counter tracks, flows.
+    Perfetto,
     /// Folded stacks for flame graphs, weighted by self time.
     Collapsed,
     /// SVG flame graph.
@@ -33,6 +35,7 @@ impl MergedFormat {
                 MergedFormat::Chrome
             }
             "json" => MergedFormat::Json,
+            "pftrace" | "perfetto-trace" => MergedFormat::Perfetto,
             "folded" | "collapsed" => MergedFormat::Collapsed,
             "svg" => MergedFormat::Svg,
             "dot" | "gv" => MergedFormat::Dot,
@@ -46,6 +49,7 @@ impl MergedFormat {
             MergedFormat::Text => "txt",
             MergedFormat::Json => "json",
             MergedFormat::Chrome => "chrome.json",
+            MergedFormat::Perfetto => "pftrace",
             MergedFormat::Collapsed => "folded",
             MergedFormat::Svg => "svg",
             MergedFormat::Dot => "dot",
@@ -170,6 +174,7 @@ pub fn write_merged(
         MergedFormat::Text => merge::text::write(m, show_tracer, out),
         MergedFormat::Json => merge::json::write(m, show_tracer, out),
         MergedFormat::Chrome => merge::chrome::write(m, show_tracer, out),
+        MergedFormat::Perfetto => merge::perfetto::write(m, show_tracer, out),
         MergedFormat::Collapsed => merge::flame::write_collapsed(m, show_tracer, out),
         MergedFormat::Svg => merge::flame::write_svg(m, show_tracer, out),
         MergedFormat::Dot => merge::dot::write(m, show_tracer, out),

@@ -312,6 +312,7 @@ impl Builder {
                 ret: None,
                 end: CallEnd::Open,
                 resumed,
+                call_id,
             }),
         };
         let id = self.push(key, node);

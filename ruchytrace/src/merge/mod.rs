@@ -15,7 +15,7 @@
 //! * [`tree`]: the types of the forest.
 //!
 //! The output formats live in [`text`] (and [`stream`], the same timeline without the tree),
-//! [`json`], [`chrome`], [`flame`] (collapsed stacks and SVG) and [`dot`]; [`report`] computes
+//! [`json`], [`chrome`], [`perfetto`] (Perfetto's protobuf trace), [`flame`] (collapsed stacks and SVG) and [`dot`]; [`report`] computes
 //! the call graph, hotspots, per-function system call tables and the per-file I/O summary;
 //! [`live`] inspects a running process for `run --timeout`. The schemas are documented in
 //! `docs/merge.md`.
@@ -28,6 +28,7 @@ pub mod flame;
 pub mod input;
 pub mod json;
 pub mod live;
+pub mod perfetto;
 pub mod report;
 pub mod stream;
 pub mod text;

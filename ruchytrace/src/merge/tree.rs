@@ -47,6 +47,8 @@ pub struct Call {
     pub end: CallEnd,
     /// True for a resumed poll of an `async fn` future.
     pub resumed: bool,
+    /// The runtime's id of an `async fn` call: every poll of one future has the same id.
+    pub call_id: Option<u64>,
 }
 
 /// A system call.

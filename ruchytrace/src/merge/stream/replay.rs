@@ -366,6 +366,7 @@ impl Replay<'_> {
                     ret: None,
                     end: CallEnd::Open,
                     resumed,
+                    call_id,
                 }),
             };
             self.emit(key, &node, depth, false, out)?;
@@ -423,6 +424,7 @@ fn call_node(f: Frame, end_ns: Option<u64>, end: CallEnd, ret: Option<Return>) -
             ret,
             end,
             resumed: f.resumed,
+            call_id: f.call_id,
         }),
     }
 }
