@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 pub mod cargo;
 pub mod convert;
+pub mod diff;
 pub mod instrument;
 pub mod merge;
 pub mod report;
@@ -38,10 +39,12 @@ pub enum Command {
     Syscalls(syscalls::SyscallsArgs),
     /// Convert a function trace between binary, JSON and text.
     Convert(convert::ConvertArgs),
-    /// Merge function traces and a syscall trace into one timeline (text, json, chrome, collapsed, svg, dot).
+    /// Merge function traces and a syscall trace into one timeline (text, json, chrome, perfetto, collapsed, svg, dot).
     Merge(merge::MergeArgs),
     /// Call graph, hotspots, per-function syscalls and file I/O of traces.
     Report(report::ReportArgs),
+    /// Compare two runs per function and per system call; --fail-above PCT gates regressions.
+    Diff(diff::DiffArgs),
     /// Run a traced program (optionally under the syscall tracer) and show the merged timeline.
     Run(run::RunArgs),
     /// Build a cargo target with `--features trace` and `run` it.
@@ -67,6 +70,7 @@ pub fn main() -> i32 {
         Command::Convert(args) => convert::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Report(args) => report::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Run(args) => run::run(args),
         Command::Cargo(args) => cargo::run(args),
         Command::Instrument(args) => instrument::run(args),

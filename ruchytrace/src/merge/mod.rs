@@ -17,12 +17,13 @@
 //! The output formats live in [`text`] (and [`stream`], the same timeline without the tree),
 //! [`json`], [`chrome`], [`perfetto`] (Perfetto's protobuf trace), [`flame`] (collapsed stacks and SVG) and [`dot`]; [`report`] computes
 //! the call graph, hotspots, per-function system call tables and the per-file I/O summary;
-//! [`live`] inspects a running process for `run --timeout`. The schemas are documented in
+//! [`diff`] compares two runs; [`live`] inspects a running process for `run --timeout`. The schemas are documented in
 //! `docs/merge.md`.
 
 pub mod build;
 pub mod check;
 pub mod chrome;
+pub mod diff;
 pub mod dot;
 pub mod flame;
 pub mod input;
