@@ -16,7 +16,7 @@ use ruchytrace_runtime::format::{self, ConvertError, Format};
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use super::merge::MergedFormat;
+use super::merge::{FilterArgs, MergedFormat};
 use crate::merge;
 
 /// Arguments of `ruchytrace convert`.
@@ -31,6 +31,9 @@ pub struct ConvertArgs {
     /// collapsed, svg, dot). Default: from the extension of OUT, else text.
     #[arg(short, long, value_name = "FORMAT")]
     pub format: Option<String>,
+    /// Replay filters (for the viewer formats).
+    #[command(flatten)]
+    pub filters: FilterArgs,
 }
 
 /// What `convert` writes.
@@ -95,9 +98,20 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<i32> {
     if args.output.as_deref() == Some(args.input.as_path()) {
         bail!("the output {} is the input", args.input.display());
     }
+    let filters = match args.filters.filters() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("ruchytrace: {e}");
+            return Ok(super::EXIT_USAGE);
+        }
+    };
     let fmt = match choice {
-        Output::Trace(f) => f,
-        Output::Merged(f) => return run_merged(&args, f),
+        Output::Trace(f) if filters.is_empty() => f,
+        Output::Trace(f) => bail!(
+            "the replay filters apply to the viewer formats (perfetto, chrome, collapsed, svg, dot), not to {}",
+            f.name()
+        ),
+        Output::Merged(f) => return run_merged(&args, f, &filters),
     };
     let output = args.output.clone();
     let open = move || -> io::Result<Box<dyn Write + Send>> {
@@ -130,7 +144,11 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<i32> {
 
 /// A viewer format: the merge of the one input (a truncated input keeps its complete prefix,
 /// with a warning, as the other formats do).
-fn run_merged(args: &ConvertArgs, format: MergedFormat) -> anyhow::Result<i32> {
+fn run_merged(
+    args: &ConvertArgs,
+    format: MergedFormat,
+    filters: &merge::filter::Filters,
+) -> anyhow::Result<i32> {
     let input = match merge::load(&args.input, true) {
         Ok(i) => i,
         Err(e) => {
@@ -145,13 +163,14 @@ fn run_merged(args: &ConvertArgs, format: MergedFormat) -> anyhow::Result<i32> {
         );
         return Ok(super::EXIT_USAGE);
     }
-    let m = match merge::merge(vec![input], &merge::MergeOptions::default()) {
+    let mut m = match merge::merge(vec![input], &merge::MergeOptions::default()) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("ruchytrace: {e}");
             return Ok(super::merge::EXIT_INCONSISTENT);
         }
     };
+    merge::filter::apply(&mut m, filters);
     for w in &m.warnings {
         eprintln!("ruchytrace: warning: {w}");
     }
@@ -204,6 +223,7 @@ mod tests {
             input: "in.rtrace".into(),
             output: o.map(PathBuf::from),
             format: f.map(str::to_owned),
+            filters: FilterArgs::default(),
         };
         assert_eq!(output_format(&args(None, None)).unwrap(), Format::Text);
         assert_eq!(

@@ -3,7 +3,7 @@
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::merge::{self, Input, MergeOptions, Merged};
+use crate::merge::{self, filter, Input, MergeOptions, Merged};
 
 /// Output formats of a merged trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -61,7 +61,7 @@ impl MergedFormat {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct InputArgs {
     /// Function traces (binary or JSON) and the syscall trace (sys.json), in any order, or a
-    /// directory written by `ruchytrace run -o DIR` (its fn-*.rtrace/json and sys.json are used).
+    /// directory (every function and syscall trace in it is used, whatever its name).
     #[arg(required = true, value_name = "FILE")]
     pub inputs: Vec<PathBuf>,
     /// Show the runtime collector thread (tracer traffic), hidden by default.
@@ -88,7 +88,53 @@ impl InputArgs {
     }
 }
 
-/// Expands `run -o` directories into the trace files they hold.
+/// The replay filters shared by `merge`, `report` and `convert` (docs/merge.md).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FilterArgs {
+    /// Drop calls shorter than D (e.g. 100us); their system calls move to the nearest kept caller.
+    #[arg(long, value_name = "D", value_parser = filter::parse_duration)]
+    pub min_duration: Option<u64>,
+    /// Keep calls at most N deep (1: top-level calls); deeper calls' system calls move up.
+    #[arg(long, value_name = "N")]
+    pub depth: Option<usize>,
+    /// Keep only these threads.
+    #[arg(long, value_name = "TID", value_delimiter = ',')]
+    pub tid: Vec<u32>,
+    /// Keep what starts in A..B: times with a unit are relative to the first event (1ms..5ms),
+    /// bare numbers absolute CLOCK_MONOTONIC ns; either end may be left out.
+    #[arg(long, value_name = "A..B", value_parser = filter::parse_time_range)]
+    pub time_range: Option<filter::TimeRange>,
+    /// Keep only the subtrees of calls of F (a name glob, as --filter).
+    #[arg(long, value_name = "F")]
+    pub caller: Option<String>,
+    /// Keep calls whose name matches (record-time syntax: `compute*,!app::net::*`); the others'
+    /// system calls move to the nearest kept caller.
+    #[arg(long, value_name = "GLOBS")]
+    pub filter: Option<String>,
+}
+
+impl FilterArgs {
+    /// The filters these flags ask for.
+    pub fn filters(&self) -> Result<filter::Filters, String> {
+        let parse = |what: &str, spec: &Option<String>| {
+            spec.as_deref()
+                .map(ruchytrace_runtime::filter::Filter::parse)
+                .transpose()
+                .map_err(|e| format!("--{what}: {e}"))
+        };
+        Ok(filter::Filters {
+            min_duration: self.min_duration,
+            depth: self.depth,
+            tids: (!self.tid.is_empty()).then(|| self.tid.clone()),
+            time_range: self.time_range,
+            caller: parse("caller", &self.caller)?,
+            filter: parse("filter", &self.filter)?,
+        })
+    }
+}
+
+/// Expands directories into the function and syscall traces they hold, whatever their names
+/// (told by content), in name order.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for p in inputs {
@@ -96,12 +142,7 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Vec<PathBuf> {
             let mut files: Vec<PathBuf> = std::fs::read_dir(p)
                 .map(|d| d.flatten().map(|e| e.path()).collect())
                 .unwrap_or_default();
-            files.retain(|f| {
-                let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                name == "sys.json"
-                    || (name.starts_with("fn")
-                        && (name.ends_with(".rtrace") || name.ends_with(".json")))
-            });
+            files.retain(|f| f.is_file() && merge::trace_kind(f).is_some());
             files.sort();
             out.extend(files);
         } else {
@@ -126,6 +167,9 @@ pub struct MergeArgs {
     /// Output format (default: from -o's extension, else text).
     #[arg(long, value_enum)]
     pub format: Option<MergedFormat>,
+    /// Replay filters.
+    #[command(flatten)]
+    pub filters: FilterArgs,
 }
 
 /// Exit status for inconsistent inputs (straddle, mismatch).
@@ -217,16 +261,24 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
         .or_else(|| args.output.as_deref().and_then(MergedFormat::from_path))
         .unwrap_or(MergedFormat::Text);
     let opts = args.input.options();
-    if format == MergedFormat::Text {
+    let filters = match args.filters.filters() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("ruchytrace: {e}");
+            return Ok(super::EXIT_USAGE);
+        }
+    };
+    if format == MergedFormat::Text && filters.is_empty() {
         return run_text(&args, &opts);
     }
-    let m = match load_and_merge(&args.input.files(), args.input.partial, &opts) {
+    let mut m = match load_and_merge(&args.input.files(), args.input.partial, &opts) {
         Ok(m) => m,
         Err(f) => {
             eprintln!("ruchytrace: {}", f.message);
             return Ok(f.code);
         }
     };
+    merge::filter::apply(&mut m, &filters);
     if format != MergedFormat::Text {
         for w in &m.warnings {
             eprintln!("ruchytrace: warning: {w}");

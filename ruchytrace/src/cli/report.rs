@@ -1,7 +1,7 @@
 //! `ruchytrace report FILES...`: call graph, hotspots, per-function syscalls and file I/O of a
 //! merged trace.
 
-use super::merge::InputArgs;
+use super::merge::{FilterArgs, InputArgs};
 use crate::merge::{report, Merged};
 
 /// Arguments of `ruchytrace report`.
@@ -16,15 +16,21 @@ pub struct ReportArgs {
     /// Tree of call paths with inclusive and self time, percent and call counts.
     #[arg(long)]
     pub callgraph: bool,
-    /// The N functions with the most self time.
+    /// The N functions with the most self time (or the --sort key).
     #[arg(long, value_name = "N")]
     pub hotspots: Option<usize>,
+    /// Order of the hotspots.
+    #[arg(long, value_enum, default_value_t)]
+    pub sort: report::SortKey,
     /// Per-function table of system calls: count, errors, total time.
     #[arg(long)]
     pub syscalls: bool,
     /// Per-file I/O summary, with a warning for many tiny reads or writes.
     #[arg(long)]
     pub io: bool,
+    /// Replay filters.
+    #[command(flatten)]
+    pub filters: FilterArgs,
 }
 
 impl ReportArgs {
@@ -59,8 +65,8 @@ pub fn render(m: &Merged, args: &ReportArgs) -> String {
     if all || args.hotspots.is_some() {
         let n = args.hotspots.unwrap_or(10);
         section(
-            &format!("hotspots (top {n} by self time)"),
-            report::hotspots_text(m, args.input.show_tracer, n),
+            &format!("hotspots (top {n} by {})", args.sort.describe()),
+            report::hotspots_sorted(m, args.input.show_tracer, n, args.sort),
         );
     }
     if all || args.syscalls {
@@ -77,7 +83,14 @@ pub fn render(m: &Merged, args: &ReportArgs) -> String {
 
 /// Runs the subcommand.
 pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
-    let m = match super::merge::load_and_merge(
+    let filters = match args.filters.filters() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("ruchytrace: {e}");
+            return Ok(super::EXIT_USAGE);
+        }
+    };
+    let mut m = match super::merge::load_and_merge(
         &args.input.files(),
         args.input.partial,
         &args.input.options(),
@@ -88,6 +101,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
             return Ok(f.code);
         }
     };
+    crate::merge::filter::apply(&mut m, &filters);
     use std::io::Write;
     let text = render(&m, &args);
     let mut stdout = std::io::stdout().lock();

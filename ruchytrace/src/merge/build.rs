@@ -185,6 +185,7 @@ impl Builder {
             program: meta.program.clone(),
             args: meta.args.clone(),
             collector_tid: meta.collector_tid,
+            sample_rate: Some(meta.settings.sample.max(1)),
         });
         if let Some(t) = &trace.truncation {
             self.warnings.push(format!(
@@ -395,6 +396,7 @@ impl Builder {
                 program: trace.metadata.program.clone(),
                 args: trace.metadata.args.clone(),
                 collector_tid: None,
+                sample_rate: None,
             });
         }
         if !trace.end.complete {

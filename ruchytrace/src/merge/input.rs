@@ -454,6 +454,23 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
     }
 }
 
+/// What kind of trace a file holds, judged from its first 64 KiB: `Some(true)` for a function
+/// trace, `Some(false)` for a syscall trace, `None` for anything else (or an unreadable file).
+pub fn trace_kind(path: &Path) -> Option<bool> {
+    let mut prefix = Vec::with_capacity(4096);
+    File::open(path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut prefix))
+        .ok()?;
+    match format::detect(&prefix).ok()? {
+        Detected::Binary => Some(true),
+        Detected::Json => match json_format_of(&prefix)?.1.as_str() {
+            FN_TRACE_FORMAT => Some(true),
+            SYS_TRACE_FORMAT => Some(false),
+            _ => None,
+        },
+    }
+}
+
 /// Finds `"format": "<value>"` near the start of a JSON document (both writers put the metadata,
 /// and its `format`, first). Returns the byte offset of the value and the value.
 fn json_format_of(bytes: &[u8]) -> Option<(usize, String)> {

@@ -12,7 +12,9 @@
 //!   call that straddles a function boundary, or inputs that cannot come from the same run, are
 //!   reported as a [`MergeError`] naming the events — never silently re-parented (unless
 //!   [`MergeOptions::force`], which turns them into warnings);
-//! * [`tree`]: the types of the forest.
+//! * [`tree`]: the types of the forest;
+//! * [`filter`]: the replay filters (`--min-duration`, `--depth`, `--tid`, `--time-range`,
+//!   `--caller`, `--filter`) that narrow a merged forest.
 //!
 //! The output formats live in [`text`] (and [`stream`], the same timeline without the tree),
 //! [`json`], [`chrome`], [`perfetto`] (Perfetto's protobuf trace), [`flame`] (collapsed stacks and SVG) and [`dot`]; [`report`] computes
@@ -25,6 +27,7 @@ pub mod check;
 pub mod chrome;
 pub mod diff;
 pub mod dot;
+pub mod filter;
 pub mod flame;
 pub mod input;
 pub mod json;
@@ -39,7 +42,7 @@ pub(crate) use build::unknown_site;
 pub use build::{merge, MergeError, MergeOptions};
 pub(crate) use check::check_consistency;
 pub(crate) use input::FnItem;
-pub use input::{load, FnTrace, Input, InputError};
+pub use input::{load, trace_kind, FnTrace, Input, InputError};
 pub use tree::{
     fmt_return, Call, CallEnd, Merged, Node, NodeId, NodeKind, ProcessInfo, Syscall, ThreadTrack,
 };

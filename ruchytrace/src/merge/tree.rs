@@ -118,6 +118,9 @@ pub struct ProcessInfo {
     pub args: Vec<String>,
     /// The runtime's collector thread, if known.
     pub collector_tid: Option<u32>,
+    /// The function trace's sampling rate (1 in N calls recorded); `None` without a function
+    /// trace.
+    pub sample_rate: Option<u32>,
 }
 
 /// One thread: its top-level nodes.
