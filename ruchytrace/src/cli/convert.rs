@@ -31,6 +31,14 @@ pub struct ConvertArgs {
     /// collapsed, svg, dot). Default: from the extension of OUT, else text.
     #[arg(short, long, value_name = "FORMAT")]
     pub format: Option<String>,
+}
+
+/// The command line of `ruchytrace convert`: the arguments and the replay filters.
+#[derive(Debug, clap::Args)]
+pub struct ConvertCommand {
+    /// What to convert, and to what.
+    #[command(flatten)]
+    pub args: ConvertArgs,
     /// Replay filters (for the viewer formats).
     #[command(flatten)]
     pub filters: FilterArgs,
@@ -92,13 +100,23 @@ fn output_format(args: &ConvertArgs) -> anyhow::Result<Format> {
     }
 }
 
-/// Runs the subcommand.
+/// Runs the subcommand without filters.
 pub fn run(args: ConvertArgs) -> anyhow::Result<i32> {
+    run_filtered(args, &FilterArgs::default())
+}
+
+/// Runs the subcommand as parsed.
+pub fn run_command(cmd: ConvertCommand) -> anyhow::Result<i32> {
+    run_filtered(cmd.args, &cmd.filters)
+}
+
+/// Runs the subcommand with replay filters.
+pub fn run_filtered(args: ConvertArgs, filter_args: &FilterArgs) -> anyhow::Result<i32> {
     let choice = output_choice(&args)?;
     if args.output.as_deref() == Some(args.input.as_path()) {
         bail!("the output {} is the input", args.input.display());
     }
-    let filters = match args.filters.filters() {
+    let filters = match filter_args.filters() {
         Ok(f) => f,
         Err(e) => {
             eprintln!("ruchytrace: {e}");
@@ -223,7 +241,6 @@ mod tests {
             input: "in.rtrace".into(),
             output: o.map(PathBuf::from),
             format: f.map(str::to_owned),
-            filters: FilterArgs::default(),
         };
         assert_eq!(output_format(&args(None, None)).unwrap(), Format::Text);
         assert_eq!(

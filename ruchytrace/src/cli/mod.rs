@@ -37,8 +37,8 @@ pub struct Cli {
 pub enum Command {
     /// Trace the system calls of a program (strace-style) or of running processes (-p).
     Syscalls(syscalls::SyscallsArgs),
-    /// Convert a function trace between binary, JSON and text.
-    Convert(convert::ConvertArgs),
+    /// Convert a function trace between binary, JSON and text, or to a viewer format (perfetto, chrome...).
+    Convert(convert::ConvertCommand),
     /// Merge function traces and a syscall trace into one timeline (text, json, chrome, perfetto, collapsed, svg, dot).
     Merge(merge::MergeArgs),
     /// Call graph, hotspots, per-function syscalls and file I/O of traces.
@@ -67,7 +67,7 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Command::Syscalls(args) => syscalls::run(args),
-        Command::Convert(args) => convert::run(args),
+        Command::Convert(args) => convert::run_command(args),
         Command::Merge(args) => merge::run(args),
         Command::Report(args) => report::run(args),
         Command::Diff(args) => diff::run(args),
