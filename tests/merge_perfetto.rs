@@ -12,7 +12,6 @@ use std::process::Command;
 
 use merge_support::*;
 use ruchytrace_runtime::format::Format;
-use ruchytrace_runtime::model::*;
 use serde_json::Value as Json;
 
 fn run_merge(inputs: &[&Path], out: &Path) {
@@ -133,80 +132,6 @@ fn functions_and_syscalls_nest_on_thread_tracks() {
     assert_eq!(parent(&doc, getpid).unwrap()["name"], "load");
     // compute, openat, load, read, write on main; load, getpid on the worker.
     assert_eq!(doc["slices"].as_array().unwrap().len(), 7);
-}
-
-/// Site 2: `async fn job(n: i64) -> i64`.
-fn async_trace() -> Trace {
-    let mut t = fn_trace();
-    t.sites.push(Site {
-        id: 2,
-        name: "job".into(),
-        qualified_name: "demo::job".into(),
-        location: Location {
-            file: "src/main.rs".into(),
-            line: 30,
-            column: 1,
-        },
-        args: vec![ArgInfo {
-            name: "n".into(),
-            type_name: "i64".into(),
-        }],
-        return_type: "i64".into(),
-        kind: SiteKind::Async,
-    });
-    let at = |ns: u64| MONO + 20_000 + ns;
-    t.events.extend([
-        Event::Enter {
-            site: 2,
-            ts: at(1000),
-            pid: PID,
-            tid: 100,
-            args: vec![Value::I64(5)],
-            call_id: Some(7),
-        },
-        Event::Suspend {
-            site: 2,
-            ts: at(1500),
-            pid: PID,
-            tid: 100,
-            call_id: 7,
-        },
-        Event::Loss {
-            ts: at(1800),
-            pid: PID,
-            tid: 100,
-            count: 3,
-            reason: LossReason::BufferFull,
-        },
-        Event::Resume {
-            site: 2,
-            ts: at(4000),
-            pid: PID,
-            tid: 101,
-            call_id: 7,
-        },
-        Event::Exit {
-            site: 2,
-            ts: at(5000),
-            pid: PID,
-            tid: 101,
-            ret: Return::Value(Value::I64(204)),
-            call_id: Some(7),
-        },
-        Event::Loss {
-            ts: at(6000),
-            pid: PID,
-            tid: 101,
-            count: 2,
-            reason: LossReason::Evicted,
-        },
-    ]);
-    t.trailer = Some(Trailer {
-        events: t.events.len() as u64,
-        lost: 5,
-        end_ns: at(7000),
-    });
-    t
 }
 
 #[test]

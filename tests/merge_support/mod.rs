@@ -258,6 +258,82 @@ pub fn validate_chrome(doc: &Json) -> usize {
     slices
 }
 
+/// [`fn_trace`] plus site 2, `async fn job(n: i64) -> i64`, times 20 us later: future 7 polled
+/// on thread 100 from 21000 to 21500 ns (suspended), then on thread 101 from 24000 to 25000
+/// (returns 204); loss records of 3 events (thread 100, 21800) and 2 (thread 101, 26000).
+pub fn async_trace() -> Trace {
+    let mut t = fn_trace();
+    t.sites.push(Site {
+        id: 2,
+        name: "job".into(),
+        qualified_name: "demo::job".into(),
+        location: Location {
+            file: "src/main.rs".into(),
+            line: 30,
+            column: 1,
+        },
+        args: vec![ArgInfo {
+            name: "n".into(),
+            type_name: "i64".into(),
+        }],
+        return_type: "i64".into(),
+        kind: SiteKind::Async,
+    });
+    let at = |ns: u64| MONO + 20_000 + ns;
+    t.events.extend([
+        Event::Enter {
+            site: 2,
+            ts: at(1000),
+            pid: PID,
+            tid: 100,
+            args: vec![Value::I64(5)],
+            call_id: Some(7),
+        },
+        Event::Suspend {
+            site: 2,
+            ts: at(1500),
+            pid: PID,
+            tid: 100,
+            call_id: 7,
+        },
+        Event::Loss {
+            ts: at(1800),
+            pid: PID,
+            tid: 100,
+            count: 3,
+            reason: LossReason::BufferFull,
+        },
+        Event::Resume {
+            site: 2,
+            ts: at(4000),
+            pid: PID,
+            tid: 101,
+            call_id: 7,
+        },
+        Event::Exit {
+            site: 2,
+            ts: at(5000),
+            pid: PID,
+            tid: 101,
+            ret: Return::Value(Value::I64(204)),
+            call_id: Some(7),
+        },
+        Event::Loss {
+            ts: at(6000),
+            pid: PID,
+            tid: 101,
+            count: 2,
+            reason: LossReason::Evicted,
+        },
+    ]);
+    t.trailer = Some(Trailer {
+        events: t.events.len() as u64,
+        lost: 5,
+        end_ns: at(7000),
+    });
+    t
+}
+
 /// A Python that can import `modules`: `target/pyenv` (made by `setup-python.sh`), else
 /// `python3`. `None` (after saying so on stderr) when there is none; under `CI` a missing
 /// Python package is a failure, not a skip.

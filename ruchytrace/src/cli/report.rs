@@ -28,6 +28,10 @@ pub struct ReportArgs {
     /// Per-file I/O summary, with a warning for many tiny reads or writes.
     #[arg(long)]
     pub io: bool,
+    /// Per `async fn`: futures, lifetime and busy (polled) time, and the futures that moved
+    /// between threads (shown by default when the trace has futures).
+    #[arg(long)]
+    pub futures: bool,
     /// Replay filters.
     #[command(flatten)]
     pub filters: FilterArgs,
@@ -45,7 +49,8 @@ impl ReportArgs {
 
 /// The text of the requested reports (all four sections when none was asked for).
 pub fn render(m: &Merged, args: &ReportArgs) -> String {
-    let all = !args.callgraph && args.hotspots.is_none() && !args.syscalls && !args.io;
+    let all =
+        !args.callgraph && args.hotspots.is_none() && !args.syscalls && !args.io && !args.futures;
     let mut out = String::new();
     for w in &m.warnings {
         out.push_str(&format!("# warning: {w}\n"));
@@ -77,6 +82,12 @@ pub fn render(m: &Merged, args: &ReportArgs) -> String {
     }
     if all || args.io {
         section("file I/O", report::io_text(m, args.input.show_tracer));
+    }
+    if args.futures || (all && !m.futures.list.is_empty()) {
+        section(
+            "async futures",
+            report::futures_text(m, args.input.show_tracer),
+        );
     }
     out
 }

@@ -486,7 +486,7 @@ impl Builder {
             .collect();
         threads.sort_by_key(|t| (t.pid, t.tid));
         self.processes.sort_by_key(|p| p.pid);
-        Merged {
+        let mut m = Merged {
             sources,
             processes: self.processes,
             threads,
@@ -500,7 +500,10 @@ impl Builder {
             end_ns: self.end,
             clock: self.clock,
             warnings: self.warnings,
-        }
+            futures: Default::default(),
+        };
+        m.futures = super::futures::collect(&m);
+        m
     }
 }
 

@@ -153,10 +153,12 @@ fn node(m: &Merged, id: NodeId, s: &mut String, out: &mut dyn Write) -> io::Resu
             opt_u64(s, n.end_ns.map(|e| e.saturating_sub(n.start_ns)));
             let _ = write!(
                 s,
-                ",\"end\":\"{}\",\"resumed\":{},\"args\":[",
+                ",\"end\":\"{}\",\"resumed\":{},",
                 c.end.as_str(),
                 c.resumed
             );
+            future(m, id, s);
+            s.push_str("\"args\":[");
             for (i, v) in c.args.iter().enumerate() {
                 if i > 0 {
                     s.push(',');
@@ -226,4 +228,31 @@ fn node(m: &Merged, id: NodeId, s: &mut String, out: &mut dyn Write) -> io::Resu
         }
     }
     Ok(())
+}
+
+/// `"future":{...},` on every poll of an `async fn` future: the poll's index and the future's
+/// lifetime, busy time, poll count and threads (nothing for other calls).
+fn future(m: &Merged, id: NodeId, s: &mut String) {
+    let Some((f, k)) = m.futures.of(id) else {
+        return;
+    };
+    let _ = write!(
+        s,
+        "\"future\":{{\"call_id\":{},\"poll\":{},\"polls\":{},\"start_ns\":{},\"end_ns\":{},\"lifetime_ns\":{},\"busy_ns\":{},\"completed\":{},\"threads\":[",
+        f.call_id,
+        k + 1,
+        f.polls.len(),
+        f.start_ns,
+        f.end_ns,
+        f.lifetime_ns(),
+        f.busy_ns,
+        f.completed
+    );
+    for (i, t) in f.segment_threads().iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{t}");
+    }
+    s.push_str("]},");
 }

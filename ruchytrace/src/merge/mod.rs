@@ -12,7 +12,7 @@
 //!   call that straddles a function boundary, or inputs that cannot come from the same run, are
 //!   reported as a [`MergeError`] naming the events — never silently re-parented (unless
 //!   [`MergeOptions::force`], which turns them into warnings);
-//! * [`tree`]: the types of the forest;
+//! * [`tree`]: the types of the forest; [`futures`] groups the polls of `async fn` futures;
 //! * [`filter`]: the replay filters (`--min-duration`, `--depth`, `--tid`, `--time-range`,
 //!   `--caller`, `--filter`) that narrow a merged forest.
 //!
@@ -29,6 +29,7 @@ pub mod diff;
 pub mod dot;
 pub mod filter;
 pub mod flame;
+pub mod futures;
 pub mod input;
 pub mod json;
 pub mod live;

@@ -170,6 +170,8 @@ pub struct Merged {
     pub clock: Option<ClockInfo>,
     /// What the reader should know (losses, truncations, forced attributions).
     pub warnings: Vec<String>,
+    /// The `async fn` futures: their polls, lifetimes, busy times and threads.
+    pub futures: super::futures::Futures,
 }
 
 impl Merged {

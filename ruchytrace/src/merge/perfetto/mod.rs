@@ -36,9 +36,10 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use prost::Message;
-use ruchytrace_runtime::model::{Return, SiteKind, Value};
+use ruchytrace_runtime::model::{Return, Value};
 
-use super::{fmt_return, Merged, Node, NodeId, NodeKind, ThreadTrack};
+use super::futures::FutureInfo;
+use super::{fmt_return, Merged, NodeId, NodeKind, ThreadTrack};
 use proto::{
     AnnotationValue, Clock, ClockSnapshot, CounterDescriptor, DebugAnnotation, EventType,
     InternedData, InternedString, PacketData, ProcessDescriptor, ThreadDescriptor, TracePacket,
@@ -289,51 +290,21 @@ impl<'w> Sequence<'w> {
     }
 }
 
-/// The polls of one `async fn` future, in time order.
-struct Future {
-    pid: u32,
-    call_id: u64,
-    /// (tid, node) of each poll.
-    polls: Vec<(u32, NodeId)>,
-}
-
-/// True for a call node that is one poll of an `async fn` future.
-fn is_poll(m: &Merged, n: &Node) -> Option<u64> {
-    let NodeKind::Call(c) = &n.kind else {
-        return None;
-    };
-    let id = c.call_id?;
-    let asynchronous =
-        m.site(c).kind == SiteKind::Async || c.resumed || c.end == super::CallEnd::Suspended;
-    asynchronous.then_some(id)
-}
-
-/// Every future of the visible threads, with its polls in time order.
-fn futures(m: &Merged, show_tracer: bool) -> Vec<Future> {
-    let mut by_id: HashMap<(u32, u64), Vec<(u32, NodeId)>> = HashMap::new();
-    for t in m.visible_threads(show_tracer) {
-        let mut stack: Vec<NodeId> = t.roots.clone();
-        while let Some(id) = stack.pop() {
-            let n = m.node(id);
-            if let Some(call_id) = is_poll(m, n) {
-                by_id.entry((t.pid, call_id)).or_default().push((t.tid, id));
-            }
-            stack.extend(n.children.iter().copied());
-        }
-    }
-    let mut out: Vec<Future> = by_id
-        .into_iter()
-        .map(|((pid, call_id), mut polls)| {
-            polls.sort_by_key(|&(_, id)| m.node(id).start_ns);
-            Future {
-                pid,
-                call_id,
-                polls,
-            }
-        })
+/// The futures whose polls all ran on visible threads.
+fn visible_futures(m: &Merged, show_tracer: bool) -> Vec<&FutureInfo> {
+    let visible: std::collections::HashSet<(u32, u32)> = m
+        .visible_threads(show_tracer)
+        .map(|t| (t.pid, t.tid))
         .collect();
-    out.sort_by_key(|f| (f.pid, m.node(f.polls[0].1).start_ns, f.call_id));
-    out
+    m.futures
+        .list
+        .iter()
+        .filter(|f| {
+            f.polls
+                .iter()
+                .all(|&(tid, _)| visible.contains(&(f.pid, tid)))
+        })
+        .collect()
 }
 
 /// Writes the merged forest as a Perfetto trace.
@@ -386,7 +357,7 @@ pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<(
     }
 
     // Flows between the polls of each future: out of poll k, into poll k + 1.
-    let futures = futures(m, show_tracer);
+    let futures = visible_futures(m, show_tracer);
     let mut flows: HashMap<NodeId, (Option<u64>, Option<u64>)> = HashMap::new();
     for f in &futures {
         for k in 0..f.polls.len().saturating_sub(1) {
@@ -489,7 +460,7 @@ fn write_thread(
 }
 
 /// A future's async track: its lifetime slice with one `poll` slice per poll.
-fn write_future(m: &Merged, f: &Future, seq: &mut Sequence<'_>) -> io::Result<()> {
+fn write_future(m: &Merged, f: &FutureInfo, seq: &mut Sequence<'_>) -> io::Result<()> {
     let first = m.node(f.polls[0].1);
     let last = m.node(f.polls[f.polls.len() - 1].1);
     let NodeKind::Call(c0) = &first.kind else {
@@ -500,8 +471,7 @@ fn write_future(m: &Merged, f: &Future, seq: &mut Sequence<'_>) -> io::Result<()
     };
     let site = m.site(c0);
     let track = async_uuid(f.pid, f.call_id);
-    let start = first.start_ns;
-    let end = last.end_ns.unwrap_or(m.end_ns).max(start);
+    let (start, end) = (f.start_ns, f.end_ns);
     seq.track(
         start,
         TrackDescriptor {
@@ -517,15 +487,9 @@ fn write_future(m: &Merged, f: &Future, seq: &mut Sequence<'_>) -> io::Result<()
         ev.annotations.push((name, annotation_value(v)));
     }
     seq.event(ev)?;
-    let mut busy = 0u64;
-    let mut threads: Vec<u32> = Vec::new();
     for &(tid, id) in &f.polls {
         let n = m.node(id);
         let pend = n.end_ns.unwrap_or(m.end_ns).max(n.start_ns);
-        busy += pend - n.start_ns;
-        if threads.last() != Some(&tid) {
-            threads.push(tid);
-        }
         let mut ev = Ev::new(n.start_ns, track, EventType::SliceBegin, "poll", "async");
         ev.annotations
             .push(("tid", AnnotationValue::Uint(u64::from(tid))));
@@ -536,10 +500,10 @@ fn write_future(m: &Merged, f: &Future, seq: &mut Sequence<'_>) -> io::Result<()
     ev.annotations
         .push(("lifetime_ns", AnnotationValue::Uint(end - start)));
     ev.annotations
-        .push(("busy_ns", AnnotationValue::Uint(busy)));
+        .push(("busy_ns", AnnotationValue::Uint(f.busy_ns)));
     ev.annotations
         .push(("polls", AnnotationValue::Uint(f.polls.len() as u64)));
-    let list: Vec<String> = threads.iter().map(u32::to_string).collect();
+    let list: Vec<String> = f.segment_threads().iter().map(u32::to_string).collect();
     ev.annotations
         .push(("threads", AnnotationValue::String(list.join(","))));
     if let Some(r) = return_text(&cl.ret) {

@@ -182,7 +182,6 @@ impl Replay<'_> {
             let mut remap: HashMap<u32, u32> = HashMap::new();
             let mut unmatched = 0u64;
             let mut lost_exits = 0u64;
-            let mut suspended: HashMap<u64, Vec<Value>> = HashMap::new();
             let items = match trace.replay(path) {
                 Ok(i) => i,
                 // The file vanished since it was checked: the tree merge reports it.
@@ -251,14 +250,9 @@ impl Replay<'_> {
                         let g = global(site);
                         self.enter(key, g, call_id, ts, args, false, out)
                     }
-                    Event::Resume { site, call_id, .. } => {
-                        if in_syscall {
-                            return Err(NeedsTree);
-                        }
-                        let g = global(site);
-                        let args = suspended.remove(&call_id).unwrap_or_default();
-                        self.enter(key, g, Some(call_id), ts, args, true, out)
-                    }
+                    // An `async fn` future's exit line shows its whole lifetime, busy time and
+                    // threads, known only from every poll: the tree writes those.
+                    Event::Resume { .. } | Event::Suspend { .. } => return Err(NeedsTree),
                     Event::Exit {
                         site, ret, call_id, ..
                     } => {
@@ -273,19 +267,6 @@ impl Replay<'_> {
                                 unmatched += 1;
                                 Ok(())
                             }
-                            Err(e) => Err(e),
-                        }
-                    }
-                    Event::Suspend { site, call_id, .. } => {
-                        let g = global(site);
-                        match self.pop_to(key, g, Some(call_id), ts, &mut lost_exits, out) {
-                            Ok(Some(_)) if in_syscall => return Err(NeedsTree),
-                            Ok(Some((f, depth))) => {
-                                suspended.insert(call_id, f.args.clone());
-                                let node = call_node(f, Some(ts), CallEnd::Suspended, None);
-                                self.emit(key, &node, depth, true, out)
-                            }
-                            Ok(None) => Ok(()),
                             Err(e) => Err(e),
                         }
                     }
