@@ -111,6 +111,7 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
     if inputs.is_empty() {
         return Err(MergeError::NoInput("no input files".into()));
     }
+    let n_inputs = inputs.len();
     let mut fn_traces = Vec::new();
     let mut sys_traces = Vec::new();
     let mut sources = Vec::new();
@@ -119,6 +120,16 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
         match input {
             Input::Functions { path, trace } => fn_traces.push((path, trace)),
             Input::Syscalls { path, trace } => sys_traces.push((path, trace)),
+            // A merged trace is already a forest: it stands alone.
+            Input::Merged { path, merged } => {
+                if n_inputs > 1 {
+                    return Err(MergeError::NoInput(format!(
+                        "{}: a merged trace cannot be merged with other inputs",
+                        path.display()
+                    )));
+                }
+                return Ok(*merged);
+            }
         }
     }
     let mut warnings = Vec::new();

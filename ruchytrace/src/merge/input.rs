@@ -35,13 +35,22 @@ pub enum Input {
         /// The document.
         trace: Box<SysTrace>,
     },
+    /// A merged JSON document (`merge --format json`), read back whole.
+    Merged {
+        /// Where it came from.
+        path: PathBuf,
+        /// The forest.
+        merged: Box<super::Merged>,
+    },
 }
 
 impl Input {
     /// The file the input was read from.
     pub fn path(&self) -> &Path {
         match self {
-            Input::Functions { path, .. } | Input::Syscalls { path, .. } => path,
+            Input::Functions { path, .. }
+            | Input::Syscalls { path, .. }
+            | Input::Merged { path, .. } => path,
         }
     }
 }
@@ -431,10 +440,25 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
                     trace: Box::new(trace),
                 })
             }
+            Some((_, f)) if f == super::json::MERGED_FORMAT => {
+                let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                    err(
+                        Some(format!("line {} column {}", e.line(), e.column())),
+                        format!("malformed merged trace: {e}"),
+                    )
+                })?;
+                let merged = super::readback::read_merged(&doc)
+                    .map_err(|m| err(None, format!("malformed merged trace: {m}")))?;
+                Ok(Input::Merged {
+                    path: path.to_path_buf(),
+                    merged: Box::new(merged),
+                })
+            }
             Some((at, f)) => Err(err(
                 Some(format!("byte {at}")),
                 format!(
-                    "wrong kind of file: metadata.format is \"{f}\", expected \"{FN_TRACE_FORMAT}\" or \"{SYS_TRACE_FORMAT}\""
+                    "wrong kind of file: metadata.format is \"{f}\", expected \"{FN_TRACE_FORMAT}\", \"{SYS_TRACE_FORMAT}\" or \"{}\"",
+                    super::json::MERGED_FORMAT
                 ),
             )),
             None => {

@@ -65,6 +65,8 @@ pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<(
         str_array(&mut s, &p.args);
         s.push_str(",\"collector_tid\":");
         opt_u64(&mut s, p.collector_tid.map(u64::from));
+        s.push_str(",\"sample_rate\":");
+        opt_u64(&mut s, p.sample_rate.map(u64::from));
         s.push('}');
     }
     s.push_str("],\"warnings\":");

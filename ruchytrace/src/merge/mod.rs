@@ -3,7 +3,8 @@
 //! The work is split by job:
 //!
 //! * [`input`]: [`load`] reads one input file (a binary or JSON function trace of the runtime,
-//!   or the `sys.json` of `ruchytrace syscalls`, told apart by their content);
+//!   the `sys.json` of `ruchytrace syscalls`, or a merged JSON document read back by
+//!   [`readback`], told apart by their content);
 //! * [`check`]: the inputs must come from one run (pid, clock), and every system call must sit
 //!   inside one call (no straddle);
 //! * [`build`]: [`merge`] joins the inputs by (pid, tid) and `CLOCK_MONOTONIC` timestamps into
@@ -34,6 +35,7 @@ pub mod input;
 pub mod json;
 pub mod live;
 pub mod perfetto;
+pub mod readback;
 pub mod report;
 pub mod stream;
 pub mod text;

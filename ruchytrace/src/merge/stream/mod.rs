@@ -77,7 +77,7 @@ fn fn_traces(inputs: &[Input]) -> Vec<(&std::path::Path, &FnTrace)> {
         .iter()
         .filter_map(|i| match i {
             Input::Functions { path, trace } => Some((path.as_path(), &**trace)),
-            Input::Syscalls { .. } => None,
+            Input::Syscalls { .. } | Input::Merged { .. } => None,
         })
         .collect()
 }
@@ -88,7 +88,7 @@ fn sys_traces(inputs: &[Input]) -> Vec<(usize, &SysTrace)> {
         .enumerate()
         .filter_map(|(i, inp)| match inp {
             Input::Syscalls { trace, .. } => Some((i, &**trace)),
-            Input::Functions { .. } => None,
+            Input::Functions { .. } | Input::Merged { .. } => None,
         })
         .collect()
 }
@@ -170,6 +170,9 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
     if inputs.is_empty() {
         return Err(MergeError::NoInput("no input files".into()));
     }
+    if inputs.iter().any(|i| matches!(i, Input::Merged { .. })) {
+        return Ok(TextPlan::Tree(Box::new(merge(inputs, opts)?)));
+    }
     let mut facts = Facts::default();
     let (fn_pairs, sys_pairs) = split_refs(&inputs);
     check_consistency(&fn_pairs, &sys_pairs, opts, &mut facts.warnings)?;
@@ -194,7 +197,7 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
     for list in sys.values_mut() {
         list.sort_by_key(|&(i, j)| match &inputs[i] {
             Input::Syscalls { trace, .. } => trace.events[j].timestamp_ns(),
-            Input::Functions { .. } => 0,
+            Input::Functions { .. } | Input::Merged { .. } => 0,
         });
     }
     let mut check = Replay {
@@ -261,7 +264,7 @@ fn split_refs(inputs: &[Input]) -> Refs<'_> {
         .iter()
         .filter_map(|i| match i {
             Input::Syscalls { path, trace } => Some((path.as_path(), &**trace)),
-            Input::Functions { .. } => None,
+            Input::Functions { .. } | Input::Merged { .. } => None,
         })
         .collect();
     (f, s)

@@ -54,7 +54,9 @@ impl Replay<'_> {
     fn sys_event(&self, at: (usize, usize)) -> &SysEvent {
         match &self.inputs[at.0] {
             Input::Syscalls { trace, .. } => &trace.events[at.1],
-            Input::Functions { .. } => unreachable!("indexes point at syscall traces"),
+            Input::Functions { .. } | Input::Merged { .. } => {
+                unreachable!("indexes point at syscall traces")
+            }
         }
     }
 
