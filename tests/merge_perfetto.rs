@@ -12,6 +12,7 @@ use std::process::Command;
 
 use merge_support::*;
 use ruchytrace_runtime::format::Format;
+use ruchytrace_runtime::model::{Event, LossReason, Trailer};
 use serde_json::Value as Json;
 
 fn run_merge(inputs: &[&Path], out: &Path) {
@@ -317,4 +318,104 @@ fn convert_writes_perfetto_and_keeps_a_truncated_prefix() {
     let doc = decode_perfetto(&cut_out).unwrap();
     assert_eq!(doc["errors"], Json::Array(vec![]), "{:#}", doc["errors"]);
     assert!(!doc["slices"].as_array().unwrap().is_empty());
+}
+
+/// Slices, instants and counters of a decoded trace, in a canonical order (the streamed writer
+/// interleaves threads as the function trace does, the tree writer goes thread by thread).
+fn canonical(doc: &Json) -> Vec<String> {
+    let tracks = doc["tracks"].as_object().unwrap();
+    let track = |uuid: &Json| {
+        let t = &tracks[&uuid.to_string()];
+        format!("{}:{}:{}", t["kind"], t["pid"], t["tid"])
+    };
+    let slices = doc["slices"].as_array().unwrap();
+    let mut out: Vec<String> = slices
+        .iter()
+        .map(|s| {
+            let parent = s["parent"]
+                .as_u64()
+                .map(|p| slices[p as usize]["name"].to_string());
+            format!(
+                "slice {} {} {} {} {} {} {:?} {}",
+                track(&s["track"]),
+                s["ts"],
+                s["dur"],
+                s["name"],
+                s["category"],
+                s["depth"],
+                parent,
+                s["args"]
+            )
+        })
+        .chain(doc["instants"].as_array().unwrap().iter().map(|i| {
+            format!(
+                "instant {} {} {} {}",
+                track(&i["track"]),
+                i["ts"],
+                i["name"],
+                i["category"]
+            )
+        }))
+        .chain(
+            doc["counters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| format!("counter {} {} {}", track(&c["track"]), c["ts"], c["value"])),
+        )
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn streamed_and_tree_writers_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let fn_path = dir.path().join("fn.rtrace");
+    let sys_path = dir.path().join("sys.json");
+    let mut t = fn_trace();
+    t.events.push(Event::Loss {
+        ts: MONO + 9_800,
+        pid: PID,
+        tid: 101,
+        count: 4,
+        reason: LossReason::BufferFull,
+    });
+    t.trailer = Some(Trailer {
+        events: t.events.len() as u64,
+        lost: 4,
+        end_ns: MONO + 10_000,
+    });
+    write_fn(&t, &fn_path, Format::Binary);
+    write_sys(&sys_doc(PID, REALTIME, default_syscalls()), &sys_path);
+    // The library says this input streams.
+    let load = |p: &Path| ruchytrace::merge::load(p, false).unwrap();
+    let plan = ruchytrace::merge::stream::plan_text(
+        vec![load(&fn_path), load(&sys_path)],
+        &Default::default(),
+    )
+    .unwrap();
+    assert!(plan.is_streamed());
+    let streamed = dir.path().join("streamed.pftrace");
+    run_merge(&[&fn_path, &sys_path], &streamed);
+    // A replay filter that keeps everything forces the tree.
+    let tree = dir.path().join("tree.pftrace");
+    let res = Command::new(support::ruchytrace())
+        .args(["merge", "--min-duration", "0"])
+        .arg(&fn_path)
+        .arg(&sys_path)
+        .arg("-o")
+        .arg(&tree)
+        .output()
+        .unwrap();
+    assert_eq!(res.status.code(), Some(0));
+    let Some(a) = decode_perfetto(&streamed) else {
+        return;
+    };
+    let b = decode_perfetto(&tree).unwrap();
+    assert_eq!(a["errors"], Json::Array(vec![]), "{:#}", a["errors"]);
+    assert_eq!(b["errors"], Json::Array(vec![]), "{:#}", b["errors"]);
+    assert_eq!(canonical(&a), canonical(&b));
+    assert_eq!(a["counters"].as_array().unwrap().len(), 1);
+    assert_eq!(a["tracks"], b["tracks"]);
 }

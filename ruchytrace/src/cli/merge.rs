@@ -268,8 +268,8 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
             return Ok(super::EXIT_USAGE);
         }
     };
-    if format == MergedFormat::Text && filters.is_empty() {
-        return run_text(&args, &opts);
+    if matches!(format, MergedFormat::Text | MergedFormat::Perfetto) && filters.is_empty() {
+        return run_streamed(&args, &opts, format);
     }
     let mut m = match load_and_merge(&args.input.files(), args.input.partial, &opts) {
         Ok(m) => m,
@@ -288,9 +288,13 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// The text timeline, streamed when the inputs allow it (memory bounded by threads and call
-/// depth, not by the trace's length; docs/merge.md).
-fn run_text(args: &MergeArgs, opts: &MergeOptions) -> anyhow::Result<i32> {
+/// The text timeline or the Perfetto trace, streamed when the inputs allow it (memory bounded by
+/// threads and call depth, not by the trace's length; docs/merge.md).
+fn run_streamed(
+    args: &MergeArgs,
+    opts: &MergeOptions,
+    format: MergedFormat,
+) -> anyhow::Result<i32> {
     use anyhow::Context;
     let mut loaded: Vec<Input> = Vec::new();
     for p in &args.input.files() {
@@ -312,22 +316,32 @@ fn run_text(args: &MergeArgs, opts: &MergeOptions) -> anyhow::Result<i32> {
             });
         }
     };
+    let show = args.input.show_tracer;
+    let write = |w: &mut dyn Write| -> io::Result<()> {
+        if format == MergedFormat::Perfetto {
+            plan.write_perfetto(show, w)
+        } else {
+            plan.write(show, w)
+        }
+    };
+    if format != MergedFormat::Text {
+        for w in plan.warnings() {
+            eprintln!("ruchytrace: warning: {w}");
+        }
+    }
     match args.output.as_deref() {
         Some(p) => {
             let f = std::fs::File::create(p)
                 .with_context(|| format!("cannot create {}", p.display()))?;
             let mut w = BufWriter::new(f);
-            plan.write(args.input.show_tracer, &mut w)
+            write(&mut w)
                 .and_then(|_| w.flush())
                 .with_context(|| format!("cannot write {}", p.display()))?;
         }
         None => {
             let stdout = io::stdout();
             let mut w = BufWriter::new(stdout.lock());
-            match plan
-                .write(args.input.show_tracer, &mut w)
-                .and_then(|_| w.flush())
-            {
+            match write(&mut w).and_then(|_| w.flush()) {
                 // `ruchytrace merge ... | head` is fine.
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
                 r => r.context("cannot write to stdout")?,

@@ -36,10 +36,10 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use prost::Message;
-use ruchytrace_runtime::model::{Return, Value};
+use ruchytrace_runtime::model::{Return, Site, Value};
 
 use super::futures::FutureInfo;
-use super::{fmt_return, Merged, NodeId, NodeKind, ThreadTrack};
+use super::{fmt_return, Merged, Node, NodeId, NodeKind, ProcessInfo, ThreadTrack};
 use proto::{
     AnnotationValue, Clock, ClockSnapshot, CounterDescriptor, DebugAnnotation, EventType,
     InternedData, InternedString, PacketData, ProcessDescriptor, ThreadDescriptor, TracePacket,
@@ -314,47 +314,19 @@ pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<(
         .clock
         .as_ref()
         .map_or((m.origin_ns, 0), |c| (c.monotonic_ns, c.realtime_ns));
-    seq.clock_snapshot(mono, real)?;
-    let t0 = m.origin_ns;
-    for p in &m.processes {
-        let name = std::path::Path::new(&p.program)
-            .file_name()
-            .map_or_else(|| p.program.clone(), |n| n.to_string_lossy().into_owned());
-        seq.track(
-            t0,
-            TrackDescriptor {
-                uuid: Some(process_uuid(p.pid)),
-                process: Some(ProcessDescriptor {
-                    pid: Some(p.pid as i32),
-                    cmdline: std::iter::once(p.program.clone())
-                        .chain(p.args.iter().cloned())
-                        .collect(),
-                    process_name: Some(name),
-                }),
-                ..Default::default()
+    let threads: Vec<ThreadHead> = m
+        .visible_threads(show_tracer)
+        .map(|t| ThreadHead {
+            pid: t.pid,
+            tid: t.tid,
+            label: if t.tracer {
+                format!("{} (ruchytrace collector)", t.label())
+            } else {
+                t.label()
             },
-        )?;
-    }
-    for t in m.visible_threads(show_tracer) {
-        let label = if t.tracer {
-            format!("{} (ruchytrace collector)", t.label())
-        } else {
-            t.label()
-        };
-        seq.track(
-            t0,
-            TrackDescriptor {
-                uuid: Some(thread_uuid(t.pid, t.tid)),
-                parent_uuid: Some(process_uuid(t.pid)),
-                thread: Some(ThreadDescriptor {
-                    pid: Some(t.pid as i32),
-                    tid: Some(t.tid as i32),
-                    thread_name: Some(label),
-                }),
-                ..Default::default()
-            },
-        )?;
-    }
+        })
+        .collect();
+    header(&mut seq, (mono, real), m.origin_ns, &m.processes, &threads)?;
 
     // Flows between the polls of each future: out of poll k, into poll k + 1.
     let futures = visible_futures(m, show_tracer);
@@ -377,6 +349,142 @@ pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<(
     write_losses(losses, &mut seq)
 }
 
+/// A thread track to declare.
+pub struct ThreadHead {
+    /// Process id.
+    pub pid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// Its name on the track.
+    pub label: String,
+}
+
+/// The first packets: the clock snapshot, then the process and thread tracks.
+pub fn header(
+    seq: &mut Sequence<'_>,
+    (monotonic_ns, realtime_ns): (u64, u64),
+    t0: u64,
+    processes: &[ProcessInfo],
+    threads: &[ThreadHead],
+) -> io::Result<()> {
+    seq.clock_snapshot(monotonic_ns, realtime_ns)?;
+    for p in processes {
+        let name = std::path::Path::new(&p.program)
+            .file_name()
+            .map_or_else(|| p.program.clone(), |n| n.to_string_lossy().into_owned());
+        seq.track(
+            t0,
+            TrackDescriptor {
+                uuid: Some(process_uuid(p.pid)),
+                process: Some(ProcessDescriptor {
+                    pid: Some(p.pid as i32),
+                    cmdline: std::iter::once(p.program.clone())
+                        .chain(p.args.iter().cloned())
+                        .collect(),
+                    process_name: Some(name),
+                }),
+                ..Default::default()
+            },
+        )?;
+    }
+    for t in threads {
+        seq.track(
+            t0,
+            TrackDescriptor {
+                uuid: Some(thread_uuid(t.pid, t.tid)),
+                parent_uuid: Some(process_uuid(t.pid)),
+                thread: Some(ThreadDescriptor {
+                    pid: Some(t.pid as i32),
+                    tid: Some(t.tid as i32),
+                    thread_name: Some(t.label.clone()),
+                }),
+                ..Default::default()
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes one node of a thread: a call's begin (`closing` false) or end, a system call (both
+/// ends), or a point event. Loss records are also added to `losses` (pid -> (time, count)).
+#[allow(clippy::too_many_arguments)]
+pub fn write_node(
+    seq: &mut Sequence<'_>,
+    (pid, tid): (u32, u32),
+    n: &Node,
+    closing: bool,
+    sites: &[Site],
+    trace_end: u64,
+    flows: Option<(Option<u64>, Option<u64>)>,
+    losses: &mut HashMap<u32, Vec<(u64, i64)>>,
+) -> io::Result<()> {
+    let track = thread_uuid(pid, tid);
+    match &n.kind {
+        NodeKind::Call(c) if closing => {
+            let end = n.end_ns.unwrap_or(trace_end).max(n.start_ns);
+            let mut ev = Ev::new(end, track, EventType::SliceEnd, "", "");
+            if let Some(r) = return_text(&c.ret) {
+                ev.annotations.push(("return", AnnotationValue::String(r)));
+            }
+            ev.annotations
+                .push(("end", AnnotationValue::String(c.end.as_str().into())));
+            seq.event(ev)
+        }
+        NodeKind::Call(c) => {
+            let site = &sites[c.site as usize];
+            let mut ev = Ev::new(
+                n.start_ns,
+                track,
+                EventType::SliceBegin,
+                &site.name,
+                "function",
+            );
+            for (i, v) in c.args.iter().enumerate() {
+                let name = site.args.get(i).map_or("?", |a| a.name.as_str());
+                ev.annotations.push((name, annotation_value(v)));
+            }
+            ev.annotations.push((
+                "location",
+                AnnotationValue::String(site.location.to_string()),
+            ));
+            if let Some((out, into)) = flows {
+                ev.flows.extend(out);
+                ev.terminating_flows.extend(into);
+            }
+            seq.event(ev)
+        }
+        NodeKind::Syscall(s) => {
+            let mut ev = Ev::new(n.start_ns, track, EventType::SliceBegin, &s.name, "syscall");
+            ev.annotations
+                .push(("args", AnnotationValue::String(s.args.join(", "))));
+            seq.event(ev)?;
+            let end = n.end_ns.unwrap_or(n.start_ns);
+            let mut ev = Ev::new(end, track, EventType::SliceEnd, "", "");
+            ev.annotations
+                .push(("return", AnnotationValue::String(fmt_return(s))));
+            seq.event(ev)
+        }
+        NodeKind::Point { category, text } => {
+            if *category == "loss" {
+                // The loss point's text starts with the count (see `build`).
+                let count = text
+                    .split(' ')
+                    .next()
+                    .and_then(|c| c.parse::<i64>().ok())
+                    .unwrap_or(0);
+                losses.entry(pid).or_default().push((n.start_ns, count));
+            }
+            seq.event(Ev::new(
+                n.start_ns,
+                track,
+                EventType::Instant,
+                text,
+                category,
+            ))
+        }
+    }
+}
+
 /// One thread's slices, depth first.
 fn write_thread(
     m: &Merged,
@@ -385,75 +493,22 @@ fn write_thread(
     losses: &mut HashMap<u32, Vec<(u64, i64)>>,
     seq: &mut Sequence<'_>,
 ) -> io::Result<()> {
-    let track = thread_uuid(t.pid, t.tid);
     let mut stack: Vec<(NodeId, bool)> = t.roots.iter().rev().map(|&r| (r, false)).collect();
     while let Some((id, closing)) = stack.pop() {
         let n = m.node(id);
-        match &n.kind {
-            NodeKind::Call(c) if closing => {
-                let end = n.end_ns.unwrap_or(m.end_ns).max(n.start_ns);
-                let mut ev = Ev::new(end, track, EventType::SliceEnd, "", "");
-                if let Some(r) = return_text(&c.ret) {
-                    ev.annotations.push(("return", AnnotationValue::String(r)));
-                }
-                ev.annotations
-                    .push(("end", AnnotationValue::String(c.end.as_str().into())));
-                seq.event(ev)?;
-            }
-            NodeKind::Call(c) => {
-                let site = m.site(c);
-                let mut ev = Ev::new(
-                    n.start_ns,
-                    track,
-                    EventType::SliceBegin,
-                    &site.name,
-                    "function",
-                );
-                for (i, v) in c.args.iter().enumerate() {
-                    let name = site.args.get(i).map_or("?", |a| a.name.as_str());
-                    ev.annotations.push((name, annotation_value(v)));
-                }
-                ev.annotations.push((
-                    "location",
-                    AnnotationValue::String(site.location.to_string()),
-                ));
-                if let Some(&(out, into)) = flows.get(&id) {
-                    ev.flows.extend(out);
-                    ev.terminating_flows.extend(into);
-                }
-                seq.event(ev)?;
-                stack.push((id, true));
-                stack.extend(n.children.iter().rev().map(|&c| (c, false)));
-            }
-            NodeKind::Syscall(s) => {
-                let mut ev = Ev::new(n.start_ns, track, EventType::SliceBegin, &s.name, "syscall");
-                ev.annotations
-                    .push(("args", AnnotationValue::String(s.args.join(", "))));
-                seq.event(ev)?;
-                let end = n.end_ns.unwrap_or(n.start_ns);
-                let mut ev = Ev::new(end, track, EventType::SliceEnd, "", "");
-                ev.annotations
-                    .push(("return", AnnotationValue::String(fmt_return(s))));
-                seq.event(ev)?;
-            }
-            NodeKind::Point { category, text } => {
-                if *category == "loss" {
-                    // The loss point's text starts with the count (see `build`).
-                    let count = text
-                        .split(' ')
-                        .next()
-                        .and_then(|c| c.parse::<i64>().ok())
-                        .unwrap_or(0);
-                    losses.entry(t.pid).or_default().push((n.start_ns, count));
-                }
-                seq.event(Ev::new(
-                    n.start_ns,
-                    track,
-                    EventType::Instant,
-                    text,
-                    category,
-                ))?;
-            }
+        write_node(
+            seq,
+            (t.pid, t.tid),
+            n,
+            closing,
+            &m.sites,
+            m.end_ns,
+            flows.get(&id).copied(),
+            losses,
+        )?;
+        if !closing && matches!(n.kind, NodeKind::Call(_)) {
+            stack.push((id, true));
+            stack.extend(n.children.iter().rev().map(|&c| (c, false)));
         }
     }
     Ok(())
@@ -515,7 +570,10 @@ fn write_future(m: &Merged, f: &FutureInfo, seq: &mut Sequence<'_>) -> io::Resul
 }
 
 /// Each process's lost-events counter: the cumulative count at each loss record.
-fn write_losses(losses: HashMap<u32, Vec<(u64, i64)>>, seq: &mut Sequence<'_>) -> io::Result<()> {
+pub fn write_losses(
+    losses: HashMap<u32, Vec<(u64, i64)>>,
+    seq: &mut Sequence<'_>,
+) -> io::Result<()> {
     let mut pids: Vec<u32> = losses.keys().copied().collect();
     pids.sort_unstable();
     for pid in pids {

@@ -18,6 +18,8 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
+use ruchytrace_runtime::model::Site;
+
 mod replay;
 
 use super::{
@@ -56,9 +58,26 @@ pub struct StreamPlan {
 }
 
 impl TextPlan {
+    /// What the reader should know (losses, truncations, forced attributions).
+    pub fn warnings(&self) -> &[String] {
+        match self {
+            TextPlan::Tree(m) => &m.warnings,
+            TextPlan::Stream(p) => &p.warnings,
+        }
+    }
+
     /// True when the timeline is streamed (bounded memory).
     pub fn is_streamed(&self) -> bool {
         matches!(self, TextPlan::Stream(_))
+    }
+
+    /// Writes the Perfetto trace ([`super::perfetto`]): streamed in one pass over the inputs
+    /// (every thread at once), or from the tree.
+    pub fn write_perfetto(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
+        match self {
+            TextPlan::Tree(m) => super::perfetto::write(m, show_tracer, out),
+            TextPlan::Stream(p) => p.write_perfetto(show_tracer, out),
+        }
     }
 
     /// Writes the text timeline, byte for byte what [`super::text::write`] writes for the
@@ -69,6 +88,13 @@ impl TextPlan {
             TextPlan::Stream(p) => p.write(show_tracer, out),
         }
     }
+}
+
+/// Where a one-pass replay of every thread sends its nodes: a call's open (`close` false) and
+/// close, a system call (whole, with its end), a point event.
+pub(crate) trait NodeSink {
+    /// One node of thread `key`; `sites` is the merged site table the node's site indexes.
+    fn node(&mut self, key: Key, node: &Node, close: bool, sites: &[Site]) -> io::Result<()>;
 }
 
 /// A function trace of the inputs with its path.
@@ -204,6 +230,7 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
         inputs: &inputs,
         sys: &sys,
         shown: None,
+        sink: None,
         ctx_origin: 0,
         ctx_end: 0,
         sites: Vec::new(),
@@ -270,18 +297,159 @@ fn split_refs(inputs: &[Input]) -> Refs<'_> {
     (f, s)
 }
 
+/// The Perfetto writer as a replay's sink.
+struct PerfettoSink<'s, 'w> {
+    seq: &'s mut super::perfetto::Sequence<'w>,
+    visible: std::collections::HashSet<Key>,
+    end_ns: u64,
+    losses: HashMap<u32, Vec<(u64, i64)>>,
+}
+
+impl NodeSink for PerfettoSink<'_, '_> {
+    fn node(&mut self, key: Key, node: &Node, close: bool, sites: &[Site]) -> io::Result<()> {
+        if !self.visible.contains(&key) {
+            return Ok(());
+        }
+        super::perfetto::write_node(
+            self.seq,
+            key,
+            node,
+            close,
+            sites,
+            self.end_ns,
+            None,
+            &mut self.losses,
+        )
+    }
+}
+
+impl ThreadHead {
+    fn label(&self) -> String {
+        let (pid, tid) = self.key;
+        match &self.name {
+            Some(n) => n.clone(),
+            None if pid == tid => "main".into(),
+            None => format!("thread {tid}"),
+        }
+    }
+}
+
 impl StreamPlan {
+    /// The traced processes, as the tree merge lists them.
+    fn processes(&self) -> Vec<super::ProcessInfo> {
+        let mut out: Vec<super::ProcessInfo> = Vec::new();
+        for (_, t) in fn_traces(&self.inputs) {
+            let m = &t.metadata;
+            out.push(super::ProcessInfo {
+                pid: m.pid,
+                program: m.program.clone(),
+                args: m.args.clone(),
+                collector_tid: m.collector_tid,
+                sample_rate: Some(m.settings.sample.max(1)),
+            });
+        }
+        for (_, t) in sys_traces(&self.inputs) {
+            let pid = t.metadata.pid as u32;
+            if out.iter().all(|p| p.pid != pid) {
+                out.push(super::ProcessInfo {
+                    pid,
+                    program: t.metadata.program.clone(),
+                    args: t.metadata.args.clone(),
+                    collector_tid: None,
+                    sample_rate: None,
+                });
+            }
+        }
+        out.sort_by_key(|p| p.pid);
+        out
+    }
+
+    /// The clock pair of the first input that has one.
+    fn clock_pair(&self) -> (u64, u64) {
+        if let Some((_, t)) = fn_traces(&self.inputs).first() {
+            let c = &t.metadata.clock;
+            return (c.monotonic_ns, c.realtime_ns);
+        }
+        if let Some((_, t)) = sys_traces(&self.inputs).first() {
+            let c = &t.metadata.clock;
+            return (c.monotonic_ns, c.realtime_ns);
+        }
+        (self.origin_ns, 0)
+    }
+
+    fn write_perfetto(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
+        use super::perfetto::{header, write_losses, Sequence, ThreadHead as Head};
+        let mut seq = Sequence::new(out);
+        let shown: Vec<&ThreadHead> = self
+            .threads
+            .iter()
+            .filter(|t| show_tracer || !t.tracer)
+            .collect();
+        let heads: Vec<Head> = shown
+            .iter()
+            .map(|t| Head {
+                pid: t.key.0,
+                tid: t.key.1,
+                label: if t.tracer {
+                    format!("{} (ruchytrace collector)", t.label())
+                } else {
+                    t.label()
+                },
+            })
+            .collect();
+        header(
+            &mut seq,
+            self.clock_pair(),
+            self.origin_ns,
+            &self.processes(),
+            &heads,
+        )?;
+        let mut sink = PerfettoSink {
+            seq: &mut seq,
+            visible: shown.iter().map(|t| t.key).collect(),
+            end_ns: self.end_ns,
+            losses: HashMap::new(),
+        };
+        {
+            let mut replay = Replay {
+                inputs: &self.inputs,
+                sys: &self.sys,
+                shown: None,
+                sink: Some(&mut sink),
+                ctx_origin: self.origin_ns,
+                ctx_end: self.end_ns,
+                sites: Vec::new(),
+                threads: HashMap::new(),
+                line: String::new(),
+            };
+            let mut nowhere = io::sink();
+            let mut done = replay.run(None, &mut nowhere);
+            for t in &self.threads {
+                if !matches!(done, Ok(Ok(()))) {
+                    break;
+                }
+                done = replay.finish(t.key, &mut nowhere);
+            }
+            match done {
+                Ok(r) => r?,
+                Err(NeedsTree) => {
+                    return Err(io::Error::other(
+                        "the inputs changed since they were checked",
+                    ))
+                }
+            }
+        }
+        let losses = std::mem::take(&mut sink.losses);
+        write_losses(losses, &mut seq)
+    }
+
     fn write(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
         for w in &self.warnings {
             writeln!(out, "# warning: {w}")?;
         }
         for t in self.threads.iter().filter(|t| show_tracer || !t.tracer) {
             let (pid, tid) = t.key;
-            let label = match &t.name {
-                Some(n) => n.clone(),
-                None if pid == tid => "main".into(),
-                None => format!("thread {tid}"),
-            };
+            let label = t.label();
             write!(out, "== thread {tid} \"{label}\" (pid {pid})")?;
             if t.tracer {
                 write!(out, " [ruchytrace collector: tracer traffic]")?;
@@ -291,6 +459,7 @@ impl StreamPlan {
                 inputs: &self.inputs,
                 sys: &self.sys,
                 shown: Some(t.key),
+                sink: None,
                 ctx_origin: self.origin_ns,
                 ctx_end: self.end_ns,
                 sites: Vec::new(),

@@ -8,7 +8,7 @@ use ruchytrace_runtime::model::{Event, LossReason, Return, Site, Value};
 
 use super::super::text::{node_close, node_open, LineCtx};
 use super::super::{unknown_site, Call, CallEnd, FnItem, Input, Node, NodeKind};
-use super::{sys_node, sys_span, Facts, Key};
+use super::{sys_node, sys_span, Facts, Key, NodeSink};
 use crate::syscalls::event::Event as SysEvent;
 
 /// Why the stream cannot place the system calls alone.
@@ -43,6 +43,8 @@ pub(super) struct Replay<'a> {
     pub(super) sys: &'a HashMap<Key, Vec<(usize, usize)>>,
     /// The thread whose lines are written (`None` in the checking pass).
     pub(super) shown: Option<Key>,
+    /// Where the nodes of every thread go instead of text lines (one pass for all threads).
+    pub(super) sink: Option<&'a mut dyn NodeSink>,
     pub(super) ctx_origin: u64,
     pub(super) ctx_end: u64,
     pub(super) sites: Vec<Site>,
@@ -51,6 +53,11 @@ pub(super) struct Replay<'a> {
 }
 
 impl Replay<'_> {
+    /// Whether the events of `key` are written.
+    fn shows(&self, key: Key) -> bool {
+        self.sink.is_some() || self.shown == Some(key)
+    }
+
     fn sys_event(&self, at: (usize, usize)) -> &SysEvent {
         match &self.inputs[at.0] {
             Input::Syscalls { trace, .. } => &trace.events[at.1],
@@ -68,6 +75,9 @@ impl Replay<'_> {
         close: bool,
         out: &mut dyn Write,
     ) -> io::Result<()> {
+        if let Some(sink) = self.sink.as_deref_mut() {
+            return sink.node(key, node, close, &self.sites);
+        }
         if self.shown != Some(key) {
             return Ok(());
         }
@@ -125,7 +135,7 @@ impl Replay<'_> {
                 th.pending_until = Some(x);
             }
             let depth = th.stack.len() + 1;
-            if self.shown == Some(key) {
+            if self.shows(key) {
                 let node = sys_node(self.sys_event(at));
                 if let Err(err) = self.emit(key, &node, depth, false, out) {
                     return Ok(Err(err));
@@ -338,7 +348,7 @@ impl Replay<'_> {
             args,
             resumed,
         };
-        if self.shown == Some(key) {
+        if self.shows(key) {
             let node = Node {
                 start_ns: ts,
                 end_ns: None,
