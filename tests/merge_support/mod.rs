@@ -385,3 +385,24 @@ pub fn decode_perfetto(path: &Path) -> Option<Json> {
     );
     Some(serde_json::from_slice(&out.stdout).unwrap())
 }
+
+/// Parses an OTLP/JSON file with OpenTelemetry's message types (`otlp_check.py`); `None` when
+/// the Python packages are missing (see [`python_with`]).
+pub fn check_otlp(path: &Path) -> Option<Json> {
+    let py = python_with(&[
+        "google.protobuf.json_format",
+        "opentelemetry.proto.collector.trace.v1.trace_service_pb2",
+    ])?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/merge_support/otlp_check.py");
+    let out = std::process::Command::new(py)
+        .arg(script)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the OTLP parser refused the file: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}

@@ -16,6 +16,8 @@ pub enum MergedFormat {
     Chrome,
     /// Perfetto's native protobuf trace (.pftrace): thread, async and counter tracks, flows.
     Perfetto,
+    /// OpenTelemetry OTLP/JSON ExportTraceServiceRequest (.otlp.json): a span per call.
+    OtlpJson,
     /// Folded stacks for flame graphs, weighted by self time.
     Collapsed,
     /// SVG flame graph.
@@ -34,6 +36,7 @@ impl MergedFormat {
             "json" if name.ends_with(".chrome.json") || name.ends_with(".trace.json") => {
                 MergedFormat::Chrome
             }
+            "json" if name.ends_with(".otlp.json") => MergedFormat::OtlpJson,
             "json" => MergedFormat::Json,
             "pftrace" | "perfetto-trace" => MergedFormat::Perfetto,
             "folded" | "collapsed" => MergedFormat::Collapsed,
@@ -50,6 +53,7 @@ impl MergedFormat {
             MergedFormat::Json => "json",
             MergedFormat::Chrome => "chrome.json",
             MergedFormat::Perfetto => "pftrace",
+            MergedFormat::OtlpJson => "otlp.json",
             MergedFormat::Collapsed => "folded",
             MergedFormat::Svg => "svg",
             MergedFormat::Dot => "dot",
@@ -170,6 +174,9 @@ pub struct MergeArgs {
     /// Replay filters.
     #[command(flatten)]
     pub filters: FilterArgs,
+    /// With --format otlp-json: system calls as child spans instead of span events.
+    #[arg(long)]
+    pub otlp_syscall_spans: bool,
 }
 
 /// Exit status for inconsistent inputs (straddle, mismatch).
@@ -214,11 +221,27 @@ pub fn write_merged(
     show_tracer: bool,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    let opts = merge::otlp::OtlpOptions {
+        show_tracer,
+        ..Default::default()
+    };
+    write_merged_with(m, format, opts, out)
+}
+
+/// Writes `m` in `format`, with the OTLP writer's options.
+pub fn write_merged_with(
+    m: &Merged,
+    format: MergedFormat,
+    opts: merge::otlp::OtlpOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let show_tracer = opts.show_tracer;
     match format {
         MergedFormat::Text => merge::text::write(m, show_tracer, out),
         MergedFormat::Json => merge::json::write(m, show_tracer, out),
         MergedFormat::Chrome => merge::chrome::write(m, show_tracer, out),
         MergedFormat::Perfetto => merge::perfetto::write(m, show_tracer, out),
+        MergedFormat::OtlpJson => merge::otlp::write(m, opts, out),
         MergedFormat::Collapsed => merge::flame::write_collapsed(m, show_tracer, out),
         MergedFormat::Svg => merge::flame::write_svg(m, show_tracer, out),
         MergedFormat::Dot => merge::dot::write(m, show_tracer, out),
@@ -232,20 +255,34 @@ pub fn emit(
     show_tracer: bool,
     path: Option<&Path>,
 ) -> anyhow::Result<()> {
+    let opts = merge::otlp::OtlpOptions {
+        show_tracer,
+        ..Default::default()
+    };
+    emit_with(m, format, opts, path)
+}
+
+/// Writes `m` to `path` (or stdout), with the OTLP writer's options.
+pub fn emit_with(
+    m: &Merged,
+    format: MergedFormat,
+    opts: merge::otlp::OtlpOptions,
+    path: Option<&Path>,
+) -> anyhow::Result<()> {
     use anyhow::Context;
     match path {
         Some(p) => {
             let f = std::fs::File::create(p)
                 .with_context(|| format!("cannot create {}", p.display()))?;
             let mut w = BufWriter::new(f);
-            write_merged(m, format, show_tracer, &mut w)
+            write_merged_with(m, format, opts, &mut w)
                 .and_then(|_| w.flush())
                 .with_context(|| format!("cannot write {}", p.display()))
         }
         None => {
             let stdout = io::stdout();
             let mut w = BufWriter::new(stdout.lock());
-            match write_merged(m, format, show_tracer, &mut w).and_then(|_| w.flush()) {
+            match write_merged_with(m, format, opts, &mut w).and_then(|_| w.flush()) {
                 // `ruchytrace merge ... | head` is fine.
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
                 r => r.context("cannot write to stdout"),
@@ -284,7 +321,11 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
             eprintln!("ruchytrace: warning: {w}");
         }
     }
-    emit(&m, format, args.input.show_tracer, args.output.as_deref())?;
+    let opts = merge::otlp::OtlpOptions {
+        show_tracer: args.input.show_tracer,
+        syscall_spans: args.otlp_syscall_spans,
+    };
+    emit_with(&m, format, opts, args.output.as_deref())?;
     Ok(0)
 }
 

@@ -18,7 +18,8 @@
 //!   `--caller`, `--filter`) that narrow a merged forest.
 //!
 //! The output formats live in [`text`] (and [`stream`], the same timeline without the tree),
-//! [`json`], [`chrome`], [`perfetto`] (Perfetto's protobuf trace), [`flame`] (collapsed stacks and SVG) and [`dot`]; [`report`] computes
+//! [`json`], [`chrome`], [`perfetto`] (Perfetto's protobuf trace), [`otlp`] (OpenTelemetry's
+//! OTLP/JSON), [`flame`] (collapsed stacks and SVG) and [`dot`]; [`report`] computes
 //! the call graph, hotspots, per-function system call tables and the per-file I/O summary;
 //! [`diff`] compares two runs; [`live`] inspects a running process for `run --timeout`. The schemas are documented in
 //! `docs/merge.md`.
@@ -34,6 +35,7 @@ pub mod futures;
 pub mod input;
 pub mod json;
 pub mod live;
+pub mod otlp;
 pub mod perfetto;
 pub mod readback;
 pub mod report;
