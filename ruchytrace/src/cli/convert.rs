@@ -167,6 +167,7 @@ fn run_merged(
     format: MergedFormat,
     filters: &merge::filter::Filters,
 ) -> anyhow::Result<i32> {
+    merge::progress::enable(std::slice::from_ref(&args.input));
     let input = match merge::load(&args.input, true) {
         Ok(i) => i,
         Err(e) => {

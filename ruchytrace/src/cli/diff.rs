@@ -45,6 +45,10 @@ pub struct DiffArgs {
 /// Runs the subcommand.
 pub fn run(args: DiffArgs) -> anyhow::Result<i32> {
     let opts = MergeOptions { force: args.force };
+    crate::merge::progress::enable(&super::merge::expand_inputs(&[
+        args.a.clone(),
+        args.b.clone(),
+    ]));
     let mut profiles = Vec::new();
     for side in [&args.a, &args.b] {
         let files = super::merge::expand_inputs(std::slice::from_ref(side));

@@ -293,6 +293,7 @@ pub fn emit_with(
 
 /// Runs the subcommand.
 pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
+    merge::progress::enable(&args.input.files());
     let format = args
         .format
         .or_else(|| args.output.as_deref().and_then(MergedFormat::from_path))

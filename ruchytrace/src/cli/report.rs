@@ -94,6 +94,7 @@ pub fn render(m: &Merged, args: &ReportArgs) -> String {
 
 /// Runs the subcommand.
 pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
+    crate::merge::progress::enable(&args.input.files());
     let filters = match args.filters.filters() {
         Ok(f) => f,
         Err(e) => {

@@ -88,15 +88,15 @@ enum FnData {
 
 /// A line reader that knows the byte offset of each line.
 struct LineReader {
-    input: BufReader<File>,
+    input: BufReader<super::progress::Tracked>,
     offset: u64,
     line: String,
 }
 
 impl LineReader {
-    fn open(path: &Path) -> Option<LineReader> {
+    fn open(path: &Path, what: &str) -> Option<LineReader> {
         Some(LineReader {
-            input: BufReader::with_capacity(1 << 16, File::open(path).ok()?),
+            input: BufReader::with_capacity(1 << 16, super::progress::open(path, what).ok()?),
             offset: 0,
             line: String::new(),
         })
@@ -124,7 +124,7 @@ fn scan_json_lines(path: &Path) -> Option<FnTrace> {
     struct Stamp {
         timestamp_ns: u64,
     }
-    let mut r = LineReader::open(path)?;
+    let mut r = LineReader::open(path, "checking")?;
     let (_, first) = r.next_line()?;
     let meta_text = first.strip_prefix("{\"metadata\":")?.strip_suffix(',')?;
     let metadata: Metadata = serde_json::from_str(meta_text).ok()?;
@@ -204,8 +204,11 @@ pub(crate) enum FnItem {
     Event(Event),
 }
 
-fn open_binary(path: &Path) -> Result<binary::BinaryReader<BufReader<File>>, format::ReadError> {
-    let file = File::open(path).map_err(|e| format::ReadError {
+fn open_binary(
+    path: &Path,
+    what: &str,
+) -> Result<binary::BinaryReader<BufReader<super::progress::Tracked>>, format::ReadError> {
+    let file = super::progress::open(path, what).map_err(|e| format::ReadError {
         offset: None,
         message: format!("cannot read: {e}"),
     })?;
@@ -214,7 +217,7 @@ fn open_binary(path: &Path) -> Result<binary::BinaryReader<BufReader<File>>, for
 
 /// Checks a binary trace from end to end without keeping its events.
 fn scan_binary(path: &Path) -> Result<FnTrace, format::ReadError> {
-    let mut reader = open_binary(path)?;
+    let mut reader = open_binary(path, "checking")?;
     let mut span: Option<(u64, u64)> = None;
     let mut events = 0u64;
     let mut source_truncation = None;
@@ -294,7 +297,7 @@ impl FnTrace {
         events: u64,
     ) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
         let again = || MergeError::NoInput(format!("{}: cannot read again", path.display()));
-        let mut r = LineReader::open(path).ok_or_else(again)?;
+        let mut r = LineReader::open(path, "reading").ok_or_else(again)?;
         // The metadata and `"events":[` lines were checked by the scan.
         r.next_line().ok_or_else(again)?;
         r.next_line().ok_or_else(again)?;
@@ -333,7 +336,7 @@ impl FnTrace {
     }
 
     fn reread_binary(path: &Path) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
-        let reader = open_binary(path).map_err(|e| {
+        let reader = open_binary(path, "reading").map_err(|e| {
             MergeError::NoInput(format!("{}: cannot read again: {e}", path.display()))
         })?;
         Ok(Box::new(reader.filter_map(|rec| match rec {
@@ -412,7 +415,10 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
             return fn_trace(trace);
         }
     }
-    let bytes = std::fs::read(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
+    let mut bytes = Vec::new();
+    super::progress::open(path, "reading")
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| err(None, format!("cannot read: {e}")))?;
     match detected {
         Detected::Binary => unreachable!("handled above"),
         Detected::Json => match json_format_of(&bytes) {

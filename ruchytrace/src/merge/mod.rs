@@ -21,7 +21,7 @@
 //! [`json`], [`chrome`], [`perfetto`] (Perfetto's protobuf trace), [`otlp`] (OpenTelemetry's
 //! OTLP/JSON), [`flame`] (collapsed stacks and SVG) and [`dot`]; [`report`] computes
 //! the call graph, hotspots, per-function system call tables and the per-file I/O summary;
-//! [`diff`] compares two runs; [`live`] inspects a running process for `run --timeout`. The schemas are documented in
+//! [`diff`] compares two runs; [`progress`] draws progress bars on big inputs; [`live`] inspects a running process for `run --timeout`. The schemas are documented in
 //! `docs/merge.md`.
 
 pub mod build;
@@ -37,6 +37,7 @@ pub mod json;
 pub mod live;
 pub mod otlp;
 pub mod perfetto;
+pub mod progress;
 pub mod readback;
 pub mod report;
 pub mod stream;
