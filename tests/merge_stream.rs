@@ -20,7 +20,8 @@ fn load(paths: &[&Path]) -> Vec<merge::Input> {
         .collect()
 }
 
-/// (streamed?, streamed text, tree text) for both `show_tracer` settings.
+/// (streamed?, streamed text, tree text) for both `show_tracer` settings; the folded stacks
+/// must agree too.
 fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
     let opts = MergeOptions { force };
     [false, true]
@@ -32,6 +33,10 @@ fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
             let m = merge::merge(load(paths), &opts).unwrap();
             let mut b = Vec::new();
             merge::text::write(&m, show, &mut b).unwrap();
+            // The flame graphs' folded stacks are the same streamed or from the tree.
+            let folded = merge::flame::folded(&m, show);
+            assert!(!folded.is_empty());
+            assert_eq!(plan.folded(show).unwrap(), folded);
             (
                 plan.is_streamed(),
                 String::from_utf8(a).unwrap(),

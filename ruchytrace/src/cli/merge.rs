@@ -306,7 +306,11 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
             return Ok(super::EXIT_USAGE);
         }
     };
-    if matches!(format, MergedFormat::Text | MergedFormat::Perfetto) && filters.is_empty() {
+    let streamable = matches!(
+        format,
+        MergedFormat::Text | MergedFormat::Perfetto | MergedFormat::Collapsed | MergedFormat::Svg
+    );
+    if streamable && filters.is_empty() {
         return run_streamed(&args, &opts, format);
     }
     let mut m = match load_and_merge(&args.input.files(), args.input.partial, &opts) {
@@ -330,8 +334,8 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// The text timeline or the Perfetto trace, streamed when the inputs allow it (memory bounded by
-/// threads and call depth, not by the trace's length; docs/merge.md).
+/// The text timeline, the Perfetto trace or the flame graphs, streamed when the inputs allow it
+/// (memory bounded by threads and call depth, not by the trace's length; docs/merge.md).
 fn run_streamed(
     args: &MergeArgs,
     opts: &MergeOptions,
@@ -360,10 +364,11 @@ fn run_streamed(
     };
     let show = args.input.show_tracer;
     let write = |w: &mut dyn Write| -> io::Result<()> {
-        if format == MergedFormat::Perfetto {
-            plan.write_perfetto(show, w)
-        } else {
-            plan.write(show, w)
+        match format {
+            MergedFormat::Perfetto => plan.write_perfetto(show, w),
+            MergedFormat::Collapsed => merge::flame::write_folded(&plan.folded(show)?, w),
+            MergedFormat::Svg => merge::flame::write_svg_folded(plan.folded(show)?, w),
+            _ => plan.write(show, w),
         }
     };
     if format != MergedFormat::Text {

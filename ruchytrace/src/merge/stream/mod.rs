@@ -80,6 +80,15 @@ impl TextPlan {
         }
     }
 
+    /// The folded stacks of [`super::flame`]: streamed (one pass, memory bounded by the call
+    /// stacks and the number of distinct stacks), or from the tree.
+    pub fn folded(&self, show_tracer: bool) -> io::Result<Vec<(String, u64)>> {
+        match self {
+            TextPlan::Tree(m) => Ok(super::flame::folded(m, show_tracer)),
+            TextPlan::Stream(p) => p.folded(show_tracer),
+        }
+    }
+
     /// Writes the text timeline, byte for byte what [`super::text::write`] writes for the
     /// merged tree of the same inputs.
     pub fn write(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
@@ -323,6 +332,71 @@ impl NodeSink for PerfettoSink<'_, '_> {
     }
 }
 
+/// Folded stacks from a replay: per thread the current path and, per open call, where its frame
+/// starts in the path, its start and its children's time.
+struct FoldedSink {
+    roots: HashMap<Key, String>,
+    stacks: HashMap<Key, (String, Vec<(usize, u64, u64)>)>,
+    weights: HashMap<String, u64>,
+    end_ns: u64,
+}
+
+impl FoldedSink {
+    fn add(&mut self, path: &str, w: u64) {
+        if w == 0 {
+            return;
+        }
+        match self.weights.get_mut(path) {
+            Some(x) => *x += w,
+            None => {
+                self.weights.insert(path.to_owned(), w);
+            }
+        }
+    }
+}
+
+impl NodeSink for FoldedSink {
+    fn node(&mut self, key: Key, node: &Node, close: bool, sites: &[Site]) -> io::Result<()> {
+        let Some(root) = self.roots.get(&key) else {
+            return Ok(());
+        };
+        let (mut path, mut stack) = self
+            .stacks
+            .remove(&key)
+            .unwrap_or_else(|| (root.clone(), Vec::new()));
+        let duration = node.duration(self.end_ns);
+        match &node.kind {
+            NodeKind::Call(c) if !close => {
+                stack.push((path.len(), node.start_ns, 0));
+                path.push(';');
+                path.push_str(&super::flame::frame(&sites[c.site as usize].name));
+            }
+            NodeKind::Call(_) => {
+                if let Some((base, _, children)) = stack.pop() {
+                    self.add(&path, duration.saturating_sub(children));
+                    path.truncate(base);
+                    if let Some(parent) = stack.last_mut() {
+                        parent.2 += duration;
+                    }
+                }
+            }
+            NodeKind::Syscall(s) => {
+                let base = path.len();
+                path.push_str(";syscall::");
+                path.push_str(&super::flame::frame(&s.name));
+                self.add(&path, duration);
+                path.truncate(base);
+                if let Some(parent) = stack.last_mut() {
+                    parent.2 += duration;
+                }
+            }
+            NodeKind::Point { .. } => {}
+        }
+        self.stacks.insert(key, (path, stack));
+        Ok(())
+    }
+}
+
 impl ThreadHead {
     fn label(&self) -> String {
         let (pid, tid) = self.key;
@@ -377,6 +451,58 @@ impl StreamPlan {
         (self.origin_ns, 0)
     }
 
+    /// One replay of the inputs for every thread, each node to `sink`.
+    fn replay_all(&self, sink: &mut dyn NodeSink) -> io::Result<()> {
+        let mut replay = Replay {
+            inputs: &self.inputs,
+            sys: &self.sys,
+            shown: None,
+            sink: Some(sink),
+            ctx_origin: self.origin_ns,
+            ctx_end: self.end_ns,
+            sites: Vec::new(),
+            threads: HashMap::new(),
+            line: String::new(),
+        };
+        let mut nowhere = io::sink();
+        let mut done = replay.run(None, &mut nowhere);
+        for t in &self.threads {
+            if !matches!(done, Ok(Ok(()))) {
+                break;
+            }
+            done = replay.finish(t.key, &mut nowhere);
+        }
+        match done {
+            Ok(r) => r,
+            Err(NeedsTree) => Err(io::Error::other(
+                "the inputs changed since they were checked",
+            )),
+        }
+    }
+
+    /// The folded stacks of the visible threads (as [`super::flame::folded`] computes them from
+    /// the tree), in one replay: memory is the call stacks and the distinct stacks.
+    fn folded(&self, show_tracer: bool) -> io::Result<Vec<(String, u64)>> {
+        let mut sink = FoldedSink {
+            roots: self
+                .threads
+                .iter()
+                .filter(|t| show_tracer || !t.tracer)
+                .map(|t| {
+                    let root = super::flame::frame(&format!("{} [{}]", t.label(), t.key.1));
+                    (t.key, root)
+                })
+                .collect(),
+            stacks: HashMap::new(),
+            weights: HashMap::new(),
+            end_ns: self.end_ns,
+        };
+        self.replay_all(&mut sink)?;
+        let mut out: Vec<(String, u64)> = sink.weights.into_iter().collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
     fn write_perfetto(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
         use super::perfetto::{header, write_losses, Sequence, ThreadHead as Head};
         let mut seq = Sequence::new(out);
@@ -410,35 +536,7 @@ impl StreamPlan {
             end_ns: self.end_ns,
             losses: HashMap::new(),
         };
-        {
-            let mut replay = Replay {
-                inputs: &self.inputs,
-                sys: &self.sys,
-                shown: None,
-                sink: Some(&mut sink),
-                ctx_origin: self.origin_ns,
-                ctx_end: self.end_ns,
-                sites: Vec::new(),
-                threads: HashMap::new(),
-                line: String::new(),
-            };
-            let mut nowhere = io::sink();
-            let mut done = replay.run(None, &mut nowhere);
-            for t in &self.threads {
-                if !matches!(done, Ok(Ok(()))) {
-                    break;
-                }
-                done = replay.finish(t.key, &mut nowhere);
-            }
-            match done {
-                Ok(r) => r?,
-                Err(NeedsTree) => {
-                    return Err(io::Error::other(
-                        "the inputs changed since they were checked",
-                    ))
-                }
-            }
-        }
+        self.replay_all(&mut sink)?;
         let losses = std::mem::take(&mut sink.losses);
         write_losses(losses, &mut seq)
     }
