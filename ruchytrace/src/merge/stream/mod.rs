@@ -332,11 +332,15 @@ impl NodeSink for PerfettoSink<'_, '_> {
     }
 }
 
+/// An open call of [`FoldedSink`]: where its frame starts in the path, its start, and its
+/// children's time so far.
+type OpenFrame = (usize, u64, u64);
+
 /// Folded stacks from a replay: per thread the current path and, per open call, where its frame
 /// starts in the path, its start and its children's time.
 struct FoldedSink {
     roots: HashMap<Key, String>,
-    stacks: HashMap<Key, (String, Vec<(usize, u64, u64)>)>,
+    stacks: HashMap<Key, (String, Vec<OpenFrame>)>,
     weights: HashMap<String, u64>,
     end_ns: u64,
 }
