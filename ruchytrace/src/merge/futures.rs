@@ -8,6 +8,9 @@
 //! threads its polls ran on, in order.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use ruchytrace_runtime::duration::fmt_duration;
 
 use ruchytrace_runtime::model::SiteKind;
 
@@ -126,4 +129,71 @@ pub fn collect(m: &Merged) -> Futures {
         }
     }
     Futures { list, by_node }
+}
+
+/// `report --futures`: per `async fn`, its futures' lifetimes and busy (polled) times, and the
+/// futures whose polls ran on more than one thread, with those threads in order.
+pub fn futures_text(m: &Merged, show_tracer: bool) -> String {
+    let visible: std::collections::HashSet<(u32, u32)> = m
+        .visible_threads(show_tracer)
+        .map(|t| (t.pid, t.tid))
+        .collect();
+    let futures: Vec<&FutureInfo> = m
+        .futures
+        .list
+        .iter()
+        .filter(|f| f.polls.iter().all(|&(t, _)| visible.contains(&(f.pid, t))))
+        .collect();
+    let name = |f: &FutureInfo| -> String {
+        match &m.node(f.polls[0].1).kind {
+            NodeKind::Call(c) => m.site(c).name.clone(),
+            _ => "?".into(),
+        }
+    };
+    // function -> (futures, moved, lifetime, busy, polls)
+    let mut per: std::collections::BTreeMap<String, (u64, u64, u64, u64, u64)> = Default::default();
+    for f in &futures {
+        let e = per.entry(name(f)).or_default();
+        e.0 += 1;
+        e.1 += u64::from(f.moved());
+        e.2 += f.lifetime_ns();
+        e.3 += f.busy_ns;
+        e.4 += f.polls.len() as u64;
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>8} {:>6} {:>12} {:>12} {:>9}  function",
+        "futures", "moved", "lifetime/avg", "busy/avg", "polls/avg"
+    );
+    for (fname, (n, moved, life, busy, polls)) in &per {
+        let _ = writeln!(
+            out,
+            "{n:>8} {moved:>6} {:>12} {:>12} {:>9.1}  {fname}",
+            fmt_duration(life / n),
+            fmt_duration(busy / n),
+            *polls as f64 / *n as f64
+        );
+    }
+    let moved: Vec<&&FutureInfo> = futures.iter().filter(|f| f.moved()).collect();
+    if !moved.is_empty() {
+        let _ = writeln!(out, "futures that moved between threads:");
+        for f in moved.iter().take(20) {
+            let threads: Vec<String> = f.segment_threads().iter().map(u32::to_string).collect();
+            let _ = writeln!(
+                out,
+                "  {} (future {}): {} polls on threads {}; lifetime {}, busy {}",
+                name(f),
+                f.call_id,
+                f.polls.len(),
+                threads.join(" -> "),
+                fmt_duration(f.lifetime_ns()),
+                fmt_duration(f.busy_ns)
+            );
+        }
+        if moved.len() > 20 {
+            let _ = writeln!(out, "  ... and {} more", moved.len() - 20);
+        }
+    }
+    out
 }

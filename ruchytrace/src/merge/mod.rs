@@ -32,6 +32,7 @@ pub mod dot;
 pub mod filter;
 pub mod flame;
 pub mod futures;
+pub mod hotspots;
 pub mod input;
 pub mod json;
 pub mod live;
