@@ -37,6 +37,11 @@ fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
             let folded = merge::flame::folded(&m, show);
             assert!(!folded.is_empty());
             assert_eq!(plan.folded(show).unwrap(), folded);
+            // So is the call graph (`dot`), up to the numbering of its nodes.
+            assert_eq!(
+                canonical(&plan.call_graph(show).unwrap()),
+                canonical(&merge::report::call_graph(&m, show))
+            );
             (
                 plan.is_streamed(),
                 String::from_utf8(a).unwrap(),
@@ -44,6 +49,37 @@ fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
             )
         })
         .collect()
+}
+
+/// A call graph's nodes and edges by name, sorted (the streamed graph numbers its nodes in
+/// the order it meets them across threads).
+fn canonical(g: &merge::report::CallGraph) -> (Vec<String>, Vec<String>) {
+    let key = |i: usize| {
+        let n = &g.nodes[i];
+        format!("{:?} {} {:?}", n.kind, n.name, n.location)
+    };
+    let mut nodes: Vec<String> = (0..g.nodes.len())
+        .map(|i| {
+            let n = &g.nodes[i];
+            format!(
+                "{} calls={} inclusive={} self={} errors={}",
+                key(i),
+                n.calls,
+                n.inclusive_ns,
+                n.self_ns,
+                n.errors
+            )
+        })
+        .collect();
+    nodes.sort();
+    let mut edges: Vec<String> = g
+        .edges
+        .iter()
+        .map(|&(a, b, c)| format!("{} -> {} x{c}", key(a), key(b)))
+        .collect();
+    edges.sort();
+    assert!(g.nodes.len() > 2);
+    (nodes, edges)
 }
 
 fn write_all(dir: &Path, trace: &Trace, sys: Vec<Json>) -> [std::path::PathBuf; 3] {

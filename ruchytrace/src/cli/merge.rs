@@ -308,7 +308,11 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
     };
     let streamable = matches!(
         format,
-        MergedFormat::Text | MergedFormat::Perfetto | MergedFormat::Collapsed | MergedFormat::Svg
+        MergedFormat::Text
+            | MergedFormat::Perfetto
+            | MergedFormat::Collapsed
+            | MergedFormat::Svg
+            | MergedFormat::Dot
     );
     if streamable && filters.is_empty() {
         return run_streamed(&args, &opts, format);
@@ -368,6 +372,7 @@ fn run_streamed(
             MergedFormat::Perfetto => plan.write_perfetto(show, w),
             MergedFormat::Collapsed => merge::flame::write_folded(&plan.folded(show)?, w),
             MergedFormat::Svg => merge::flame::write_svg_folded(plan.folded(show)?, w),
+            MergedFormat::Dot => merge::dot::write_graph(&plan.call_graph(show)?, w),
             _ => plan.write(show, w),
         }
     };

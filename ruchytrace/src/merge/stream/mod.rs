@@ -20,6 +20,7 @@ use std::io::{self, Write};
 
 use ruchytrace_runtime::model::Site;
 
+mod graph;
 mod replay;
 
 use super::{
@@ -77,6 +78,25 @@ impl TextPlan {
         match self {
             TextPlan::Tree(m) => super::perfetto::write(m, show_tracer, out),
             TextPlan::Stream(p) => p.write_perfetto(show_tracer, out),
+        }
+    }
+
+    /// The call graph of [`super::report::call_graph`] (what `dot` draws): streamed (one pass,
+    /// memory bounded by the call stacks and the graph), or from the tree.
+    pub fn call_graph(&self, show_tracer: bool) -> io::Result<super::report::CallGraph> {
+        match self {
+            TextPlan::Tree(m) => Ok(super::report::call_graph(m, show_tracer)),
+            TextPlan::Stream(p) => {
+                let visible = p
+                    .threads
+                    .iter()
+                    .filter(|t| show_tracer || !t.tracer)
+                    .map(|t| t.key)
+                    .collect();
+                let mut sink = graph::GraphSink::new(visible, p.end_ns);
+                p.replay_all(&mut sink)?;
+                Ok(sink.finish())
+            }
         }
     }
 
