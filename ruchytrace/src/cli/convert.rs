@@ -182,6 +182,9 @@ fn run_merged(
         );
         return Ok(super::EXIT_USAGE);
     }
+    if format.streams() && filters.is_empty() {
+        return write_streamed(args, format, input);
+    }
     let mut m = match merge::merge(vec![input], &merge::MergeOptions::default()) {
         Ok(m) => m,
         Err(e) => {
@@ -195,6 +198,39 @@ fn run_merged(
     }
     super::merge::emit(&m, format, false, args.output.as_deref())?;
     Ok(0)
+}
+
+/// A streamable viewer format (memory bounded by the call depth, see `docs/merge.md`).
+fn write_streamed(
+    args: &ConvertArgs,
+    format: MergedFormat,
+    input: merge::Input,
+) -> anyhow::Result<i32> {
+    use anyhow::Context;
+    let plan = match merge::stream::plan_text(vec![input], &merge::MergeOptions::default()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ruchytrace: {e}");
+            return Ok(super::merge::EXIT_INCONSISTENT);
+        }
+    };
+    for w in plan.warnings() {
+        eprintln!("ruchytrace: warning: {w}");
+    }
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(p) => Box::new(io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => Box::new(io::BufWriter::new(io::stdout().lock())),
+    };
+    match super::merge::write_plan(&plan, format, false, &mut out).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => {
+            eprintln!("ruchytrace: cannot write: {e}");
+            Ok(1)
+        }
+        Ok(()) => Ok(0),
+    }
 }
 
 /// The warning printed for a truncated input:

@@ -46,6 +46,18 @@ impl MergedFormat {
         })
     }
 
+    /// Whether the merge can write this format without the merged tree ([`merge::stream`]).
+    pub fn streams(self) -> bool {
+        matches!(
+            self,
+            MergedFormat::Text
+                | MergedFormat::Perfetto
+                | MergedFormat::Collapsed
+                | MergedFormat::Svg
+                | MergedFormat::Dot
+        )
+    }
+
     /// File extension for this format.
     pub fn extension(self) -> &'static str {
         match self {
@@ -306,15 +318,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
             return Ok(super::EXIT_USAGE);
         }
     };
-    let streamable = matches!(
-        format,
-        MergedFormat::Text
-            | MergedFormat::Perfetto
-            | MergedFormat::Collapsed
-            | MergedFormat::Svg
-            | MergedFormat::Dot
-    );
-    if streamable && filters.is_empty() {
+    if format.streams() && filters.is_empty() {
         return run_streamed(&args, &opts, format);
     }
     let mut m = match load_and_merge(&args.input.files(), args.input.partial, &opts) {
@@ -336,6 +340,22 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
     };
     emit_with(&m, format, opts, args.output.as_deref())?;
     Ok(0)
+}
+
+/// Writes a streamable `format` from `plan` (streamed or from its tree).
+pub fn write_plan(
+    plan: &merge::stream::TextPlan,
+    format: MergedFormat,
+    show_tracer: bool,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        MergedFormat::Perfetto => plan.write_perfetto(show_tracer, w),
+        MergedFormat::Collapsed => merge::flame::write_folded(&plan.folded(show_tracer)?, w),
+        MergedFormat::Svg => merge::flame::write_svg_folded(plan.folded(show_tracer)?, w),
+        MergedFormat::Dot => merge::dot::write_graph(&plan.call_graph(show_tracer)?, w),
+        _ => plan.write(show_tracer, w),
+    }
 }
 
 /// The text timeline, the Perfetto trace or the flame graphs, streamed when the inputs allow it
@@ -367,15 +387,7 @@ fn run_streamed(
         }
     };
     let show = args.input.show_tracer;
-    let write = |w: &mut dyn Write| -> io::Result<()> {
-        match format {
-            MergedFormat::Perfetto => plan.write_perfetto(show, w),
-            MergedFormat::Collapsed => merge::flame::write_folded(&plan.folded(show)?, w),
-            MergedFormat::Svg => merge::flame::write_svg_folded(plan.folded(show)?, w),
-            MergedFormat::Dot => merge::dot::write_graph(&plan.call_graph(show)?, w),
-            _ => plan.write(show, w),
-        }
-    };
+    let write = |w: &mut dyn Write| write_plan(&plan, format, show, w);
     if format != MergedFormat::Text {
         for w in plan.warnings() {
             eprintln!("ruchytrace: warning: {w}");
