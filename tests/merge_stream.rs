@@ -37,6 +37,17 @@ fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
             let folded = merge::flame::folded(&m, show);
             assert!(!folded.is_empty());
             assert_eq!(plan.folded(show).unwrap(), folded);
+            // So is the merged JSON document, but for the numbering of the call graph's nodes.
+            let mut streamed_json = Vec::new();
+            plan.write_json(show, &mut streamed_json).unwrap();
+            let mut tree_json = Vec::new();
+            merge::json::write(&m, show, &mut tree_json).unwrap();
+            let mut sj: Json = serde_json::from_slice(&streamed_json).unwrap();
+            let mut tj: Json = serde_json::from_slice(&tree_json).unwrap();
+            assert_eq!(sj["callgraph"]["total_ns"], tj["callgraph"]["total_ns"]);
+            sj["callgraph"] = Json::Null;
+            tj["callgraph"] = Json::Null;
+            assert_eq!(sj, tj);
             // So is the call graph (`dot`), up to the numbering of its nodes.
             assert_eq!(
                 canonical(&plan.call_graph(show).unwrap()),

@@ -51,6 +51,7 @@ impl MergedFormat {
         matches!(
             self,
             MergedFormat::Text
+                | MergedFormat::Json
                 | MergedFormat::Perfetto
                 | MergedFormat::Collapsed
                 | MergedFormat::Svg
@@ -354,6 +355,7 @@ pub fn write_plan(
         MergedFormat::Collapsed => merge::flame::write_folded(&plan.folded(show_tracer)?, w),
         MergedFormat::Svg => merge::flame::write_svg_folded(plan.folded(show_tracer)?, w),
         MergedFormat::Dot => merge::dot::write_graph(&plan.call_graph(show_tracer)?, w),
+        MergedFormat::Json => plan.write_json(show_tracer, w),
         _ => plan.write(show_tracer, w),
     }
 }

@@ -22,6 +22,7 @@ use ruchytrace_runtime::model::Site;
 
 mod graph;
 mod replay;
+mod sinks;
 
 use super::{
     check_consistency, merge, FnTrace, Input, MergeError, MergeOptions, Merged, Node, NodeKind,
@@ -29,6 +30,7 @@ use super::{
 };
 use crate::syscalls::event::{Event as SysEvent, SysTrace};
 use replay::{NeedsTree, Replay};
+use sinks::{FoldedSink, JsonSink, PerfettoSink};
 
 type Key = (u32, u32);
 
@@ -81,22 +83,34 @@ impl TextPlan {
         }
     }
 
+    /// The call graph of a streamed plan, from one replay.
+    fn graph_of(p: &StreamPlan, show_tracer: bool) -> io::Result<super::report::CallGraph> {
+        let visible = p
+            .threads
+            .iter()
+            .filter(|t| show_tracer || !t.tracer)
+            .map(|t| t.key)
+            .collect();
+        let mut sink = graph::GraphSink::new(visible, p.end_ns);
+        p.replay_all(&mut sink)?;
+        Ok(sink.finish())
+    }
+
+    /// Writes the merged JSON document ([`super::json`]): each thread streamed from a replay
+    /// (as the text timeline), then the call graph from one more; or from the tree.
+    pub fn write_json(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
+        match self {
+            TextPlan::Tree(m) => super::json::write(m, show_tracer, out),
+            TextPlan::Stream(p) => p.write_json(show_tracer, out),
+        }
+    }
+
     /// The call graph of [`super::report::call_graph`] (what `dot` draws): streamed (one pass,
     /// memory bounded by the call stacks and the graph), or from the tree.
     pub fn call_graph(&self, show_tracer: bool) -> io::Result<super::report::CallGraph> {
         match self {
             TextPlan::Tree(m) => Ok(super::report::call_graph(m, show_tracer)),
-            TextPlan::Stream(p) => {
-                let visible = p
-                    .threads
-                    .iter()
-                    .filter(|t| show_tracer || !t.tracer)
-                    .map(|t| t.key)
-                    .collect();
-                let mut sink = graph::GraphSink::new(visible, p.end_ns);
-                p.replay_all(&mut sink)?;
-                Ok(sink.finish())
-            }
+            TextPlan::Stream(p) => TextPlan::graph_of(p, show_tracer),
         }
     }
 
@@ -326,101 +340,6 @@ fn split_refs(inputs: &[Input]) -> Refs<'_> {
     (f, s)
 }
 
-/// The Perfetto writer as a replay's sink.
-struct PerfettoSink<'s, 'w> {
-    seq: &'s mut super::perfetto::Sequence<'w>,
-    visible: std::collections::HashSet<Key>,
-    end_ns: u64,
-    losses: HashMap<u32, Vec<(u64, i64)>>,
-}
-
-impl NodeSink for PerfettoSink<'_, '_> {
-    fn node(&mut self, key: Key, node: &Node, close: bool, sites: &[Site]) -> io::Result<()> {
-        if !self.visible.contains(&key) {
-            return Ok(());
-        }
-        super::perfetto::write_node(
-            self.seq,
-            key,
-            node,
-            close,
-            sites,
-            self.end_ns,
-            None,
-            &mut self.losses,
-        )
-    }
-}
-
-/// An open call of [`FoldedSink`]: where its frame starts in the path, its start, and its
-/// children's time so far.
-type OpenFrame = (usize, u64, u64);
-
-/// Folded stacks from a replay: per thread the current path and, per open call, where its frame
-/// starts in the path, its start and its children's time.
-struct FoldedSink {
-    roots: HashMap<Key, String>,
-    stacks: HashMap<Key, (String, Vec<OpenFrame>)>,
-    weights: HashMap<String, u64>,
-    end_ns: u64,
-}
-
-impl FoldedSink {
-    fn add(&mut self, path: &str, w: u64) {
-        if w == 0 {
-            return;
-        }
-        match self.weights.get_mut(path) {
-            Some(x) => *x += w,
-            None => {
-                self.weights.insert(path.to_owned(), w);
-            }
-        }
-    }
-}
-
-impl NodeSink for FoldedSink {
-    fn node(&mut self, key: Key, node: &Node, close: bool, sites: &[Site]) -> io::Result<()> {
-        let Some(root) = self.roots.get(&key) else {
-            return Ok(());
-        };
-        let (mut path, mut stack) = self
-            .stacks
-            .remove(&key)
-            .unwrap_or_else(|| (root.clone(), Vec::new()));
-        let duration = node.duration(self.end_ns);
-        match &node.kind {
-            NodeKind::Call(c) if !close => {
-                stack.push((path.len(), node.start_ns, 0));
-                path.push(';');
-                path.push_str(&super::flame::frame(&sites[c.site as usize].name));
-            }
-            NodeKind::Call(_) => {
-                if let Some((base, _, children)) = stack.pop() {
-                    self.add(&path, duration.saturating_sub(children));
-                    path.truncate(base);
-                    if let Some(parent) = stack.last_mut() {
-                        parent.2 += duration;
-                    }
-                }
-            }
-            NodeKind::Syscall(s) => {
-                let base = path.len();
-                path.push_str(";syscall::");
-                path.push_str(&super::flame::frame(&s.name));
-                self.add(&path, duration);
-                path.truncate(base);
-                if let Some(parent) = stack.last_mut() {
-                    parent.2 += duration;
-                }
-            }
-            NodeKind::Point { .. } => {}
-        }
-        self.stacks.insert(key, (path, stack));
-        Ok(())
-    }
-}
-
 impl ThreadHead {
     fn label(&self) -> String {
         let (pid, tid) = self.key;
@@ -477,6 +396,13 @@ impl StreamPlan {
 
     /// One replay of the inputs for every thread, each node to `sink`.
     fn replay_all(&self, sink: &mut dyn NodeSink) -> io::Result<()> {
+        let keys: Vec<Key> = self.threads.iter().map(|t| t.key).collect();
+        self.replay_threads(sink, &keys)
+    }
+
+    /// One replay of the inputs, each node to `sink`; the threads `finish` are closed at the end
+    /// (their remaining system calls, then their calls still open).
+    fn replay_threads(&self, sink: &mut dyn NodeSink, finish: &[Key]) -> io::Result<()> {
         let mut replay = Replay {
             inputs: &self.inputs,
             sys: &self.sys,
@@ -490,11 +416,11 @@ impl StreamPlan {
         };
         let mut nowhere = io::sink();
         let mut done = replay.run(None, &mut nowhere);
-        for t in &self.threads {
+        for &key in finish {
             if !matches!(done, Ok(Ok(()))) {
                 break;
             }
-            done = replay.finish(t.key, &mut nowhere);
+            done = replay.finish(key, &mut nowhere);
         }
         match done {
             Ok(r) => r,
@@ -502,6 +428,68 @@ impl StreamPlan {
                 "the inputs changed since they were checked",
             )),
         }
+    }
+
+    /// The clock pair of the first function trace, else of the first syscall trace.
+    fn clock(&self) -> Option<ruchytrace_runtime::model::ClockInfo> {
+        fn_traces(&self.inputs)
+            .first()
+            .map(|(_, t)| t.metadata.clock.clone())
+            .or_else(|| {
+                sys_traces(&self.inputs)
+                    .first()
+                    .map(|(_, t)| t.metadata.clock.clone())
+            })
+    }
+
+    fn write_json(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
+        let mut s = String::with_capacity(1 << 16);
+        let sources: Vec<String> = self
+            .inputs
+            .iter()
+            .map(|i| i.path().display().to_string())
+            .collect();
+        super::json::head(
+            &mut s,
+            &sources,
+            (self.origin_ns, self.end_ns),
+            self.clock().as_ref(),
+            &self.processes(),
+            &self.warnings,
+        );
+        out.write_all(s.as_bytes())?;
+        let shown: Vec<&ThreadHead> = self
+            .threads
+            .iter()
+            .filter(|t| show_tracer || !t.tracer)
+            .collect();
+        for (i, t) in shown.iter().enumerate() {
+            let mut sink = JsonSink {
+                key: t.key,
+                out: &mut *out,
+                buf: String::with_capacity(1 << 16),
+                nest: Default::default(),
+            };
+            if i > 0 {
+                sink.buf.push(',');
+            }
+            super::json::thread_open(
+                &mut sink.buf,
+                t.key.0,
+                t.key.1,
+                t.name.as_deref(),
+                t.tracer,
+                &mut sink.nest,
+            );
+            self.replay_threads(&mut sink, &[t.key])?;
+            super::json::thread_close(&mut sink.buf, &mut sink.nest);
+            sink.out.write_all(sink.buf.as_bytes())?;
+        }
+        s.clear();
+        let g = TextPlan::graph_of(self, show_tracer)?;
+        super::json::tail(&mut s, &g);
+        out.write_all(s.as_bytes())?;
+        out.flush()
     }
 
     /// The folded stacks of the visible threads (as [`super::flame::folded`] computes them from
