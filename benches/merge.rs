@@ -1,8 +1,9 @@
 //! Merge throughput: generates a function trace of 1M events (500k calls on 4 threads, nested
 //! two deep) in binary and JSON, and a `sys.json` of 100k system calls inside those calls, then
-//! times `ruchytrace merge` on each input kind (text output to /dev/null) and reports events/s
-//! and the merge process's peak RSS. Text output is streamed (`merge::stream`): its peak RSS does
-//! not grow with the number of function events (docs/merge.md has the before/after figures).
+//! times `ruchytrace merge` from the binary input in every output format (to /dev/null), and the
+//! text output from the JSON input, and reports events/s and the merge process's peak RSS. Text
+//! and Perfetto output are streamed (`merge::stream`): their peak RSS does not grow with the
+//! number of function events; the other formats build the merged tree (docs/merge.md).
 //!
 //! ```sh
 //! cargo build --release -p ruchytrace --bin ruchytrace
@@ -10,7 +11,8 @@
 //! ```
 //!
 //! `RUCHYTRACE_BENCH_CALLS` (default 500000) and `RUCHYTRACE_BENCH_SYSCALLS` (default 100000)
-//! scale the input.
+//! scale the input; `RUCHYTRACE_BENCH_FORMATS` (default
+//! `text,perfetto,json,chrome,collapsed,svg,dot`) picks the output formats.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -198,12 +200,12 @@ fn generate(dir: &Path, calls: u64, syscalls: u64) -> (PathBuf, PathBuf, PathBuf
 /// Runs `bin ARGS` and returns (seconds, peak RSS in KiB) of that process.
 // The child is reaped by wait4 (which also gives its own peak RSS), not by `Child::wait`.
 #[allow(clippy::zombie_processes)]
-fn measure(bin: &Path, args: &[&Path]) -> (f64, i64) {
+fn measure(bin: &Path, args: &[&Path], format: &str) -> (f64, i64) {
     let start = Instant::now();
     let child = std::process::Command::new(bin)
         .arg("merge")
         .args(args)
-        .args(["-o", "/dev/null", "--format", "text"])
+        .args(["-o", "/dev/null", "--format", format])
         .spawn()
         .expect("run ruchytrace");
     let mut status = 0;
@@ -248,10 +250,19 @@ fn main() {
         bin.display()
     );
     let events = (calls * 2 + syscalls) as f64;
-    for (label, input) in [("binary", &bin_fn), ("json", &json_fn)] {
-        let (secs, rss_kib) = measure(&bin, &[input, &sys]);
+    let formats = std::env::var("RUCHYTRACE_BENCH_FORMATS")
+        .unwrap_or_else(|_| "text,perfetto,json,chrome,collapsed,svg,dot".into());
+    let mut runs: Vec<(&str, &Path, String)> = formats
+        .split(',')
+        .map(|f| ("binary", bin_fn.as_path(), f.trim().to_owned()))
+        .collect();
+    runs.push(("json", json_fn.as_path(), "text".into()));
+    println!("| input | format | time | M events/s | peak RSS |");
+    println!("| --- | --- | --- | --- | --- |");
+    for (label, input, format) in &runs {
+        let (secs, rss_kib) = measure(&bin, &[input, &sys], format);
         println!(
-            "merge {label:>6} fn + json sys -> text: {secs:.2}s, {:.2} M events/s, peak RSS {:.0} MB",
+            "| {label} fn + sys.json | {format} | {secs:.2} s | {:.2} | {:.0} MB |",
             events / secs / 1e6,
             rss_kib as f64 / 1024.0
         );

@@ -612,3 +612,57 @@ fn duration_ns(text: &str) -> u64 {
     };
     (number.parse::<f64>().unwrap() * scale).round() as u64
 }
+
+/// The syscalls of a decoded Perfetto trace with their chains of enclosing function slices.
+fn perfetto_seen(doc: &Value) -> Vec<Seen> {
+    let tracks = doc["tracks"].as_object().unwrap();
+    let slices = doc["slices"].as_array().unwrap();
+    let mut out = Vec::new();
+    for s in slices.iter().filter(|s| s["category"] == "syscall") {
+        let track = &tracks[&s["track"].to_string()];
+        assert_eq!(track["kind"], "thread", "syscalls sit on thread tracks");
+        let mut chain = Vec::new();
+        let mut at = s["parent"].as_u64();
+        while let Some(i) = at {
+            let p = &slices[i as usize];
+            assert_eq!(
+                p["category"], "function",
+                "a syscall's ancestors are functions"
+            );
+            assert_eq!(p["track"], s["track"], "nested on the same thread track");
+            let args: Vec<String> = p["args"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "location" | "return" | "end"))
+                .map(|(k, v)| match v {
+                    Value::String(t) => format!("{k}={t}"),
+                    other => format!("{k}={other}"),
+                })
+                .collect();
+            chain.push((p["name"].as_str().unwrap().to_owned(), args.join(", ")));
+            at = p["parent"].as_u64();
+        }
+        chain.reverse();
+        out.push(Seen {
+            thread: track["name"].as_str().unwrap().to_owned(),
+            name: s["name"].as_str().unwrap().to_owned(),
+            args: s["args"]["args"].as_str().unwrap_or("").to_owned(),
+            ret: s["args"]["return"].as_str().unwrap_or("").to_owned(),
+            chain,
+        });
+    }
+    out
+}
+
+#[test]
+fn perfetto_attribution_is_exact() {
+    let Some(run) = traced() else { return };
+    let path = run.out.join("check.pftrace");
+    merge(run, &["-o", path.to_str().unwrap()]);
+    let Some(doc) = merge_support::decode_perfetto(&path) else {
+        return;
+    };
+    assert_eq!(doc["errors"], Value::Array(vec![]), "{:#}", doc["errors"]);
+    check(run, &perfetto_seen(&doc), "perfetto");
+}

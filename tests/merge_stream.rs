@@ -20,7 +20,8 @@ fn load(paths: &[&Path]) -> Vec<merge::Input> {
         .collect()
 }
 
-/// (streamed?, streamed text, tree text) for both `show_tracer` settings.
+/// (streamed?, streamed text, tree text) for both `show_tracer` settings; the folded stacks
+/// must agree too.
 fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
     let opts = MergeOptions {
         force,
@@ -35,6 +36,26 @@ fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
             let m = merge::merge(load(paths), &opts).unwrap();
             let mut b = Vec::new();
             merge::text::write(&m, show, &mut b).unwrap();
+            // The flame graphs' folded stacks are the same streamed or from the tree.
+            let folded = merge::flame::folded(&m, show);
+            assert!(!folded.is_empty());
+            assert_eq!(plan.folded(show).unwrap(), folded);
+            // So is the merged JSON document, but for the numbering of the call graph's nodes.
+            let mut streamed_json = Vec::new();
+            plan.write_json(show, &mut streamed_json).unwrap();
+            let mut tree_json = Vec::new();
+            merge::json::write(&m, show, &mut tree_json).unwrap();
+            let mut sj: Json = serde_json::from_slice(&streamed_json).unwrap();
+            let mut tj: Json = serde_json::from_slice(&tree_json).unwrap();
+            assert_eq!(sj["callgraph"]["total_ns"], tj["callgraph"]["total_ns"]);
+            sj["callgraph"] = Json::Null;
+            tj["callgraph"] = Json::Null;
+            assert_eq!(sj, tj);
+            // So is the call graph (`dot`), up to the numbering of its nodes.
+            assert_eq!(
+                canonical(&plan.call_graph(show).unwrap()),
+                canonical(&merge::report::call_graph(&m, show))
+            );
             (
                 plan.is_streamed(),
                 String::from_utf8(a).unwrap(),
@@ -42,6 +63,37 @@ fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
             )
         })
         .collect()
+}
+
+/// A call graph's nodes and edges by name, sorted (the streamed graph numbers its nodes in
+/// the order it meets them across threads).
+fn canonical(g: &merge::report::CallGraph) -> (Vec<String>, Vec<String>) {
+    let key = |i: usize| {
+        let n = &g.nodes[i];
+        format!("{:?} {} {:?}", n.kind, n.name, n.location)
+    };
+    let mut nodes: Vec<String> = (0..g.nodes.len())
+        .map(|i| {
+            let n = &g.nodes[i];
+            format!(
+                "{} calls={} inclusive={} self={} errors={}",
+                key(i),
+                n.calls,
+                n.inclusive_ns,
+                n.self_ns,
+                n.errors
+            )
+        })
+        .collect();
+    nodes.sort();
+    let mut edges: Vec<String> = g
+        .edges
+        .iter()
+        .map(|&(a, b, c)| format!("{} -> {} x{c}", key(a), key(b)))
+        .collect();
+    edges.sort();
+    assert!(g.nodes.len() > 2);
+    (nodes, edges)
 }
 
 fn write_all(dir: &Path, trace: &Trace, sys: Vec<Json>) -> [std::path::PathBuf; 3] {

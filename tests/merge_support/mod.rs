@@ -257,3 +257,152 @@ pub fn validate_chrome(doc: &Json) -> usize {
     }
     slices
 }
+
+/// [`fn_trace`] plus site 2, `async fn job(n: i64) -> i64`, times 20 us later: future 7 polled
+/// on thread 100 from 21000 to 21500 ns (suspended), then on thread 101 from 24000 to 25000
+/// (returns 204); loss records of 3 events (thread 100, 21800) and 2 (thread 101, 26000).
+pub fn async_trace() -> Trace {
+    let mut t = fn_trace();
+    t.sites.push(Site {
+        id: 2,
+        name: "job".into(),
+        qualified_name: "demo::job".into(),
+        location: Location {
+            file: "src/main.rs".into(),
+            line: 30,
+            column: 1,
+        },
+        args: vec![ArgInfo {
+            name: "n".into(),
+            type_name: "i64".into(),
+        }],
+        return_type: "i64".into(),
+        kind: SiteKind::Async,
+    });
+    let at = |ns: u64| MONO + 20_000 + ns;
+    t.events.extend([
+        Event::Enter {
+            site: 2,
+            ts: at(1000),
+            pid: PID,
+            tid: 100,
+            args: vec![Value::I64(5)],
+            call_id: Some(7),
+        },
+        Event::Suspend {
+            site: 2,
+            ts: at(1500),
+            pid: PID,
+            tid: 100,
+            call_id: 7,
+        },
+        Event::Loss {
+            ts: at(1800),
+            pid: PID,
+            tid: 100,
+            count: 3,
+            reason: LossReason::BufferFull,
+        },
+        Event::Resume {
+            site: 2,
+            ts: at(4000),
+            pid: PID,
+            tid: 101,
+            call_id: 7,
+        },
+        Event::Exit {
+            site: 2,
+            ts: at(5000),
+            pid: PID,
+            tid: 101,
+            ret: Return::Value(Value::I64(204)),
+            call_id: Some(7),
+        },
+        Event::Loss {
+            ts: at(6000),
+            pid: PID,
+            tid: 101,
+            count: 2,
+            reason: LossReason::Evicted,
+        },
+    ]);
+    t.trailer = Some(Trailer {
+        events: t.events.len() as u64,
+        lost: 5,
+        end_ns: at(7000),
+    });
+    t
+}
+
+/// A Python that can import `modules`: `target/pyenv` (made by `setup-python.sh`), else
+/// `python3`. `None` (after saying so on stderr) when there is none; under `CI` a missing
+/// Python package is a failure, not a skip.
+pub fn python_with(modules: &[&str]) -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test> -> target
+    let target = exe.ancestors().nth(3).unwrap().to_path_buf();
+    let candidates = [
+        target.join("pyenv/bin/python"),
+        std::path::PathBuf::from("python3"),
+    ];
+    let probe = modules
+        .iter()
+        .map(|m| format!("import {m}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    for py in candidates {
+        let ok = std::process::Command::new(&py)
+            .args(["-c", &probe])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return Some(py);
+        }
+    }
+    let msg = format!(
+        "SKIPPED: no Python with {modules:?}; run `bash tests/merge_support/setup-python.sh`"
+    );
+    assert!(std::env::var_os("CI").is_none(), "{msg} (CI must have it)");
+    eprintln!("{msg}");
+    None
+}
+
+/// Decodes a `.pftrace` with Perfetto's own message types (`perfetto_decode.py`); `None` when
+/// the Python packages are missing (see [`python_with`]).
+pub fn decode_perfetto(path: &Path) -> Option<Json> {
+    let py = python_with(&["perfetto.protos.perfetto.trace.perfetto_trace_pb2"])?;
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/merge_support/perfetto_decode.py");
+    let out = std::process::Command::new(py)
+        .arg(script)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Perfetto decoder failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// Parses an OTLP/JSON file with OpenTelemetry's message types (`otlp_check.py`); `None` when
+/// the Python packages are missing (see [`python_with`]).
+pub fn check_otlp(path: &Path) -> Option<Json> {
+    let py = python_with(&[
+        "google.protobuf.json_format",
+        "opentelemetry.proto.collector.trace.v1.trace_service_pb2",
+    ])?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/merge_support/otlp_check.py");
+    let out = std::process::Command::new(py)
+        .arg(script)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the OTLP parser refused the file: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}

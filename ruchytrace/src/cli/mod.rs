@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 pub mod cargo;
 pub mod convert;
+pub mod diff;
 pub mod instrument;
 pub mod merge;
 pub mod report;
@@ -36,12 +37,14 @@ pub struct Cli {
 pub enum Command {
     /// Trace the system calls of a program (strace-style) or of running processes (-p).
     Syscalls(syscalls::SyscallsArgs),
-    /// Convert a function trace between binary, JSON and text.
-    Convert(convert::ConvertArgs),
-    /// Merge function traces and a syscall trace into one timeline (text, json, chrome, collapsed, svg, dot).
+    /// Convert a function trace between binary, JSON and text, or to a viewer format (perfetto, chrome...).
+    Convert(convert::ConvertCommand),
+    /// Merge function traces and a syscall trace into one timeline (text, json, chrome, perfetto, collapsed, svg, dot).
     Merge(merge::MergeArgs),
     /// Call graph, hotspots, per-function syscalls and file I/O of traces.
     Report(report::ReportArgs),
+    /// Compare two runs per function and per system call; --fail-above PCT gates regressions.
+    Diff(diff::DiffArgs),
     /// Run a traced program (optionally under the syscall tracer) and show the merged timeline.
     Run(run::RunArgs),
     /// Build a cargo target with `--features trace` and `run` it.
@@ -64,9 +67,10 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Command::Syscalls(args) => syscalls::run(args),
-        Command::Convert(args) => convert::run(args),
+        Command::Convert(args) => convert::run_command(args),
         Command::Merge(args) => merge::run(args),
         Command::Report(args) => report::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Run(args) => run::run(args),
         Command::Cargo(args) => cargo::run(args),
         Command::Instrument(args) => instrument::run(args),

@@ -1,7 +1,7 @@
 //! `ruchytrace report FILES...`: call graph, hotspots, per-function syscalls and file I/O of a
 //! merged trace.
 
-use super::merge::InputArgs;
+use super::merge::{FilterArgs, InputArgs};
 use crate::merge::{report, Merged};
 
 /// Arguments of `ruchytrace report`.
@@ -16,9 +16,12 @@ pub struct ReportArgs {
     /// Tree of call paths with inclusive and self time, percent and call counts.
     #[arg(long)]
     pub callgraph: bool,
-    /// The N functions with the most self time.
+    /// The N functions with the most self time (or the --sort key).
     #[arg(long, value_name = "N")]
     pub hotspots: Option<usize>,
+    /// Order of the hotspots.
+    #[arg(long, value_enum, default_value_t)]
+    pub sort: report::SortKey,
     /// Per-function table of system calls: count, errors, total time.
     #[arg(long)]
     pub syscalls: bool,
@@ -29,6 +32,13 @@ pub struct ReportArgs {
     /// Per-file I/O summary, with a warning for many tiny reads or writes.
     #[arg(long)]
     pub io: bool,
+    /// Per `async fn`: futures, lifetime and busy (polled) time, and the futures that moved
+    /// between threads (shown by default when the trace has futures).
+    #[arg(long)]
+    pub futures: bool,
+    /// Replay filters.
+    #[command(flatten)]
+    pub filters: FilterArgs,
 }
 
 impl ReportArgs {
@@ -43,7 +53,8 @@ impl ReportArgs {
 
 /// The text of the requested reports (all four sections when none was asked for).
 pub fn render(m: &Merged, args: &ReportArgs) -> String {
-    let all = !args.callgraph && args.hotspots.is_none() && !args.syscalls && !args.io;
+    let all =
+        !args.callgraph && args.hotspots.is_none() && !args.syscalls && !args.io && !args.futures;
     let mut out = String::new();
     for w in &m.warnings {
         out.push_str(&format!("# warning: {w}\n"));
@@ -63,8 +74,8 @@ pub fn render(m: &Merged, args: &ReportArgs) -> String {
     if all || args.hotspots.is_some() {
         let n = args.hotspots.unwrap_or(10);
         section(
-            &format!("hotspots (top {n} by self time)"),
-            report::hotspots_text(m, args.input.show_tracer, n),
+            &format!("hotspots (top {n} by {})", args.sort.describe()),
+            report::hotspots_sorted(m, args.input.show_tracer, n, args.sort),
         );
     }
     if args.by_line {
@@ -81,12 +92,26 @@ pub fn render(m: &Merged, args: &ReportArgs) -> String {
     if all || args.io {
         section("file I/O", report::io_text(m, args.input.show_tracer));
     }
+    if args.futures || (all && !m.futures.list.is_empty()) {
+        section(
+            "async futures",
+            report::futures_text(m, args.input.show_tracer),
+        );
+    }
     out
 }
 
 /// Runs the subcommand.
 pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
-    let m = match super::merge::load_and_merge(
+    crate::merge::progress::enable(&args.input.files());
+    let filters = match args.filters.filters() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("ruchytrace: {e}");
+            return Ok(super::EXIT_USAGE);
+        }
+    };
+    let mut m = match super::merge::load_and_merge(
         &args.input.files(),
         args.input.partial,
         &args.input.options(),
@@ -97,6 +122,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
             return Ok(f.code);
         }
     };
+    crate::merge::filter::apply(&mut m, &filters);
     use std::io::Write;
     let text = render(&m, &args);
     let mut stdout = std::io::stdout().lock();

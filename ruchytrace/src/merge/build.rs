@@ -113,6 +113,7 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
     if inputs.is_empty() {
         return Err(MergeError::NoInput("no input files".into()));
     }
+    let n_inputs = inputs.len();
     let mut fn_traces = Vec::new();
     let mut sys_traces = Vec::new();
     let mut sources = Vec::new();
@@ -121,6 +122,16 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
         match input {
             Input::Functions { path, trace } => fn_traces.push((path, trace)),
             Input::Syscalls { path, trace } => sys_traces.push((path, trace)),
+            // A merged trace is already a forest: it stands alone.
+            Input::Merged { path, merged } => {
+                if n_inputs > 1 {
+                    return Err(MergeError::NoInput(format!(
+                        "{}: a merged trace cannot be merged with other inputs",
+                        path.display()
+                    )));
+                }
+                return Ok(*merged);
+            }
         }
     }
     let mut warnings = Vec::new();
@@ -191,6 +202,7 @@ impl Builder {
             program: meta.program.clone(),
             args: meta.args.clone(),
             collector_tid: meta.collector_tid,
+            sample_rate: Some(meta.settings.sample.max(1)),
         });
         if let Some(t) = &trace.truncation {
             self.warnings.push(format!(
@@ -318,6 +330,7 @@ impl Builder {
                 ret: None,
                 end: CallEnd::Open,
                 resumed,
+                call_id,
             }),
         };
         let id = self.push(key, node);
@@ -400,6 +413,7 @@ impl Builder {
                 program: trace.metadata.program.clone(),
                 args: trace.metadata.args.clone(),
                 collector_tid: None,
+                sample_rate: None,
             });
         }
         if !trace.end.complete {
@@ -490,7 +504,7 @@ impl Builder {
         threads.sort_by_key(|t| (t.pid, t.tid));
         self.processes.sort_by_key(|p| p.pid);
         super::caller::mark_inferred(&threads, &mut self.nodes);
-        Merged {
+        let mut m = Merged {
             sources,
             processes: self.processes,
             threads,
@@ -504,7 +518,10 @@ impl Builder {
             end_ns: self.end,
             clock: self.clock,
             warnings: self.warnings,
-        }
+            futures: Default::default(),
+        };
+        m.futures = super::futures::collect(&m);
+        m
     }
 }
 

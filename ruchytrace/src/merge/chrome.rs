@@ -107,7 +107,20 @@ fn event(m: &Merged, id: NodeId, pid: u32, tid: u32, s: &mut String) {
                 Some(Return::Cancelled) => s.push_str("\"<cancelled>\""),
                 Some(Return::NotCaptured) | None => s.push_str("null"),
             }
-            let _ = write!(s, ",\"end\":\"{}\"}}}}", c.end.as_str());
+            let _ = write!(s, ",\"end\":\"{}\"", c.end.as_str());
+            if let Some((f, k)) = m.futures.of(id) {
+                let threads: Vec<String> = f.segment_threads().iter().map(u32::to_string).collect();
+                let _ = write!(
+                    s,
+                    ",\"poll\":\"{} of {}\",\"future lifetime\":\"{}\",\"future busy\":\"{}\",\"future threads\":\"{}\"",
+                    k + 1,
+                    f.polls.len(),
+                    ruchytrace_runtime::duration::fmt_duration(f.lifetime_ns()),
+                    ruchytrace_runtime::duration::fmt_duration(f.busy_ns),
+                    threads.join(",")
+                );
+            }
+            s.push_str("}}");
         }
         NodeKind::Syscall(sc) => {
             s.push_str("{\"ph\":\"X\",\"cat\":\"syscall\",\"name\":");

@@ -5,16 +5,20 @@ use std::io::{self, Write};
 
 use ruchytrace_runtime::duration::fmt_duration;
 
-use super::report::{call_graph, Kind};
+use super::report::{call_graph, CallGraph, Kind};
 use super::Merged;
 
 fn esc(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-/// Writes the graph.
+/// Writes the graph of `m`.
 pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
-    let g = call_graph(m, show_tracer);
+    write_graph(&call_graph(m, show_tracer), out)
+}
+
+/// Writes a call graph computed elsewhere (the streamed merge).
+pub fn write_graph(g: &CallGraph, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "digraph ruchytrace {{")?;
     writeln!(out, "  rankdir=LR;")?;
     writeln!(out, "  node [fontname=\"monospace\"];")?;

@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use super::{Merged, NodeId, NodeKind};
 
 /// A frame name without the characters that the folded format reserves.
-fn frame(name: &str) -> String {
+pub(crate) fn frame(name: &str) -> String {
     name.replace(';', ":").replace('\n', " ")
 }
 
@@ -54,7 +54,12 @@ pub fn folded(m: &Merged, show_tracer: bool) -> Vec<(String, u64)> {
 
 /// Writes the folded stacks.
 pub fn write_collapsed(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
-    for (stack, w) in folded(m, show_tracer) {
+    write_folded(&folded(m, show_tracer), out)
+}
+
+/// Writes folded stacks computed elsewhere (the streamed merge).
+pub fn write_folded(folded: &[(String, u64)], out: &mut dyn Write) -> io::Result<()> {
+    for (stack, w) in folded {
         writeln!(out, "{stack} {w}")?;
     }
     out.flush()
@@ -62,7 +67,12 @@ pub fn write_collapsed(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io
 
 /// Writes an SVG flame graph.
 pub fn write_svg(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
-    let lines: Vec<String> = folded(m, show_tracer)
+    write_svg_folded(folded(m, show_tracer), out)
+}
+
+/// Writes an SVG flame graph of folded stacks computed elsewhere (the streamed merge).
+pub fn write_svg_folded(folded: Vec<(String, u64)>, out: &mut dyn Write) -> io::Result<()> {
+    let lines: Vec<String> = folded
         .into_iter()
         .map(|(s, w)| format!("{s} {w}"))
         .collect();

@@ -35,13 +35,22 @@ pub enum Input {
         /// The document.
         trace: Box<SysTrace>,
     },
+    /// A merged JSON document (`merge --format json`), read back whole.
+    Merged {
+        /// Where it came from.
+        path: PathBuf,
+        /// The forest.
+        merged: Box<super::Merged>,
+    },
 }
 
 impl Input {
     /// The file the input was read from.
     pub fn path(&self) -> &Path {
         match self {
-            Input::Functions { path, .. } | Input::Syscalls { path, .. } => path,
+            Input::Functions { path, .. }
+            | Input::Syscalls { path, .. }
+            | Input::Merged { path, .. } => path,
         }
     }
 }
@@ -79,15 +88,15 @@ enum FnData {
 
 /// A line reader that knows the byte offset of each line.
 struct LineReader {
-    input: BufReader<File>,
+    input: BufReader<super::progress::Tracked>,
     offset: u64,
     line: String,
 }
 
 impl LineReader {
-    fn open(path: &Path) -> Option<LineReader> {
+    fn open(path: &Path, what: &str) -> Option<LineReader> {
         Some(LineReader {
-            input: BufReader::with_capacity(1 << 16, File::open(path).ok()?),
+            input: BufReader::with_capacity(1 << 16, super::progress::open(path, what).ok()?),
             offset: 0,
             line: String::new(),
         })
@@ -115,7 +124,7 @@ fn scan_json_lines(path: &Path) -> Option<FnTrace> {
     struct Stamp {
         timestamp_ns: u64,
     }
-    let mut r = LineReader::open(path)?;
+    let mut r = LineReader::open(path, "checking")?;
     let (_, first) = r.next_line()?;
     let meta_text = first.strip_prefix("{\"metadata\":")?.strip_suffix(',')?;
     let metadata: Metadata = serde_json::from_str(meta_text).ok()?;
@@ -195,8 +204,11 @@ pub(crate) enum FnItem {
     Event(Event),
 }
 
-fn open_binary(path: &Path) -> Result<binary::BinaryReader<BufReader<File>>, format::ReadError> {
-    let file = File::open(path).map_err(|e| format::ReadError {
+fn open_binary(
+    path: &Path,
+    what: &str,
+) -> Result<binary::BinaryReader<BufReader<super::progress::Tracked>>, format::ReadError> {
+    let file = super::progress::open(path, what).map_err(|e| format::ReadError {
         offset: None,
         message: format!("cannot read: {e}"),
     })?;
@@ -205,7 +217,7 @@ fn open_binary(path: &Path) -> Result<binary::BinaryReader<BufReader<File>>, for
 
 /// Checks a binary trace from end to end without keeping its events.
 fn scan_binary(path: &Path) -> Result<FnTrace, format::ReadError> {
-    let mut reader = open_binary(path)?;
+    let mut reader = open_binary(path, "checking")?;
     let mut span: Option<(u64, u64)> = None;
     let mut events = 0u64;
     let mut source_truncation = None;
@@ -285,7 +297,7 @@ impl FnTrace {
         events: u64,
     ) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
         let again = || MergeError::NoInput(format!("{}: cannot read again", path.display()));
-        let mut r = LineReader::open(path).ok_or_else(again)?;
+        let mut r = LineReader::open(path, "reading").ok_or_else(again)?;
         // The metadata and `"events":[` lines were checked by the scan.
         r.next_line().ok_or_else(again)?;
         r.next_line().ok_or_else(again)?;
@@ -324,7 +336,7 @@ impl FnTrace {
     }
 
     fn reread_binary(path: &Path) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
-        let reader = open_binary(path).map_err(|e| {
+        let reader = open_binary(path, "reading").map_err(|e| {
             MergeError::NoInput(format!("{}: cannot read again: {e}", path.display()))
         })?;
         Ok(Box::new(reader.filter_map(|rec| match rec {
@@ -403,7 +415,10 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
             return fn_trace(trace);
         }
     }
-    let bytes = std::fs::read(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
+    let mut bytes = Vec::new();
+    super::progress::open(path, "reading")
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| err(None, format!("cannot read: {e}")))?;
     match detected {
         Detected::Binary => unreachable!("handled above"),
         Detected::Json => match json_format_of(&bytes) {
@@ -431,10 +446,25 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
                     trace: Box::new(trace),
                 })
             }
+            Some((_, f)) if f == super::json::MERGED_FORMAT => {
+                let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                    err(
+                        Some(format!("line {} column {}", e.line(), e.column())),
+                        format!("malformed merged trace: {e}"),
+                    )
+                })?;
+                let merged = super::readback::read_merged(&doc)
+                    .map_err(|m| err(None, format!("malformed merged trace: {m}")))?;
+                Ok(Input::Merged {
+                    path: path.to_path_buf(),
+                    merged: Box::new(merged),
+                })
+            }
             Some((at, f)) => Err(err(
                 Some(format!("byte {at}")),
                 format!(
-                    "wrong kind of file: metadata.format is \"{f}\", expected \"{FN_TRACE_FORMAT}\" or \"{SYS_TRACE_FORMAT}\""
+                    "wrong kind of file: metadata.format is \"{f}\", expected \"{FN_TRACE_FORMAT}\", \"{SYS_TRACE_FORMAT}\" or \"{}\"",
+                    super::json::MERGED_FORMAT
                 ),
             )),
             None => {
@@ -450,6 +480,23 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
                     )),
                 }
             }
+        },
+    }
+}
+
+/// What kind of trace a file holds, judged from its first 64 KiB: `Some(true)` for a function
+/// trace, `Some(false)` for a syscall trace, `None` for anything else (or an unreadable file).
+pub fn trace_kind(path: &Path) -> Option<bool> {
+    let mut prefix = Vec::with_capacity(4096);
+    File::open(path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut prefix))
+        .ok()?;
+    match format::detect(&prefix).ok()? {
+        Detected::Binary => Some(true),
+        Detected::Json => match json_format_of(&prefix)?.1.as_str() {
+            FN_TRACE_FORMAT => Some(true),
+            SYS_TRACE_FORMAT => Some(false),
+            _ => None,
         },
     }
 }

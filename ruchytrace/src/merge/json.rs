@@ -8,8 +8,11 @@ use std::io::{self, Write};
 use ruchytrace_runtime::format::value_json::{write_json_str, write_typed};
 use ruchytrace_runtime::model::Return;
 
-use super::report::call_graph;
-use super::{Merged, NodeId, NodeKind};
+use ruchytrace_runtime::model::{ClockInfo, Site};
+
+use super::futures::FutureInfo;
+use super::report::{call_graph, CallGraph};
+use super::{Call, Merged, Node, NodeId, NodeKind, ProcessInfo};
 
 /// `metadata.format` of a merged trace.
 pub const MERGED_FORMAT: &str = "ruchytrace-merged";
@@ -39,66 +42,105 @@ fn str_array<'a>(out: &mut String, items: impl IntoIterator<Item = &'a String>) 
 /// Writes the document.
 pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
     let mut s = String::with_capacity(1 << 16);
-    let _ = write!(
-        s,
-        "{{\"metadata\":{{\"format\":\"{MERGED_FORMAT}\",\"version\":{MERGED_VERSION},\"ruchytrace_version\":\"{}\",\"sources\":",
-        env!("CARGO_PKG_VERSION")
+    head(
+        &mut s,
+        &m.sources,
+        (m.origin_ns, m.end_ns),
+        m.clock.as_ref(),
+        &m.processes,
+        &m.warnings,
     );
-    str_array(&mut s, &m.sources);
-    let _ = write!(
-        s,
-        ",\"origin_ns\":{},\"end_ns\":{},\"clock\":",
-        m.origin_ns, m.end_ns
-    );
-    match &m.clock {
-        Some(c) => s.push_str(&serde_json::to_string(c).unwrap_or_else(|_| "null".into())),
-        None => s.push_str("null"),
-    }
-    s.push_str(",\"processes\":[");
-    for (i, p) in m.processes.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let _ = write!(s, "{{\"pid\":{},\"program\":", p.pid);
-        write_json_str(&mut s, &p.program);
-        s.push_str(",\"args\":");
-        str_array(&mut s, &p.args);
-        s.push_str(",\"collector_tid\":");
-        opt_u64(&mut s, p.collector_tid.map(u64::from));
-        s.push('}');
-    }
-    s.push_str("],\"warnings\":");
-    str_array(&mut s, &m.warnings);
-    s.push_str("},\"threads\":[");
     out.write_all(s.as_bytes())?;
     for (i, t) in m.visible_threads(show_tracer).enumerate() {
         s.clear();
         if i > 0 {
             s.push(',');
         }
-        let _ = write!(s, "{{\"pid\":{},\"tid\":{},\"name\":", t.pid, t.tid);
-        match &t.name {
-            Some(n) => write_json_str(&mut s, n),
-            None => s.push_str("null"),
+        let mut nest = Nested::default();
+        thread_open(&mut s, t.pid, t.tid, t.name.as_deref(), t.tracer, &mut nest);
+        // Iterative depth first: deep recursion in the trace must not overflow our stack.
+        let mut stack: Vec<(NodeId, bool)> = t.roots.iter().rev().map(|&r| (r, false)).collect();
+        while let Some((id, closing)) = stack.pop() {
+            let n = m.node(id);
+            match &n.kind {
+                NodeKind::Call(c) if closing => call_close(&mut s, m.site(c), n, c, &mut nest),
+                NodeKind::Call(c) => {
+                    call_open(&mut s, m.site(c), n, c, m.futures.of(id), &mut nest);
+                    stack.push((id, true));
+                    stack.extend(n.children.iter().rev().map(|&ch| (ch, false)));
+                }
+                _ => leaf(&mut s, n, &mut nest),
+            }
+            if s.len() > 1 << 16 {
+                out.write_all(s.as_bytes())?;
+                s.clear();
+            }
         }
-        let _ = write!(s, ",\"tracer\":{},\"events\":", t.tracer);
-        nodes(m, &t.roots, &mut s, out)?;
-        s.push('}');
+        thread_close(&mut s, &mut nest);
         out.write_all(s.as_bytes())?;
     }
     s.clear();
+    tail(&mut s, &call_graph(m, show_tracer));
+    out.write_all(s.as_bytes())?;
+    out.flush()
+}
+
+/// The document up to the opening of the `threads` array.
+pub(crate) fn head(
+    s: &mut String,
+    sources: &[String],
+    (origin_ns, end_ns): (u64, u64),
+    clock: Option<&ClockInfo>,
+    processes: &[ProcessInfo],
+    warnings: &[String],
+) {
+    let _ = write!(
+        s,
+        "{{\"metadata\":{{\"format\":\"{MERGED_FORMAT}\",\"version\":{MERGED_VERSION},\"ruchytrace_version\":\"{}\",\"sources\":",
+        env!("CARGO_PKG_VERSION")
+    );
+    str_array(s, sources);
+    let _ = write!(
+        s,
+        ",\"origin_ns\":{origin_ns},\"end_ns\":{end_ns},\"clock\":"
+    );
+    match clock {
+        Some(c) => s.push_str(&serde_json::to_string(c).unwrap_or_else(|_| "null".into())),
+        None => s.push_str("null"),
+    }
+    s.push_str(",\"processes\":[");
+    for (i, p) in processes.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{{\"pid\":{},\"program\":", p.pid);
+        write_json_str(s, &p.program);
+        s.push_str(",\"args\":");
+        str_array(s, &p.args);
+        s.push_str(",\"collector_tid\":");
+        opt_u64(s, p.collector_tid.map(u64::from));
+        s.push_str(",\"sample_rate\":");
+        opt_u64(s, p.sample_rate.map(u64::from));
+        s.push('}');
+    }
+    s.push_str("],\"warnings\":");
+    str_array(s, warnings);
+    s.push_str("},\"threads\":[");
+}
+
+/// The end of the `threads` array, the call graph and the end of the document.
+pub(crate) fn tail(s: &mut String, g: &CallGraph) {
     s.push_str("],\"callgraph\":{\"total_ns\":");
-    let g = call_graph(m, show_tracer);
     let _ = write!(s, "{},\"nodes\":[", g.total_ns);
     for (i, n) in g.nodes.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
         let _ = write!(s, "{{\"id\":{i},\"kind\":\"{}\",\"name\":", n.kind.as_str());
-        write_json_str(&mut s, &n.name);
+        write_json_str(s, &n.name);
         s.push_str(",\"location\":");
         match &n.location {
-            Some(l) => write_json_str(&mut s, l),
+            Some(l) => write_json_str(s, l),
             None => s.push_str("null"),
         }
         let _ = write!(
@@ -115,86 +157,123 @@ pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<(
         let _ = write!(s, "{{\"from\":{a},\"to\":{b},\"calls\":{c}}}");
     }
     s.push_str("]}}\n");
-    out.write_all(s.as_bytes())?;
-    out.flush()
 }
 
-/// Writes `[node, ...]`, flushing `s` into `out` as it grows (bounded buffer).
-fn nodes(m: &Merged, ids: &[NodeId], s: &mut String, out: &mut dyn Write) -> io::Result<()> {
-    s.push('[');
-    for (i, &id) in ids.iter().enumerate() {
+/// Where the commas go: one entry per open array, true until its first element.
+#[derive(Default)]
+pub(crate) struct Nested {
+    first: Vec<bool>,
+}
+
+impl Nested {
+    fn element(&mut self, s: &mut String) {
+        if let Some(f) = self.first.last_mut() {
+            if !*f {
+                s.push(',');
+            }
+            *f = false;
+        }
+    }
+}
+
+/// `{"pid":..,"tid":..,"name":..,"tracer":..,"events":[`
+pub(crate) fn thread_open(
+    s: &mut String,
+    pid: u32,
+    tid: u32,
+    name: Option<&str>,
+    tracer: bool,
+    nest: &mut Nested,
+) {
+    let _ = write!(s, "{{\"pid\":{pid},\"tid\":{tid},\"name\":");
+    match name {
+        Some(n) => write_json_str(s, n),
+        None => s.push_str("null"),
+    }
+    let _ = write!(s, ",\"tracer\":{tracer},\"events\":[");
+    nest.first.push(true);
+}
+
+/// `]}`: the end of a thread.
+pub(crate) fn thread_close(s: &mut String, nest: &mut Nested) {
+    nest.first.pop();
+    s.push_str("]}");
+}
+
+/// A call up to its `children` array: what is known at its entry.
+pub(crate) fn call_open(
+    s: &mut String,
+    site: &Site,
+    n: &Node,
+    c: &Call,
+    future: Option<(&FutureInfo, usize)>,
+    nest: &mut Nested,
+) {
+    nest.element(s);
+    s.push_str("{\"type\":\"call\",\"name\":");
+    write_json_str(s, &site.name);
+    s.push_str(",\"qualified_name\":");
+    write_json_str(s, &site.qualified_name);
+    s.push_str(",\"location\":");
+    write_json_str(s, &site.location.to_string());
+    let _ = write!(s, ",\"start_ns\":{},\"resumed\":{},", n.start_ns, c.resumed);
+    if let Some((f, k)) = future {
+        future_json(s, f, k);
+    }
+    s.push_str("\"args\":[");
+    for (i, v) in c.args.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
-        node(m, id, s, out)?;
-        if s.len() > 1 << 16 {
-            out.write_all(s.as_bytes())?;
-            s.clear();
-        }
+        s.push_str("{\"name\":");
+        let (name, ty) = site.args.get(i).map_or((format!("arg{i}"), "?"), |a| {
+            (a.name.clone(), a.type_name.as_str())
+        });
+        write_json_str(s, &name);
+        s.push(',');
+        write_typed(s, v, ty);
+        s.push_str(",\"text\":");
+        write_json_str(s, &v.to_string());
+        s.push('}');
     }
-    s.push(']');
-    Ok(())
+    s.push_str("],\"children\":[");
+    nest.first.push(true);
 }
 
-fn node(m: &Merged, id: NodeId, s: &mut String, out: &mut dyn Write) -> io::Result<()> {
-    let n = m.node(id);
-    match &n.kind {
-        NodeKind::Call(c) => {
-            let site = m.site(c);
-            s.push_str("{\"type\":\"call\",\"name\":");
-            write_json_str(s, &site.name);
-            s.push_str(",\"qualified_name\":");
-            write_json_str(s, &site.qualified_name);
-            s.push_str(",\"location\":");
-            write_json_str(s, &site.location.to_string());
-            let _ = write!(s, ",\"start_ns\":{},\"end_ns\":", n.start_ns);
-            opt_u64(s, n.end_ns);
-            s.push_str(",\"duration_ns\":");
-            opt_u64(s, n.end_ns.map(|e| e.saturating_sub(n.start_ns)));
-            let _ = write!(
-                s,
-                ",\"end\":\"{}\",\"resumed\":{},\"args\":[",
-                c.end.as_str(),
-                c.resumed
-            );
-            for (i, v) in c.args.iter().enumerate() {
-                if i > 0 {
-                    s.push(',');
-                }
-                s.push_str("{\"name\":");
-                let (name, ty) = site.args.get(i).map_or((format!("arg{i}"), "?"), |a| {
-                    (a.name.clone(), a.type_name.as_str())
-                });
-                write_json_str(s, &name);
-                s.push(',');
-                write_typed(s, v, ty);
-                s.push_str(",\"text\":");
-                write_json_str(s, &v.to_string());
-                s.push('}');
-            }
-            s.push_str("],\"return\":");
-            match &c.ret {
-                Some(Return::Value(v)) => {
-                    s.push('{');
-                    write_typed(s, v, &site.return_type);
-                    s.push_str(",\"text\":");
-                    write_json_str(s, &v.to_string());
-                    s.push('}');
-                }
-                _ => s.push_str("null"),
-            }
-            s.push_str(",\"panic\":");
-            match &c.ret {
-                Some(Return::Panic { message }) => {
-                    write_json_str(s, message.as_deref().unwrap_or(""));
-                }
-                _ => s.push_str("null"),
-            }
-            s.push_str(",\"children\":");
-            nodes(m, &n.children, s, out)?;
+/// The rest of a call after its children: what is known at its exit.
+pub(crate) fn call_close(s: &mut String, site: &Site, n: &Node, c: &Call, nest: &mut Nested) {
+    nest.first.pop();
+    s.push_str("],\"end_ns\":");
+    opt_u64(s, n.end_ns);
+    s.push_str(",\"duration_ns\":");
+    opt_u64(s, n.end_ns.map(|e| e.saturating_sub(n.start_ns)));
+    let _ = write!(s, ",\"end\":\"{}\",\"return\":", c.end.as_str());
+    match &c.ret {
+        Some(Return::Value(v)) => {
+            s.push('{');
+            write_typed(s, v, &site.return_type);
+            s.push_str(",\"text\":");
+            write_json_str(s, &v.to_string());
             s.push('}');
         }
+        _ => s.push_str("null"),
+    }
+    s.push_str(",\"panic\":");
+    match &c.ret {
+        Some(Return::Panic { message }) => {
+            write_json_str(s, message.as_deref().unwrap_or(""));
+        }
+        _ => s.push_str("null"),
+    }
+    s.push('}');
+}
+
+/// A system call or a point event.
+pub(crate) fn leaf(s: &mut String, n: &Node, nest: &mut Nested) {
+    match &n.kind {
+        NodeKind::Call(_) => {}
         NodeKind::Syscall(sc) => {
+            nest.element(s);
             s.push_str("{\"type\":\"syscall\",\"name\":");
             write_json_str(s, &sc.name);
             let _ = write!(s, ",\"start_ns\":{},\"duration_ns\":", n.start_ns);
@@ -231,6 +310,7 @@ fn node(m: &Merged, id: NodeId, s: &mut String, out: &mut dyn Write) -> io::Resu
             s.push('}');
         }
         NodeKind::Point { category, text } => {
+            nest.element(s);
             let _ = write!(
                 s,
                 "{{\"type\":\"{category}\",\"start_ns\":{},\"text\":",
@@ -240,5 +320,28 @@ fn node(m: &Merged, id: NodeId, s: &mut String, out: &mut dyn Write) -> io::Resu
             s.push('}');
         }
     }
-    Ok(())
+}
+
+/// `"future":{...},` on every poll of an `async fn` future: the poll's index and the future's
+/// lifetime, busy time, poll count and threads (nothing for other calls).
+fn future_json(s: &mut String, f: &FutureInfo, k: usize) {
+    let _ = write!(
+        s,
+        "\"future\":{{\"call_id\":{},\"poll\":{},\"polls\":{},\"start_ns\":{},\"end_ns\":{},\"lifetime_ns\":{},\"busy_ns\":{},\"completed\":{},\"threads\":[",
+        f.call_id,
+        k + 1,
+        f.polls.len(),
+        f.start_ns,
+        f.end_ns,
+        f.lifetime_ns(),
+        f.busy_ns,
+        f.completed
+    );
+    for (i, t) in f.segment_threads().iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{t}");
+    }
+    s.push_str("]},");
 }

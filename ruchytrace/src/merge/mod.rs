@@ -3,7 +3,8 @@
 //! The work is split by job:
 //!
 //! * [`input`]: [`load`] reads one input file (a binary or JSON function trace of the runtime,
-//!   or the `sys.json` of `ruchytrace syscalls`, told apart by their content);
+//!   the `sys.json` of `ruchytrace syscalls`, or a merged JSON document read back by
+//!   [`readback`], told apart by their content);
 //! * [`check`]: the inputs must come from one run (pid, clock), and every system call must sit
 //!   inside one call (no straddle);
 //! * [`build`]: [`merge`] joins the inputs by (pid, tid) and `CLOCK_MONOTONIC` timestamps into
@@ -12,12 +13,15 @@
 //!   call that straddles a function boundary, or inputs that cannot come from the same run, are
 //!   reported as a [`MergeError`] naming the events — never silently re-parented (unless
 //!   [`MergeOptions::force`], which turns them into warnings);
-//! * [`tree`]: the types of the forest.
+//! * [`tree`]: the types of the forest; [`futures`] groups the polls of `async fn` futures;
+//! * [`filter`]: the replay filters (`--min-duration`, `--depth`, `--tid`, `--time-range`,
+//!   `--caller`, `--filter`) that narrow a merged forest.
 //!
 //! The output formats live in [`text`] (and [`stream`], the same timeline without the tree),
-//! [`json`], [`chrome`], [`flame`] (collapsed stacks and SVG) and [`dot`]; [`report`] computes
+//! [`json`], [`chrome`], [`perfetto`] (Perfetto's protobuf trace), [`otlp`] (OpenTelemetry's
+//! OTLP/JSON), [`flame`] (collapsed stacks and SVG) and [`dot`]; [`report`] computes
 //! the call graph, hotspots, per-function system call tables and the per-file I/O summary;
-//! [`live`] inspects a running process for `run --timeout`. The schemas are documented in
+//! [`diff`] compares two runs; [`progress`] draws progress bars on big inputs; [`live`] inspects a running process for `run --timeout`. The schemas are documented in
 //! `docs/merge.md`.
 
 pub mod build;
@@ -25,11 +29,19 @@ pub mod by_line;
 pub mod caller;
 pub mod check;
 pub mod chrome;
+pub mod diff;
 pub mod dot;
+pub mod filter;
 pub mod flame;
+pub mod futures;
+pub mod hotspots;
 pub mod input;
 pub mod json;
 pub mod live;
+pub mod otlp;
+pub mod perfetto;
+pub mod progress;
+pub mod readback;
 pub mod report;
 pub mod startup;
 pub mod stream;
@@ -40,7 +52,7 @@ pub(crate) use build::unknown_site;
 pub use build::{merge, MergeError, MergeOptions};
 pub(crate) use check::check_consistency;
 pub(crate) use input::FnItem;
-pub use input::{load, FnTrace, Input, InputError};
+pub use input::{load, trace_kind, FnTrace, Input, InputError};
 pub use tree::{
     fmt_return, Call, CallEnd, Merged, Node, NodeId, NodeKind, ProcessInfo, Syscall, ThreadTrack,
 };

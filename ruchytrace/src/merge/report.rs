@@ -9,6 +9,9 @@ use ruchytrace_runtime::duration::fmt_duration;
 
 use super::{Merged, NodeId, NodeKind};
 
+pub use super::futures::futures_text;
+pub use super::hotspots::{hotspots_sorted, hotspots_text, sample_rate, SortKey};
+
 /// Whether a call graph node is a function or a system call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
@@ -299,36 +302,6 @@ pub fn callgraph_text(m: &Merged, show_tracer: bool) -> String {
                     .map(|(n, c)| (n.as_str(), c, depth + 1)),
             );
         }
-    }
-    out
-}
-
-/// `report --hotspots N`: the N functions with the most self time.
-pub fn hotspots_text(m: &Merged, show_tracer: bool, n: usize) -> String {
-    let g = call_graph(m, show_tracer);
-    let mut fns: Vec<&GraphNode> = g
-        .nodes
-        .iter()
-        .filter(|x| x.kind == Kind::Function)
-        .collect();
-    fns.sort_by(|a, b| b.self_ns.cmp(&a.self_ns).then(a.name.cmp(&b.name)));
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:>12} {:>7} {:>12} {:>8}  function",
-        "self", "%", "inclusive", "calls"
-    );
-    for f in fns.into_iter().take(n) {
-        let _ = writeln!(
-            out,
-            "{:>12} {:>6.2}% {:>12} {:>8}  {} <{}>",
-            fmt_duration(f.self_ns),
-            g.percent(f.self_ns),
-            fmt_duration(f.inclusive_ns),
-            f.calls,
-            f.name,
-            f.location.as_deref().unwrap_or("?")
-        );
     }
     out
 }

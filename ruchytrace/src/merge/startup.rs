@@ -186,6 +186,7 @@ mod tests {
             end_ns: 100,
             clock: None,
             warnings: vec![],
+            futures: Default::default(),
         };
         collapse(&mut m);
         let shown: Vec<u64> = m.threads[0]

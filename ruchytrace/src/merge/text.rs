@@ -86,6 +86,16 @@ fn stamp(m: &LineCtx, ts: u64, depth: usize, out: &mut String) {
 /// The line of a node (the enter line of a call).
 pub fn open_line(m: &Merged, id: NodeId, depth: usize, out: &mut String) {
     node_open(&LineCtx::of(m), m.node(id), depth, out);
+    // A resumed poll says which poll it is, and where the future ran before when it moved.
+    if let Some((f, k)) = m.futures.of(id).filter(|&(_, k)| k > 0) {
+        let _ = write!(out, " (poll {}", k + 1);
+        let (prev, _) = f.polls[k - 1];
+        let (here, _) = f.polls[k];
+        if prev != here {
+            let _ = write!(out, ", moved from thread {prev}");
+        }
+        out.push(')');
+    }
 }
 
 /// The line of a node, from the node itself (the streaming writer has no tree).
@@ -144,6 +154,27 @@ pub(crate) fn node_open(m: &LineCtx, n: &Node, depth: usize, out: &mut String) {
 /// The exit line of a call.
 pub fn close_line(m: &Merged, id: NodeId, depth: usize, out: &mut String) {
     node_close(&LineCtx::of(m), m.node(id), depth, out);
+    // The exit of a future that took several polls shows its whole lifetime (first poll to
+    // completion) instead of its last poll, then its busy time and threads.
+    let Some((f, k)) = m.futures.of(id) else {
+        return;
+    };
+    if f.polls.len() < 2 || k + 1 != f.polls.len() {
+        return;
+    }
+    if let Some(at) = out.rfind(" [") {
+        out.truncate(at);
+    }
+    bracketed_duration(out, f.lifetime_ns());
+    out.push_str(" (future: busy ");
+    let _ = write_duration(out, f.busy_ns);
+    let threads: Vec<String> = f.segment_threads().iter().map(u32::to_string).collect();
+    let _ = write!(
+        out,
+        " in {} polls, threads {})",
+        f.polls.len(),
+        threads.join(",")
+    );
 }
 
 /// The exit line of a call, from the node itself.

@@ -47,6 +47,8 @@ pub struct Call {
     pub end: CallEnd,
     /// True for a resumed poll of an `async fn` future.
     pub resumed: bool,
+    /// The runtime's id of an `async fn` call: every poll of one future has the same id.
+    pub call_id: Option<u64>,
 }
 
 /// A system call.
@@ -123,6 +125,9 @@ pub struct ProcessInfo {
     pub args: Vec<String>,
     /// The runtime's collector thread, if known.
     pub collector_tid: Option<u32>,
+    /// The function trace's sampling rate (1 in N calls recorded); `None` without a function
+    /// trace.
+    pub sample_rate: Option<u32>,
 }
 
 /// One thread: its top-level nodes.
@@ -172,6 +177,8 @@ pub struct Merged {
     pub clock: Option<ClockInfo>,
     /// What the reader should know (losses, truncations, forced attributions).
     pub warnings: Vec<String>,
+    /// The `async fn` futures: their polls, lifetimes, busy times and threads.
+    pub futures: super::futures::Futures,
 }
 
 impl Merged {

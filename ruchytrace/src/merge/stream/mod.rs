@@ -18,7 +18,11 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
+use ruchytrace_runtime::model::Site;
+
+mod graph;
 mod replay;
+mod sinks;
 
 use super::{
     check_consistency, merge, FnTrace, Input, MergeError, MergeOptions, Merged, Node, NodeKind,
@@ -26,6 +30,7 @@ use super::{
 };
 use crate::syscalls::event::{Event as SysEvent, SysTrace};
 use replay::{NeedsTree, Replay};
+use sinks::{FoldedSink, JsonSink, PerfettoSink};
 
 type Key = (u32, u32);
 
@@ -58,9 +63,66 @@ pub struct StreamPlan {
 }
 
 impl TextPlan {
+    /// What the reader should know (losses, truncations, forced attributions).
+    pub fn warnings(&self) -> &[String] {
+        match self {
+            TextPlan::Tree(m) => &m.warnings,
+            TextPlan::Stream(p) => &p.warnings,
+        }
+    }
+
     /// True when the timeline is streamed (bounded memory).
     pub fn is_streamed(&self) -> bool {
         matches!(self, TextPlan::Stream(_))
+    }
+
+    /// Writes the Perfetto trace ([`super::perfetto`]): streamed in one pass over the inputs
+    /// (every thread at once), or from the tree.
+    pub fn write_perfetto(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
+        match self {
+            TextPlan::Tree(m) => super::perfetto::write(m, show_tracer, out),
+            TextPlan::Stream(p) => p.write_perfetto(show_tracer, out),
+        }
+    }
+
+    /// The call graph of a streamed plan, from one replay.
+    fn graph_of(p: &StreamPlan, show_tracer: bool) -> io::Result<super::report::CallGraph> {
+        let visible = p
+            .threads
+            .iter()
+            .filter(|t| show_tracer || !t.tracer)
+            .map(|t| t.key)
+            .collect();
+        let mut sink = graph::GraphSink::new(visible, p.end_ns);
+        p.replay_all(&mut sink, show_tracer)?;
+        Ok(sink.finish())
+    }
+
+    /// Writes the merged JSON document ([`super::json`]): each thread streamed from a replay
+    /// (as the text timeline), then the call graph from one more; or from the tree.
+    pub fn write_json(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
+        match self {
+            TextPlan::Tree(m) => super::json::write(m, show_tracer, out),
+            TextPlan::Stream(p) => p.write_json(show_tracer, out),
+        }
+    }
+
+    /// The call graph of [`super::report::call_graph`] (what `dot` draws): streamed (one pass,
+    /// memory bounded by the call stacks and the graph), or from the tree.
+    pub fn call_graph(&self, show_tracer: bool) -> io::Result<super::report::CallGraph> {
+        match self {
+            TextPlan::Tree(m) => Ok(super::report::call_graph(m, show_tracer)),
+            TextPlan::Stream(p) => TextPlan::graph_of(p, show_tracer),
+        }
+    }
+
+    /// The folded stacks of [`super::flame`]: streamed (one pass, memory bounded by the call
+    /// stacks and the number of distinct stacks), or from the tree.
+    pub fn folded(&self, show_tracer: bool) -> io::Result<Vec<(String, u64)>> {
+        match self {
+            TextPlan::Tree(m) => Ok(super::flame::folded(m, show_tracer)),
+            TextPlan::Stream(p) => p.folded(show_tracer),
+        }
     }
 
     /// Writes the text timeline, byte for byte what [`super::text::write`] writes for the
@@ -73,13 +135,20 @@ impl TextPlan {
     }
 }
 
+/// Where a one-pass replay of every thread sends its nodes: a call's open (`close` false) and
+/// close, a system call (whole, with its end), a point event.
+pub(crate) trait NodeSink {
+    /// One node of thread `key`; `sites` is the merged site table the node's site indexes.
+    fn node(&mut self, key: Key, node: &Node, close: bool, sites: &[Site]) -> io::Result<()>;
+}
+
 /// A function trace of the inputs with its path.
 fn fn_traces(inputs: &[Input]) -> Vec<(&std::path::Path, &FnTrace)> {
     inputs
         .iter()
         .filter_map(|i| match i {
             Input::Functions { path, trace } => Some((path.as_path(), &**trace)),
-            Input::Syscalls { .. } => None,
+            Input::Syscalls { .. } | Input::Merged { .. } => None,
         })
         .collect()
 }
@@ -90,7 +159,7 @@ fn sys_traces(inputs: &[Input]) -> Vec<(usize, &SysTrace)> {
         .enumerate()
         .filter_map(|(i, inp)| match inp {
             Input::Syscalls { trace, .. } => Some((i, &**trace)),
-            Input::Functions { .. } => None,
+            Input::Functions { .. } | Input::Merged { .. } => None,
         })
         .collect()
 }
@@ -175,6 +244,9 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
     if inputs.is_empty() {
         return Err(MergeError::NoInput("no input files".into()));
     }
+    if inputs.iter().any(|i| matches!(i, Input::Merged { .. })) {
+        return Ok(TextPlan::Tree(Box::new(merge(inputs, opts)?)));
+    }
     let mut facts = Facts::default();
     let (fn_pairs, sys_pairs) = split_refs(&inputs);
     check_consistency(&fn_pairs, &sys_pairs, opts, &mut facts.warnings)?;
@@ -199,7 +271,7 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
     for list in sys.values_mut() {
         list.sort_by_key(|&(i, j)| match &inputs[i] {
             Input::Syscalls { trace, .. } => trace.events[j].timestamp_ns(),
-            Input::Functions { .. } => 0,
+            Input::Functions { .. } | Input::Merged { .. } => 0,
         });
     }
     let mut check = Replay {
@@ -208,6 +280,7 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
         inputs: &inputs,
         sys: &sys,
         shown: None,
+        sink: None,
         ctx_origin: 0,
         ctx_end: 0,
         sites: Vec::new(),
@@ -269,24 +342,241 @@ fn split_refs(inputs: &[Input]) -> Refs<'_> {
         .iter()
         .filter_map(|i| match i {
             Input::Syscalls { path, trace } => Some((path.as_path(), &**trace)),
-            Input::Functions { .. } => None,
+            Input::Functions { .. } | Input::Merged { .. } => None,
         })
         .collect();
     (f, s)
 }
 
+impl ThreadHead {
+    fn label(&self) -> String {
+        let (pid, tid) = self.key;
+        match &self.name {
+            Some(n) => n.clone(),
+            None if pid == tid => "main".into(),
+            None => format!("thread {tid}"),
+        }
+    }
+}
+
 impl StreamPlan {
+    /// The traced processes, as the tree merge lists them.
+    fn processes(&self) -> Vec<super::ProcessInfo> {
+        let mut out: Vec<super::ProcessInfo> = Vec::new();
+        for (_, t) in fn_traces(&self.inputs) {
+            let m = &t.metadata;
+            out.push(super::ProcessInfo {
+                pid: m.pid,
+                program: m.program.clone(),
+                args: m.args.clone(),
+                collector_tid: m.collector_tid,
+                sample_rate: Some(m.settings.sample.max(1)),
+            });
+        }
+        for (_, t) in sys_traces(&self.inputs) {
+            let pid = t.metadata.pid as u32;
+            if out.iter().all(|p| p.pid != pid) {
+                out.push(super::ProcessInfo {
+                    pid,
+                    program: t.metadata.program.clone(),
+                    args: t.metadata.args.clone(),
+                    collector_tid: None,
+                    sample_rate: None,
+                });
+            }
+        }
+        out.sort_by_key(|p| p.pid);
+        out
+    }
+
+    /// The clock pair of the first input that has one.
+    fn clock_pair(&self) -> (u64, u64) {
+        if let Some((_, t)) = fn_traces(&self.inputs).first() {
+            let c = &t.metadata.clock;
+            return (c.monotonic_ns, c.realtime_ns);
+        }
+        if let Some((_, t)) = sys_traces(&self.inputs).first() {
+            let c = &t.metadata.clock;
+            return (c.monotonic_ns, c.realtime_ns);
+        }
+        (self.origin_ns, 0)
+    }
+
+    /// One replay of the inputs for every thread, each node to `sink`.
+    fn replay_all(&self, sink: &mut dyn NodeSink, show_tracer: bool) -> io::Result<()> {
+        let keys: Vec<Key> = self.threads.iter().map(|t| t.key).collect();
+        self.replay_threads(sink, &keys, show_tracer)
+    }
+
+    /// One replay of the inputs, each node to `sink`; the threads `finish` are closed at the end
+    /// (their remaining system calls, then their calls still open).
+    fn replay_threads(
+        &self,
+        sink: &mut dyn NodeSink,
+        finish: &[Key],
+        show_tracer: bool,
+    ) -> io::Result<()> {
+        let mut replay = Replay {
+            inputs: &self.inputs,
+            sys: &self.sys,
+            shown: None,
+            sink: Some(sink),
+            // The runtime's own system calls (recognised by their stacks) are hidden here; the
+            // start-up summary is a text-timeline feature.
+            show_tracer,
+            startup: None,
+            ctx_origin: self.origin_ns,
+            ctx_end: self.end_ns,
+            sites: Vec::new(),
+            threads: HashMap::new(),
+            line: String::new(),
+        };
+        let mut nowhere = io::sink();
+        let mut done = replay.run(None, &mut nowhere);
+        for &key in finish {
+            if !matches!(done, Ok(Ok(()))) {
+                break;
+            }
+            done = replay.finish(key, &mut nowhere);
+        }
+        match done {
+            Ok(r) => r,
+            Err(NeedsTree) => Err(io::Error::other(
+                "the inputs changed since they were checked",
+            )),
+        }
+    }
+
+    /// The clock pair of the first function trace, else of the first syscall trace.
+    fn clock(&self) -> Option<ruchytrace_runtime::model::ClockInfo> {
+        fn_traces(&self.inputs)
+            .first()
+            .map(|(_, t)| t.metadata.clock.clone())
+            .or_else(|| {
+                sys_traces(&self.inputs)
+                    .first()
+                    .map(|(_, t)| t.metadata.clock.clone())
+            })
+    }
+
+    fn write_json(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
+        let mut s = String::with_capacity(1 << 16);
+        let sources: Vec<String> = self
+            .inputs
+            .iter()
+            .map(|i| i.path().display().to_string())
+            .collect();
+        super::json::head(
+            &mut s,
+            &sources,
+            (self.origin_ns, self.end_ns),
+            self.clock().as_ref(),
+            &self.processes(),
+            &self.warnings,
+        );
+        out.write_all(s.as_bytes())?;
+        let shown: Vec<&ThreadHead> = self
+            .threads
+            .iter()
+            .filter(|t| show_tracer || !t.tracer)
+            .collect();
+        for (i, t) in shown.iter().enumerate() {
+            let mut sink = JsonSink {
+                key: t.key,
+                out: &mut *out,
+                buf: String::with_capacity(1 << 16),
+                nest: Default::default(),
+            };
+            if i > 0 {
+                sink.buf.push(',');
+            }
+            super::json::thread_open(
+                &mut sink.buf,
+                t.key.0,
+                t.key.1,
+                t.name.as_deref(),
+                t.tracer,
+                &mut sink.nest,
+            );
+            self.replay_threads(&mut sink, &[t.key], show_tracer)?;
+            super::json::thread_close(&mut sink.buf, &mut sink.nest);
+            sink.out.write_all(sink.buf.as_bytes())?;
+        }
+        s.clear();
+        let g = TextPlan::graph_of(self, show_tracer)?;
+        super::json::tail(&mut s, &g);
+        out.write_all(s.as_bytes())?;
+        out.flush()
+    }
+
+    /// The folded stacks of the visible threads (as [`super::flame::folded`] computes them from
+    /// the tree), in one replay: memory is the call stacks and the distinct stacks.
+    fn folded(&self, show_tracer: bool) -> io::Result<Vec<(String, u64)>> {
+        let mut sink = FoldedSink {
+            roots: self
+                .threads
+                .iter()
+                .filter(|t| show_tracer || !t.tracer)
+                .map(|t| {
+                    let root = super::flame::frame(&format!("{} [{}]", t.label(), t.key.1));
+                    (t.key, root)
+                })
+                .collect(),
+            stacks: HashMap::new(),
+            weights: HashMap::new(),
+            end_ns: self.end_ns,
+        };
+        self.replay_all(&mut sink, show_tracer)?;
+        let mut out: Vec<(String, u64)> = sink.weights.into_iter().collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    fn write_perfetto(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
+        use super::perfetto::{header, write_losses, Sequence, ThreadHead as Head};
+        let mut seq = Sequence::new(out);
+        let shown: Vec<&ThreadHead> = self
+            .threads
+            .iter()
+            .filter(|t| show_tracer || !t.tracer)
+            .collect();
+        let heads: Vec<Head> = shown
+            .iter()
+            .map(|t| Head {
+                pid: t.key.0,
+                tid: t.key.1,
+                label: if t.tracer {
+                    format!("{} (ruchytrace collector)", t.label())
+                } else {
+                    t.label()
+                },
+            })
+            .collect();
+        header(
+            &mut seq,
+            self.clock_pair(),
+            self.origin_ns,
+            &self.processes(),
+            &heads,
+        )?;
+        let mut sink = PerfettoSink {
+            seq: &mut seq,
+            visible: shown.iter().map(|t| t.key).collect(),
+            end_ns: self.end_ns,
+            losses: HashMap::new(),
+        };
+        self.replay_all(&mut sink, show_tracer)?;
+        let losses = std::mem::take(&mut sink.losses);
+        write_losses(losses, &mut seq)
+    }
+
     fn write(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
         for w in &self.warnings {
             writeln!(out, "# warning: {w}")?;
         }
         for t in self.threads.iter().filter(|t| show_tracer || !t.tracer) {
             let (pid, tid) = t.key;
-            let label = match &t.name {
-                Some(n) => n.clone(),
-                None if pid == tid => "main".into(),
-                None => format!("thread {tid}"),
-            };
+            let label = t.label();
             write!(out, "== thread {tid} \"{label}\" (pid {pid})")?;
             if t.tracer {
                 write!(out, " [ruchytrace collector: tracer traffic]")?;
@@ -298,6 +588,7 @@ impl StreamPlan {
                 inputs: &self.inputs,
                 sys: &self.sys,
                 shown: Some(t.key),
+                sink: None,
                 ctx_origin: self.origin_ns,
                 ctx_end: self.end_ns,
                 sites: Vec::new(),

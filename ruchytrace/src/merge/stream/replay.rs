@@ -8,7 +8,7 @@ use ruchytrace_runtime::model::{Event, LossReason, Return, Site, Value};
 
 use super::super::text::{node_close, node_open, LineCtx};
 use super::super::{unknown_site, Call, CallEnd, FnItem, Input, Node, NodeKind};
-use super::{sys_node, sys_span, Facts, Key};
+use super::{sys_node, sys_span, Facts, Key, NodeSink};
 use crate::syscalls::event::Event as SysEvent;
 
 /// Why the stream cannot place the system calls alone.
@@ -47,6 +47,8 @@ pub(super) struct Replay<'a> {
     pub(super) sys: &'a HashMap<Key, Vec<(usize, usize)>>,
     /// The thread whose lines are written (`None` in the checking pass).
     pub(super) shown: Option<Key>,
+    /// Where the nodes of every thread go instead of text lines (one pass for all threads).
+    pub(super) sink: Option<&'a mut dyn NodeSink>,
     pub(super) ctx_origin: u64,
     pub(super) ctx_end: u64,
     pub(super) sites: Vec<Site>,
@@ -55,10 +57,17 @@ pub(super) struct Replay<'a> {
 }
 
 impl Replay<'_> {
+    /// Whether the events of `key` are written.
+    fn shows(&self, key: Key) -> bool {
+        self.sink.is_some() || self.shown == Some(key)
+    }
+
     fn sys_event(&self, at: (usize, usize)) -> &SysEvent {
         match &self.inputs[at.0] {
             Input::Syscalls { trace, .. } => &trace.events[at.1],
-            Input::Functions { .. } => unreachable!("indexes point at syscall traces"),
+            Input::Functions { .. } | Input::Merged { .. } => {
+                unreachable!("indexes point at syscall traces")
+            }
         }
     }
 
@@ -70,7 +79,13 @@ impl Replay<'_> {
         close: bool,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        if self.shown != Some(key) || (!self.show_tracer && super::super::caller::hidden(node)) {
+        if !self.show_tracer && super::super::caller::hidden(node) {
+            return Ok(());
+        }
+        if let Some(sink) = self.sink.as_deref_mut() {
+            return sink.node(key, node, close, &self.sites);
+        }
+        if self.shown != Some(key) {
             return Ok(());
         }
         if let Some(run) = &mut self.startup {
@@ -146,7 +161,7 @@ impl Replay<'_> {
                 th.pending_until = Some(x);
             }
             let depth = th.stack.len() + 1;
-            if self.shown == Some(key) {
+            if self.shows(key) {
                 let node = sys_node(self.sys_event(at));
                 if let Err(err) = self.emit(key, &node, depth, false, out) {
                     return Ok(Err(err));
@@ -205,7 +220,6 @@ impl Replay<'_> {
             let mut remap: HashMap<u32, u32> = HashMap::new();
             let mut unmatched = 0u64;
             let mut lost_exits = 0u64;
-            let mut suspended: HashMap<u64, Vec<Value>> = HashMap::new();
             let items = match trace.replay(path) {
                 Ok(i) => i,
                 // The file vanished since it was checked: the tree merge reports it.
@@ -274,14 +288,9 @@ impl Replay<'_> {
                         let g = global(site);
                         self.enter(key, g, call_id, ts, args, false, out)
                     }
-                    Event::Resume { site, call_id, .. } => {
-                        if in_syscall {
-                            return Err(NeedsTree);
-                        }
-                        let g = global(site);
-                        let args = suspended.remove(&call_id).unwrap_or_default();
-                        self.enter(key, g, Some(call_id), ts, args, true, out)
-                    }
+                    // An `async fn` future's exit line shows its whole lifetime, busy time and
+                    // threads, known only from every poll: the tree writes those.
+                    Event::Resume { .. } | Event::Suspend { .. } => return Err(NeedsTree),
                     Event::Exit {
                         site, ret, call_id, ..
                     } => {
@@ -296,19 +305,6 @@ impl Replay<'_> {
                                 unmatched += 1;
                                 Ok(())
                             }
-                            Err(e) => Err(e),
-                        }
-                    }
-                    Event::Suspend { site, call_id, .. } => {
-                        let g = global(site);
-                        match self.pop_to(key, g, Some(call_id), ts, &mut lost_exits, out) {
-                            Ok(Some(_)) if in_syscall => return Err(NeedsTree),
-                            Ok(Some((f, depth))) => {
-                                suspended.insert(call_id, f.args.clone());
-                                let node = call_node(f, Some(ts), CallEnd::Suspended, None);
-                                self.emit(key, &node, depth, true, out)
-                            }
-                            Ok(None) => Ok(()),
                             Err(e) => Err(e),
                         }
                     }
@@ -378,7 +374,7 @@ impl Replay<'_> {
             args,
             resumed,
         };
-        if self.shown == Some(key) {
+        if self.shows(key) {
             let node = Node {
                 start_ns: ts,
                 end_ns: None,
@@ -389,6 +385,7 @@ impl Replay<'_> {
                     ret: None,
                     end: CallEnd::Open,
                     resumed,
+                    call_id,
                 }),
             };
             self.emit(key, &node, depth, false, out)?;
@@ -453,6 +450,7 @@ fn call_node(f: Frame, end_ns: Option<u64>, end: CallEnd, ret: Option<Return>) -
             ret,
             end,
             resumed: f.resumed,
+            call_id: f.call_id,
         }),
     }
 }

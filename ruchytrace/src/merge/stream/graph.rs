@@ -1,0 +1,164 @@
+//! The call graph ([`CallGraph`]) from one replay instead of the tree: what `dot` draws.
+//!
+//! The tree walk counts a node when it enters it (calls, edge from its caller) and adds its
+//! times then; the replay learns a call's duration only at its exit, so it counts at the entry
+//! and adds the times at the exit, with the same rules: inclusive time only for the outermost
+//! activation of a function on its thread, self time = duration - children's durations, the
+//! total of the top-level nodes.
+
+use std::collections::HashMap;
+use std::io;
+
+use ruchytrace_runtime::model::Site;
+
+use super::{Key, NodeSink};
+use crate::merge::report::{CallGraph, GraphNode, Kind};
+use crate::merge::{Node, NodeKind};
+
+/// An open call: its graph node, its caller's, whether it is the outermost activation, and
+/// its children's time so far.
+struct Open {
+    node: usize,
+    caller: usize,
+    outermost: bool,
+    children: u64,
+}
+
+/// The call graph sink.
+pub(super) struct GraphSink {
+    pub(super) visible: std::collections::HashSet<Key>,
+    pub(super) end_ns: u64,
+    nodes: Vec<GraphNode>,
+    index: HashMap<(Kind, String, Option<String>), usize>,
+    edges: HashMap<(usize, usize), u64>,
+    total: u64,
+    threads: HashMap<Key, (Vec<Open>, HashMap<usize, u32>)>,
+}
+
+impl GraphSink {
+    pub(super) fn new(visible: std::collections::HashSet<Key>, end_ns: u64) -> Self {
+        GraphSink {
+            visible,
+            end_ns,
+            nodes: vec![GraphNode {
+                kind: Kind::Root,
+                name: "(top level)".into(),
+                location: None,
+                calls: 0,
+                inclusive_ns: 0,
+                self_ns: 0,
+                errors: 0,
+            }],
+            index: HashMap::new(),
+            edges: HashMap::new(),
+            total: 0,
+            threads: HashMap::new(),
+        }
+    }
+
+    fn graph_node(&mut self, key: (Kind, String, Option<String>)) -> usize {
+        if let Some(&i) = self.index.get(&key) {
+            return i;
+        }
+        self.nodes.push(GraphNode {
+            kind: key.0,
+            name: key.1.clone(),
+            location: key.2.clone(),
+            calls: 0,
+            inclusive_ns: 0,
+            self_ns: 0,
+            errors: 0,
+        });
+        self.index.insert(key, self.nodes.len() - 1);
+        self.nodes.len() - 1
+    }
+
+    /// The finished graph (edges sorted, like the tree's).
+    pub(super) fn finish(mut self) -> CallGraph {
+        self.nodes[0].inclusive_ns = self.total;
+        let mut edges: Vec<_> = self
+            .edges
+            .into_iter()
+            .map(|((a, b), n)| (a, b, n))
+            .collect();
+        edges.sort_unstable();
+        CallGraph {
+            nodes: self.nodes,
+            edges,
+            total_ns: self.total,
+        }
+    }
+}
+
+impl NodeSink for GraphSink {
+    fn node(&mut self, key: Key, node: &Node, close: bool, sites: &[Site]) -> io::Result<()> {
+        if !self.visible.contains(&key) {
+            return Ok(());
+        }
+        let (mut stack, mut active) = self.threads.remove(&key).unwrap_or_default();
+        let caller = stack.last().map_or(0, |o| o.node);
+        let duration = node.duration(self.end_ns);
+        match &node.kind {
+            NodeKind::Call(c) if !close => {
+                let site = &sites[c.site as usize];
+                let gi = self.graph_node((
+                    Kind::Function,
+                    site.name.clone(),
+                    Some(site.location.to_string()),
+                ));
+                let a = active.entry(gi).or_insert(0);
+                let outermost = *a == 0;
+                *a += 1;
+                self.nodes[gi].calls += 1;
+                *self.edges.entry((caller, gi)).or_insert(0) += 1;
+                stack.push(Open {
+                    node: gi,
+                    caller,
+                    outermost,
+                    children: 0,
+                });
+            }
+            NodeKind::Call(c) => {
+                if let Some(o) = stack.pop() {
+                    let g = &mut self.nodes[o.node];
+                    if o.outermost {
+                        g.inclusive_ns += duration;
+                    }
+                    g.self_ns += duration.saturating_sub(o.children);
+                    if c.ret.as_ref().is_some_and(|r| r.is_error()) {
+                        g.errors += 1;
+                    }
+                    if let Some(a) = active.get_mut(&o.node) {
+                        *a -= 1;
+                    }
+                    if o.caller == 0 {
+                        self.total += duration;
+                    }
+                    if let Some(parent) = stack.last_mut() {
+                        parent.children += duration;
+                    }
+                }
+            }
+            NodeKind::Syscall(s) => {
+                let gi = self.graph_node((Kind::Syscall, s.name.clone(), None));
+                let g = &mut self.nodes[gi];
+                g.calls += 1;
+                g.inclusive_ns += duration;
+                g.self_ns += duration;
+                if s.errno.is_some() {
+                    g.errors += 1;
+                }
+                *self.edges.entry((caller, gi)).or_insert(0) += 1;
+                if caller == 0 {
+                    self.total += duration;
+                }
+                if let Some(parent) = stack.last_mut() {
+                    parent.children += duration;
+                }
+            }
+            NodeKind::Point { .. } => {}
+        }
+        self.threads.insert(key, (stack, active));
+        Ok(())
+    }
+}
