@@ -579,14 +579,30 @@ fn report_tables() {
         section
             .first()
             .map(|h| h.split_whitespace().collect::<Vec<_>>()),
-        Some(vec!["self", "%", "inclusive", "calls", "function"]),
+        Some(vec![
+            "self",
+            "%",
+            "inclusive",
+            "calls",
+            "avg",
+            "max",
+            "function"
+        ]),
         "{text}"
     );
     let rows: Vec<(u64, u64, &str)> = section[1..]
         .iter()
         .map(|l| {
             let c: Vec<&str> = l.split_whitespace().collect();
-            let (own, incl, calls, name) = (duration_ns(c[0]), duration_ns(c[2]), c[3], c[4]);
+            let (own, incl, calls, avg, max, name) = (
+                duration_ns(c[0]),
+                duration_ns(c[2]),
+                c[3],
+                duration_ns(c[4]),
+                duration_ns(c[5]),
+                c[6],
+            );
+            assert!(avg <= max && max <= incl, "{l}");
             let want = calls_of
                 .get(name)
                 .unwrap_or_else(|| panic!("{name} in {l}"));

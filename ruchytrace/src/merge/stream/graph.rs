@@ -140,6 +140,24 @@ impl NodeSink for GraphSink {
                 }
             }
             NodeKind::Syscall(s) => {
+                let mut caller = caller;
+                if let (0, Some(c)) = (caller, s.caller.as_ref().filter(|c| c.inferred)) {
+                    // A top-level system call with an inferred caller hangs under that caller
+                    // (as in `report::call_graph`).
+                    let ii = self.graph_node((
+                        Kind::Inferred,
+                        c.frame_name(),
+                        c.file.as_ref().map(|f| match c.line {
+                            Some(l) => format!("{f}:{l}"),
+                            None => f.clone(),
+                        }),
+                    ));
+                    self.nodes[ii].calls += 1;
+                    self.nodes[ii].inclusive_ns += duration;
+                    *self.edges.entry((0, ii)).or_insert(0) += 1;
+                    self.total += duration;
+                    caller = ii;
+                }
                 let gi = self.graph_node((Kind::Syscall, s.name.clone(), None));
                 let g = &mut self.nodes[gi];
                 g.calls += 1;

@@ -83,6 +83,19 @@ impl Replay<'_> {
             return Ok(());
         }
         if let Some(sink) = self.sink.as_deref_mut() {
+            // At the top level no traced call encloses a system call: its caller is inferred
+            // (as `caller::mark_inferred` marks the tree).
+            if let (true, super::super::NodeKind::Syscall(s)) = (depth <= 1, &node.kind) {
+                if s.caller.as_ref().is_some_and(|c| !c.inferred) {
+                    let mut n = node.clone();
+                    if let super::super::NodeKind::Syscall(s) = &mut n.kind {
+                        if let Some(c) = &mut s.caller {
+                            c.inferred = true;
+                        }
+                    }
+                    return sink.node(key, &n, close, &self.sites);
+                }
+            }
             return sink.node(key, node, close, &self.sites);
         }
         if self.shown != Some(key) {

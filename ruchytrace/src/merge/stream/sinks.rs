@@ -90,6 +90,12 @@ impl NodeSink for FoldedSink {
             }
             NodeKind::Syscall(s) => {
                 let base = path.len();
+                // An inferred caller is its own (distinct, `~`-marked) frame above the syscall,
+                // as in the tree version (`flame::folded`).
+                if let Some(c) = s.caller.as_ref().filter(|c| c.inferred) {
+                    path.push(';');
+                    path.push_str(&crate::merge::flame::frame(&c.frame_name()));
+                }
                 path.push_str(";syscall::");
                 path.push_str(&crate::merge::flame::frame(&s.name));
                 self.add(&path, duration);
