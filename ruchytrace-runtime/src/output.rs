@@ -81,6 +81,28 @@ pub(crate) fn forget() {
     NEXT_ANCHOR.store(u64::MAX, Relaxed);
 }
 
+/// Where `ruchytrace attach` asked a dormant process to record (see `control`): a binary trace
+/// file that replaces `RUCHYTRACE_OUTPUT` and `RUCHYTRACE_FORMAT`.
+static ATTACH_PATH: Mutex<Option<String>> = Mutex::new(None);
+
+/// Sets (or clears) the path `ruchytrace attach` asked for.
+pub(crate) fn set_attach_path(path: Option<String>) {
+    *ATTACH_PATH.lock().unwrap_or_else(|e| e.into_inner()) = path;
+}
+
+fn attach_path() -> Option<String> {
+    ATTACH_PATH
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
+/// Whether the trace file is the output itself (binary output, or recording for `attach`), as
+/// opposed to a memory file a collector formats.
+pub(crate) fn binary_output(rt: &Runtime) -> bool {
+    attach_path().is_some() || rt.settings.effective_format() == OutputFormat::Binary
+}
+
 /// Set once a trace file was opened in this process or an ancestor it was forked from.
 static OPENED: AtomicBool = AtomicBool::new(false);
 
@@ -176,7 +198,7 @@ pub(crate) fn open(rt: &Runtime, collector_tid: Option<u32>) -> io::Result<Arc<O
 }
 
 fn open_marked(rt: &Runtime, collector_tid: Option<u32>) -> io::Result<Arc<Output>> {
-    let binary = rt.settings.effective_format() == OutputFormat::Binary;
+    let binary = binary_output(rt);
     let pid = rt.pid();
     let ring = rt.settings.overflow == Overflow::Ring;
     let anchor = Anchor::take();
@@ -189,7 +211,10 @@ fn open_marked(rt: &Runtime, collector_tid: Option<u32>) -> io::Result<Arc<Outpu
         clock_pair: (meta.clock.realtime_ns, meta.clock.monotonic_ns),
         meta: encode_metadata(&meta),
     };
-    let file = match (&rt.settings.output, binary) {
+    let file = match (
+        &attach_path().or_else(|| rt.settings.output.clone()),
+        binary,
+    ) {
         (Some(p), true) => {
             let path = PathBuf::from(expand_pid(p, pid));
             let f = TraceFile::create(&path, info).map_err(|e| {
