@@ -110,7 +110,11 @@ fn rerun(name: &str, env: &[(&str, &str)]) {
     }
     let o = c.output().unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(out.contains("1 passed"), "{out}");
 }
 

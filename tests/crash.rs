@@ -38,11 +38,7 @@ fn target(out: &Path, policy: &str) -> Command {
 /// The `i` of every completed `step(i)` call (an exit record whose value is `3 * i`), per pid,
 /// in file order.
 fn completed(trace: &Trace) -> Vec<(u32, u64)> {
-    let step = trace
-        .sites
-        .iter()
-        .find(|s| s.name == "step")
-        .map(|s| s.id);
+    let step = trace.sites.iter().find(|s| s.name == "step").map(|s| s.id);
     trace
         .events
         .iter()
@@ -140,7 +136,10 @@ fn kill_at_random_moments(policy: &str) {
                 continue;
             }
         };
-        assert!(trace.truncation.is_some(), "{ctx}: a killed run reads as truncated");
+        assert!(
+            trace.truncation.is_some(),
+            "{ctx}: a killed run reads as truncated"
+        );
         assert!(trace.trailer.is_none(), "{ctx}");
         let got: Vec<u64> = completed(&trace).into_iter().map(|(_, i)| i).collect();
         // The file may hold the call whose `done` line the kill cut off, never less than
@@ -164,13 +163,20 @@ fn kill_at_random_moments(policy: &str) {
                 }
             }
         } else {
-            assert_eq!(got, (0..e).collect::<Vec<_>>(), "{ctx}: every call, in order");
+            assert_eq!(
+                got,
+                (0..e).collect::<Vec<_>>(),
+                "{ctx}: every call, in order"
+            );
         }
         if r > 0 {
             nonzero += 1;
         }
     }
-    assert!(nonzero >= 10, "too few kills after the first call ({nonzero})");
+    assert!(
+        nonzero >= 10,
+        "too few kills after the first call ({nonzero})"
+    );
 }
 
 #[test]
@@ -255,7 +261,10 @@ fn fork_case(pattern: &str, child_path: impl Fn(&Path, u32, u32) -> PathBuf) {
         .map(str::to_owned)
         .collect();
     let kid = child_pid(&lines);
-    assert!(lines.contains(&format!("child {kid} status 0")), "{lines:?}");
+    assert!(
+        lines.contains(&format!("child {kid} status 0")),
+        "{lines:?}"
+    );
     let parent_file = PathBuf::from(out.to_str().unwrap().replace("%p", &parent.to_string()));
     let child_file = child_path(dir.path(), parent, kid);
     let mut names: Vec<String> = std::fs::read_dir(dir.path())
@@ -264,8 +273,16 @@ fn fork_case(pattern: &str, child_path: impl Fn(&Path, u32, u32) -> PathBuf) {
         .collect();
     names.sort();
     let mut want = vec![
-        parent_file.file_name().unwrap().to_string_lossy().into_owned(),
-        child_file.file_name().unwrap().to_string_lossy().into_owned(),
+        parent_file
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned(),
+        child_file
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned(),
     ];
     want.sort();
     assert_eq!(names, want, "one file per process");
@@ -363,14 +380,21 @@ fn full_disk_warns_once_stops_recording_and_keeps_what_was_written() {
     let got: Vec<u64> = completed(&trace).into_iter().map(|(_, i)| i).collect();
     assert!(got.len() > 1000, "what fitted is kept: {} calls", got.len());
     assert!(got.len() < 40000, "recording stopped: {} calls", got.len());
-    assert_eq!(got, (0..got.len() as u64).collect::<Vec<_>>(), "a prefix, in order");
+    assert_eq!(
+        got,
+        (0..got.len() as u64).collect::<Vec<_>>(),
+        "a prefix, in order"
+    );
 }
 
 /// The durations of the `nap` calls (300 µs sleeps) of one `sleepy 8` run, in call order.
 fn nap_durations() -> Vec<u64> {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("s.rtrace");
-    let o = target(&out, "block").args(["sleepy", "8"]).output().unwrap();
+    let o = target(&out, "block")
+        .args(["sleepy", "8"])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{o:?}");
     let trace = read_trace(&out).unwrap();
     let mut open = None;
