@@ -6,10 +6,13 @@
 //!   `std::process::exit(7)`.
 //! * `fork N` — N calls, then `fork()` without exec: parent and child each make N more calls
 //!   (the child's with `i + 1000`); the parent waits for the child and prints its pid.
-//! * `sleepy N` — N calls of a traced `nap()` that sleeps 300 µs.
+//! * `sleepy N` — an untraced 300 µs sleep, then N calls of a traced `nap()` that sleeps
+//!   300 µs.
 //! * `idle N` — sleeps N ms before its first traced call, then calls `step` forever, one call
 //!   per millisecond, printing `done i` (a process to attach to).
 //! * `status N` — N calls, then exits with status 3.
+//! * `forkidle N` — N calls, then `fork()` without exec and prints `forked PID`; parent and
+//!   child then call `step` forever, one call per millisecond (the child's with `i + 1000000`).
 
 use std::io::Write;
 
@@ -85,7 +88,34 @@ fn main() {
             unsafe { libc::waitpid(pid, &mut status, 0) };
             let _ = writeln!(out, "child {pid} status {status}");
         }
+        "forkidle" => {
+            calls(0, n, &mut out);
+            let _ = out.flush();
+            // SAFETY: the child only calls traced functions in a loop; the runtime's fork
+            // handler gives it a state of its own.
+            let pid = unsafe { libc::fork() };
+            let from = if pid == 0 {
+                1_000_000
+            } else {
+                let _ = writeln!(out, "forked {pid}");
+                n
+            };
+            let mut i = from;
+            loop {
+                step(i);
+                if pid != 0 {
+                    let _ = writeln!(out, "done {i}");
+                    let _ = out.flush();
+                }
+                i += 1;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
         "sleepy" => {
+            // One untraced sleep first: the first sleep of a process that has just run its
+            // start-up is often woken late on a loaded machine, which is not the runtime's
+            // doing (the runtime starts in the first traced call, after this).
+            std::thread::sleep(std::time::Duration::from_micros(300));
             for i in 0..n {
                 nap(i);
             }

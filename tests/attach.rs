@@ -256,6 +256,58 @@ fn attach_with_syscalls_merges_the_programs_system_calls() {
 }
 
 #[test]
+fn a_forked_child_of_a_dormant_program_is_dormant_with_its_own_socket() {
+    let mut c = Command::new(example());
+    c.args(["forkidle", "50"])
+        .env("RUCHYTRACE", "dormant")
+        .env_remove("RUCHYTRACE_OUTPUT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut parent = c.spawn().unwrap();
+    let mut lines = BufReader::new(parent.stdout.take().unwrap()).lines();
+    let kid: u32 = lines
+        .by_ref()
+        .find_map(|l| l.ok()?.strip_prefix("forked ")?.parse().ok())
+        .expect("the parent prints its child's pid");
+    // Keep the parent's stdout drained.
+    let drain = std::thread::spawn(move || for _ in lines {});
+    std::thread::sleep(Duration::from_millis(100));
+    let cwd = tempfile::tempdir().unwrap();
+    let mut got = Vec::new();
+    for pid in [kid, parent.id()] {
+        let dir = cwd.path().join(pid.to_string());
+        let o = ruchytrace(&[
+            "attach",
+            &pid.to_string(),
+            "--for",
+            "300ms",
+            "-o",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        let t = read_trace(&dir.join(format!("fn-{pid}.json"))).unwrap();
+        assert!(t.events.iter().all(|e| e.pid_tid().0 == pid), "{pid}");
+        got.push(steps(&t));
+    }
+    // SAFETY: ending the child this test's program forked.
+    unsafe { libc::kill(kid as i32, libc::SIGKILL) };
+    let _ = parent.kill();
+    let _ = parent.wait();
+    let _ = drain.join();
+    let (child_calls, parent_calls) = (&got[0], &got[1]);
+    assert!(child_calls.len() > 20 && parent_calls.len() > 20, "{got:?}");
+    assert!(
+        child_calls.iter().all(|i| *i >= 1_000_000),
+        "{child_calls:?}"
+    );
+    assert!(
+        parent_calls.iter().all(|i| *i < 1_000_000),
+        "{parent_calls:?}"
+    );
+    assert!(contiguous(child_calls) && contiguous(parent_calls));
+}
+
+#[test]
 fn attach_to_a_process_that_is_not_dormant_fails_clearly() {
     let p = Running::start(&[("RUCHYTRACE", "0")], &["idle", "0"]);
     p.wait_lines(5);
@@ -280,6 +332,7 @@ fn snapshot_case(env: &[(&str, &str)]) {
     let p = Running::start(env, &["count", "0"]);
     p.wait_lines(5_000);
     let dir = tempfile::tempdir().unwrap();
+    let mut lasts = Vec::new();
     for round in 0..3 {
         let before = p.lines();
         let out = dir.path().join(format!("snap-{round}.rtrace"));
@@ -290,7 +343,6 @@ fn snapshot_case(env: &[(&str, &str)]) {
             out.to_str().unwrap(),
         ]);
         assert_eq!(o.status.code(), Some(0), "{o:?}");
-        let after = p.lines();
         let trace = read_trace(&out).unwrap();
         assert!(
             trace.truncation.is_some(),
@@ -299,19 +351,25 @@ fn snapshot_case(env: &[(&str, &str)]) {
         let got = steps(&trace);
         assert!(got.len() >= 300, "the last events survive: {}", got.len());
         assert!(contiguous(&got), "round {round}: a contiguous run of calls");
+        // Every call reported before the snapshot is in it (the program's later lines may
+        // still sit in the pipe, so only the lower bound is exact).
         let last = *got.last().unwrap();
         assert!(
-            last + 1 >= before && last <= after,
-            "round {round}: last call {last}, {before} reported before, {after} after"
+            last + 1 >= before,
+            "round {round}: last call {last}, {before} reported before"
         );
+        lasts.push(last);
         assert!(
             got[0] > 0,
             "the ring has wrapped: the oldest calls are gone"
         );
     }
-    // Not stopped: it keeps going.
+    // Not stopped: it keeps going, past every snapshot.
     let now = p.lines();
     p.wait_lines(now + 1_000);
+    assert!(lasts.windows(2).all(|w| w[0] < w[1]), "{lasts:?}");
+    let total = p.lines();
+    assert!(lasts.iter().all(|l| *l < total), "{lasts:?} {total}");
 }
 
 #[test]

@@ -388,10 +388,11 @@ fn full_disk_warns_once_stops_recording_and_keeps_what_was_written() {
 }
 
 /// The durations of the `nap` calls (300 µs sleeps) of one `sleepy 8` run, in call order.
-fn nap_durations() -> Vec<u64> {
+fn nap_durations(clock: &str) -> Vec<u64> {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("s.rtrace");
     let o = target(&out, "block")
+        .env("RUCHYTRACE_CLOCK", clock)
         .args(["sleepy", "8"])
         .output()
         .unwrap();
@@ -417,7 +418,7 @@ fn nap_durations() -> Vec<u64> {
 fn start_up_is_not_inside_the_first_call() {
     let mut runs = Vec::new();
     for _ in 0..3 {
-        let d = nap_durations();
+        let d = nap_durations("tsc");
         let mut rest = d[1..].to_vec();
         rest.sort_unstable();
         let median = rest[rest.len() / 2];
@@ -429,4 +430,13 @@ fn start_up_is_not_inside_the_first_call() {
         runs.push(d);
     }
     panic!("the first call is slow in every run: {runs:?}");
+}
+
+/// With `RUCHYTRACE_CLOCK=monotonic` records are stamped in nanoseconds; segment bases must be
+/// too (they were TSC readings, which made every delta 0 and every duration 0 ns).
+#[test]
+fn monotonic_clock_durations_are_real() {
+    let d = nap_durations("monotonic");
+    assert!(d.iter().all(|ns| *ns >= 300_000), "{d:?}");
+    assert!(d.iter().filter(|ns| **ns < 1_000_000).count() >= 4, "{d:?}");
 }

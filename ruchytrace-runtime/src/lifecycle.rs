@@ -23,7 +23,9 @@ pub(crate) fn init() -> u8 {
         return s;
     }
     if rt.settings.dormant {
-        // Nothing is recorded until `ruchytrace attach` says so (see `control`).
+        // Nothing is recorded until `ruchytrace attach` says so (see `control`). The fork hook
+        // is needed now: a forked child must listen on a socket of its own.
+        install_hooks();
         crate::control::start_watcher();
         let _ = STATE.compare_exchange(UNINIT, OFF, AcqRel, Acquire);
     } else if rt.settings.enabled {
