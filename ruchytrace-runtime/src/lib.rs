@@ -22,6 +22,7 @@
 //!    fast path `fast`, `stats`); reached only through its handle's methods.
 //! 6. `lifecycle`: initialisation, start, panic hook, final flush at exit.
 //! 7. On top, calling only downward: `api` (the control functions re-exported here),
+//!    [`control`] (`RUCHYTRACE=dormant`: switched on and off by `ruchytrace attach`),
 //!    [`hooks`] (what instrumented code calls), and `testing` (with the `testing` feature).
 //!
 //! ```
@@ -54,6 +55,7 @@ mod recorder;
 mod site;
 // On top.
 mod api;
+pub mod control;
 pub mod hooks;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -1,5 +1,6 @@
-//! The runtime's life: initialisation on first use ([`init`]), starting the collector and
-//! switching recording on ([`start`]), the panic hook (remembers the message for the exit
+//! The runtime's life: initialisation on first use ([`init`]; with `RUCHYTRACE=dormant` it
+//! only starts the `control` thread that waits for `ruchytrace attach`), starting the collector
+//! and switching recording on ([`start`], [`try_start`]), the panic hook (remembers the message for the exit
 //! record; flushes before an abort) and the final flush at process exit ([`flush_for_exit`],
 //! registered with `atexit`).
 
@@ -21,7 +22,13 @@ pub(crate) fn init() -> u8 {
     if s != UNINIT {
         return s;
     }
-    if rt.settings.enabled {
+    if rt.settings.dormant {
+        // Nothing is recorded until `ruchytrace attach` says so (see `control`). The fork hook
+        // is needed now: a forked child must listen on a socket of its own.
+        install_hooks();
+        crate::control::start_watcher();
+        let _ = STATE.compare_exchange(UNINIT, OFF, AcqRel, Acquire);
+    } else if rt.settings.enabled {
         start();
     } else {
         let _ = STATE.compare_exchange(UNINIT, OFF, AcqRel, Acquire);
@@ -42,20 +49,26 @@ pub(crate) fn settle(g: u8) -> u8 {
 /// Opens the trace file and starts the collector (once), then switches recording on. When
 /// the file cannot be created, says so once and leaves recording off: the program runs on.
 pub(crate) fn start() {
-    let rt = runtime();
     if STATE.load(Acquire) == SHUTDOWN {
         return;
     }
-    match collector::start_once(rt, install_hooks) {
-        Ok(_) => {}
-        Err(e) => {
-            eprintln!("ruchytrace: warning: {e}; nothing is recorded");
-            let _ = STATE.compare_exchange(UNINIT, OFF, AcqRel, Acquire);
-            return;
-        }
+    if let Err(e) = try_start() {
+        eprintln!("ruchytrace: warning: {e}; nothing is recorded");
+        let _ = STATE.compare_exchange(UNINIT, OFF, AcqRel, Acquire);
     }
+}
+
+/// As [`start`], but the error is the caller's to report (`control` answers it to
+/// `ruchytrace attach`).
+pub(crate) fn try_start() -> std::io::Result<()> {
+    let rt = runtime();
+    if STATE.load(Acquire) == SHUTDOWN {
+        return Err(std::io::Error::other("the process is exiting"));
+    }
+    collector::start_once(rt, install_hooks)?;
     let on = if rt.tsc { ON_TSC } else { ON_MONO };
     let _ = STATE.fetch_update(AcqRel, Acquire, |s| (s != SHUTDOWN).then_some(on));
+    Ok(())
 }
 
 /// Once per process: the panic hook, the exit hook and the fork hook.
@@ -84,7 +97,11 @@ extern "C" fn in_child() {
             t.clear();
         }
         crate::recorder::after_fork_in_child();
-        if was <= ON_MONO {
+        crate::control::after_fork_in_child();
+        if rt.settings.dormant && was != SHUTDOWN {
+            // Back to dormant, listening on the child's own socket from its next traced call.
+            STATE.store(UNINIT, Release);
+        } else if was <= ON_MONO {
             STATE.store(UNINIT, Release);
         }
     });

@@ -81,6 +81,28 @@ pub(crate) fn forget() {
     NEXT_ANCHOR.store(u64::MAX, Relaxed);
 }
 
+/// Where `ruchytrace attach` asked a dormant process to record (see `control`): a binary trace
+/// file that replaces `RUCHYTRACE_OUTPUT` and `RUCHYTRACE_FORMAT`.
+static ATTACH_PATH: Mutex<Option<String>> = Mutex::new(None);
+
+/// Sets (or clears) the path `ruchytrace attach` asked for.
+pub(crate) fn set_attach_path(path: Option<String>) {
+    *ATTACH_PATH.lock().unwrap_or_else(|e| e.into_inner()) = path;
+}
+
+fn attach_path() -> Option<String> {
+    ATTACH_PATH
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
+/// Whether the trace file is the output itself (binary output, or recording for `attach`), as
+/// opposed to a memory file a collector formats.
+pub(crate) fn binary_output(rt: &Runtime) -> bool {
+    attach_path().is_some() || rt.settings.effective_format() == OutputFormat::Binary
+}
+
 /// Set once a trace file was opened in this process or an ancestor it was forked from.
 static OPENED: AtomicBool = AtomicBool::new(false);
 
@@ -176,7 +198,7 @@ pub(crate) fn open(rt: &Runtime, collector_tid: Option<u32>) -> io::Result<Arc<O
 }
 
 fn open_marked(rt: &Runtime, collector_tid: Option<u32>) -> io::Result<Arc<Output>> {
-    let binary = rt.settings.effective_format() == OutputFormat::Binary;
+    let binary = binary_output(rt);
     let pid = rt.pid();
     let ring = rt.settings.overflow == Overflow::Ring;
     let anchor = Anchor::take();
@@ -189,7 +211,10 @@ fn open_marked(rt: &Runtime, collector_tid: Option<u32>) -> io::Result<Arc<Outpu
         clock_pair: (meta.clock.realtime_ns, meta.clock.monotonic_ns),
         meta: encode_metadata(&meta),
     };
-    let file = match (&rt.settings.output, binary) {
+    let file = match (
+        &attach_path().or_else(|| rt.settings.output.clone()),
+        binary,
+    ) {
         (Some(p), true) => {
             let path = PathBuf::from(expand_pid(p, pid));
             let f = TraceFile::create(&path, info).map_err(|e| {
@@ -221,9 +246,7 @@ fn open_marked(rt: &Runtime, collector_tid: Option<u32>) -> io::Result<Arc<Outpu
     });
     // The first anchor comes soon, to learn the tick rate; later ones every ANCHOR_EVERY_NS.
     NEXT_ANCHOR.store(
-        anchor
-            .tsc
-            .saturating_add(if rt.tsc { 2_000_000 } else { 1_000_000 }),
+        hot_ticks(rt.tsc, &anchor).saturating_add(if rt.tsc { 2_000_000 } else { 1_000_000 }),
         Relaxed,
     );
     OPENED.store(true, Relaxed);
@@ -260,7 +283,7 @@ impl Output {
             pid: self.pid,
             tid,
             seq,
-            anchor: (a.tsc, a.ns),
+            anchor: (hot_ticks(self.tsc, &a), a.ns),
             evicted,
         });
         mark(false);
@@ -284,7 +307,7 @@ impl Output {
                 pid: self.pid,
                 tid,
                 seq,
-                anchor: (a.tsc, a.ns),
+                anchor: (hot_ticks(self.tsc, &a), a.ns),
                 evicted,
             },
         );
@@ -319,7 +342,7 @@ impl Output {
                 pid: self.pid,
                 tid: 0,
                 seq: m.seq,
-                anchor: (a.tsc, a.ns),
+                anchor: (hot_ticks(self.tsc, &a), a.ns),
                 evicted: 0,
             });
             mark(false);
@@ -327,7 +350,7 @@ impl Output {
                 Ok(map) => {
                     m.map = Some(map);
                     m.pos = SEG_HEADER;
-                    m.prev = a.tsc;
+                    m.prev = hot_ticks(self.tsc, &a);
                     m.seq += 1;
                 }
                 Err(e) => {
@@ -393,10 +416,16 @@ impl Output {
     pub(crate) fn anchor(&self) {
         let a = Anchor::take();
         let mut m = self.meta.lock().unwrap_or_else(|e| e.into_inner());
-        self.meta_record_locked(&mut m, kind::ANCHOR, 0, a.tsc, |w: &mut ArgWriter| {
-            w.put(a.tsc.to_le_bytes());
-            w.put(a.ns.to_le_bytes());
-        });
+        self.meta_record_locked(
+            &mut m,
+            kind::ANCHOR,
+            0,
+            hot_ticks(self.tsc, &a),
+            |w: &mut ArgWriter| {
+                w.put(a.tsc.to_le_bytes());
+                w.put(a.ns.to_le_bytes());
+            },
+        );
         drop(m);
         let mut rate = self.ticks_per_ns.lock().unwrap_or_else(|e| e.into_inner());
         let (first, _) = *rate;
@@ -405,7 +434,7 @@ impl Output {
         }
         let per_ns = if self.tsc { rate.1.max(0.1) } else { 1.0 };
         let gap = (ANCHOR_EVERY_NS as f64 * per_ns) as u64;
-        NEXT_ANCHOR.store(a.tsc.saturating_add(gap), Relaxed);
+        NEXT_ANCHOR.store(hot_ticks(self.tsc, &a).saturating_add(gap), Relaxed);
     }
 
     /// Marks the trace finished: a last anchor, then the header's state word.
@@ -413,6 +442,17 @@ impl Output {
         self.anchor();
         NEXT_ANCHOR.store(u64::MAX, Relaxed);
         self.file.finish();
+    }
+}
+
+/// An anchor's time in the unit of the hot path's ticks: TSC readings, or with
+/// `RUCHYTRACE_CLOCK=monotonic` nanoseconds (segment bases and record deltas must use the unit
+/// the records are stamped in).
+fn hot_ticks(tsc: bool, a: &Anchor) -> u64 {
+    if tsc {
+        a.tsc
+    } else {
+        a.ns
     }
 }
 

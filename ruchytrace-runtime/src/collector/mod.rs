@@ -208,7 +208,7 @@ fn open_text_output(rt: &Runtime) -> (Box<dyn Write + Send>, Format) {
 
 /// Starts the collector thread (text and JSON outputs) and opens the trace file.
 fn spawn(rt: &'static Runtime) -> io::Result<Handle> {
-    let binary = rt.settings.effective_format() == OutputFormat::Binary;
+    let binary = output::binary_output(rt);
     let ring = rt.settings.overflow == crate::config::Overflow::Ring;
     let stop = Arc::new(AtomicBool::new(false));
     let slot: Arc<Mutex<Option<Arc<Mutex<Drain>>>>> = Arc::new(Mutex::new(None));

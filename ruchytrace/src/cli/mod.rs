@@ -6,6 +6,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod attach;
 pub mod cargo;
 pub mod convert;
 pub mod diff;
@@ -14,6 +15,7 @@ pub mod merge;
 pub mod report;
 pub mod ruchy;
 pub mod run;
+pub mod snapshot;
 pub mod syscalls;
 
 /// Exit status for usage errors and unreadable/malformed input files.
@@ -47,6 +49,10 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Run a traced program (optionally under the syscall tracer) and show the merged timeline.
     Run(run::RunArgs),
+    /// Record a running program started with RUCHYTRACE=dormant for a while (optionally its syscalls too).
+    Attach(attach::AttachArgs),
+    /// Copy the trace a running program is recording (its flight recorder in ring mode).
+    Snapshot(snapshot::SnapshotArgs),
     /// Build a cargo target with `--features trace` and `run` it.
     Cargo(cargo::CargoArgs),
     /// Add #[ruchytrace::trace] and the Traceable derive to generated Rust source.
@@ -73,6 +79,8 @@ pub fn main() -> i32 {
         Command::Diff(args) => diff::run(args),
         Command::Run(args) => run::run(args),
         Command::Cargo(args) => cargo::run(args),
+        Command::Attach(args) => attach::run(args),
+        Command::Snapshot(args) => snapshot::run(args),
         Command::Instrument(args) => instrument::run(args),
         Command::Ruchy(args) => ruchy::run(args),
     };
