@@ -223,7 +223,14 @@ pub fn run(args: AttachArgs) -> anyhow::Result<i32> {
         inputs.push(sys);
     }
     let merged_path = dir.join("merged.txt");
-    match load_and_merge(&inputs, true, &MergeOptions { force: true }) {
+    match load_and_merge(
+        &inputs,
+        true,
+        &MergeOptions {
+            force: true,
+            ..MergeOptions::default()
+        },
+    ) {
         Ok(m) => emit(&m, MergedFormat::Text, false, Some(&merged_path))?,
         Err(f) => eprintln!("ruchytrace: warning: cannot merge: {}", f.message),
     }

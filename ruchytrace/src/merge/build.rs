@@ -422,11 +422,13 @@ impl Builder {
                 trace.metadata.pid
             ));
         }
+        let mut markers = super::caller::Markers::default();
         for ev in std::mem::take(&mut trace.events) {
             let ts = ev.timestamp_ns();
             self.origin = self.origin.min(ts);
             self.end = self.end.max(ts);
-            let (node, key) = sys_node(ev);
+            let (mut node, key) = sys_node(ev);
+            markers.mark(key, &mut node);
             if let Some(x) = node.end_ns {
                 self.end = self.end.max(x);
             }

@@ -143,6 +143,46 @@ pub fn by_tracer(stack: &[Frame]) -> bool {
         .is_some_and(|k| k == "ruchytrace_runtime")
 }
 
+/// The runtime brackets the system calls it makes on a program's thread (creating the trace
+/// file, mapping a segment) with `write(-1, "ruchytrace:runtime:begin")` and `…:end`, which
+/// fail at once. Whether `s` is such a marker, and whether it begins a bracket.
+fn runtime_marker(s: &super::Syscall) -> Option<bool> {
+    if s.name != "write" || !s.args.first().is_some_and(|a| a == "-1") {
+        return None;
+    }
+    let text = s.args.get(1)?;
+    if text.contains("ruchytrace:runtime:begin") {
+        Some(true)
+    } else if text.contains("ruchytrace:runtime:end") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Marks, thread by thread in event order, the system calls between the runtime's markers
+/// (the markers included) as tracer traffic: how the runtime's own calls are recognised
+/// without user stacks.
+#[derive(Debug, Default)]
+pub(crate) struct Markers(std::collections::HashMap<(u32, u32), bool>);
+
+impl Markers {
+    /// Feeds the next system call node of thread `key`.
+    pub(crate) fn mark(&mut self, key: (u32, u32), n: &mut super::Node) {
+        let super::NodeKind::Syscall(s) = &mut n.kind else {
+            return;
+        };
+        let inside = self.0.entry(key).or_insert(false);
+        match runtime_marker(s) {
+            Some(begin) => {
+                *inside = begin;
+                s.by_tracer = true;
+            }
+            None => s.by_tracer |= *inside,
+        }
+    }
+}
+
 /// Whether the text timeline hides a node without `--show-tracer` (the runtime's own system
 /// calls on user threads).
 pub(crate) fn hidden(n: &super::Node) -> bool {
@@ -167,6 +207,48 @@ pub(crate) fn mark_inferred(threads: &[super::ThreadTrack], nodes: &mut [super::
 mod tests {
     use super::*;
     use crate::stack::Unwound;
+
+    fn syscall(name: &str, args: &[&str]) -> super::super::Node {
+        super::super::Node {
+            start_ns: 0,
+            end_ns: Some(1),
+            children: Vec::new(),
+            kind: super::super::NodeKind::Syscall(super::super::Syscall {
+                name: name.into(),
+                args: args.iter().map(|a| a.to_string()).collect(),
+                raw_args: vec![],
+                ret: Some(0),
+                errno: None,
+                caller: None,
+                by_tracer: false,
+                startup: false,
+            }),
+        }
+    }
+
+    #[test]
+    fn calls_between_the_runtime_markers_are_tracer_traffic() {
+        let mut m = Markers::default();
+        let calls = [
+            syscall("openat", &["AT_FDCWD", "\"/etc/hosts\""]),
+            syscall("write", &["-1", "\"ruchytrace:runtime:begin\"", "24"]),
+            syscall("fallocate", &["3", "0", "4096", "1048576"]),
+            syscall("mmap", &["NULL", "1048576"]),
+            syscall("write", &["-1", "\"ruchytrace:runtime:end\"", "22"]),
+            syscall("write", &["1", "\"ruchytrace:runtime:begin\"", "24"]),
+        ];
+        let mut hidden = Vec::new();
+        for mut c in calls {
+            m.mark((1, 1), &mut c);
+            hidden.push(super::hidden(&c));
+        }
+        // The program's own write of the same text to stdout is not a marker.
+        assert_eq!(hidden, [false, true, true, true, true, false]);
+        // Markers are per thread.
+        let mut other = syscall("mmap", &[]);
+        m.mark((1, 2), &mut other);
+        assert!(!super::hidden(&other));
+    }
 
     fn frame(function: &str, file: &str, module: &str) -> Frame {
         Frame {

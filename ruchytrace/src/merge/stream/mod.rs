@@ -277,6 +277,7 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
     let mut check = Replay {
         show_tracer: true,
         startup: None,
+        markers: Default::default(),
         inputs: &inputs,
         sys: &sys,
         shown: None,
@@ -425,6 +426,7 @@ impl StreamPlan {
             // start-up summary is a text-timeline feature.
             show_tracer,
             startup: None,
+            markers: Default::default(),
             ctx_origin: self.origin_ns,
             ctx_end: self.end_ns,
             sites: Vec::new(),
@@ -585,6 +587,7 @@ impl StreamPlan {
             let mut replay = Replay {
                 show_tracer,
                 startup: (!self.show_startup).then(super::startup::Run::default),
+                markers: Default::default(),
                 inputs: &self.inputs,
                 sys: &self.sys,
                 shown: Some(t.key),

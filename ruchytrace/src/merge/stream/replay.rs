@@ -43,6 +43,8 @@ pub(super) struct Replay<'a> {
     pub(super) show_tracer: bool,
     /// The start-up run of the written thread (`None`: not collapsed).
     pub(super) startup: Option<super::super::startup::Run>,
+    /// The runtime's markers seen so far, per thread.
+    pub(super) markers: super::super::caller::Markers,
     pub(super) inputs: &'a [Input],
     pub(super) sys: &'a HashMap<Key, Vec<(usize, usize)>>,
     /// The thread whose lines are written (`None` in the checking pass).
@@ -174,8 +176,9 @@ impl Replay<'_> {
                 th.pending_until = Some(x);
             }
             let depth = th.stack.len() + 1;
+            let mut node = sys_node(self.sys_event(at));
+            self.markers.mark(key, &mut node);
             if self.shows(key) {
-                let node = sys_node(self.sys_event(at));
                 if let Err(err) = self.emit(key, &node, depth, false, out) {
                     return Ok(Err(err));
                 }
