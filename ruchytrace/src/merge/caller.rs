@@ -147,7 +147,7 @@ pub fn by_tracer(stack: &[Frame]) -> bool {
 /// file, mapping a segment) with `write(-1, "ruchytrace:runtime:begin")` and `…:end`, which
 /// fail at once. Whether `s` is such a marker, and whether it begins a bracket.
 fn runtime_marker(s: &super::Syscall) -> Option<bool> {
-    if s.name != "write" || !s.args.first().is_some_and(|a| a == "-1") {
+    if s.name != "write" || s.args.first().is_none_or(|a| a != "-1") {
         return None;
     }
     let text = s.args.get(1)?;
