@@ -110,12 +110,12 @@ pub struct Options<'a> {
     /// Leave out the `Traceable` derives.
     pub no_derive: bool,
     /// Leave alone functions whose body has fewer tokens than this (0: instrument all). Tokens are
-    /// identifiers, literals and punctuation inside the braces; `self.len` is 3, `self.items.len() == 0` is 7.
+    /// identifiers, literals and punctuation inside the braces; `self.len` is 3, `self.items.len() == 0` is 8 (`==` counts as two).
     pub min_body_tokens: usize,
     /// 1-based lines: a function whose lines contain one of them is left alone.
     pub exclude_lines: &'a [usize],
-    /// Add `extern crate ruchytrace;` after the inner attributes (a crate root of the 2015 edition, where the
-    /// expansion's `::ruchytrace` paths need it), on the same line.
+    /// Add `extern crate ruchytrace;` at the start of the line after the inner attributes (a crate root of the
+    /// 2015 edition, where the expansion's `::ruchytrace` paths need it), without a line of its own.
     pub extern_crate: bool,
     /// The file name to put in `location = "FILE:LINE:COL"` (the position of each `fn` keyword in the input)
     /// when the map has no entry: sites then name the user's file and line even when the compiled file is a
@@ -184,17 +184,25 @@ pub fn instrument_source_with(source: &str, opts: &Options) -> Result<Instrument
     finder.visit_file(&file);
     let mut inserts = finder.inserts;
     if opts.extern_crate {
+        // At the start of the line after the last inner attribute (an inner doc comment runs to the end of
+        // its line).
         let at = file
             .attrs
             .iter()
             .filter(|a| matches!(a.style, syn::AttrStyle::Inner(_)))
-            .map(|a| index.offset(a.span().end()))
+            .map(|a| a.span().end().line)
             .max()
-            .unwrap_or(0);
-        inserts.push((
-            at,
-            "#[allow(unused_extern_crates)] extern crate ruchytrace; ".to_string(),
-        ));
+            .map_or(0, |line| {
+                index.line_starts.get(line).copied().unwrap_or(source.len())
+            });
+        // First among insertions at the same offset (the sort below is stable): before an item's attribute.
+        inserts.insert(
+            0,
+            (
+                at,
+                "#[allow(unused_extern_crates)] extern crate ruchytrace; ".to_string(),
+            ),
+        );
     }
     // Stable sort: two insertions at one offset keep their discovery order.
     inserts.sort_by_key(|(at, _)| *at);

@@ -73,6 +73,8 @@ pub struct Shadow {
     pub small: usize,
     /// Files written this time (changed since the last run).
     pub written: usize,
+    /// `const fn`s left untraced, by package.
+    pub const_fns: BTreeMap<String, usize>,
 }
 
 impl Shadow {
@@ -278,6 +280,7 @@ fn walk(dir: &Path, skip: &[PathBuf], out: &mut Vec<PathBuf>) -> anyhow::Result<
 
 /// How the source files of one instrumented package are treated.
 struct PackageSources {
+    name: String,
     dir: PathBuf,
     /// Directories holding the package's code (of its lib and bin targets).
     code_dirs: Vec<PathBuf>,
@@ -305,6 +308,7 @@ impl PackageSources {
             }
         }
         PackageSources {
+            name: p.name.clone(),
             dir,
             code_dirs,
             other_roots,
@@ -437,7 +441,7 @@ pub fn prepare(cwd: &Path, plan: &Plan) -> anyhow::Result<Shadow> {
 
     // Mirror the workspace.
     let mut files = Vec::new();
-    walk(&user_root, &[target_dir.clone()], &mut files)?;
+    walk(&user_root, std::slice::from_ref(&target_dir), &mut files)?;
     let mut keep: BTreeSet<PathBuf> = BTreeSet::new();
     let root_manifest = user_root.join("Cargo.toml");
     for file in &files {
@@ -491,6 +495,10 @@ pub fn prepare(cwd: &Path, plan: &Plan) -> anyhow::Result<Shadow> {
         }
     }
     copy_lock(&user_root, &shadow.root, &mut keep)?;
+    shadow.skipped.push(
+        "build scripts and the tests/, examples/ and benches/ targets: built as they are, untraced"
+            .to_string(),
+    );
     remove_stale(&shadow.root, &keep)?;
     shadow.packages = selected.iter().map(|p| p.name.clone()).collect();
 
@@ -537,6 +545,15 @@ pub fn prepare(cwd: &Path, plan: &Plan) -> anyhow::Result<Shadow> {
             .push(format!("{} {} (--deps)", p.name, p.version));
         shadow.dep_dirs.push((dir, src_dir));
     }
+    let consts = std::mem::take(&mut shadow.const_fns);
+    for (name, n) in &consts {
+        if *n > 0 {
+            shadow.skipped.push(format!(
+                "{name}: {n} const fn left untraced (a const fn cannot record anything)"
+            ));
+        }
+    }
+    shadow.const_fns = consts;
     Ok(shadow)
 }
 
@@ -576,13 +593,7 @@ fn instrument_file(
         Ok(r) => {
             shadow.functions += r.functions;
             shadow.small += r.small;
-            let consts = count_const_fns(text);
-            if consts > 0 {
-                shadow.skipped.push(format!(
-                    "{}: {consts} const fn left untraced (a const fn cannot record)",
-                    file.display()
-                ));
-            }
+            *shadow.const_fns.entry(s.name.clone()).or_default() += count_const_fns(text);
             Some(r)
         }
         Err(e) => {
