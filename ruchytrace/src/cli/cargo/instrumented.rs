@@ -62,6 +62,9 @@ pub fn run(args: CargoArgs) -> anyhow::Result<i32> {
     for line in &shadow.skipped {
         eprintln!("ruchytrace: skipped {line}");
     }
+    for line in &shadow.notes {
+        eprintln!("ruchytrace: {line}");
+    }
     eprintln!(
         "ruchytrace: instrumented {} functions in {} ({} trivial ones left untraced, under {} tokens); shadow copy in {} ({} files changed, {:.1}s)",
         shadow.functions,

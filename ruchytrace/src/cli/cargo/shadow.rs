@@ -73,6 +73,8 @@ pub struct Shadow {
     pub small: usize,
     /// Files written this time (changed since the last run).
     pub written: usize,
+    /// Other things worth a line (changes made to the shadow's lock file).
+    pub notes: Vec<String>,
     /// `const fn`s left untraced, by package.
     pub const_fns: BTreeMap<String, usize>,
 }
@@ -494,13 +496,20 @@ pub fn prepare(cwd: &Path, plan: &Plan) -> anyhow::Result<Shadow> {
             shadow.written += 1;
         }
     }
-    copy_lock(&user_root, &shadow.root, &mut keep)?;
+    let lock_copied = copy_lock(&user_root, &shadow.root, &mut keep)?;
     shadow.skipped.push(
         "build scripts and the tests/, examples/ and benches/ targets: built as they are, untraced"
             .to_string(),
     );
     remove_stale(&shadow.root, &keep)?;
     shadow.packages = selected.iter().map(|p| p.name.clone()).collect();
+    if lock_copied && !selected.is_empty() {
+        if let Some(line) = refresh_libc(&shadow.root) {
+            shadow.notes.push(format!(
+                "the shadow's Cargo.lock: {line} (the recorder needs a recent libc; your Cargo.lock is unchanged)"
+            ));
+        }
+    }
 
     for (p, dir) in dep_jobs {
         let src_dir = p.manifest.parent().unwrap_or(Path::new("/")).to_path_buf();
@@ -612,7 +621,7 @@ fn count_const_fns(text: &str) -> usize {
 
 /// Copies the user's `Cargo.lock` when it changed since the last copy (cargo adds the facade's packages to
 /// the shadow's copy; keeping that copy saves a resolution on every run).
-fn copy_lock(user_root: &Path, root: &Path, keep: &mut BTreeSet<PathBuf>) -> anyhow::Result<()> {
+fn copy_lock(user_root: &Path, root: &Path, keep: &mut BTreeSet<PathBuf>) -> anyhow::Result<bool> {
     let stamp = root.join(".ruchytrace-user-lock");
     let lock = root.join("Cargo.lock");
     keep.insert(stamp.clone());
@@ -624,6 +633,7 @@ fn copy_lock(user_root: &Path, root: &Path, keep: &mut BTreeSet<PathBuf>) -> any
             Some(bytes) => {
                 std::fs::write(&lock, bytes)?;
                 std::fs::write(&stamp, bytes)?;
+                return Ok(true);
             }
             None => {
                 let _ = std::fs::remove_file(&lock);
@@ -631,7 +641,21 @@ fn copy_lock(user_root: &Path, root: &Path, keep: &mut BTreeSet<PathBuf>) -> any
             }
         }
     }
-    Ok(())
+    Ok(false)
+}
+
+/// The runtime calls libc functions that old `libc` releases lack (`memfd_create`): a lock file that pins
+/// such a release (nom 7.1.3's does) gets `libc` updated in the shadow's copy only. Returns cargo's line.
+fn refresh_libc(root: &Path) -> Option<String> {
+    let out = std::process::Command::new(cargo())
+        .args(["update", "-p", "libc"])
+        .current_dir(root)
+        .output()
+        .ok()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    err.lines()
+        .find(|l| l.contains("Updating libc"))
+        .map(|l| l.trim().to_string())
 }
 
 /// Removes shadow files whose original is gone.
@@ -826,7 +850,7 @@ mod tests {
     #[test]
     fn excludes_paths_and_lines() {
         let ex = Excludes::new(
-            &["src/gen".to_string(), "src/lib.rs:12".to_string()],
+            &["src/zz_gen".to_string(), "src/zz.rs:12".to_string()],
             Path::new("/nonexistent-root"),
         );
         assert!(ex.excludes(Path::new("/nonexistent-root/src/gen/a.rs")));
