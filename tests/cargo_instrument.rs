@@ -90,8 +90,7 @@ fn counts(out: &Output) -> (u64, u64) {
 }
 
 fn summary(key: &str) -> u64 {
-    let text =
-        std::fs::read_to_string(target_dir().join("ruchytrace/traces/summary.txt")).unwrap();
+    let text = std::fs::read_to_string(target_dir().join("ruchytrace/traces/summary.txt")).unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{key}=")))
         .unwrap()
@@ -142,11 +141,17 @@ fn vendored_crates_pass_identically_traced_and_untraced() {
         report.contains("HybridGrowingHashmapChar::get <src/lib.rs:576:5>"),
         "{report}"
     );
-    assert!(report.contains("generic_levenshtein <src/lib.rs:"), "{report}");
+    assert!(
+        report.contains("generic_levenshtein <src/lib.rs:"),
+        "{report}"
+    );
 
     // fnv: the crate root is lib.rs at the package root, 2015 edition.
     let (err, report) = same_results("fnv-1.0.7", 1, 1);
-    assert!(report.contains("FnvHasher::write <lib.rs:"), "{report}\n{err}");
+    assert!(
+        report.contains("FnvHasher::write <lib.rs:"),
+        "{report}\n{err}"
+    );
 }
 
 #[test]
@@ -238,12 +243,17 @@ fn build_errors_map_back_to_the_users_file() {
         "{err}"
     );
     assert!(
-        err.contains("hint: leave the item `Counter::bump` untraced with `--exclude app/src/lib.rs:6`"),
+        err.contains(
+            "hint: leave the item `Counter::bump` untraced with `--exclude app/src/lib.rs:6`"
+        ),
         "{err}"
     );
     assert!(
         err.contains("the instrumented build failed; your files are unchanged"),
         "{err}"
     );
-    assert!(snapshot(tmp.path()) == before, "the user's files were modified");
+    assert!(
+        snapshot(tmp.path()) == before,
+        "the user's files were modified"
+    );
 }
