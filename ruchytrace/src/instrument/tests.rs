@@ -141,3 +141,97 @@ fn non_ascii_columns() {
         "#[ruchytrace::trace]\nfn a() { let _s = \"héllo\"; } #[ruchytrace::trace] fn b() {}\n"
     );
 }
+
+fn whole_crate(src: &str, min: usize) -> Instrumented {
+    instrument_source_with(
+        src,
+        &Options {
+            same_line: true,
+            min_body_tokens: min,
+            location_file: Some("src/lib.rs"),
+            ..Options::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn same_line_insertions_keep_every_line_number() {
+    let src = "/// Doc.\npub fn big(a: u32) -> u32 {\n    let b = a * 2;\n    b + 1\n}\n\nimpl S {\n    fn m(&self) -> u32 { self.0 + self.1 * 3 }\n}\n";
+    let out = whole_crate(src, 0);
+    assert_eq!(out.source.lines().count(), src.lines().count());
+    assert_eq!(
+        out.source,
+        "/// Doc.\n#[ruchytrace::trace(location = \"src/lib.rs:2:5\")] pub fn big(a: u32) -> u32 {\n    let b = a * 2;\n    b + 1\n}\n\nimpl S {\n    #[ruchytrace::trace(name = \"S::m\", location = \"src/lib.rs:8:5\")] fn m(&self) -> u32 { self.0 + self.1 * 3 }\n}\n"
+    );
+    assert_eq!(out.functions, 2);
+    // Positions in the output map back to the input.
+    let col = out.source.lines().nth(7).unwrap().find("self.1").unwrap() + 1;
+    let orig = src.lines().nth(7).unwrap().find("self.1").unwrap() + 1;
+    assert_eq!(out.original_position(8, col), (8, orig));
+    assert_eq!(out.original_position(3, 5), (3, 5));
+    assert_eq!(out.function_at(3).map(|f| f.name.as_str()), Some("big"));
+    assert_eq!(out.function_at(8).map(|f| f.name.as_str()), Some("S::m"));
+    assert_eq!(out.function_at(6), None);
+}
+
+#[test]
+fn own_line_insertions_map_lines_back() {
+    let src = "fn a() -> u32 {\n    1 + 2\n}\nfn b() -> u32 {\n    3 + 4\n}\n";
+    let out = instrument_source(src, None).unwrap();
+    // `3 + 4` is on line 5 of the input and line 7 of the output (two attribute lines above it).
+    assert_eq!(out.source.lines().nth(6), Some("    3 + 4"));
+    assert_eq!(out.original_position(7, 5), (5, 5));
+}
+
+#[test]
+fn trivial_bodies_are_left_alone_under_the_threshold() {
+    let src = "impl V {\n    fn len(&self) -> usize { self.items.len() }\n    fn is_empty(&self) -> bool { self.items.len() == 0 }\n    fn sum(&self) -> u64 { self.items.iter().map(|x| *x as u64).sum() }\n}\n";
+    let out = whole_crate(src, 9);
+    // `self.items.len()`: 5 tokens; `self.items.len() == 0`: 8; the iterator chain: more than 9.
+    assert_eq!((out.functions, out.small), (1, 2), "{}", out.source);
+    assert!(out.source.contains("name = \"V::sum\""), "{}", out.source);
+    let all = whole_crate(src, 0);
+    assert_eq!((all.functions, all.small), (3, 0));
+    let eight = whole_crate(src, 8);
+    assert_eq!((eight.functions, eight.small), (2, 1));
+}
+
+#[test]
+fn excluded_lines_packed_types_and_extern_crate() {
+    let src = "#![allow(dead_code)]\n//! Crate.\nfn keep() -> u32 { 1 + 2 + 3 }\nfn drop_me() -> u32 {\n    4 + 5 + 6\n}\n#[repr(C, packed)]\nstruct P { a: u8, b: u32 }\nstruct Q { a: u8 }\n";
+    let out = instrument_source_with(
+        src,
+        &Options {
+            same_line: true,
+            exclude_lines: &[5],
+            extern_crate: true,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(out.functions, 1, "{}", out.source);
+    assert!(
+        out.source.contains("fn drop_me() -> u32 {\n    4 + 5 + 6"),
+        "{}",
+        out.source
+    );
+    assert!(
+        out.source.starts_with("#![allow(dead_code)]\n//! Crate.\n#[allow(unused_extern_crates)] extern crate ruchytrace; #[ruchytrace::trace] fn keep()"),
+        "{}",
+        out.source
+    );
+    assert!(
+        out.source.contains("#[repr(C, packed)]\nstruct P"),
+        "{}",
+        out.source
+    );
+    assert!(
+        out.source
+            .contains("#[derive(ruchytrace::Traceable)] struct Q"),
+        "{}",
+        out.source
+    );
+    assert_eq!(out.types, 1);
+    assert_eq!(out.source.lines().count(), src.lines().count());
+}

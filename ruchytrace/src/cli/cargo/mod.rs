@@ -1,6 +1,13 @@
 //! `ruchytrace cargo [run options] -- run --example NAME [ARGS]`: builds the target with the
 //! `trace` feature, finds the executable in cargo's JSON messages, and runs it as `ruchytrace run`
 //! does (cargo itself is never traced).
+//!
+//! With `--instrument`, any crate is traced without edits: a shadow copy of the workspace is instrumented
+//! and built, and cargo's own `test`, `run` or `bench` runs in it ([`instrumented`]).
+
+pub mod diagnose;
+pub mod instrumented;
+pub mod shadow;
 
 use std::ffi::OsString;
 use std::io::BufRead;
@@ -14,12 +21,41 @@ use super::run::{run_program, RunOpts};
 /// Arguments of `ruchytrace cargo`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  ruchytrace cargo --syscalls -- run --example fibonacci_io\n  ruchytrace cargo --syscalls --report io -- run --bin server -- --port 8080\n\nThe raw and merged traces stay in target/<profile>/.../<name>.ruchytrace/ unless -o DIR."
+    after_help = "Examples:\n  ruchytrace cargo --syscalls -- run --example fibonacci_io\n  ruchytrace cargo --syscalls --report io -- run --bin server -- --port 8080\n  ruchytrace cargo --instrument -- test\n  ruchytrace cargo --instrument -p mycrate --deps indexmap -- test --lib -- --test-threads=1\n\nThe raw and merged traces stay in target/<profile>/.../<name>.ruchytrace/ unless -o DIR;\nwith --instrument in target/ruchytrace/traces/ (one fn-PID.rtrace per process, report.txt)."
 )]
 pub struct CargoArgs {
     /// Shared options of `run`.
     #[command(flatten)]
     pub opts: RunOpts,
+    /// Trace a crate without editing it: instrument every function of a shadow copy under
+    /// target/ruchytrace/ and run `cargo test|run|bench ARGS` there.
+    #[arg(long)]
+    pub instrument: bool,
+    /// Workspace members to instrument (default: all).
+    #[arg(
+        short = 'p',
+        long = "package",
+        value_name = "PKG",
+        requires = "instrument"
+    )]
+    pub packages: Vec<String>,
+    /// Dependencies to instrument too (copied and wired in with `[patch]`).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "CRATE,...",
+        requires = "instrument"
+    )]
+    pub deps: Vec<String>,
+    /// A file or directory to leave untraced, or `FILE:LINE` for the function containing that line.
+    #[arg(long, value_name = "PATH", requires = "instrument")]
+    pub exclude: Vec<String>,
+    /// Leave untraced the functions whose body has fewer tokens than N (trivial accessors); 0 traces all.
+    #[arg(long, value_name = "N", default_value_t = instrumented::DEFAULT_MIN_BODY_TOKENS, requires = "instrument")]
+    pub min_body_tokens: usize,
+    /// Trace every function, trivial ones included (same as --min-body-tokens 0).
+    #[arg(long, requires = "instrument")]
+    pub all_functions: bool,
     /// `run [CARGO OPTIONS] [-- PROGRAM ARGS]`.
     #[arg(
         required = true,
@@ -133,6 +169,9 @@ pub fn parse_cargo_run(args: &[String]) -> anyhow::Result<CargoRun> {
 
 /// Runs the subcommand.
 pub fn run(args: CargoArgs) -> anyhow::Result<i32> {
+    if args.instrument {
+        return instrumented::run(args);
+    }
     let plan = parse_cargo_run(&args.cargo)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(&cargo);
