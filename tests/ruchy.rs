@@ -395,7 +395,10 @@ fn missing_ruchy_says_how_to_install_it() {
 }
 
 /// With the real `ruchy` installed, the committed fixtures must be exactly what it prints today.
+/// Building `ruchy` takes longer than the rest of CI, so this check is run by hand (and reported
+/// as ignored, not passed): `cargo test --all-features --test ruchy -- --ignored`.
 #[test]
+#[ignore = "needs the real ruchy (cargo install ruchy --version 5.0.0-beta.2 --no-default-features --features repl)"]
 fn live_fixtures_match_the_real_ruchy() {
     let ruchy = match find_ruchy(std::env::var_os("RUCHY"), std::env::var_os("PATH")) {
         Ok(r) => r,

@@ -141,11 +141,7 @@ pub struct FileInfo {
 fn page_size() -> usize {
     // SAFETY: sysconf has no memory effects.
     let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 {
-        p as usize
-    } else {
-        4096
-    }
+    usize::try_from(p).unwrap_or(4096)
 }
 
 /// A shared mapping of part of the trace file (or anonymous memory, for in-memory recording).
@@ -309,7 +305,8 @@ impl Drop for Mapping {
 
 /// Writes a segment header into `m` at `at` and publishes it (magic last).
 pub fn init_segment(m: &Mapping, at: usize, info: &SegmentInfo) {
-    m.store_u32(at + seg_off::MAGIC, 0);
+    // (The magic is at offset 0 of the header: `seg_off::MAGIC`.)
+    m.store_u32(at, 0);
     let mut h = [0u8; SEG_HEADER];
     h[seg_off::KIND..][..4].copy_from_slice(&info.kind.to_le_bytes());
     h[seg_off::PID..][..4].copy_from_slice(&info.pid.to_le_bytes());
@@ -322,7 +319,7 @@ pub fn init_segment(m: &Mapping, at: usize, info: &SegmentInfo) {
     m.write(at + 4, &h[4..]);
     // An empty record list: the first record byte is the terminator.
     m.store_u8(at + SEG_HEADER, 0);
-    m.store_u32(at + seg_off::MAGIC, SEG_MAGIC);
+    m.store_u32(at, SEG_MAGIC);
 }
 
 /// The trace file: header page plus an append-only list of segments.
@@ -353,9 +350,7 @@ impl TraceFile {
     pub fn from_file(file: File, info: &mut FileInfo) -> io::Result<TraceFile> {
         let page = page_size();
         info.seg_size = info.seg_size.max(page).div_ceil(page) * page;
-        if info.meta.len() > FILE_HEADER - file_off::META {
-            info.meta.truncate(FILE_HEADER - file_off::META);
-        }
+        info.meta.truncate(FILE_HEADER - file_off::META);
         reserve(&file, 0, FILE_HEADER as u64)?;
         let header = Mapping::file(&file, 0, FILE_HEADER)?;
         let mut h = vec![0u8; FILE_HEADER];
@@ -502,6 +497,133 @@ mod tests {
         assert!(std::panic::catch_unwind(|| m.write(4091, b"abcdef")).is_err());
         assert!(std::panic::catch_unwind(|| m.slice(4097, 0)).is_err());
         assert!(std::panic::catch_unwind(|| m.load_u32(4094)).is_err());
+    }
+
+    #[test]
+    fn mappings_know_where_they_are() {
+        assert_eq!(page_size(), 4096);
+        let dir = tempfile::tempdir().unwrap();
+        let tf = TraceFile::create(&dir.path().join("t"), info()).unwrap();
+        let seg = SegmentInfo {
+            kind: SEG_THREAD,
+            pid: 1,
+            tid: 2,
+            seq: 0,
+            anchor: (3, 4),
+            evicted: 0,
+        };
+        let a = tf.new_segment(&seg).unwrap();
+        let b = tf.new_segment(&seg).unwrap();
+        assert_eq!(
+            (a.offset(), b.offset()),
+            (FILE_HEADER as u64, FILE_HEADER as u64 + 8192)
+        );
+        assert_eq!((a.len(), a.is_empty()), (8192, false));
+        assert!(!a.ptr().is_null() && a.ptr() != b.ptr());
+        a.store_u8(100, 7);
+        assert_eq!(a.load_u8(100), 7);
+        a.write(200, b"gone");
+        // Giving the pages back leaves zeros behind.
+        tf.release(a.offset(), a.len());
+        let mut out = [1u8; 4];
+        a.read(200, &mut out);
+        assert_eq!(out, [0; 4]);
+        b.write(300, b"kept");
+        b.read(300, &mut out);
+        assert_eq!(&out, b"kept");
+    }
+
+    #[test]
+    fn a_segment_header_can_start_anywhere_in_a_mapping() {
+        let m = Mapping::anonymous(8192).unwrap();
+        m.write(4096 + SEG_HEADER, &[9]);
+        m.write(0, &[1, 1, 1, 1]);
+        init_segment(
+            &m,
+            4096,
+            &SegmentInfo {
+                kind: SEG_META,
+                pid: 5,
+                tid: 6,
+                seq: 7,
+                anchor: (8, 9),
+                evicted: 10,
+            },
+        );
+        let mut h = [0u8; SEG_HEADER + 1];
+        m.read(4096, &mut h);
+        let u32_at = |at: usize| u32::from_le_bytes(h[at..at + 4].try_into().unwrap());
+        let u64_at = |at: usize| u64::from_le_bytes(h[at..at + 8].try_into().unwrap());
+        assert_eq!(u32_at(seg_off::MAGIC), SEG_MAGIC);
+        assert_eq!(
+            (
+                u32_at(seg_off::KIND),
+                u32_at(seg_off::PID),
+                u32_at(seg_off::TID)
+            ),
+            (SEG_META, 5, 6)
+        );
+        assert_eq!(u32_at(seg_off::SEQ), 7);
+        assert_eq!(
+            (u64_at(seg_off::ANCHOR), u64_at(seg_off::ANCHOR + 8)),
+            (8, 9)
+        );
+        assert_eq!((u64_at(seg_off::BASE), u64_at(seg_off::EVICTED)), (8, 10));
+        assert_eq!(h[SEG_HEADER], 0, "the record list starts empty");
+        let mut before = [0u8; 4];
+        m.read(0, &mut before);
+        assert_eq!(before, [1; 4], "nothing written before `at`");
+    }
+
+    #[test]
+    fn the_header_holds_every_field_and_cuts_long_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t");
+        let long = FILE_HEADER - file_off::META + 10;
+        let tf = TraceFile::create(
+            &path,
+            FileInfo {
+                meta: vec![b'm'; long],
+                anchor: (0x1111, 0x2222),
+                clock_pair: (0x3333, 0x4444),
+                ..info()
+            },
+        )
+        .unwrap();
+        drop(tf);
+        let b = std::fs::read(&path).unwrap();
+        let u32_at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+        let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+        assert_eq!(u32_at(8), FILE_VERSION);
+        assert_eq!(u32_at(12), FILE_HEADER as u32);
+        assert_eq!(u32_at(file_off::FLAGS), FLAG_TSC);
+        assert_eq!(u32_at(file_off::PID), 42);
+        assert_eq!(u32_at(file_off::STATE), 0, "not finished");
+        assert_eq!(
+            (u64_at(file_off::ANCHOR), u64_at(file_off::ANCHOR + 8)),
+            (0x1111, 0x2222)
+        );
+        assert_eq!(
+            (
+                u64_at(file_off::CLOCK_PAIR),
+                u64_at(file_off::CLOCK_PAIR + 8)
+            ),
+            (0x3333, 0x4444)
+        );
+        let kept = FILE_HEADER - file_off::META;
+        assert_eq!(u32_at(file_off::META_LEN) as usize, kept);
+        assert!(b[file_off::META..FILE_HEADER].iter().all(|&c| c == b'm'));
+        assert_eq!(b.len(), FILE_HEADER);
+    }
+
+    #[test]
+    fn unmapping_gives_the_address_range_back() {
+        let maps = || std::fs::read_to_string("/proc/self/maps").unwrap();
+        let m = Mapping::anonymous(3 * 4096).unwrap();
+        let start = format!("{:x}-", m.ptr() as usize);
+        assert!(maps().lines().any(|l| l.starts_with(&start)));
+        drop(m);
+        assert!(!maps().lines().any(|l| l.starts_with(&start)));
     }
 
     #[test]
