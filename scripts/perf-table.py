@@ -20,7 +20,7 @@ CASES = [
     ("ruchytrace, sampled 1/1000", "ruchy_sampled_1000"),
     ("ruchytrace, enabled (args + return)", "ruchy_enabled"),
     ("ruchytrace, enabled, 2 threads (per thread)", "ruchy_enabled_2threads"),
-    ("ruchytrace, enabled, sustained (collector-bound)", "ruchy_enabled_sustained"),
+    ("ruchytrace, enabled, sustained (back to back)", "ruchy_enabled_sustained"),
     ("hand-written ideal", "ideal"),
     ("tracing #[instrument], no subscriber", "tracing_no_subscriber"),
     ("tracing + tracing-chrome (args)", "tracing_chrome"),
