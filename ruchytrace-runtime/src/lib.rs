@@ -1,28 +1,33 @@
 //! The runtime of ruchytrace: what runs inside a traced program.
 //!
 //! Instrumented functions (by `#[ruchytrace::trace]` or a code generator, through [`hooks`])
-//! append compact records to a lock-free buffer owned by their thread; a collector thread drains
-//! the buffers, converts timestamps to `CLOCK_MONOTONIC` nanoseconds and streams the events to the
-//! output in one of the [`format`](mod@format)s. Settings come from `RUCHYTRACE_*` environment variables
-//! ([`config`]).
+//! write compact records straight into their thread's segment of the memory-mapped trace file
+//! (`docs/runtime.md`); nothing inside the program decodes or copies them. Text and JSON outputs
+//! are produced by a collector thread that reads the segments. Settings come from
+//! `RUCHYTRACE_*` environment variables ([`config`]).
 //!
 //! # Layers
 //!
-//! Each module imports only modules listed before it (lowest first; no import cycles):
+//! Each module imports only modules listed before it (lowest first; no import cycles outside
+//! tests):
 //!
-//! 1. Leaves: `clock`, `config`, `filter`, `duration`, `model`, `capture`, `ring`, `record`
-//!    (record layout and decoder), `format` (file formats). Among themselves: `record` uses
-//!    `capture`, `model` and `ring`; `ring` uses `capture`; `config` uses `filter`; `format`
-//!    uses `model`.
+//! 1. Leaves: `clock`, `config`, `filter`, `duration`, `model`, `capture` (value encoding),
+//!    `record` (record encoding and decoder), [`segment`] (the file layout and every `mmap`),
+//!    [`format`](mod@format) (writers, the trace-file reader; readers of the other formats with
+//!    the `readers` feature). Among themselves: `record` uses `capture` and `model`; `config`
+//!    uses `capture` and `filter`; `format` uses `capture`, `clock`, `model`, `record` and
+//!    `segment`.
 //! 2. `site`: call sites ([`hooks::CallSite`]), their cached decisions and the site registry.
 //! 3. `global`: the process-wide state word the hot path reads, settings, name filter, pid,
-//!    the registry of thread buffers and the signal that wakes the collector.
-//! 4. `recorder`: the per-thread recorder, the hot path down to the write into the buffer.
-//! 5. `collector`: the thread that drains the buffers and writes the output (`sink`, the binary
-//!    fast path `fast`, `stats`); reached only through its handle's methods.
-//! 6. `lifecycle`: initialisation, start, panic hook, final flush at exit.
-//! 7. On top, calling only downward: `api` (the control functions re-exported here),
-//!    [`control`] (`RUCHYTRACE=dormant`: switched on and off by `ruchytrace attach`),
+//!    the registry of recording threads and the signal that wakes the collector.
+//! 4. `output`: the process's trace file while it records (segments, metadata records,
+//!    clock anchors).
+//! 5. `recorder`: the per-thread recorder, the hot path down to the write into the segment.
+//! 6. `collector`: reading the segments for text/JSON output and `summary()`; reached only
+//!    through its handle's methods.
+//! 7. `lifecycle`: initialisation, start, panic hook, exit, fork, and [`control`]
+//!    (`RUCHYTRACE=dormant`, switched on and off by `ruchytrace attach`).
+//! 8. On top, calling only downward: `api` (the control functions re-exported here),
 //!    [`hooks`] (what instrumented code calls), and `testing` (with the `testing` feature).
 //!
 //! ```
@@ -55,7 +60,7 @@ mod recorder;
 mod site;
 // On top.
 mod api;
-pub mod control;
+pub use lifecycle::control;
 pub mod hooks;
 #[cfg(feature = "testing")]
 pub mod testing;

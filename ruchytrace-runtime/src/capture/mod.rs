@@ -2,8 +2,9 @@
 //! a type is encoded structurally, and [`probe`] picks, without any trait bound on the user's
 //! type, the best available capture: structural, else `Debug`, else the type name.
 //!
-//! Encoding (little-endian, read back by [`crate::record::decode`] and transcoded by the
-//! collector's binary fast path): one tag byte, then the payload.
+//! Encoding (little-endian, read back by `record`'s decoder): one tag byte — for integers and
+//! lengths with the size class (1, 2, 4 or 8 bytes) of what follows in bits 5-6 — then the
+//! payload.
 //! Primitives are stored as themselves — no formatting on the hot path.
 
 use std::fmt;

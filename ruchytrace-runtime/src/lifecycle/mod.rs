@@ -4,6 +4,8 @@
 //! record; flushes before an abort) and the final flush at process exit ([`flush_for_exit`],
 //! registered with `atexit`).
 
+pub mod control;
+
 use crate::collector;
 use crate::global::{runtime, OFF, ON_MONO, ON_TSC, SHUTDOWN, STATE, UNINIT};
 use std::cell::RefCell;
@@ -26,7 +28,7 @@ pub(crate) fn init() -> u8 {
         // Nothing is recorded until `ruchytrace attach` says so (see `control`). The fork hook
         // is needed now: a forked child must listen on a socket of its own.
         install_hooks();
-        crate::control::start_watcher();
+        control::start_watcher();
         let _ = STATE.compare_exchange(UNINIT, OFF, AcqRel, Acquire);
     } else if rt.settings.enabled {
         start();
@@ -97,7 +99,7 @@ extern "C" fn in_child() {
             t.clear();
         }
         crate::recorder::after_fork_in_child();
-        crate::control::after_fork_in_child();
+        control::after_fork_in_child();
         if rt.settings.dormant && was != SHUTDOWN {
             // Back to dormant, listening on the child's own socket from its next traced call.
             STATE.store(UNINIT, Release);
