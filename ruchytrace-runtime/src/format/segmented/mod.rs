@@ -345,6 +345,14 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
             })
             .collect();
         streams.sort_by_key(|s| (s.pid, s.tid));
+        // Segments are reserved whole, so a file that ends inside one was cut after the fact
+        // (its header may still say the process finished).
+        if (b.len() - FILE_HEADER) % header.seg_size != 0 && truncation.is_none() {
+            truncation = Some(format!(
+                "truncated at byte {}: the file ends inside a segment",
+                b.len()
+            ));
+        }
         if !header.finished && truncation.is_none() {
             truncation = Some(
                 "the process did not finish the trace (killed, crashed or still running): \

@@ -192,6 +192,19 @@ fn a_cut_or_damaged_file_never_panics_and_keeps_a_prefix() {
 }
 
 #[test]
+fn a_finished_file_cut_afterwards_reads_as_truncated() {
+    let bytes = sample_file(true);
+    let r = SegmentedReader::new(&bytes[..FILE_HEADER + 4096 + 100]).unwrap();
+    assert!(!r.is_complete());
+    assert!(
+        r.truncation().unwrap().contains("ends inside a segment"),
+        "{:?}",
+        r.truncation()
+    );
+    assert!(!r.into_iter().any(|r| matches!(r, Record::Trailer(_))));
+}
+
+#[test]
 fn bad_headers_are_clear_errors() {
     let mut bytes = sample_file(true);
     bytes[8] = 9;
