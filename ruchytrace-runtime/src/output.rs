@@ -9,7 +9,7 @@
 //! With a binary `RUCHYTRACE_OUTPUT` the file *is* the output. Text and JSON outputs record into
 //! an anonymous memory file (`memfd`) the collector thread reads and formats; see `collector`.
 
-use crate::capture::{class, ArgWriter, Budget, SLACK};
+use crate::capture::{ArgWriter, Budget, SLACK};
 use crate::clock::{self, Anchor};
 use crate::config::{OutputFormat, Overflow};
 use crate::format::segmented::encode_metadata;
@@ -482,11 +482,10 @@ pub(crate) fn encode(
                 },
             )
         };
-        let (ac, dc) = (class(u64::from(aux)), class(dt));
-        w.put([record::header(k, ac, dc)]);
-        w.put_class(u64::from(aux), ac);
-        w.put_class(dt, dc);
+        w.put([0u8]);
+        let head = record::put_aux_dt(&mut w, k, aux, dt);
         payload(&mut w);
+        w.patch_u8(0, head);
         if !w.overflowed() {
             let n = w.written();
             buf.truncate(n + SLACK);

@@ -7,11 +7,21 @@
 //! since the segment's base), then a kind-specific payload of values encoded by
 //! [`crate::capture::ArgWriter`]. The header byte is never 0, and 0 follows the last record.
 
-use crate::capture::tag;
+use crate::capture::{class, tag};
 use crate::model::{Category, Event, LossReason, Return, Value};
 
 /// The largest header: one byte, 8 bytes of `aux`, 8 of `dt`.
 pub const MAX_HEADER: usize = 17;
+
+/// Writes a record's `aux` and time delta (each in its size class) and returns the record's
+/// header byte, which the caller stores in front of them (the recorder stores it last).
+#[inline(always)]
+pub(crate) fn put_aux_dt(w: &mut crate::capture::ArgWriter, k: u8, aux: u32, dt: u64) -> u8 {
+    let (ac, dc) = (class(u64::from(aux)), class(dt));
+    w.put_class(u64::from(aux), ac);
+    w.put_class(dt, dc);
+    header(k, ac, dc)
+}
 
 /// The header byte of a record.
 #[inline(always)]
@@ -57,52 +67,6 @@ pub mod ret {
     pub const PANIC: u8 = 2;
     /// Future dropped before completion.
     pub const CANCELLED: u8 = 3;
-}
-
-/// A decoded record before timestamp conversion and pid/tid assignment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RawEvent {
-    /// Raw ticks.
-    pub ticks: u64,
-    /// The event with `ts` = 0, pid/tid = 0 (filled in by [`RawEvent::finish`]).
-    pub event: Event,
-}
-
-impl RawEvent {
-    /// Fills in the converted timestamp and the thread identity.
-    pub fn finish(mut self, ts_ns: u64, pid: u32, tid: u32) -> Event {
-        match &mut self.event {
-            Event::Enter {
-                ts, pid: p, tid: t, ..
-            }
-            | Event::Exit {
-                ts, pid: p, tid: t, ..
-            }
-            | Event::Suspend {
-                ts, pid: p, tid: t, ..
-            }
-            | Event::Resume {
-                ts, pid: p, tid: t, ..
-            }
-            | Event::Instant {
-                ts, pid: p, tid: t, ..
-            }
-            | Event::Thread {
-                ts, pid: p, tid: t, ..
-            }
-            | Event::Loss {
-                ts, pid: p, tid: t, ..
-            }
-            | Event::Stall {
-                ts, pid: p, tid: t, ..
-            } => {
-                *ts = ts_ns;
-                *p = pid;
-                *t = tid;
-            }
-        }
-        self.event
-    }
 }
 
 /// Decoding failed: the bytes are not what this encoder writes (damage, or a bug), reported

@@ -19,7 +19,7 @@
 //! No locks, shared read-modify-write atomics, allocation or system calls on the fast path;
 //! everything else is `#[cold]`.
 
-use crate::capture::{class, ArgWriter, Budget, SLACK};
+use crate::capture::{ArgWriter, Budget, SLACK};
 use crate::global::{self, runtime, ThreadShared};
 use crate::output::{self, Output, NEXT_ANCHOR, RING_SEGMENTS};
 use crate::record::{self, kind};
@@ -582,9 +582,7 @@ fn write_into<F: Fn(&mut ArgWriter) + ?Sized>(
     // this thread writes past `pos`; `start + 1 + room + SLACK <= end + SLACK`.
     let mut w = unsafe { ArgWriter::new(seg.base.add(start + 1), room, budget) };
     let dt = t.saturating_sub(seg.prev);
-    let (ac, dc) = (class(u64::from(aux)), class(dt));
-    w.put_class(u64::from(aux), ac);
-    w.put_class(dt, dc);
+    let head = record::put_aux_dt(&mut w, k, aux, dt);
     let count_at = if matches!(k, kind::ENTER | kind::ENTER_ASYNC) {
         let at = w.mark();
         w.put([0u8]);
@@ -606,8 +604,8 @@ fn write_into<F: Fn(&mut ArgWriter) + ?Sized>(
     unsafe { *seg.base.add(end) = 0 };
     // SAFETY: `start < end`, in the mapping; readers of this byte load it atomically (the
     // `Release` store publishes the record's bytes written before it).
-    let head = unsafe { &*(seg.base.add(start) as *const std::sync::atomic::AtomicU8) };
-    head.store(record::header(k, ac, dc), Release);
+    let head_byte = unsafe { &*(seg.base.add(start) as *const std::sync::atomic::AtomicU8) };
+    head_byte.store(head, Release);
     seg.pos = end;
     seg.prev = seg.prev.max(t);
     seg.records += 1;

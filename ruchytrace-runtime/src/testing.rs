@@ -72,7 +72,7 @@ pub fn capture(f: impl FnOnce()) -> Vec<Event> {
                 ticks = ticks.wrapping_add(r.dt);
                 pos = r.next;
                 if let Decoded::Event(mut e) = r.decoded {
-                    crate::format::segmented::set_identity(&mut e, conv.to_ns(ticks), pid, tid);
+                    e.set_identity(conv.to_ns(ticks), pid, tid);
                     out.push(e);
                 }
             }

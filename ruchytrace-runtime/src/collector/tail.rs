@@ -150,12 +150,7 @@ fn read_thread(
                     cur.ticks = cur.ticks.wrapping_add(r.dt);
                     cur.pos = r.next;
                     if let Decoded::Event(mut e) = r.decoded {
-                        crate::format::segmented::set_identity(
-                            &mut e,
-                            conv.to_ns(cur.ticks),
-                            pid,
-                            t.tid,
-                        );
+                        e.set_identity(conv.to_ns(cur.ticks), pid, t.tid);
                         out.push(e);
                     }
                 }

@@ -395,6 +395,24 @@ pub enum Event {
 }
 
 impl Event {
+    /// Sets the timestamp and the thread identity (decoders fill them in after decoding).
+    pub fn set_identity(&mut self, ts_ns: u64, pid_: u32, tid_: u32) {
+        match self {
+            Event::Enter { ts, pid, tid, .. }
+            | Event::Exit { ts, pid, tid, .. }
+            | Event::Suspend { ts, pid, tid, .. }
+            | Event::Resume { ts, pid, tid, .. }
+            | Event::Instant { ts, pid, tid, .. }
+            | Event::Thread { ts, pid, tid, .. }
+            | Event::Loss { ts, pid, tid, .. }
+            | Event::Stall { ts, pid, tid, .. } => {
+                *ts = ts_ns;
+                *pid = pid_;
+                *tid = tid_;
+            }
+        }
+    }
+
     /// The event's timestamp.
     pub fn ts(&self) -> u64 {
         match self {

@@ -424,7 +424,7 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
                     s.ticks = s.ticks.wrapping_add(r.dt);
                     s.pos = r.next;
                     if let Decoded::Event(mut e) = r.decoded {
-                        set_identity(&mut e, self.conv.to_ns(s.ticks), s.pid, s.tid);
+                        e.set_identity(self.conv.to_ns(s.ticks), s.pid, s.tid);
                         return Some(e);
                     }
                 }
@@ -460,23 +460,6 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
                     return None;
                 }
             }
-        }
-    }
-}
-
-pub(crate) fn set_identity(e: &mut Event, t: u64, p: u32, th: u32) {
-    match e {
-        Event::Enter { ts, pid, tid, .. }
-        | Event::Exit { ts, pid, tid, .. }
-        | Event::Suspend { ts, pid, tid, .. }
-        | Event::Resume { ts, pid, tid, .. }
-        | Event::Instant { ts, pid, tid, .. }
-        | Event::Thread { ts, pid, tid, .. }
-        | Event::Loss { ts, pid, tid, .. }
-        | Event::Stall { ts, pid, tid, .. } => {
-            *ts = t;
-            *pid = p;
-            *tid = th;
         }
     }
 }
