@@ -483,7 +483,7 @@ pub(crate) fn encode(
             )
         };
         w.put([0u8]);
-        let head = record::put_aux_dt(&mut w, k, aux, dt);
+        let head = record::put_aux_dt(&mut w, k, aux, dt, false);
         payload(&mut w);
         w.patch_u8(0, head);
         if !w.overflowed() {

@@ -7,19 +7,24 @@
 //! since the segment's base), then a kind-specific payload of values encoded by
 //! [`crate::capture::ArgWriter`]. The header byte is never 0, and 0 follows the last record.
 
-use crate::capture::{class, tag};
+use crate::capture::tag;
 use crate::model::{Category, Event, LossReason, Return, Value};
 
 /// The largest header: one byte, 8 bytes of `aux`, 8 of `dt`.
 pub const MAX_HEADER: usize = 17;
 
-/// Writes a record's `aux` and time delta (each in its size class) and returns the record's
-/// header byte, which the caller stores in front of them (the recorder stores it last).
+/// Writes a record's `aux` and time delta (each in its size class), and for a call entry a
+/// placeholder byte for its number of values, at the start of `w`'s region, and returns the
+/// record's header byte, which the caller stores in front of them (the recorder stores it last).
 #[inline(always)]
-pub(crate) fn put_aux_dt(w: &mut crate::capture::ArgWriter, k: u8, aux: u32, dt: u64) -> u8 {
-    let (ac, dc) = (class(u64::from(aux)), class(dt));
-    w.put_class(u64::from(aux), ac);
-    w.put_class(dt, dc);
+pub(crate) fn put_aux_dt(
+    w: &mut crate::capture::ArgWriter,
+    k: u8,
+    aux: u32,
+    dt: u64,
+    count: bool,
+) -> u8 {
+    let (ac, dc) = w.put_head(u64::from(aux), dt, count);
     header(k, ac, dc)
 }
 

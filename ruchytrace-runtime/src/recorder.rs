@@ -41,6 +41,9 @@ pub(crate) struct Seg {
     prev: u64,
     seq: u32,
     records: u64,
+    /// Whether a collector tails this segment (text/JSON output) and so needs to know after
+    /// each record how far the thread has written.
+    tailed: bool,
 }
 
 /// Per-thread recording state. Only its own thread touches it.
@@ -65,7 +68,14 @@ pub(crate) struct ThreadState {
     tid: u32,
     /// Records dropped and not yet reported by a loss record.
     pending_loss: u64,
+    /// The record path's one check for rare work: from this tick on, `record` looks at the
+    /// anchor deadline and pending losses (0 while losses wait to be reported).
+    check_at: u64,
 }
+
+/// At most this many ticks between two looks at the shared anchor deadline (about 20 ms of TSC
+/// ticks, 67 ms of nanoseconds), so a deadline set after a thread last looked is still seen.
+const CHECK_GAP: u64 = 1 << 26;
 
 /// Marks the thread-local pointer while the state is in use.
 const BUSY: *mut ThreadState = std::ptr::dangling_mut();
@@ -151,6 +161,7 @@ fn create_thread_state() -> Option<*mut ThreadState> {
         next_call: 0,
         tid,
         pending_loss: 0,
+        check_at: 0,
     });
     // Record the call at a random position of the first block of `sample` calls.
     let n = state.sample.max(1);
@@ -212,6 +223,8 @@ pub(crate) fn after_fork_in_child() {
         s.out = None;
         s.tid = global::gettid();
         s.next_call = 0;
+        s.pending_loss = 0;
+        s.check_at = 0;
         s.shared = Arc::new(ThreadShared {
             tid: s.tid,
             name: s.shared.name.clone(),
@@ -242,6 +255,7 @@ impl Seg {
             prev: base_ticks,
             seq: PRIVATE_SEQ,
             records: 0,
+            tailed: false,
         }
     }
 
@@ -393,19 +407,42 @@ impl ThreadState {
         // Generic, not `&dyn Fn`: the capture code of each call site is inlined into its hook
         // (an indirect call per record measured ~10 ns more per call).
         let t = global::ticks(g);
+        if t >= self.check_at {
+            self.rare_checks(g, t);
+        }
+        if let Some(seg) = &mut self.seg {
+            if write_into(seg, self.budget, k, aux, t, &payload) {
+                if seg.tailed {
+                    self.shared.publish(seg.seq, seg.pos);
+                }
+                return true;
+            }
+        }
+        self.record_slow(g, k, aux, t, &payload)
+    }
+
+    /// What `record` does only now and then: takes the clock anchor when it is due and reports
+    /// dropped records; then sets when to look again.
+    #[cold]
+    #[inline(never)]
+    fn rare_checks(&mut self, g: u8, t: u64) {
         if t >= NEXT_ANCHOR.load(Relaxed) {
             take_anchor();
         }
         if self.pending_loss != 0 {
             self.emit_loss(g);
         }
-        if let Some(seg) = &mut self.seg {
-            if write_into(seg, self.budget, k, aux, t, &payload) {
-                publish(&self.shared, seg.seq, seg.pos);
-                return true;
-            }
-        }
-        self.record_slow(g, k, aux, t, &payload)
+        self.check_at = if self.pending_loss != 0 {
+            0
+        } else {
+            NEXT_ANCHOR.load(Relaxed).min(t.saturating_add(CHECK_GAP))
+        };
+    }
+
+    /// Counts a record that could not be stored (reported by the next record that can be).
+    fn lose(&mut self) {
+        self.pending_loss += 1;
+        self.check_at = 0;
     }
 
     /// Writes the records dropped so far as one loss record.
@@ -438,7 +475,7 @@ impl ThreadState {
         payload: &dyn Fn(&mut ArgWriter),
     ) -> bool {
         if !self.next_segment() {
-            self.pending_loss += 1;
+            self.lose();
             return false;
         }
         // A call's entry is stamped after the segment switch: mapping a segment (and starting
@@ -453,11 +490,13 @@ impl ThreadState {
         }
         let seg = self.seg.as_mut().expect("next_segment set it");
         if write_into(seg, self.budget, k, aux, t, payload) {
-            publish(&self.shared, seg.seq, seg.pos);
+            if seg.tailed {
+                self.shared.publish(seg.seq, seg.pos);
+            }
             true
         } else {
             // Larger than a whole segment: cannot be stored; count it.
-            self.pending_loss += 1;
+            self.lose();
             false
         }
     }
@@ -466,7 +505,9 @@ impl ThreadState {
     fn seal(&mut self) {
         if let Some(seg) = &self.seg {
             seg.map.store_u32(seg_off::SEALED, 1);
-            publish(&self.shared, seg.seq, seg.pos);
+            if seg.tailed {
+                self.shared.publish(seg.seq, seg.pos);
+            }
         }
     }
 
@@ -528,6 +569,7 @@ impl ThreadState {
             prev: t0,
             seq,
             records: 0,
+            tailed: out.tailed,
         });
         true
     }
@@ -536,16 +578,6 @@ impl ThreadState {
 /// The sequence number of a private (testing) segment, which is never published.
 #[cfg(feature = "testing")]
 const PRIVATE_SEQ: u32 = u32::MAX;
-
-/// Tells the collector how far the thread has written.
-#[inline(always)]
-fn publish(shared: &ThreadShared, seq: u32, pos: usize) {
-    #[cfg(feature = "testing")]
-    if seq == PRIVATE_SEQ {
-        return;
-    }
-    shared.publish(seq, pos);
-}
 
 /// The base ticks stored in a segment's header.
 fn segment_base(m: &Mapping) -> u64 {
@@ -582,14 +614,9 @@ fn write_into<F: Fn(&mut ArgWriter) + ?Sized>(
     // this thread writes past `pos`; `start + 1 + room + SLACK <= end + SLACK`.
     let mut w = unsafe { ArgWriter::new(seg.base.add(start + 1), room, budget) };
     let dt = t.saturating_sub(seg.prev);
-    let head = record::put_aux_dt(&mut w, k, aux, dt);
-    let count_at = if matches!(k, kind::ENTER | kind::ENTER_ASYNC) {
-        let at = w.mark();
-        w.put([0u8]);
-        Some(at)
-    } else {
-        None
-    };
+    let entry = matches!(k, kind::ENTER | kind::ENTER_ASYNC);
+    let head = record::put_aux_dt(&mut w, k, aux, dt, entry);
+    let count_at = entry.then(|| w.mark() - 1);
     payload(&mut w);
     if w.overflowed() {
         return false;
