@@ -66,8 +66,8 @@ pub(crate) fn class(v: u64) -> u8 {
 unsafe fn copy_small(src: &[u8], dst: *mut u8) {
     let n = src.len();
     let s = src.as_ptr();
-    // SAFETY (every block below): each load reads inside `src` (offsets `0..n`) and each store
-    // writes inside `dst..dst + n`, which the caller made writable.
+    // SAFETY: each load below reads inside `src` (offsets `0..n`) and each store writes
+    // inside `dst..dst + n`, which the caller made writable.
     unsafe {
         if n >= 8 {
             if n > 16 {
