@@ -30,15 +30,16 @@ fn read_clock(id: libc::clockid_t) -> u64 {
 }
 
 /// Reads the time-stamp counter.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 #[inline(always)]
 pub fn rdtsc() -> u64 {
     // SAFETY: RDTSC is available on every x86_64 CPU and has no memory effects.
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
-/// Reads the time-stamp counter (not x86_64: the monotonic clock stands in).
-#[cfg(not(target_arch = "x86_64"))]
+/// Reads the time-stamp counter (not x86_64, or under Miri, which cannot run RDTSC: the
+/// monotonic clock stands in).
+#[cfg(any(not(target_arch = "x86_64"), miri))]
 #[inline(always)]
 pub fn rdtsc() -> u64 {
     monotonic_ns()
@@ -47,7 +48,7 @@ pub fn rdtsc() -> u64 {
 /// True when this machine's TSC ticks at a constant rate in every power state, so it can stand in
 /// for `CLOCK_MONOTONIC` after conversion. `RUCHYTRACE_CLOCK=monotonic` turns it off.
 pub fn tsc_usable() -> bool {
-    if !cfg!(target_arch = "x86_64") {
+    if !cfg!(target_arch = "x86_64") || cfg!(miri) {
         return false;
     }
     if std::env::var("RUCHYTRACE_CLOCK").is_ok_and(|v| v == "monotonic") {

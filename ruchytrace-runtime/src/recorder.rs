@@ -613,7 +613,9 @@ fn write_into<F: Fn(&mut ArgWriter) + ?Sized>(
     // SAFETY: the segment's mapping is valid for `end + SLACK + 1` bytes from `base` and only
     // this thread writes past `pos`; `start + 1 + room + SLACK <= end + SLACK`.
     let mut w = unsafe { ArgWriter::new(seg.base.add(start + 1), room, budget) };
-    let dt = t.saturating_sub(seg.prev);
+    // Deltas never go back (clocks read on different CPUs may, by a few ticks).
+    let t = t.max(seg.prev);
+    let dt = t - seg.prev;
     let entry = matches!(k, kind::ENTER | kind::ENTER_ASYNC);
     let head = record::put_aux_dt(&mut w, k, aux, dt, entry);
     let count_at = entry.then(|| w.mark() - 1);
@@ -634,7 +636,7 @@ fn write_into<F: Fn(&mut ArgWriter) + ?Sized>(
     let head_byte = unsafe { &*(seg.base.add(start) as *const std::sync::atomic::AtomicU8) };
     head_byte.store(head, Release);
     seg.pos = end;
-    seg.prev = seg.prev.max(t);
+    seg.prev = t;
     seg.records += 1;
     true
 }

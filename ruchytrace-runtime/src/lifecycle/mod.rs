@@ -67,7 +67,12 @@ pub(crate) fn try_start() -> std::io::Result<()> {
     if STATE.load(Acquire) == SHUTDOWN {
         return Err(std::io::Error::other("the process is exiting"));
     }
+    #[cfg(not(miri))]
     collector::start_once(rt, install_hooks)?;
+    // Under Miri (no memfd, no file-backed mappings) there is no trace file: its tests record
+    // into private memory through `testing::capture`.
+    #[cfg(miri)]
+    install_hooks();
     let on = if rt.tsc { ON_TSC } else { ON_MONO };
     let _ = STATE.fetch_update(AcqRel, Acquire, |s| (s != SHUTDOWN).then_some(on));
     Ok(())
@@ -78,10 +83,15 @@ fn install_hooks() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         install_panic_hook();
-        // SAFETY: `on_exit` is an `extern "C" fn()` that never unwinds (it catches panics).
-        unsafe { libc::atexit(on_exit) };
-        // SAFETY: `in_child` is an `extern "C" fn()` that never unwinds.
-        unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+        // Miri (which runs the recorder's tests, see `scripts/miri.sh`) has neither; its tests
+        // never fork and read what they record without exiting.
+        #[cfg(not(miri))]
+        {
+            // SAFETY: `on_exit` is an `extern "C" fn()` that never unwinds (it catches panics).
+            unsafe { libc::atexit(on_exit) };
+            // SAFETY: `in_child` is an `extern "C" fn()` that never unwinds.
+            unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+        }
     });
 }
 
