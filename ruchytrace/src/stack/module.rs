@@ -323,6 +323,9 @@ impl Module {
             separate_debug_file(&obj)
         };
         let load_from = |o: &object::File<'_>, id: gimli::SectionId| -> R {
+            if !symbolizer_needs(id) {
+                return section_reader(Cow::Borrowed(&[]), self.endian);
+            }
             let data = o
                 .section_by_name(id.name())
                 .and_then(|s| s.uncompressed_data().ok())
@@ -342,6 +345,17 @@ impl Module {
         let ctx = addr2line::Context::from_dwarf(dwarf).ok()?;
         Some(Symbolizer { ctx })
     }
+}
+
+/// Whether the symbolizer reads section `id`: variable locations, macros and type units are
+/// never needed for function, file and line, and decompressing them is most of the cost of the
+/// first stack in a module with compressed debug info.
+fn symbolizer_needs(id: gimli::SectionId) -> bool {
+    use gimli::SectionId as S;
+    !matches!(
+        id,
+        S::DebugLoc | S::DebugLocLists | S::DebugMacinfo | S::DebugMacro | S::DebugTypes
+    )
 }
 
 /// A separate debug file in `/usr/lib/debug/.build-id/` for a stripped system library.
