@@ -537,6 +537,8 @@ fn sys_node(ev: SysEvent) -> (Node, Key) {
                 end_ns: s.duration_ns.map(|d| ts + d),
                 children: Vec::new(),
                 kind: NodeKind::Syscall(Syscall {
+                    // Before `name` moves out.
+                    startup: super::startup::classify(&s.name, s.stack.as_deref()),
                     name: s.name,
                     args: s.args,
                     raw_args: s.raw_args,
@@ -544,7 +546,6 @@ fn sys_node(ev: SysEvent) -> (Node, Key) {
                     errno: s.errno,
                     caller: s.stack.as_deref().and_then(super::caller::own_caller),
                     by_tracer: s.stack.as_deref().is_some_and(super::caller::by_tracer),
-                    startup: s.stack.as_deref().is_some_and(super::startup::is_startup),
                 }),
             },
             (s.pid as u32, s.tid as u32),

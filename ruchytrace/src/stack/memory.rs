@@ -12,7 +12,8 @@ pub trait Memory {
 const PAGE: u64 = 4096;
 /// Pages kept by one reader: a stack walk touches a few; a corrupt chain cannot grow the cache.
 const MAX_PAGES: usize = 64;
-/// Bytes of stack read at once: most walks (a few dozen frames) need no second read.
+/// Bytes of stack read at first: most walks need no second read; a deeper one grows the window
+/// by whole windows (one more read each time).
 const WINDOW: usize = 16 << 10;
 /// Largest stack window: beyond it, reads go page by page (bounded by `MAX_PAGES`).
 const MAX_WINDOW: usize = 256 << 10;
@@ -24,8 +25,10 @@ pub struct ProcessMemory {
     pid: i32,
     /// Start of the stack window (page-aligned), when the stack pointer is known.
     window_base: Option<u64>,
-    /// Bytes of the window read so far; `window_len` of them are valid.
+    /// The window's buffer (kept between unwinds, never cleared: only bytes read are used).
     window: Vec<u8>,
+    /// Bytes of the window requested so far; `window_len` of them are valid.
+    window_req: usize,
     window_len: usize,
     /// The window cannot grow further (a read came back short: the end of the stack mapping).
     window_done: bool,
@@ -43,6 +46,7 @@ impl ProcessMemory {
             pid,
             window_base: None,
             window: Vec::new(),
+            window_req: 0,
             window_len: 0,
             window_done: false,
             pages: Vec::new(),
@@ -56,7 +60,7 @@ impl ProcessMemory {
     pub fn reset(&mut self, pid: i32, sp: Option<u64>) {
         self.pid = pid;
         self.window_base = sp.map(|sp| sp & !(PAGE - 1));
-        self.window.clear();
+        self.window_req = 0;
         self.window_len = 0;
         self.window_done = false;
         for (_, p) in self.pages.drain(..) {
@@ -66,7 +70,7 @@ impl ProcessMemory {
 
     /// The word at `addr` from the stack window, growing it when `addr` lies just past it;
     /// `None` when `addr` is not a window address (the caller then reads page by page).
-    fn from_window(&mut self, addr: u64) -> Option<Option<u64>> {
+    fn window_word(&mut self, addr: u64) -> Option<Option<u64>> {
         let base = self.window_base?;
         let off = usize::try_from(addr.checked_sub(base)?).ok()?;
         let end = off.checked_add(8)?;
@@ -74,15 +78,22 @@ impl ProcessMemory {
             return None;
         }
         while end > self.window_len {
-            if self.window_done || self.window_len < self.window.len() {
+            if self.window_done || self.window_len < self.window_req {
                 return Some(None);
             }
-            let from = self.window.len();
+            let from = self.window_req;
             let want = (end - from).div_ceil(WINDOW) * WINDOW;
             let want = want.min(MAX_WINDOW - from);
-            self.window.resize(from + want, 0);
+            if self.window.len() < from + want {
+                self.window.resize(from + want, 0);
+            }
+            self.window_req = from + want;
             self.reads += 1;
-            let got = read_pages(self.pid, base + from as u64, &mut self.window[from..]);
+            let got = read_pages(
+                self.pid,
+                base + from as u64,
+                &mut self.window[from..from + want],
+            );
             self.window_len = from + got;
             if got < want {
                 self.window_done = true;
@@ -149,7 +160,7 @@ fn read_pages(pid: i32, base: u64, buf: &mut [u8]) -> usize {
 
 impl Memory for ProcessMemory {
     fn read_u64(&mut self, addr: u64) -> Option<u64> {
-        if let Some(word) = self.from_window(addr) {
+        if let Some(word) = self.window_word(addr) {
             return word;
         }
         let base = addr & !(PAGE - 1);

@@ -647,8 +647,11 @@ pub struct SyscallStacks {
     /// Text blocks by the address of the frames they print: a stack the unwinder returned from
     /// its cache is the same allocation, so it is formatted once. Holding the `Arc` keeps the
     /// address from being reused while the entry lives.
-    texts: FxHashMap<usize, (Arc<[Frame]>, Option<String>, Arc<str>)>,
+    texts: FxHashMap<usize, TextEntry>,
 }
+
+/// A text cache entry: the frames (kept alive), the truncation reason, the text.
+type TextEntry = (Arc<[Frame]>, Option<String>, Arc<str>);
 
 /// Text blocks kept before the text cache is cleared.
 const MAX_TEXTS: usize = 4096;
