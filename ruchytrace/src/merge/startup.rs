@@ -159,7 +159,8 @@ pub fn collapse(m: &mut Merged) {
             continue;
         }
         let start_ns = m.nodes[roots[first] as usize].start_ns;
-        m.nodes.push(summary(members.len() as u64, start_ns, kinds, main_thread));
+        m.nodes
+            .push(summary(members.len() as u64, start_ns, kinds, main_thread));
         let id = (m.nodes.len() - 1) as u32;
         // The summary stands where the run ends (after the runtime's calls inside it, as the
         // streamed writer, which learns the count there, writes it).
@@ -306,7 +307,33 @@ mod tests {
         }
     }
 
-    fn sys(ts: u64, startup: bool) -> Node {
+    fn own(function: &str, file: &str) -> Frame {
+        Frame {
+            function: Some(function.into()),
+            file: Some(file.into()),
+            line: Some(3),
+            ..frame("/tmp/app")
+        }
+    }
+
+    /// A node of kind `k`: `L`oader, `R`untime, `U`nknown (no stack), `O`wn (the program's),
+    /// `T`racer, `C`all.
+    fn node(ts: u64, k: char) -> Node {
+        if k == 'C' {
+            return Node {
+                start_ns: ts,
+                end_ns: Some(ts + 1),
+                children: Vec::new(),
+                kind: NodeKind::Call(crate::merge::Call {
+                    site: 0,
+                    args: vec![],
+                    ret: None,
+                    end: crate::merge::CallEnd::Returned,
+                    resumed: false,
+                    call_id: None,
+                }),
+            };
+        }
         Node {
             start_ns: ts,
             end_ns: Some(ts + 1),
@@ -318,8 +345,13 @@ mod tests {
                 ret: Some(3),
                 errno: None,
                 caller: None,
-                by_tracer: false,
-                startup,
+                by_tracer: k == 'T',
+                startup: match k {
+                    'L' => Some(Startup::Loader),
+                    'R' => Some(Startup::Runtime),
+                    'U' => Some(Startup::Unknown),
+                    _ => None,
+                },
             }),
         }
     }
@@ -334,20 +366,59 @@ mod tests {
     }
 
     #[test]
-    fn tree_and_stream_collapse_the_same_first_run() {
-        // execve (not startup), three loader calls, a program call, a later loader call.
-        let flags = [false, true, true, true, false, true];
-        let nodes: Vec<Node> = flags
-            .iter()
+    fn classify_by_stack_and_name() {
+        let ld = frame("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+        let libc = frame("/usr/lib/x86_64-linux-gnu/libc.so.6");
+        let std_init = Frame {
+            function: Some("std::rt::lang_start_internal".into()),
+            file: Some("library/std/src/rt.rs".into()),
+            ..frame("/tmp/app")
+        };
+        assert_eq!(classify("mmap", Some(&[ld])), Some(Startup::Loader));
+        assert_eq!(
+            classify("poll", Some(&[libc.clone(), std_init.clone()])),
+            Some(Startup::Runtime)
+        );
+        assert_eq!(
+            classify(
+                "openat",
+                Some(&[libc.clone(), own("app::main", "src/main.rs"), std_init])
+            ),
+            None,
+            "a frame of the program's own code: the program's call"
+        );
+        assert_eq!(
+            classify(
+                "openat",
+                Some(&[
+                    libc,
+                    own("ruchytrace_runtime::file::create", "src/file.rs"),
+                    own("app::main", "src/main.rs"),
+                ])
+            ),
+            None,
+            "the runtime's call (tracer traffic)"
+        );
+        assert_eq!(classify("openat", None), Some(Startup::Unknown));
+        assert_eq!(
+            classify("execve", None),
+            None,
+            "the program's start is shown"
+        );
+    }
+
+    fn merged(kinds: &str, pid: u32, tid: u32) -> (Merged, Vec<Node>) {
+        let nodes: Vec<Node> = kinds
+            .chars()
             .enumerate()
-            .map(|(i, &s)| sys(10 * i as u64, s))
+            .map(|(i, k)| node(10 * i as u64, k))
             .collect();
-        let mut m = Merged {
+        let m = Merged {
             sources: vec![],
             processes: vec![],
             threads: vec![ThreadTrack {
-                pid: 1,
-                tid: 1,
+                pid,
+                tid,
                 name: None,
                 tracer: false,
                 roots: (0..nodes.len() as u32).collect(),
@@ -355,37 +426,91 @@ mod tests {
             nodes: nodes.clone(),
             sites: vec![],
             origin_ns: 0,
-            end_ns: 100,
+            end_ns: 1000,
             clock: None,
             warnings: vec![],
             futures: Default::default(),
         };
+        (m, nodes)
+    }
+
+    /// Collapses `kinds` (see [`node`]) with the tree and with the streamed writer; both must give
+    /// the same lines: start times, the summary as `S`.
+    fn both(kinds: &str, main_thread: bool) -> (Vec<String>, Option<String>) {
+        let (mut m, nodes) = merged(kinds, 1, if main_thread { 1 } else { 2 });
         collapse(&mut m);
-        let shown: Vec<u64> = m.threads[0]
+        let show = |n: &Node| match &n.kind {
+            NodeKind::Point { .. } => format!("S{}", n.start_ns),
+            _ => n.start_ns.to_string(),
+        };
+        let tree: Vec<String> = m.threads[0]
             .roots
             .iter()
-            .map(|&r| m.nodes[r as usize].start_ns)
+            .map(|&r| show(&m.nodes[r as usize]))
             .collect();
-        assert_eq!(shown, vec![0, 10, 40, 50]);
-        let summary_node = &m.nodes[m.threads[0].roots[1] as usize];
-        assert_eq!(
-            summary_node.kind,
-            NodeKind::Point {
-                category: CATEGORY,
-                text: "… 3 syscalls before main (dynamic loader), --show-startup to list".into()
-            }
-        );
-        // The streamed writer, line by line.
-        let mut run = Run::default();
-        let mut out = Vec::new();
+        let summary_text =
+            m.threads[0]
+                .roots
+                .iter()
+                .find_map(|&r| match &m.nodes[r as usize].kind {
+                    NodeKind::Point { text, .. } => Some(text.clone()),
+                    _ => None,
+                });
+        let mut run = Run::new(main_thread);
+        let mut stream = Vec::new();
         for n in &nodes {
-            let (swallow, before) = run.feed(n, 1, false);
-            out.extend(before.map(|p| p.start_ns));
-            if !swallow {
-                out.push(n.start_ns);
+            let (held, before) = run.feed(n, 1, false);
+            stream.extend(before.iter().map(show));
+            if !held {
+                stream.push(show(n));
             }
         }
-        out.extend(run.end().map(|p| p.start_ns));
-        assert_eq!(out, shown);
+        stream.extend(run.end().iter().map(show));
+        assert_eq!(tree, stream, "tree and stream differ for {kinds}");
+        (tree, summary_text)
+    }
+
+    #[test]
+    fn tree_and_stream_collapse_the_same_run() {
+        // execve (shown), loader and runtime calls with a runtime call inside (kept in place),
+        // a traced call, a later start-up-like call (after the first traced call: shown).
+        let (lines, text) = both("OLLTRCR", true);
+        assert_eq!(lines, ["0", "30", "S10", "50", "60"]);
+        assert_eq!(
+            text.as_deref(),
+            Some("… 3 syscalls before main (dynamic loader, runtime start-up), --show-startup to list")
+        );
+        // A call of the program's own code ends the run; what follows is not collapsed.
+        let (lines, text) = both("LLOL", true);
+        assert_eq!(lines, ["S0", "20", "30"]);
+        assert_eq!(
+            text.as_deref(),
+            Some("… 2 syscalls before main (dynamic loader), --show-startup to list")
+        );
+        // Another thread: its start.
+        let (lines, text) = both("RC", false);
+        assert_eq!(lines, ["S0", "10"]);
+        assert_eq!(
+            text.as_deref(),
+            Some("… 1 syscall at thread start (runtime start-up), --show-startup to list")
+        );
+        // A run with stacks at the end of a thread is collapsed.
+        assert_eq!(both("OLL", true).0, ["0", "S10"]);
+    }
+
+    #[test]
+    fn without_stacks_only_a_run_ended_by_a_traced_call_collapses() {
+        let (lines, text) = both("OUUTUC", true);
+        assert_eq!(lines, ["0", "30", "S10", "50"]);
+        assert_eq!(
+            text.as_deref(),
+            Some("… 3 syscalls before the first traced call, --show-startup to list")
+        );
+        // A thread that never calls a traced function keeps its calls.
+        assert_eq!(both("UUU", false).0, ["0", "10", "20"]);
+        // Nor does a run that something else ends.
+        assert_eq!(both("UUOC", true).0, ["0", "10", "20", "30"]);
+        // Nothing before the first traced call: nothing collapsed after it.
+        assert_eq!(both("CUU", true).0, ["0", "10", "20"]);
     }
 }
