@@ -7,7 +7,8 @@
 //! innermost first) or, without debug info, its symbol table.
 //!
 //! Trust: a walk stops where it can no longer be trusted and says why ([`Stack::truncated`]);
-//! frames recovered through frame pointers are marked ([`Unwound::Fp`]), never passed off as CFI.
+//! frames recovered through frame pointers are marked ([`Unwound::Fp`]), never passed off as CFI,
+//! and so is every frame beyond such a guess (its CFI step started from guessed registers).
 //! Every loop is bounded (depth limit, a stack pointer that must grow, bounded memory cache), so
 //! corrupt input cannot crash or hang the tracer.
 //!
@@ -51,7 +52,8 @@ pub enum Unwound {
     Regs,
     /// Recovered with the module's DWARF call-frame information.
     Cfi,
-    /// Recovered by following frame pointers: plausible, not proven (a frame may be missing).
+    /// Recovered by following frame pointers, or found beyond such a frame: plausible, not
+    /// proven (a frame may be missing).
     Fp,
 }
 
@@ -295,7 +297,10 @@ impl StackUnwinder {
                 ) {
                     Some(Ok(row)) => {
                         exact_pc = row.signal_frame;
-                        how = Unwound::Cfi;
+                        // Beyond a frame-pointer guess every frame rests on it: still a guess.
+                        if how != Unwound::Fp {
+                            how = Unwound::Cfi;
+                        }
                         unwind::step_cfi(&regs, &row, mem, frame0)
                     }
                     Some(Err(e)) => Step::Stop(format!("corrupt CFI for pc: {e}")),
