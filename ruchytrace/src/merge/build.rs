@@ -186,8 +186,9 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
     }
     b.attach(attached);
     let mut m = b.finish(sources);
-    if !opts.show_startup {
-        super::startup::collapse(&mut m);
+    if opts.show_startup {
+        // The text timeline collapses the calls marked as start-up ones: none are.
+        super::startup::unmark(&mut m);
     }
     Ok(m)
 }

@@ -1,5 +1,6 @@
 //! The start-up summary: on each thread, the system calls made before its first traced call
-//! that belong to no code of the program collapse into one line, in every output of the merge:
+//! that belong to no code of the program collapse into one line in the text timeline (other
+//! outputs keep every call; `--show-startup` lists them in the text too):
 //! `… 142 syscalls before main (dynamic loader, runtime start-up), --show-startup to list`.
 //!
 //! With user stacks (`syscalls -k`) a call is start-up when its stack has no frame of the
@@ -11,8 +12,9 @@
 //! its calls). The `execve` that starts the program is never part of it.
 //!
 //! The first run of such calls among a thread's top-level nodes (before its first traced call)
-//! is collapsed; the runtime's own calls (tracer traffic) inside the run stay where they are. The
-//! tree merge and the streamed text timeline apply the same rule, so their bytes stay equal.
+//! is collapsed; the runtime's own calls (tracer traffic) inside the run stay where they are,
+//! before the summary. The tree's text writer and the streamed one feed their lines to the same
+//! [`Run`], so their bytes stay equal.
 
 use super::{Merged, Node, NodeKind};
 use crate::stack::Frame;
@@ -123,68 +125,17 @@ fn is_call(n: &Node) -> bool {
     matches!(n.kind, NodeKind::Call(_))
 }
 
-/// Collapses the first run of start-up calls of every thread of a merged tree.
-pub fn collapse(m: &mut Merged) {
-    for ti in 0..m.threads.len() {
-        let main_thread = m.threads[ti].pid == m.threads[ti].tid;
-        let roots = &m.threads[ti].roots;
-        // The run starts at the first start-up call before the first traced call.
-        let Some(first) = roots
-            .iter()
-            .map(|&r| &m.nodes[r as usize])
-            .take_while(|n| !is_call(n))
-            .position(|n| kind_of(n).is_some())
-        else {
-            continue;
-        };
-        let mut kinds = Kinds::default();
-        let mut members = Vec::new();
-        let mut end = roots.len();
-        for (i, &r) in roots.iter().enumerate().skip(first) {
-            let n = &m.nodes[r as usize];
-            match kind_of(n) {
-                Some(k) => {
-                    kinds.add(k);
-                    members.push(i);
-                }
-                None if by_tracer(n) => {}
-                None => {
-                    end = i;
-                    break;
-                }
-            }
+/// Clears the start-up marks of a merged tree (`--show-startup`: nothing is collapsed).
+pub fn unmark(m: &mut Merged) {
+    for n in &mut m.nodes {
+        if let NodeKind::Syscall(s) = &mut n.kind {
+            s.startup = None;
         }
-        let ended_by_call = end < roots.len() && is_call(&m.nodes[roots[end] as usize]);
-        if kinds.unknown && !ended_by_call {
-            continue;
-        }
-        let start_ns = m.nodes[roots[first] as usize].start_ns;
-        m.nodes
-            .push(summary(members.len() as u64, start_ns, kinds, main_thread));
-        let id = (m.nodes.len() - 1) as u32;
-        // The summary stands where the run ends (after the runtime's calls inside it, as the
-        // streamed writer, which learns the count there, writes it).
-        let roots = &mut m.threads[ti].roots;
-        let mut kept = Vec::with_capacity(roots.len() - members.len() + 1);
-        let mut members = members.into_iter().peekable();
-        for (i, &r) in roots.iter().enumerate() {
-            if i == end {
-                kept.push(id);
-            }
-            if members.peek() == Some(&i) {
-                members.next();
-            } else {
-                kept.push(r);
-            }
-        }
-        if end == roots.len() {
-            kept.push(id);
-        }
-        *roots = kept;
     }
 }
 
-/// The streamed writer's side: per thread, whether the run is before, in or after.
+/// The text timeline's state for one thread (tree and streamed writers alike): whether the run
+/// is before, in or after.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Run {
     /// No start-up call seen yet (and no traced call).
@@ -288,7 +239,7 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merge::{Syscall, ThreadTrack};
+    use crate::merge::Syscall;
     use crate::stack::Unwound;
 
     fn frame(module: &str) -> Frame {
@@ -407,71 +358,37 @@ mod tests {
         );
     }
 
-    fn merged(kinds: &str, pid: u32, tid: u32) -> (Merged, Vec<Node>) {
+    /// Feeds `kinds` (see [`node`]) at the top level of a thread to a [`Run`]: the lines written,
+    /// as start times with the summary as `S…`, and the summary's text.
+    fn both(kinds: &str, main_thread: bool) -> (Vec<String>, Option<String>) {
         let nodes: Vec<Node> = kinds
             .chars()
             .enumerate()
             .map(|(i, k)| node(10 * i as u64, k))
             .collect();
-        let m = Merged {
-            sources: vec![],
-            processes: vec![],
-            threads: vec![ThreadTrack {
-                pid,
-                tid,
-                name: None,
-                tracer: false,
-                roots: (0..nodes.len() as u32).collect(),
-            }],
-            nodes: nodes.clone(),
-            sites: vec![],
-            origin_ns: 0,
-            end_ns: 1000,
-            clock: None,
-            warnings: vec![],
-            futures: Default::default(),
-        };
-        (m, nodes)
-    }
-
-    /// Collapses `kinds` (see [`node`]) with the tree and with the streamed writer; both must give
-    /// the same lines: start times, the summary as `S`.
-    fn both(kinds: &str, main_thread: bool) -> (Vec<String>, Option<String>) {
-        let (mut m, nodes) = merged(kinds, 1, if main_thread { 1 } else { 2 });
-        collapse(&mut m);
-        let show = |n: &Node| match &n.kind {
-            NodeKind::Point { .. } => format!("S{}", n.start_ns),
+        let mut text = None;
+        let mut show = |n: &Node| match &n.kind {
+            NodeKind::Point { text: t, .. } => {
+                text = Some(t.clone());
+                format!("S{}", n.start_ns)
+            }
             _ => n.start_ns.to_string(),
         };
-        let tree: Vec<String> = m.threads[0]
-            .roots
-            .iter()
-            .map(|&r| show(&m.nodes[r as usize]))
-            .collect();
-        let summary_text =
-            m.threads[0]
-                .roots
-                .iter()
-                .find_map(|&r| match &m.nodes[r as usize].kind {
-                    NodeKind::Point { text, .. } => Some(text.clone()),
-                    _ => None,
-                });
         let mut run = Run::new(main_thread);
-        let mut stream = Vec::new();
+        let mut lines = Vec::new();
         for n in &nodes {
             let (held, before) = run.feed(n, 1, false);
-            stream.extend(before.iter().map(show));
+            lines.extend(before.iter().map(&mut show));
             if !held {
-                stream.push(show(n));
+                lines.push(show(n));
             }
         }
-        stream.extend(run.end().iter().map(show));
-        assert_eq!(tree, stream, "tree and stream differ for {kinds}");
-        (tree, summary_text)
+        lines.extend(run.end().iter().map(&mut show));
+        (lines, text)
     }
 
     #[test]
-    fn tree_and_stream_collapse_the_same_run() {
+    fn the_first_run_before_a_traced_call_collapses() {
         // execve (shown), loader and runtime calls with a runtime call inside (kept in place),
         // a traced call, a later start-up-like call (after the first traced call: shown).
         let (lines, text) = both("OLLTRCR", true);
