@@ -264,6 +264,10 @@ impl StackUnwinder {
                 self.refresh(pid);
                 refreshed = true;
                 placed = self.locate(pid, pc);
+                // The frames found so far point into the maps just replaced.
+                for r in raw.iter_mut() {
+                    r.placed = self.locate(pid, r.pc).map(|i| i as u32);
+                }
             }
             let Some(placed) = placed else {
                 if raw.is_empty() {

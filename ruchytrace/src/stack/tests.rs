@@ -638,3 +638,28 @@ fn stack_cache_tells_walks_and_map_readings_apart() {
     assert!(!Arc::ptr_eq(&first.frames, &reread.frames));
     assert_eq!(first, reread, "same content");
 }
+
+#[test]
+fn maps_read_again_midway_relocate_the_frames_found_so_far() {
+    // The cached maps lack this test binary (as they lack a library loaded with dlopen after
+    // they were read): the walk starts in libc, meets a return address outside every known
+    // mapping, reads the maps again — and the frames already found must point into the new
+    // reading, not at whatever mapping now has their old index.
+    let child = stopped_child(level1);
+    let pid = child.as_raw();
+    let mut u = StackUnwinder::new(DEFAULT_DEPTH);
+    let want = u.unwind(pid, pid);
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    let exe = exe.to_string_lossy().into_owned();
+    let p = u.procs.get_mut(&pid).unwrap();
+    let before = p.placed.len();
+    p.placed.retain(|m| *m.path != *exe);
+    assert!(p.placed.len() < before, "the test binary was mapped");
+    let got = u.unwind(pid, pid);
+    finish(child);
+    assert_eq!(got, want);
+    assert!(got
+        .frames
+        .iter()
+        .any(|f| f.module.as_deref() == Some(exe.as_str())));
+}
