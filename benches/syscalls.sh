@@ -13,6 +13,11 @@
 # sees a one-CPU affinity mask). The last section checks that the default leaves the program's
 # affinity as it was. Goal (issue 14): full tracing <= 0.5x strace on the single-threaded
 # workloads and <= 1.0x on the threaded one; figures need a quiet machine.
+#
+# User stacks: `VARIANTS="ruchytrace ruchytrace-k strace-k" benches/syscalls.sh 7` compares
+# `syscalls -k` with plain full tracing and with `strace -f -k` on the same workloads (the
+# table's "vs strace" column is then against plain strace; benches/stacks.sh prints the -k
+# ratios directly).
 set -eu
 ROUNDS=${1:-7}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +40,8 @@ variant_cmd() {
     ruchytrace-pin) echo "$RT syscalls -f --pin-cpu -o $WORK/r.txt -- $2" ;;
     strace-openat) echo "strace -f --seccomp-bpf -e trace=openat -o $WORK/s.txt $2" ;;
     ruchytrace-openat) echo "$RT syscalls -f -e trace=openat -o $WORK/r.txt -- $2" ;;
+    ruchytrace-k) echo "$RT syscalls -f -k -o $WORK/r.txt -- $2" ;;
+    strace-k) echo "strace -f -k -o $WORK/s.txt $2" ;;
     esac
 }
 

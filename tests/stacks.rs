@@ -3,6 +3,8 @@
 //! `dlopen`ed library — in a debug build and in an optimized build with debug info; the text
 //! layout agrees with `strace -k`. Tests skip (with a message) only when ptrace is not permitted.
 
+#[path = "support/schema.rs"]
+mod schema;
 #[path = "support/sys.rs"]
 mod support;
 
@@ -87,6 +89,7 @@ fn trace_json(dir: &Path, exe: &Path, lib: &Path) -> Vec<Value> {
         String::from_utf8_lossy(&out.stderr)
     );
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    validate_sys_json(&doc, &json);
     doc["events"]
         .as_array()
         .unwrap()
@@ -94,6 +97,97 @@ fn trace_json(dir: &Path, exe: &Path, lib: &Path) -> Vec<Value> {
         .filter(|e| e["type"] == "syscall")
         .cloned()
         .collect()
+}
+
+/// The whole document, stacks included, against `docs/schema/sys-trace.schema.json`: with our
+/// validator always, and with Python's `jsonschema` (the reference implementation of the
+/// draft) when python3 has it.
+fn validate_sys_json(doc: &Value, path: &Path) {
+    let errs = schema::Validator::load("sys-trace.schema.json").errors(doc);
+    assert!(errs.is_empty(), "{errs:#?}");
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema/sys-trace.schema.json");
+    let check = r#"
+import json, sys, jsonschema
+s = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(s)
+doc = json.load(open(sys.argv[2]))
+errs = [e.message for e in jsonschema.Draft202012Validator(s).iter_errors(doc)]
+print("\n".join(errs[:5]))
+sys.exit(1 if errs else 0)
+"#;
+    let has = Command::new("python3")
+        .args(["-c", "import jsonschema"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has {
+        eprintln!("SKIPPED (second validator): python3 has no jsonschema");
+        return;
+    }
+    let out = Command::new("python3")
+        .args(["-c", check])
+        .arg(&schema)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "jsonschema: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn schema_requires_the_documented_frame_fields() {
+    // The schema is not vacuous: a frame missing a field, with a wrong type or an unknown
+    // member is rejected.
+    let v = schema::Validator::load("sys-trace.schema.json");
+    let frame = serde_json::json!({"pc": "0x1", "module": "/bin/x", "function": "f",
+        "file": null, "line": null, "inlined": false, "unwound": "cfi"});
+    let doc = |f: Value| {
+        serde_json::json!({
+            "metadata": {"format": "ruchytrace-syscalls", "version": 2, "ruchytrace_version": "0",
+                "program": "/bin/x", "args": [], "pid": 1, "arch": "x86_64",
+                "clock": {"domain": "CLOCK_MONOTONIC", "source": "CLOCK_MONOTONIC",
+                    "realtime_ns": 1, "monotonic_ns": 1},
+                "options": {"follow_forks": false, "filter": null, "strsize": 32}, "images": []},
+            "events": [{"type": "syscall", "name": "getppid", "nr": 110, "pid": 1, "tid": 1,
+                "timestamp_ns": 1, "duration_ns": 1, "args": [], "raw_args": [], "return": 1,
+                "errno": null, "stack": [f], "stack_truncated": "no CFI for pc"}],
+            "end": {"complete": true, "events": 1}
+        })
+    };
+    assert_eq!(v.errors(&doc(frame.clone())), Vec::<String>::new());
+    let broken: Vec<(&str, Value)> = vec![
+        ("missing unwound", {
+            let mut f = frame.clone();
+            f.as_object_mut().unwrap().remove("unwound");
+            f
+        }),
+        ("unknown unwound", {
+            let mut f = frame.clone();
+            f["unwound"] = "guess".into();
+            f
+        }),
+        ("line as a string", {
+            let mut f = frame.clone();
+            f["line"] = "42".into();
+            f
+        }),
+        ("pc as a number", {
+            let mut f = frame.clone();
+            f["pc"] = 1.into();
+            f
+        }),
+        ("unknown member", {
+            let mut f = frame.clone();
+            f["address"] = "0x1".into();
+            f
+        }),
+    ];
+    for (what, f) in broken {
+        assert!(!v.errors(&doc(f)).is_empty(), "{what} was accepted");
+    }
 }
 
 /// Every frame has exactly the documented fields and types.

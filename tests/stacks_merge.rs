@@ -129,19 +129,27 @@ fn calling_lines_inferred_callers_and_tracer_traffic() {
     let all = text(&ruchytrace(&args_all));
     assert!(all.contains(".rtrace\""), "{all}");
 
-    // The dynamic loader's calls (their whole stack in ld.so) are one summary line, listed
-    // with --show-startup.
+    // The calls before main — the dynamic loader's (their whole stack in ld.so) and the
+    // standard library's set-up (no frame of the program) — are one summary line, listed with
+    // --show-startup.
     let summaries: Vec<&str> = merged
         .lines()
-        .filter(|l| l.contains("syscalls before main (dynamic loader), --show-startup to list"))
+        .filter(|l| {
+            l.contains(
+                "syscalls before main (dynamic loader, runtime start-up), --show-startup to list",
+            )
+        })
         .collect();
     assert_eq!(summaries.len(), 1, "{merged}");
     assert!(!merged.contains("/etc/ld.so.cache"), "{merged}");
+    // std's check of the standard descriptors, before main.
+    assert!(!merged.contains("poll(["), "{merged}");
     let mut args_startup = args.clone();
     args_startup.push("--show-startup");
     let listed = text(&ruchytrace(&args_startup));
     assert!(listed.contains("/etc/ld.so.cache"), "{listed}");
-    assert!(!listed.contains("before main (dynamic loader)"), "{listed}");
+    assert!(listed.contains("poll(["), "{listed}");
+    assert!(!listed.contains("before main"), "{listed}");
     let n: usize = summaries[0]
         .split("… ")
         .nth(1)

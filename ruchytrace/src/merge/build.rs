@@ -186,8 +186,9 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
     }
     b.attach(attached);
     let mut m = b.finish(sources);
-    if !opts.show_startup {
-        super::startup::collapse(&mut m);
+    if opts.show_startup {
+        // The text timeline collapses the calls marked as start-up ones: none are.
+        super::startup::unmark(&mut m);
     }
     Ok(m)
 }
@@ -537,6 +538,8 @@ fn sys_node(ev: SysEvent) -> (Node, Key) {
                 end_ns: s.duration_ns.map(|d| ts + d),
                 children: Vec::new(),
                 kind: NodeKind::Syscall(Syscall {
+                    // Before `name` moves out.
+                    startup: super::startup::classify(&s.name, s.stack.as_deref()),
                     name: s.name,
                     args: s.args,
                     raw_args: s.raw_args,
@@ -544,7 +547,6 @@ fn sys_node(ev: SysEvent) -> (Node, Key) {
                     errno: s.errno,
                     caller: s.stack.as_deref().and_then(super::caller::own_caller),
                     by_tracer: s.stack.as_deref().is_some_and(super::caller::by_tracer),
-                    startup: s.stack.as_deref().is_some_and(super::startup::is_startup),
                 }),
             },
             (s.pid as u32, s.tid as u32),

@@ -221,7 +221,7 @@ mod tests {
                 errno: None,
                 caller: None,
                 by_tracer: false,
-                startup: false,
+                startup: None,
             }),
         }
     }

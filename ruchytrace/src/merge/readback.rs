@@ -202,7 +202,7 @@ impl Reader {
                         errno: e.get("errno").and_then(Json::as_str).map(str::to_owned),
                         caller: None,
                         by_tracer: false,
-                        startup: false,
+                        startup: None,
                     }),
                 },
                 None,

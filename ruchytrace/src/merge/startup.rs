@@ -1,16 +1,38 @@
-//! The start-up summary: on each thread, the system calls of the dynamic loader (made before
-//! `main`: their whole user stack lies in `ld-linux*.so`, `syscalls -k`) collapse into one line,
-//! `… 142 syscalls before main (dynamic loader), --show-startup to list`, in every output of the
-//! merge. Without stacks nothing is collapsed: nothing tells the loader's calls apart then.
+//! The start-up summary: on each thread, the system calls made before its first traced call
+//! that belong to no code of the program collapse into one line in the text timeline (other
+//! outputs keep every call; `--show-startup` lists them in the text too):
+//! `… 142 syscalls before main (dynamic loader, runtime start-up), --show-startup to list`.
 //!
-//! The first unbroken run of such calls among a thread's top-level nodes is collapsed; the tree
-//! merge and the streamed text timeline apply the same rule, so their bytes stay equal.
+//! With user stacks (`syscalls -k`) a call is start-up when its stack has no frame of the
+//! program's own crates: the dynamic loader (every frame in `ld-linux*.so`), the standard
+//! library's runtime set-up before `main`, a thread's start. A call with a frame of the program
+//! (its inferred caller) ends the run: it is the program's code, shown. Without stacks nothing
+//! tells these apart, so every call before the first traced call counts, and the run is
+//! collapsed only when a traced call ends it (a thread that never calls a traced function keeps
+//! its calls). The `execve` that starts the program is never part of it.
+//!
+//! The first run of such calls among a thread's top-level nodes (before its first traced call)
+//! is collapsed; the runtime's own calls (tracer traffic) inside the run stay where they are,
+//! before the summary. The tree's text writer and the streamed one feed their lines to the same
+//! [`Run`], so their bytes stay equal.
 
 use super::{Merged, Node, NodeKind};
 use crate::stack::Frame;
 
 /// `metadata` category of the summary point.
 pub const CATEGORY: &str = "startup";
+
+/// What kind of start-up call a system call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Startup {
+    /// Its whole stack lies in the dynamic loader.
+    Loader,
+    /// Its stack has no frame of the program's own crates (the standard library's set-up, libc,
+    /// a thread's start).
+    Runtime,
+    /// No stack: start-up only by its place (before the thread's first traced call).
+    Unknown,
+}
 
 /// Whether a module path is the dynamic loader (`/lib64/ld-linux-x86-64.so.2`, `ld-musl-*.so`).
 fn is_loader(module: &str) -> bool {
@@ -27,95 +49,197 @@ pub fn is_startup(stack: &[Frame]) -> bool {
             .all(|f| f.module.as_deref().is_some_and(is_loader))
 }
 
-/// The summary point of `count` collapsed calls starting at `start_ns`.
-pub fn summary(count: u64, start_ns: u64) -> Node {
+/// The start-up kind of system call `name` with user stack `stack` (`None` without `-k`), or
+/// `None` when it is the program's (a frame of its own crates), the runtime's (tracer traffic)
+/// or the `execve` that starts the program.
+pub fn classify(name: &str, stack: Option<&[Frame]>) -> Option<Startup> {
+    match stack {
+        None if name == "execve" || name == "execveat" => None,
+        None => Some(Startup::Unknown),
+        Some(st) if is_startup(st) => Some(Startup::Loader),
+        Some(st) if st.iter().any(super::caller::is_own) || super::caller::by_tracer(st) => None,
+        Some(_) => Some(Startup::Runtime),
+    }
+}
+
+/// The kinds of calls a run holds.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Kinds {
+    loader: bool,
+    runtime: bool,
+    unknown: bool,
+}
+
+impl Kinds {
+    fn add(&mut self, k: Startup) {
+        match k {
+            Startup::Loader => self.loader = true,
+            Startup::Runtime => self.runtime = true,
+            Startup::Unknown => self.unknown = true,
+        }
+    }
+}
+
+/// The summary point of `count` collapsed calls starting at `start_ns` (on the process's main
+/// thread or another one).
+pub fn summary(count: u64, start_ns: u64, kinds: Kinds, main_thread: bool) -> Node {
+    let n = format!("{count} syscall{}", if count == 1 { "" } else { "s" });
+    let text = if kinds.unknown {
+        format!("… {n} before the first traced call, --show-startup to list")
+    } else {
+        let what = match (kinds.loader, kinds.runtime) {
+            (true, true) => "dynamic loader, runtime start-up",
+            (true, false) => "dynamic loader",
+            _ => "runtime start-up",
+        };
+        let when = if main_thread {
+            "before main"
+        } else {
+            "at thread start"
+        };
+        format!("… {n} {when} ({what}), --show-startup to list")
+    };
     Node {
         start_ns,
         end_ns: None,
         children: Vec::new(),
         kind: NodeKind::Point {
             category: CATEGORY,
-            text: format!(
-                "… {count} syscall{} before main (dynamic loader), --show-startup to list",
-                if count == 1 { "" } else { "s" }
-            ),
+            text,
         },
     }
 }
 
-fn startup_syscall(n: &Node) -> bool {
-    matches!(&n.kind, NodeKind::Syscall(s) if s.startup)
-}
-
-/// Collapses the first run of start-up calls of every thread of a merged tree.
-pub fn collapse(m: &mut Merged) {
-    for ti in 0..m.threads.len() {
-        let roots = &m.threads[ti].roots;
-        let Some(first) = roots
-            .iter()
-            .position(|&r| startup_syscall(&m.nodes[r as usize]))
-        else {
-            continue;
-        };
-        let len = roots[first..]
-            .iter()
-            .take_while(|&&r| startup_syscall(&m.nodes[r as usize]))
-            .count();
-        let start_ns = m.nodes[roots[first] as usize].start_ns;
-        m.nodes.push(summary(len as u64, start_ns));
-        let id = (m.nodes.len() - 1) as u32;
-        m.threads[ti].roots.splice(first..first + len, [id]);
+fn kind_of(n: &Node) -> Option<Startup> {
+    match &n.kind {
+        NodeKind::Syscall(s) if !s.by_tracer => s.startup,
+        _ => None,
     }
 }
 
-/// The streamed writer's side: per thread, whether the run is before, in or after.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+fn by_tracer(n: &Node) -> bool {
+    matches!(&n.kind, NodeKind::Syscall(s) if s.by_tracer)
+}
+
+fn is_call(n: &Node) -> bool {
+    matches!(n.kind, NodeKind::Call(_))
+}
+
+/// Clears the start-up marks of a merged tree (`--show-startup`: nothing is collapsed).
+pub fn unmark(m: &mut Merged) {
+    for n in &mut m.nodes {
+        if let NodeKind::Syscall(s) = &mut n.kind {
+            s.startup = None;
+        }
+    }
+}
+
+/// The text timeline's state for one thread (tree and streamed writers alike): whether the run
+/// is before, in or after.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Run {
-    /// No start-up call seen yet.
-    #[default]
-    Before,
-    /// Counting: how many, and the first one's start.
-    In(u64, u64),
+    /// No start-up call seen yet (and no traced call).
+    Before {
+        /// The thread is its process's main thread.
+        main_thread: bool,
+    },
+    /// Counting: the nodes held back (start-up calls and the runtime's calls among them), how
+    /// many are start-up calls, their kinds, the first one's start.
+    In {
+        /// The thread is its process's main thread.
+        main_thread: bool,
+        /// Held back, in order.
+        held: Vec<Node>,
+        /// Start-up calls among `held`.
+        count: u64,
+        /// Their kinds.
+        kinds: Kinds,
+    },
     /// The run is over: every later line passes.
     After,
 }
 
 impl Run {
+    /// A run for a thread (`main_thread`: its process's main thread).
+    pub fn new(main_thread: bool) -> Run {
+        Run::Before { main_thread }
+    }
+
     /// Feeds one line's node (at `depth`, opening line or not). Returns whether the line is
-    /// swallowed, and the summary to write before it when the run just ended.
-    pub fn feed(&mut self, node: &Node, depth: usize, close: bool) -> (bool, Option<Node>) {
-        let startup = !close && depth == 1 && startup_syscall(node);
-        match (*self, startup) {
-            (Run::After, _) => (false, None),
-            (Run::Before, true) => {
-                *self = Run::In(1, node.start_ns);
-                (true, None)
+    /// held back, and the lines (depth 1) to write before it.
+    pub fn feed(&mut self, node: &Node, depth: usize, close: bool) -> (bool, Vec<Node>) {
+        let top = !close && depth == 1;
+        let kind = if top { kind_of(node) } else { None };
+        match self {
+            Run::After => (false, Vec::new()),
+            Run::Before { main_thread } => {
+                if let Some(k) = kind {
+                    let mut kinds = Kinds::default();
+                    kinds.add(k);
+                    *self = Run::In {
+                        main_thread: *main_thread,
+                        held: vec![node.clone()],
+                        count: 1,
+                        kinds,
+                    };
+                    (true, Vec::new())
+                } else {
+                    if top && is_call(node) {
+                        *self = Run::After;
+                    }
+                    (false, Vec::new())
+                }
             }
-            (Run::Before, false) => (false, None),
-            (Run::In(n, first), true) => {
-                *self = Run::In(n + 1, first);
-                (true, None)
-            }
-            (Run::In(n, first), false) => {
-                *self = Run::After;
-                (false, Some(summary(n, first)))
+            Run::In {
+                held, count, kinds, ..
+            } => {
+                if let Some(k) = kind {
+                    kinds.add(k);
+                    *count += 1;
+                    held.push(node.clone());
+                    return (true, Vec::new());
+                }
+                if top && by_tracer(node) {
+                    held.push(node.clone());
+                    return (true, Vec::new());
+                }
+                (false, self.finish(top && is_call(node)))
             }
         }
     }
 
-    /// At the end of the thread: the summary still owed, if any.
-    pub fn end(&mut self) -> Option<Node> {
-        match std::mem::replace(self, Run::After) {
-            Run::In(n, first) => Some(summary(n, first)),
-            _ => None,
+    /// At the end of the thread: the lines still owed.
+    pub fn end(&mut self) -> Vec<Node> {
+        self.finish(false)
+    }
+
+    /// Ends the run (`by_call`: a traced call ends it): the summary after the runtime's calls
+    /// held, or every held line when the run is not collapsed.
+    fn finish(&mut self, by_call: bool) -> Vec<Node> {
+        let Run::In {
+            main_thread,
+            held,
+            count,
+            kinds,
+        } = std::mem::replace(self, Run::After)
+        else {
+            return Vec::new();
+        };
+        if kinds.unknown && !by_call {
+            return held;
         }
+        // The run starts with a start-up call.
+        let first_startup = held.first().map_or(0, |n| n.start_ns);
+        let mut out: Vec<Node> = held.into_iter().filter(by_tracer).collect();
+        out.push(summary(count, first_startup, kinds, main_thread));
+        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merge::{Syscall, ThreadTrack};
+    use crate::merge::Syscall;
     use crate::stack::Unwound;
 
     fn frame(module: &str) -> Frame {
@@ -134,7 +258,33 @@ mod tests {
         }
     }
 
-    fn sys(ts: u64, startup: bool) -> Node {
+    fn own(function: &str, file: &str) -> Frame {
+        Frame {
+            function: Some(function.into()),
+            file: Some(file.into()),
+            line: Some(3),
+            ..frame("/tmp/app")
+        }
+    }
+
+    /// A node of kind `k`: `L`oader, `R`untime, `U`nknown (no stack), `O`wn (the program's),
+    /// `T`racer, `C`all.
+    fn node(ts: u64, k: char) -> Node {
+        if k == 'C' {
+            return Node {
+                start_ns: ts,
+                end_ns: Some(ts + 1),
+                children: Vec::new(),
+                kind: NodeKind::Call(crate::merge::Call {
+                    site: 0,
+                    args: vec![],
+                    ret: None,
+                    end: crate::merge::CallEnd::Returned,
+                    resumed: false,
+                    call_id: None,
+                }),
+            };
+        }
         Node {
             start_ns: ts,
             end_ns: Some(ts + 1),
@@ -146,8 +296,13 @@ mod tests {
                 ret: Some(3),
                 errno: None,
                 caller: None,
-                by_tracer: false,
-                startup,
+                by_tracer: k == 'T',
+                startup: match k {
+                    'L' => Some(Startup::Loader),
+                    'R' => Some(Startup::Runtime),
+                    'U' => Some(Startup::Unknown),
+                    _ => None,
+                },
             }),
         }
     }
@@ -162,58 +317,117 @@ mod tests {
     }
 
     #[test]
-    fn tree_and_stream_collapse_the_same_first_run() {
-        // execve (not startup), three loader calls, a program call, a later loader call.
-        let flags = [false, true, true, true, false, true];
-        let nodes: Vec<Node> = flags
-            .iter()
-            .enumerate()
-            .map(|(i, &s)| sys(10 * i as u64, s))
-            .collect();
-        let mut m = Merged {
-            sources: vec![],
-            processes: vec![],
-            threads: vec![ThreadTrack {
-                pid: 1,
-                tid: 1,
-                name: None,
-                tracer: false,
-                roots: (0..nodes.len() as u32).collect(),
-            }],
-            nodes: nodes.clone(),
-            sites: vec![],
-            origin_ns: 0,
-            end_ns: 100,
-            clock: None,
-            warnings: vec![],
-            futures: Default::default(),
+    fn classify_by_stack_and_name() {
+        let ld = frame("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+        let libc = frame("/usr/lib/x86_64-linux-gnu/libc.so.6");
+        let std_init = Frame {
+            function: Some("std::rt::lang_start_internal".into()),
+            file: Some("library/std/src/rt.rs".into()),
+            ..frame("/tmp/app")
         };
-        collapse(&mut m);
-        let shown: Vec<u64> = m.threads[0]
-            .roots
-            .iter()
-            .map(|&r| m.nodes[r as usize].start_ns)
-            .collect();
-        assert_eq!(shown, vec![0, 10, 40, 50]);
-        let summary_node = &m.nodes[m.threads[0].roots[1] as usize];
+        assert_eq!(classify("mmap", Some(&[ld])), Some(Startup::Loader));
         assert_eq!(
-            summary_node.kind,
-            NodeKind::Point {
-                category: CATEGORY,
-                text: "… 3 syscalls before main (dynamic loader), --show-startup to list".into()
-            }
+            classify("poll", Some(&[libc.clone(), std_init.clone()])),
+            Some(Startup::Runtime)
         );
-        // The streamed writer, line by line.
-        let mut run = Run::default();
-        let mut out = Vec::new();
+        assert_eq!(
+            classify(
+                "openat",
+                Some(&[libc.clone(), own("app::main", "src/main.rs"), std_init])
+            ),
+            None,
+            "a frame of the program's own code: the program's call"
+        );
+        assert_eq!(
+            classify(
+                "openat",
+                Some(&[
+                    libc,
+                    own("ruchytrace_runtime::file::create", "src/file.rs"),
+                    own("app::main", "src/main.rs"),
+                ])
+            ),
+            None,
+            "the runtime's call (tracer traffic)"
+        );
+        assert_eq!(classify("openat", None), Some(Startup::Unknown));
+        assert_eq!(
+            classify("execve", None),
+            None,
+            "the program's start is shown"
+        );
+    }
+
+    /// Feeds `kinds` (see [`node`]) at the top level of a thread to a [`Run`]: the lines written,
+    /// as start times with the summary as `S…`, and the summary's text.
+    fn both(kinds: &str, main_thread: bool) -> (Vec<String>, Option<String>) {
+        let nodes: Vec<Node> = kinds
+            .chars()
+            .enumerate()
+            .map(|(i, k)| node(10 * i as u64, k))
+            .collect();
+        let mut text = None;
+        let mut show = |n: &Node| match &n.kind {
+            NodeKind::Point { text: t, .. } => {
+                text = Some(t.clone());
+                format!("S{}", n.start_ns)
+            }
+            _ => n.start_ns.to_string(),
+        };
+        let mut run = Run::new(main_thread);
+        let mut lines = Vec::new();
         for n in &nodes {
-            let (swallow, before) = run.feed(n, 1, false);
-            out.extend(before.map(|p| p.start_ns));
-            if !swallow {
-                out.push(n.start_ns);
+            let (held, before) = run.feed(n, 1, false);
+            lines.extend(before.iter().map(&mut show));
+            if !held {
+                lines.push(show(n));
             }
         }
-        out.extend(run.end().map(|p| p.start_ns));
-        assert_eq!(out, shown);
+        lines.extend(run.end().iter().map(&mut show));
+        (lines, text)
+    }
+
+    #[test]
+    fn the_first_run_before_a_traced_call_collapses() {
+        // execve (shown), loader and runtime calls with a runtime call inside (kept in place),
+        // a traced call, a later start-up-like call (after the first traced call: shown).
+        let (lines, text) = both("OLLTRCR", true);
+        assert_eq!(lines, ["0", "30", "S10", "50", "60"]);
+        assert_eq!(
+            text.as_deref(),
+            Some("… 3 syscalls before main (dynamic loader, runtime start-up), --show-startup to list")
+        );
+        // A call of the program's own code ends the run; what follows is not collapsed.
+        let (lines, text) = both("LLOL", true);
+        assert_eq!(lines, ["S0", "20", "30"]);
+        assert_eq!(
+            text.as_deref(),
+            Some("… 2 syscalls before main (dynamic loader), --show-startup to list")
+        );
+        // Another thread: its start.
+        let (lines, text) = both("RC", false);
+        assert_eq!(lines, ["S0", "10"]);
+        assert_eq!(
+            text.as_deref(),
+            Some("… 1 syscall at thread start (runtime start-up), --show-startup to list")
+        );
+        // A run with stacks at the end of a thread is collapsed.
+        assert_eq!(both("OLL", true).0, ["0", "S10"]);
+    }
+
+    #[test]
+    fn without_stacks_only_a_run_ended_by_a_traced_call_collapses() {
+        let (lines, text) = both("OUUTUC", true);
+        assert_eq!(lines, ["0", "30", "S10", "50"]);
+        assert_eq!(
+            text.as_deref(),
+            Some("… 3 syscalls before the first traced call, --show-startup to list")
+        );
+        // A thread that never calls a traced function keeps its calls.
+        assert_eq!(both("UUU", false).0, ["0", "10", "20"]);
+        // Nor does a run that something else ends.
+        assert_eq!(both("UUOC", true).0, ["0", "10", "20", "30"]);
+        // Nothing before the first traced call: nothing collapsed after it.
+        assert_eq!(both("CUU", true).0, ["0", "10", "20"]);
     }
 }

@@ -28,6 +28,14 @@ pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<(
             write!(out, " [ruchytrace collector: tracer traffic]")?;
         }
         writeln!(out, " ==")?;
+        // The start-up summary: the same rule, fed the same lines, as the streamed writer.
+        let mut run = super::startup::Run::new(t.pid == t.tid);
+        let startup_line = |n: &Node, line: &mut String, out: &mut dyn Write| {
+            line.clear();
+            node_open(&LineCtx::of(m), n, 1, line);
+            line.push('\n');
+            out.write_all(line.as_bytes())
+        };
         // Iterative depth-first walk: deep recursion in the trace must not overflow our stack.
         let mut stack: Vec<(NodeId, usize, bool)> =
             t.roots.iter().rev().map(|&r| (r, 1, false)).collect();
@@ -40,6 +48,14 @@ pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<(
                 if !show_tracer && super::caller::hidden(n) {
                     continue;
                 }
+                let (held, before) = run.feed(n, depth, false);
+                for b in &before {
+                    startup_line(b, &mut line, out)?;
+                }
+                if held {
+                    continue;
+                }
+                line.clear();
                 open_line(m, id, depth, &mut line);
                 if let NodeKind::Call(_) = n.kind {
                     stack.push((id, depth, true));
@@ -48,6 +64,9 @@ pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<(
             }
             line.push('\n');
             out.write_all(line.as_bytes())?;
+        }
+        for b in &run.end() {
+            startup_line(b, &mut line, out)?;
         }
     }
     Ok(())

@@ -69,8 +69,9 @@ pub struct Syscall {
     /// Made by the ruchytrace runtime itself on a user thread (its stack passes through the
     /// runtime): tracer traffic, hidden unless `--show-tracer`.
     pub by_tracer: bool,
-    /// Made by the dynamic loader before `main` (its whole stack lies in the loader).
-    pub startup: bool,
+    /// What kind of start-up call it would be before the thread's first traced call (see
+    /// [`super::startup`]); `None`: the program's own or the runtime's.
+    pub startup: Option<super::startup::Startup>,
 }
 
 /// What a node is.
@@ -250,7 +251,7 @@ mod tests {
             errno: None,
             caller: None,
             by_tracer: false,
-            startup: false,
+            startup: None,
         };
         assert_eq!(fmt_return(&s), "0x7f0000000000");
         s.name = "openat".into();

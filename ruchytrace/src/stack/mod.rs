@@ -7,7 +7,8 @@
 //! innermost first) or, without debug info, its symbol table.
 //!
 //! Trust: a walk stops where it can no longer be trusted and says why ([`Stack::truncated`]);
-//! frames recovered through frame pointers are marked ([`Unwound::Fp`]), never passed off as CFI.
+//! frames recovered through frame pointers are marked ([`Unwound::Fp`]), never passed off as CFI,
+//! and so is every frame beyond such a guess (its CFI step started from guessed registers).
 //! Every loop is bounded (depth limit, a stack pointer that must grow, bounded memory cache), so
 //! corrupt input cannot crash or hang the tracer.
 //!
@@ -26,8 +27,11 @@ pub mod unwind;
 mod tests;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHasher};
 
 use serde::{Deserialize, Serialize};
 
@@ -41,14 +45,15 @@ use unwind::Step;
 pub const DEFAULT_DEPTH: usize = 64;
 
 /// How a frame's pc was obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Unwound {
     /// Read from the stopped thread's registers (the innermost frame).
     Regs,
     /// Recovered with the module's DWARF call-frame information.
     Cfi,
-    /// Recovered by following frame pointers: plausible, not proven (a frame may be missing).
+    /// Recovered by following frame pointers, or found beyond such a frame: plausible, not
+    /// proven (a frame may be missing).
     Fp,
 }
 
@@ -86,12 +91,22 @@ pub struct Frame {
 }
 
 /// An unwound and symbolized stack, innermost frame first.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stack {
-    /// Frames, innermost first, inlined calls as their own entries.
-    pub frames: Vec<Frame>,
+    /// Frames, innermost first, inlined calls as their own entries. Shared: a stack seen again
+    /// (a loop's syscall) is the same allocation.
+    pub frames: Arc<[Frame]>,
     /// Why the walk stopped before the outermost frame (`None`: complete).
     pub truncated: Option<String>,
+}
+
+impl Default for Stack {
+    fn default() -> Stack {
+        Stack {
+            frames: Arc::from(Vec::new()),
+            truncated: None,
+        }
+    }
 }
 
 /// A mapping of a module in one process.
@@ -106,10 +121,31 @@ struct Placed {
     module: Option<(usize, u64)>,
 }
 
-#[derive(Default)]
 struct Process {
     placed: Vec<Placed>,
     stale: bool,
+    /// Unique per reading of the maps: stacks symbolized under one reading are valid for it only.
+    generation: u64,
+}
+
+/// One frame found by the walk, before symbolization: the pc, how it was found, whether it is
+/// looked up as is (innermost frame, caller of a signal frame) or as `pc - 1` (a return
+/// address), and the mapping it lies in (`None`: outside every mapped file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct RawFrame {
+    pc: u64,
+    how: Unwound,
+    exact: bool,
+    placed: Option<u32>,
+}
+
+/// A symbolized stack, kept with the walk it came from (the key's full value: the cache is
+/// indexed by its hash).
+struct CachedStack {
+    generation: u64,
+    raw: Box<[RawFrame]>,
+    truncated: Option<String>,
+    frames: Arc<[Frame]>,
 }
 
 /// Unwinds and symbolizes the stacks of stopped threads; one per tracer, caching across
@@ -118,16 +154,26 @@ pub struct StackUnwinder {
     depth: usize,
     modules: Vec<ModuleSlot>,
     by_file: HashMap<(String, String, u64), usize>,
-    procs: HashMap<i32, Process>,
+    procs: FxHashMap<i32, Process>,
+    generations: u64,
     ctx: Box<gimli::UnwindContext<usize>>,
-    symbols: lru::LruCache<(usize, u64), Arc<Symbolized>>,
+    symbols: lru::LruCache<(usize, u64), Arc<Symbolized>, BuildHasherDefault<FxHasher>>,
     /// CFI rows by module and address (cleared when full): a hot loop's stack is the same walk.
-    rows: HashMap<(usize, u64), Arc<module::Row>>,
+    rows: FxHashMap<(usize, u64), Arc<module::Row>>,
+    /// Whole symbolized stacks by the hash of their walk: a loop's syscall is walked (registers,
+    /// one read of the stack, cached rows) but not symbolized again.
+    stacks: lru::LruCache<u64, CachedStack, BuildHasherDefault<FxHasher>>,
+    /// The current walk (reused: no allocation per frame).
+    raw: Vec<RawFrame>,
     mem: ProcessMemory,
 }
 
 /// Rows kept before the row cache is cleared.
 const MAX_ROWS: usize = 1 << 16;
+/// Symbolized addresses kept.
+const MAX_SYMBOLS: usize = 8192;
+/// Symbolized stacks kept.
+const MAX_STACKS: usize = 4096;
 
 enum ModuleSlot {
     Loaded(Box<Module>),
@@ -141,10 +187,13 @@ impl StackUnwinder {
             depth: depth.max(1),
             modules: Vec::new(),
             by_file: HashMap::new(),
-            procs: HashMap::new(),
+            procs: FxHashMap::default(),
+            generations: 0,
             ctx: Box::new(gimli::UnwindContext::new()),
-            symbols: lru::LruCache::new(NonZeroUsize::new(8192).expect("non-zero")),
-            rows: HashMap::new(),
+            symbols: lru_cache(MAX_SYMBOLS),
+            rows: FxHashMap::default(),
+            stacks: lru_cache(MAX_STACKS),
+            raw: Vec::new(),
             mem: ProcessMemory::new(0),
         }
     }
@@ -166,12 +215,12 @@ impl StackUnwinder {
     pub fn unwind(&mut self, pid: i32, tid: i32) -> Stack {
         let Some(regs) = regs::read_regs(tid) else {
             return Stack {
-                frames: Vec::new(),
+                frames: Arc::from(Vec::new()),
                 truncated: Some("registers unreadable".into()),
             };
         };
         let mut mem = std::mem::replace(&mut self.mem, ProcessMemory::new(0));
-        mem.reset(tid);
+        mem.reset(tid, regs.sp());
         let stack = self.unwind_from(pid, regs, &mut mem);
         self.mem = mem;
         stack
@@ -179,22 +228,35 @@ impl StackUnwinder {
 
     /// Unwinds from given registers and memory (the maps of `pid` locate modules).
     pub fn unwind_from(&mut self, pid: i32, regs: Regs, mem: &mut dyn Memory) -> Stack {
+        let mut raw = std::mem::take(&mut self.raw);
+        raw.clear();
+        let truncated = self.walk(pid, regs, mem, &mut raw);
+        let stack = self.symbolized(pid, &raw, truncated);
+        self.raw = raw;
+        stack
+    }
+
+    /// Walks the stack from `regs`, filling `raw`; returns why the walk stopped early, if so.
+    fn walk(
+        &mut self,
+        pid: i32,
+        regs: Regs,
+        mem: &mut dyn Memory,
+        raw: &mut Vec<RawFrame>,
+    ) -> Option<String> {
         let mut refreshed = false;
         if self.procs.get(&pid).is_none_or(|p| p.stale) {
             self.refresh(pid);
             refreshed = true;
         }
-        let mut out = Stack::default();
         let mut regs = regs;
         let mut how = Unwound::Regs;
         // Caller frames look up `pc - 1` (the call instruction); the innermost frame and the
         // caller of a signal trampoline use the pc itself.
         let mut exact_pc = true;
-        let mut count = 0usize;
         loop {
-            if count >= self.depth {
-                out.truncated = Some(format!("depth limit {} reached", self.depth));
-                break;
+            if raw.len() >= self.depth {
+                return Some(format!("depth limit {} reached", self.depth));
             }
             let pc = regs.pc;
             let mut placed = self.locate(pid, pc);
@@ -202,38 +264,48 @@ impl StackUnwinder {
                 self.refresh(pid);
                 refreshed = true;
                 placed = self.locate(pid, pc);
+                // The frames found so far point into the maps just replaced.
+                for r in raw.iter_mut() {
+                    r.placed = self.locate(pid, r.pc).map(|i| i as u32);
+                }
             }
             let Some(placed) = placed else {
-                if count == 0 {
-                    out.frames.push(unknown_frame(pc, how));
+                if raw.is_empty() {
+                    raw.push(RawFrame {
+                        pc,
+                        how,
+                        exact: exact_pc,
+                        placed: None,
+                    });
+                    return Some("pc outside any mapped file".into());
                 }
-                out.truncated = Some(if count == 0 {
-                    "pc outside any mapped file".into()
-                } else {
-                    format!("return address {pc:#x} outside any mapped file")
-                });
-                break;
+                return Some(format!("return address {pc:#x} outside any mapped file"));
             };
+            raw.push(RawFrame {
+                pc,
+                how,
+                exact: exact_pc,
+                placed: Some(placed as u32),
+            });
             let probe = if exact_pc { pc } else { pc.wrapping_sub(1) };
-            count += 1;
-            let (module_idx, bias) = match placed.module {
-                Some((i, b)) => (Some(i), b),
-                None => (None, 0),
-            };
-            self.push_frames(&mut out.frames, pc, probe, &placed, module_idx, bias, how);
+            let module = self.procs.get(&pid).and_then(|p| p.placed[placed].module);
+            let frame0 = raw.len() == 1;
             // Step to the caller.
-            let step = match module_idx.map(|i| &self.modules[i]) {
-                Some(ModuleSlot::Loaded(m)) => match cached_row(
+            let step = match module.map(|(i, bias)| (i, bias, &self.modules[i])) {
+                Some((idx, bias, ModuleSlot::Loaded(m))) => match cached_row(
                     &mut self.rows,
                     &mut self.ctx,
                     m,
-                    module_idx.unwrap_or(0),
+                    idx,
                     probe.wrapping_sub(bias),
                 ) {
                     Some(Ok(row)) => {
                         exact_pc = row.signal_frame;
-                        how = Unwound::Cfi;
-                        unwind::step_cfi(&regs, &row, mem, count == 1)
+                        // Beyond a frame-pointer guess every frame rests on it: still a guess.
+                        if how != Unwound::Fp {
+                            how = Unwound::Cfi;
+                        }
+                        unwind::step_cfi(&regs, &row, mem, frame0)
                     }
                     Some(Err(e)) => Step::Stop(format!("corrupt CFI for pc: {e}")),
                     None => {
@@ -248,7 +320,7 @@ impl StackUnwinder {
                         }
                     }
                 },
-                Some(ModuleSlot::Failed(e)) => {
+                Some((_, _, ModuleSlot::Failed(e))) => {
                     exact_pc = false;
                     how = Unwound::Fp;
                     match unwind::step_fp(&regs, mem) {
@@ -266,46 +338,69 @@ impl StackUnwinder {
                 }
             };
             match step {
-                Step::End => break,
-                Step::Stop(why) => {
-                    out.truncated = Some(why);
-                    break;
-                }
+                Step::End => return None,
+                Step::Stop(why) => return Some(why),
                 Step::Caller(next) => {
                     // The stack grows down: a caller's frame lies above. Anything else is a loop
                     // or garbage.
                     match (regs.sp(), next.sp()) {
                         (Some(a), Some(b)) if b > a => {}
-                        (Some(_), Some(_)) => {
-                            out.truncated = Some("stack pointer did not advance".into());
-                            break;
-                        }
-                        _ => {
-                            out.truncated = Some("stack pointer unknown".into());
-                            break;
-                        }
+                        (Some(_), Some(_)) => return Some("stack pointer did not advance".into()),
+                        _ => return Some("stack pointer unknown".into()),
                     }
-                    regs = *next;
+                    regs = next;
                 }
             }
         }
-        out
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn push_frames(
-        &mut self,
-        out: &mut Vec<Frame>,
-        pc: u64,
-        probe: u64,
-        placed: &Placed,
-        module_idx: Option<usize>,
-        bias: u64,
-        how: Unwound,
-    ) {
+    /// The symbolized stack of a walk: from the stack cache when the same walk was symbolized
+    /// under the same reading of the maps, else frame by frame (each address through the
+    /// symbol cache).
+    fn symbolized(&mut self, pid: i32, raw: &[RawFrame], truncated: Option<String>) -> Stack {
+        let generation = self.procs.get(&pid).map_or(0, |p| p.generation);
+        let key = {
+            let mut h = FxHasher::default();
+            (generation, raw, &truncated).hash(&mut h);
+            h.finish()
+        };
+        if let Some(c) = self.stacks.get(&key) {
+            if c.generation == generation && *c.raw == *raw && c.truncated == truncated {
+                return Stack {
+                    frames: c.frames.clone(),
+                    truncated,
+                };
+            }
+        }
+        let mut frames = Vec::with_capacity(raw.len() * 2);
+        for r in raw {
+            let placed = r
+                .placed
+                .and_then(|i| self.procs.get(&pid)?.placed.get(i as usize).cloned());
+            match placed {
+                Some(p) => self.push_frames(&mut frames, r, &p),
+                None => frames.push(unknown_frame(r.pc, r.how)),
+            }
+        }
+        let frames: Arc<[Frame]> = Arc::from(frames);
+        self.stacks.put(
+            key,
+            CachedStack {
+                generation,
+                raw: raw.into(),
+                truncated: truncated.clone(),
+                frames: frames.clone(),
+            },
+        );
+        Stack { frames, truncated }
+    }
+
+    fn push_frames(&mut self, out: &mut Vec<Frame>, r: &RawFrame, placed: &Placed) {
+        let (pc, how) = (r.pc, r.how);
+        let probe = if r.exact { pc } else { pc.wrapping_sub(1) };
         let module = Some(placed.path.clone());
         let file_offset = Some(pc - placed.start + placed.offset);
-        let Some(idx) = module_idx else {
+        let Some((idx, bias)) = placed.module else {
             out.push(Frame {
                 module,
                 file_offset,
@@ -369,11 +464,12 @@ impl StackUnwinder {
         }
     }
 
-    fn locate(&self, pid: i32, pc: u64) -> Option<Placed> {
+    /// Index of the mapping of `pid` that contains `pc`.
+    fn locate(&self, pid: i32, pc: u64) -> Option<usize> {
         let p = self.procs.get(&pid)?;
         let i = p.placed.partition_point(|m| m.start <= pc);
         let m = p.placed[..i].last()?;
-        (pc < m.end).then(|| m.clone())
+        (pc < m.end).then_some(i - 1)
     }
 
     fn refresh(&mut self, pid: i32) {
@@ -394,11 +490,13 @@ impl StackUnwinder {
                 module,
             });
         }
+        self.generations += 1;
         self.procs.insert(
             pid,
             Process {
                 placed,
                 stale: false,
+                generation: self.generations,
             },
         );
     }
@@ -436,8 +534,12 @@ impl StackUnwinder {
     }
 }
 
+fn lru_cache<K: Hash + Eq, V>(n: usize) -> lru::LruCache<K, V, BuildHasherDefault<FxHasher>> {
+    lru::LruCache::with_hasher(NonZeroUsize::new(n).expect("non-zero"), Default::default())
+}
+
 fn cached_row(
-    rows: &mut HashMap<(usize, u64), Arc<module::Row>>,
+    rows: &mut FxHashMap<(usize, u64), Arc<module::Row>>,
     ctx: &mut gimli::UnwindContext<usize>,
     m: &Module,
     idx: usize,
@@ -551,14 +653,44 @@ mod hex_opt {
 /// The tracer's side of `syscalls -k`: when to unwind, when mappings change, how to print.
 pub struct SyscallStacks {
     unwinder: StackUnwinder,
+    /// Text blocks by the address of the frames they print: a stack the unwinder returned from
+    /// its cache is the same allocation, so it is formatted once. Holding the `Arc` keeps the
+    /// address from being reused while the entry lives.
+    texts: FxHashMap<usize, TextEntry>,
 }
+
+/// A text cache entry: the frames (kept alive), the truncation reason, the text.
+type TextEntry = (Arc<[Frame]>, Option<String>, Arc<str>);
+
+/// Text blocks kept before the text cache is cleared.
+const MAX_TEXTS: usize = 4096;
 
 impl SyscallStacks {
     /// Stacks of at most `depth` frames.
     pub fn new(depth: usize) -> SyscallStacks {
         SyscallStacks {
             unwinder: StackUnwinder::new(depth),
+            texts: FxHashMap::default(),
         }
+    }
+
+    /// The text block of a stack ([`text_block`]), formatted once per distinct stack.
+    pub fn text(&mut self, frames: &Arc<[Frame]>, truncated: Option<&str>) -> Arc<str> {
+        let key = Arc::as_ptr(frames) as *const Frame as usize;
+        if let Some((f, t, text)) = self.texts.get(&key) {
+            if Arc::ptr_eq(f, frames) && t.as_deref() == truncated {
+                return text.clone();
+            }
+        }
+        let text: Arc<str> = Arc::from(text_lines_block(frames, truncated));
+        if self.texts.len() >= MAX_TEXTS {
+            self.texts.clear();
+        }
+        self.texts.insert(
+            key,
+            (frames.clone(), truncated.map(str::to_string), text.clone()),
+        );
+        text
     }
 
     /// At a kept syscall-entry stop of `tid` (process `pid`) entering syscall `nr`: the stack,
@@ -618,8 +750,12 @@ fn changes_mappings(nr: u64) -> bool {
 
 /// [`text_lines`] of a stack as one block of newline-terminated lines.
 pub fn text_block(stack: &Stack) -> String {
+    text_lines_block(&stack.frames, stack.truncated.as_deref())
+}
+
+fn text_lines_block(frames: &[Frame], truncated: Option<&str>) -> String {
     let mut s = String::new();
-    for l in text_lines(&stack.frames, stack.truncated.as_deref()) {
+    for l in text_lines(frames, truncated) {
         s.push_str(&l);
         s.push('\n');
     }

@@ -1,6 +1,8 @@
 //! One loaded module (an ELF executable or shared library on disk): its load segments, its
 //! unwind tables (`.eh_frame` and `.debug_frame`, indexed by address once), its symbol table and,
-//! built on first use, its DWARF symbolizer.
+//! its DWARF symbolizer, built on a thread of its own from the moment the module is loaded (the
+//! first stack through a module with large, compressed debug info would otherwise wait for all of
+//! it to be inflated and indexed while the tracee is stopped).
 //!
 //! Addresses inside a module are the file's own ("stated") virtual addresses; a mapping's bias
 //! turns them into the process's addresses.
@@ -96,9 +98,7 @@ pub struct Module {
     eh: Option<CfiTable<EhFrame<R>>>,
     debug: Option<CfiTable<DebugFrame<R>>>,
     symbols: Vec<Symbol>,
-    /// The file's bytes, kept until the symbolizer is built.
-    data: Option<Arc<memmap2::Mmap>>,
-    symbolizer: Option<Option<Symbolizer>>,
+    symbolizer: SymbolizerState,
     /// Why CFI could not be read (corrupt section), if so.
     pub cfi_error: Option<String>,
 }
@@ -127,6 +127,15 @@ pub struct Symbolized {
 
 struct Symbolizer {
     ctx: addr2line::Context<R>,
+}
+
+enum SymbolizerState {
+    /// Being built on its own thread.
+    Building(std::thread::JoinHandle<Option<Symbolizer>>),
+    /// Not started (no thread could be spawned): built on first use from these bytes.
+    Later(Arc<memmap2::Mmap>),
+    /// Built (`None`: no debug info).
+    Ready(Option<Symbolizer>),
 }
 
 fn section_reader(data: Cow<'_, [u8]>, endian: RunTimeEndian) -> R {
@@ -235,8 +244,7 @@ impl Module {
             eh,
             debug,
             symbols,
-            data: Some(map),
-            symbolizer: None,
+            symbolizer: SymbolizerState::start(map, endian),
             cfi_error,
         })
     }
@@ -302,46 +310,84 @@ impl Module {
     /// return address minus one for caller frames).
     pub fn symbolize(&mut self, probe: u64) -> Symbolized {
         let symbol = self.symbol(probe);
-        if self.symbolizer.is_none() {
-            self.symbolizer = Some(self.build_symbolizer());
-            self.data = None;
-        }
-        let mut frames = Vec::new();
-        if let Some(Some(s)) = &self.symbolizer {
-            frames = s.frames(probe);
-        }
+        let frames = match self.symbolizer.ready(self.endian) {
+            Some(s) => s.frames(probe),
+            None => Vec::new(),
+        };
         Symbolized { frames, symbol }
     }
+}
 
-    fn build_symbolizer(&self) -> Option<Symbolizer> {
-        let map = self.data.as_ref()?;
-        let obj = object::File::parse(&map[..]).ok()?;
-        let own_debug = obj.section_by_name(".debug_info").is_some();
-        let separate = if own_debug {
-            None
-        } else {
-            separate_debug_file(&obj)
-        };
-        let load_from = |o: &object::File<'_>, id: gimli::SectionId| -> R {
-            let data = o
-                .section_by_name(id.name())
-                .and_then(|s| s.uncompressed_data().ok())
-                .unwrap_or(Cow::Borrowed(&[]));
-            section_reader(data, self.endian)
-        };
-        let dwarf = match &separate {
-            Some(m) => {
-                let o = object::File::parse(&m[..]).ok()?;
-                gimli::Dwarf::load(|id| Ok::<_, gimli::Error>(load_from(&o, id))).ok()?
-            }
-            None if own_debug => {
-                gimli::Dwarf::load(|id| Ok::<_, gimli::Error>(load_from(&obj, id))).ok()?
-            }
-            None => return None,
-        };
-        let ctx = addr2line::Context::from_dwarf(dwarf).ok()?;
-        Some(Symbolizer { ctx })
+impl SymbolizerState {
+    fn start(map: Arc<memmap2::Mmap>, endian: RunTimeEndian) -> SymbolizerState {
+        let bytes = map.clone();
+        match std::thread::Builder::new()
+            .name("ruchytrace-symbols".into())
+            .spawn(move || build_symbolizer(&bytes, endian))
+        {
+            Ok(h) => SymbolizerState::Building(h),
+            Err(_) => SymbolizerState::Later(map),
+        }
     }
+
+    /// The symbolizer, waiting for its thread if it is still being built.
+    fn ready(&mut self, endian: RunTimeEndian) -> Option<&Symbolizer> {
+        let built = match std::mem::replace(self, SymbolizerState::Ready(None)) {
+            // A thread that panicked (corrupt DWARF the parser did not expect) leaves no
+            // symbolizer: frames keep their symbol-table names.
+            SymbolizerState::Building(h) => h.join().ok().flatten(),
+            SymbolizerState::Later(map) => build_symbolizer(&map, endian),
+            SymbolizerState::Ready(s) => s,
+        };
+        *self = SymbolizerState::Ready(built);
+        match self {
+            SymbolizerState::Ready(s) => s.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+fn build_symbolizer(map: &memmap2::Mmap, endian: RunTimeEndian) -> Option<Symbolizer> {
+    let obj = object::File::parse(&map[..]).ok()?;
+    let own_debug = obj.section_by_name(".debug_info").is_some();
+    let separate = if own_debug {
+        None
+    } else {
+        separate_debug_file(&obj)
+    };
+    let load_from = |o: &object::File<'_>, id: gimli::SectionId| -> R {
+        if !symbolizer_needs(id) {
+            return section_reader(Cow::Borrowed(&[]), endian);
+        }
+        let data = o
+            .section_by_name(id.name())
+            .and_then(|s| s.uncompressed_data().ok())
+            .unwrap_or(Cow::Borrowed(&[]));
+        section_reader(data, endian)
+    };
+    let dwarf = match &separate {
+        Some(m) => {
+            let o = object::File::parse(&m[..]).ok()?;
+            gimli::Dwarf::load(|id| Ok::<_, gimli::Error>(load_from(&o, id))).ok()?
+        }
+        None if own_debug => {
+            gimli::Dwarf::load(|id| Ok::<_, gimli::Error>(load_from(&obj, id))).ok()?
+        }
+        None => return None,
+    };
+    let ctx = addr2line::Context::from_dwarf(dwarf).ok()?;
+    Some(Symbolizer { ctx })
+}
+
+/// Whether the symbolizer reads section `id`: variable locations, macros and type units are
+/// never needed for function, file and line, and decompressing them is most of the cost of the
+/// first stack in a module with compressed debug info.
+fn symbolizer_needs(id: gimli::SectionId) -> bool {
+    use gimli::SectionId as S;
+    !matches!(
+        id,
+        S::DebugLoc | S::DebugLocLists | S::DebugMacinfo | S::DebugMacro | S::DebugTypes
+    )
 }
 
 /// A separate debug file in `/usr/lib/debug/.build-id/` for a stripped system library.

@@ -60,7 +60,10 @@ pub struct Regs {
     pub arch: Arch,
     /// Program counter of this frame.
     pub pc: u64,
-    vals: [Option<u64>; NREGS],
+    /// Values by DWARF number; only those whose bit is set in `known` are meaningful (half the
+    /// size of `[Option<u64>; NREGS]`, and the walk copies a register set per frame).
+    vals: [u64; NREGS],
+    known: u64,
 }
 
 impl Regs {
@@ -69,19 +72,30 @@ impl Regs {
         Regs {
             arch,
             pc,
-            vals: [None; NREGS],
+            vals: [0; NREGS],
+            known: 0,
         }
     }
 
     /// Value of DWARF register `reg`, when known.
     pub fn get(&self, reg: u16) -> Option<u64> {
-        self.vals.get(reg as usize).copied().flatten()
+        let v = *self.vals.get(reg as usize)?;
+        (self.known & (1 << reg) != 0).then_some(v)
     }
 
     /// Sets DWARF register `reg` (registers beyond the tracked range are ignored).
     pub fn set(&mut self, reg: u16, value: Option<u64>) {
         if let Some(slot) = self.vals.get_mut(reg as usize) {
-            *slot = value;
+            match value {
+                Some(v) => {
+                    *slot = v;
+                    self.known |= 1 << reg;
+                }
+                None => {
+                    *slot = 0;
+                    self.known &= !(1 << reg);
+                }
+            }
         }
     }
 
@@ -103,7 +117,7 @@ impl Regs {
             r.r12, r.r13, r.r14, r.r15, r.rip,
         ];
         for (i, v) in order.into_iter().enumerate() {
-            out.vals[i] = Some(v);
+            out.set(i as u16, Some(v));
         }
         out
     }
@@ -112,9 +126,9 @@ impl Regs {
     pub fn from_aarch64(r: &Aarch64UserRegs) -> Regs {
         let mut out = Regs::new(Arch::Aarch64, r.pc);
         for (i, v) in r.regs.iter().enumerate() {
-            out.vals[i] = Some(*v);
+            out.set(i as u16, Some(*v));
         }
-        out.vals[31] = Some(r.sp);
+        out.set(31, Some(r.sp));
         out
     }
 }

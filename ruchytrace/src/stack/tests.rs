@@ -547,3 +547,119 @@ fn no_cfi_at_all_falls_back_to_frame_pointers_and_says_so() {
     assert!(text.contains("(middle+0x"), "{text}");
     assert!(text.contains("(frame pointer)"), "{text}");
 }
+
+#[test]
+fn unreadable_deleted_executable_stops_with_a_reason() {
+    // A deleted executable whose mapped file cannot be opened (no /proc/PID/map_files for a
+    // process that is not there): no CFI, no symbols; the walk says why it stops and presents
+    // nothing as certain beyond the registers.
+    let pid = i32::MAX - 7;
+    let mapping = maps::Mapping {
+        start: 0x40_0000,
+        end: 0x40_1000,
+        read: true,
+        exec: true,
+        offset: 0,
+        dev: "08:01".into(),
+        inode: 42,
+        path: "/gone/prog (deleted)".into(),
+    };
+    let mut u = StackUnwinder::new(DEFAULT_DEPTH);
+    let module = u.module_for(pid, &mapping);
+    assert!(
+        module.is_some(),
+        "the mapping keeps its (failed) module slot"
+    );
+    u.generations += 1;
+    u.procs.insert(
+        pid,
+        Process {
+            placed: vec![Placed {
+                start: mapping.start,
+                end: mapping.end,
+                path: Arc::from(mapping.path.as_str()),
+                offset: 0,
+                module,
+            }],
+            stale: false,
+            generation: u.generations,
+        },
+    );
+    let base = 0x7000;
+    let bytes = [0u8; 64];
+    let mut mem = memory::SliceMemory {
+        base,
+        bytes: &bytes,
+    };
+    let arch = regs::Arch::native();
+    let mut r = regs::Regs::new(arch, 0x40_0100);
+    r.set(arch.sp(), Some(base));
+    r.set(arch.fp(), Some(0));
+    let stack = u.unwind_from(pid, r, &mut mem);
+    assert_eq!(stack.frames.len(), 1, "{stack:#?}");
+    assert_eq!(
+        stack.frames[0].module.as_deref(),
+        Some("/gone/prog (deleted)")
+    );
+    assert_eq!(stack.frames[0].function, None);
+    assert_eq!(stack.frames[0].unwound, Unwound::Regs);
+    assert_eq!(
+        stack.truncated.as_deref(),
+        Some("no CFI for pc (/gone/prog (deleted) unreadable); no plausible frame pointer")
+    );
+    // The same walk again comes from the stack cache: the same frames, the same reason.
+    let again = u.unwind_from(pid, r_again(arch, base), &mut mem);
+    assert!(Arc::ptr_eq(&again.frames, &stack.frames));
+    assert_eq!(again.truncated, stack.truncated);
+}
+
+fn r_again(arch: regs::Arch, sp: u64) -> regs::Regs {
+    let mut r = regs::Regs::new(arch, 0x40_0100);
+    r.set(arch.sp(), Some(sp));
+    r.set(arch.fp(), Some(0));
+    r
+}
+
+#[test]
+fn stack_cache_tells_walks_and_map_readings_apart() {
+    // Two walks that differ only in the reading of the maps they were made under are not
+    // confused: a process's maps read again (exec, dlopen) symbolize afresh.
+    let child = stopped_child(level1);
+    let mut u = StackUnwinder::new(DEFAULT_DEPTH);
+    let first = u.unwind(child.as_raw(), child.as_raw());
+    let same = u.unwind(child.as_raw(), child.as_raw());
+    assert!(
+        Arc::ptr_eq(&first.frames, &same.frames),
+        "the same stop twice: one symbolization"
+    );
+    u.invalidate(child.as_raw());
+    let reread = u.unwind(child.as_raw(), child.as_raw());
+    finish(child);
+    assert!(!Arc::ptr_eq(&first.frames, &reread.frames));
+    assert_eq!(first, reread, "same content");
+}
+
+#[test]
+fn maps_read_again_midway_relocate_the_frames_found_so_far() {
+    // The cached maps lack this test binary (as they lack a library loaded with dlopen after
+    // they were read): the walk starts in libc, meets a return address outside every known
+    // mapping, reads the maps again — and the frames already found must point into the new
+    // reading, not at whatever mapping now has their old index.
+    let child = stopped_child(level1);
+    let pid = child.as_raw();
+    let mut u = StackUnwinder::new(DEFAULT_DEPTH);
+    let want = u.unwind(pid, pid);
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    let exe = exe.to_string_lossy().into_owned();
+    let p = u.procs.get_mut(&pid).unwrap();
+    let before = p.placed.len();
+    p.placed.retain(|m| *m.path != *exe);
+    assert!(p.placed.len() < before, "the test binary was mapped");
+    let got = u.unwind(pid, pid);
+    finish(child);
+    assert_eq!(got, want);
+    assert!(got
+        .frames
+        .iter()
+        .any(|f| f.module.as_deref() == Some(exe.as_str())));
+}

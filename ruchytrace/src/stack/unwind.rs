@@ -8,10 +8,13 @@ use super::module::{Cfa, Row, Rule, R};
 use super::regs::{Arch, Regs};
 
 /// The outcome of one step.
+// Not boxed: one step per frame, and an allocation per frame costs more than moving the
+// register set.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
     /// The caller's registers.
-    Caller(Box<Regs>),
+    Caller(Regs),
     /// The CFI says there is no caller (the return address is undefined): the stack is complete.
     End,
     /// The walk cannot go on; the reason is shown to the user.
@@ -70,7 +73,7 @@ pub fn step_cfi(regs: &Regs, row: &Row, mem: &mut dyn Memory, frame0: bool) -> S
     }
     caller.set(arch.sp(), Some(cfa));
     caller.pc = pc;
-    Step::Caller(Box::new(caller))
+    Step::Caller(caller)
 }
 
 /// Follows the frame-pointer chain one link (`[fp]` = caller's fp, `[fp+8]` = return address on
@@ -94,7 +97,7 @@ pub fn step_fp(regs: &Regs, mem: &mut dyn Memory) -> Step {
     if next_fp != 0 && next_fp > fp {
         caller.set(regs.arch.fp(), Some(next_fp));
     }
-    Step::Caller(Box::new(caller))
+    Step::Caller(caller)
 }
 
 /// Evaluates a DWARF expression (CFA expressions, PLT stubs, signal frames), with a step budget.

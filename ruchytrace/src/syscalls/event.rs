@@ -85,7 +85,7 @@ pub struct SyscallEvent {
     /// With `-k`: the user stack at entry, innermost frame first (inlined calls as their own
     /// entries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<Vec<crate::stack::Frame>>,
+    pub stack: Option<std::sync::Arc<[crate::stack::Frame]>>,
     /// With `-k`: why the stack stops before the outermost frame (absent when complete).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack_truncated: Option<String>,

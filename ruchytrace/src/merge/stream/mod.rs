@@ -195,7 +195,7 @@ fn sys_node(ev: &SysEvent) -> Node {
                 errno: s.errno.clone(),
                 caller: s.stack.as_deref().and_then(super::caller::own_caller),
                 by_tracer: s.stack.as_deref().is_some_and(super::caller::by_tracer),
-                startup: s.stack.as_deref().is_some_and(super::startup::is_startup),
+                startup: super::startup::classify(&s.name, s.stack.as_deref()),
             }),
         },
         SysEvent::Signal(s) => point("signal", format!("--- {} {} ---", s.signal, s.info)),
@@ -586,7 +586,7 @@ impl StreamPlan {
             writeln!(out, " ==")?;
             let mut replay = Replay {
                 show_tracer,
-                startup: (!self.show_startup).then(super::startup::Run::default),
+                startup: (!self.show_startup).then(|| super::startup::Run::new(t.key.0 == t.key.1)),
                 markers: Default::default(),
                 inputs: &self.inputs,
                 sys: &self.sys,

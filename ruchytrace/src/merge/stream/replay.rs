@@ -104,9 +104,9 @@ impl Replay<'_> {
             return Ok(());
         }
         if let Some(run) = &mut self.startup {
-            let (swallow, summary) = run.feed(node, depth, close);
-            if let Some(s) = summary {
-                self.write_line(&s, 1, false, out)?;
+            let (swallow, before) = run.feed(node, depth, close);
+            for n in &before {
+                self.write_line(n, 1, false, out)?;
             }
             if swallow {
                 return Ok(());
@@ -437,9 +437,10 @@ impl Replay<'_> {
         if let Err(e) = self.flush_sys(key, None, out)? {
             return Ok(Err(e));
         }
-        if let Some(s) = self.startup.as_mut().and_then(|r| r.end()) {
-            if self.shown == Some(key) {
-                if let Err(e) = self.write_line(&s, 1, false, out) {
+        let owed = self.startup.as_mut().map(|r| r.end()).unwrap_or_default();
+        if self.shown == Some(key) {
+            for n in &owed {
+                if let Err(e) = self.write_line(n, 1, false, out) {
                     return Ok(Err(e));
                 }
             }

@@ -78,9 +78,6 @@ impl Tracer<'_> {
         let Some((pending, entry_text)) = call.decoded else {
             return;
         };
-        if let (Some(st), None) = (&mut self.stacks, &call.stack) {
-            call.stack = Some(st.at_exit(pid, tid));
-        }
         let mem = Memory { tid };
         let (ret_text, errno) =
             decode::format_return_full(call.nr, &call.args, rval, &mem, &self.decode_opts);
@@ -96,6 +93,10 @@ impl Tracer<'_> {
                 }
             }
             return;
+        }
+        // Only calls that are shown pay for their stack.
+        if let (Some(st), None) = (&mut self.stacks, &call.stack) {
+            call.stack = Some(st.at_exit(pid, tid));
         }
         let n = decode::arg_count(call.nr).min(6);
         let ev = SyscallEvent {

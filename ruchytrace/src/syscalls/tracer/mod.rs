@@ -376,14 +376,11 @@ impl<'a> Tracer<'a> {
                             ret_text,
                             e.duration_ns,
                         )
-                        .and_then(|()| match &e.stack {
-                            Some(frames) => {
-                                p.raw(&crate::stack::text_block(&crate::stack::Stack {
-                                    frames: frames.clone(),
-                                    truncated: e.stack_truncated.clone(),
-                                }))
+                        .and_then(|()| match (&e.stack, &mut self.stacks) {
+                            (Some(frames), Some(st)) => {
+                                p.raw(&st.text(frames, e.stack_truncated.as_deref()))
                             }
-                            None => Ok(()),
+                            _ => Ok(()),
                         }),
                     (Text::Line(line), _) => p.line(tid, ev.timestamp_ns(), line),
                     _ => Ok(()),
