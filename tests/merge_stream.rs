@@ -51,6 +51,26 @@ fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
             sj["callgraph"] = Json::Null;
             tj["callgraph"] = Json::Null;
             assert_eq!(sj, tj);
+            // So are the Chrome trace's events, up to their order across threads.
+            let events = |write: &dyn Fn(&mut Vec<u8>)| {
+                let mut out = Vec::new();
+                write(&mut out);
+                let doc: Json = serde_json::from_slice(&out).unwrap();
+                let mut evs: Vec<String> = doc["traceEvents"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(Json::to_string)
+                    .collect();
+                evs.sort();
+                evs
+            };
+            let streamed_chrome = events(&|o| plan.write_chrome(show, o).unwrap());
+            assert!(streamed_chrome.len() > 3);
+            assert_eq!(
+                streamed_chrome,
+                events(&|o| merge::chrome::write(&m, show, o).unwrap())
+            );
             // So is the call graph (`dot`), up to the numbering of its nodes.
             assert_eq!(
                 canonical(&plan.call_graph(show).unwrap()),

@@ -52,6 +52,7 @@ impl MergedFormat {
             self,
             MergedFormat::Text
                 | MergedFormat::Json
+                | MergedFormat::Chrome
                 | MergedFormat::Perfetto
                 | MergedFormat::Collapsed
                 | MergedFormat::Svg
@@ -359,6 +360,7 @@ pub fn write_plan(
 ) -> io::Result<()> {
     match format {
         MergedFormat::Perfetto => plan.write_perfetto(show_tracer, w),
+        MergedFormat::Chrome => plan.write_chrome(show_tracer, w),
         MergedFormat::Collapsed => merge::flame::write_folded(&plan.folded(show_tracer)?, w),
         MergedFormat::Svg => merge::flame::write_svg_folded(plan.folded(show_tracer)?, w),
         MergedFormat::Dot => merge::dot::write_graph(&plan.call_graph(show_tracer)?, w),

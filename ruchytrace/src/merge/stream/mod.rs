@@ -30,7 +30,7 @@ use super::{
 };
 use crate::syscalls::event::{Event as SysEvent, SysTrace};
 use replay::{NeedsTree, Replay};
-use sinks::{FoldedSink, JsonSink, PerfettoSink};
+use sinks::{ChromeNodes, FoldedSink, JsonSink, PerfettoSink};
 
 type Key = (u32, u32);
 
@@ -82,6 +82,15 @@ impl TextPlan {
         match self {
             TextPlan::Tree(m) => super::perfetto::write(m, show_tracer, out),
             TextPlan::Stream(p) => p.write_perfetto(show_tracer, out),
+        }
+    }
+
+    /// Writes the Chrome trace event document ([`super::chrome`]): streamed in one pass over
+    /// the inputs (every thread at once), or from the tree.
+    pub fn write_chrome(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
+        match self {
+            TextPlan::Tree(m) => super::chrome::write(m, show_tracer, out),
+            TextPlan::Stream(p) => p.write_chrome(show_tracer, out),
         }
     }
 
@@ -532,6 +541,33 @@ impl StreamPlan {
         let mut out: Vec<(String, u64)> = sink.weights.into_iter().collect();
         out.sort_unstable();
         Ok(out)
+    }
+
+    fn write_chrome(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
+        let shown: Vec<&ThreadHead> = self
+            .threads
+            .iter()
+            .filter(|t| show_tracer || !t.tracer)
+            .collect();
+        let names: Vec<super::chrome::ThreadName> = shown
+            .iter()
+            .map(|t| {
+                let label = super::chrome::thread_label(t.label(), t.tracer);
+                (t.key.0, t.key.1, label)
+            })
+            .collect();
+        let mut chrome = super::chrome::ChromeSink::new(
+            out,
+            (self.origin_ns, self.end_ns),
+            &self.processes(),
+            &names,
+        );
+        let mut sink = ChromeNodes {
+            sink: &mut chrome,
+            visible: shown.iter().map(|t| t.key).collect(),
+        };
+        self.replay_all(&mut sink, show_tracer)?;
+        chrome.finish()
     }
 
     fn write_perfetto(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {

@@ -150,3 +150,18 @@ impl NodeSink for JsonSink<'_> {
         Ok(())
     }
 }
+
+/// The Chrome trace writer as a replay's sink (the visible threads only).
+pub(super) struct ChromeNodes<'s, 'w> {
+    pub(super) sink: &'s mut crate::merge::chrome::ChromeSink<'w>,
+    pub(super) visible: std::collections::HashSet<Key>,
+}
+
+impl NodeSink for ChromeNodes<'_, '_> {
+    fn node(&mut self, key: Key, node: &Node, close: bool, sites: &[Site]) -> io::Result<()> {
+        if !self.visible.contains(&key) {
+            return Ok(());
+        }
+        self.sink.node(key, node, close, sites, None)
+    }
+}
