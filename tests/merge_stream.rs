@@ -71,6 +71,31 @@ fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
                 streamed_chrome,
                 events(&|o| merge::chrome::write(&m, show, o).unwrap())
             );
+            // So is the OTLP request, up to the order of the spans across threads.
+            for syscall_spans in [false, true] {
+                let opts = merge::otlp::OtlpOptions {
+                    show_tracer: show,
+                    syscall_spans,
+                };
+                let spans = |write: &dyn Fn(&mut Vec<u8>)| {
+                    let mut out = Vec::new();
+                    write(&mut out);
+                    let mut doc: Json = serde_json::from_slice(&out).unwrap();
+                    for r in doc["resourceSpans"].as_array_mut().unwrap() {
+                        let list = r["scopeSpans"][0]["spans"].as_array_mut().unwrap();
+                        list.sort_by_key(|s| s["spanId"].as_str().unwrap().to_string());
+                    }
+                    doc
+                };
+                let streamed = spans(&|o| plan.write_otlp(opts, o).unwrap());
+                assert!(streamed["resourceSpans"][0]["scopeSpans"][0]["spans"]
+                    .as_array()
+                    .is_some_and(|s| !s.is_empty()));
+                assert_eq!(
+                    streamed,
+                    spans(&|o| merge::otlp::write(&m, opts, o).unwrap())
+                );
+            }
             // So is the call graph (`dot`), up to the numbering of its nodes.
             assert_eq!(
                 canonical(&plan.call_graph(show).unwrap()),

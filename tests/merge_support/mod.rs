@@ -204,7 +204,10 @@ pub fn validate_chrome(doc: &Json) -> usize {
         assert!(e["name"].is_string(), "name: {e}");
         match ph {
             "M" => {
-                assert!(slices == 0 && tracks.is_empty(), "name event after a slice: {e}");
+                assert!(
+                    slices == 0 && tracks.is_empty(),
+                    "name event after a slice: {e}"
+                );
                 match e["name"].as_str().unwrap() {
                     "thread_name" => {
                         assert!(e["args"]["name"].is_string(), "{e}");

@@ -223,7 +223,9 @@ fn write_streamed(
         )),
         None => Box::new(io::BufWriter::new(io::stdout().lock())),
     };
-    match super::merge::write_plan(&plan, format, false, &mut out).and_then(|_| out.flush()) {
+    match super::merge::write_plan(&plan, format, Default::default(), &mut out)
+        .and_then(|_| out.flush())
+    {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(0),
         Err(e) => {
             eprintln!("ruchytrace: cannot write: {e}");

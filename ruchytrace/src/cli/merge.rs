@@ -54,6 +54,7 @@ impl MergedFormat {
                 | MergedFormat::Json
                 | MergedFormat::Chrome
                 | MergedFormat::Perfetto
+                | MergedFormat::OtlpJson
                 | MergedFormat::Collapsed
                 | MergedFormat::Svg
                 | MergedFormat::Dot
@@ -351,14 +352,17 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Writes a streamable `format` from `plan` (streamed or from its tree).
+/// Writes a streamable `format` from `plan` (streamed or from its tree), with the OTLP
+/// writer's options (`show_tracer` applies to every format).
 pub fn write_plan(
     plan: &merge::stream::TextPlan,
     format: MergedFormat,
-    show_tracer: bool,
+    opts: merge::otlp::OtlpOptions,
     w: &mut dyn Write,
 ) -> io::Result<()> {
+    let show_tracer = opts.show_tracer;
     match format {
+        MergedFormat::OtlpJson => plan.write_otlp(opts, w),
         MergedFormat::Perfetto => plan.write_perfetto(show_tracer, w),
         MergedFormat::Chrome => plan.write_chrome(show_tracer, w),
         MergedFormat::Collapsed => merge::flame::write_folded(&plan.folded(show_tracer)?, w),
@@ -397,8 +401,11 @@ fn run_streamed(
             });
         }
     };
-    let show = args.input.show_tracer;
-    let write = |w: &mut dyn Write| write_plan(&plan, format, show, w);
+    let otlp = merge::otlp::OtlpOptions {
+        show_tracer: args.input.show_tracer,
+        syscall_spans: args.otlp_syscall_spans,
+    };
+    let write = |w: &mut dyn Write| write_plan(&plan, format, otlp, w);
     if format != MergedFormat::Text {
         for w in plan.warnings() {
             eprintln!("ruchytrace: warning: {w}");

@@ -30,7 +30,7 @@ use super::{
 };
 use crate::syscalls::event::{Event as SysEvent, SysTrace};
 use replay::{NeedsTree, Replay};
-use sinks::{ChromeNodes, FoldedSink, JsonSink, PerfettoSink};
+use sinks::{ChromeNodes, FoldedSink, JsonSink, OtlpNodes, PerfettoSink};
 
 type Key = (u32, u32);
 
@@ -91,6 +91,19 @@ impl TextPlan {
         match self {
             TextPlan::Tree(m) => super::chrome::write(m, show_tracer, out),
             TextPlan::Stream(p) => p.write_chrome(show_tracer, out),
+        }
+    }
+
+    /// Writes the OTLP/JSON request ([`super::otlp`]): streamed in one pass over the inputs per
+    /// process, or from the tree.
+    pub fn write_otlp(
+        &self,
+        opts: super::otlp::OtlpOptions,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        match self {
+            TextPlan::Tree(m) => super::otlp::write(m, opts, out),
+            TextPlan::Stream(p) => p.write_otlp(opts, out),
         }
     }
 
@@ -541,6 +554,30 @@ impl StreamPlan {
         let mut out: Vec<(String, u64)> = sink.weights.into_iter().collect();
         out.sort_unstable();
         Ok(out)
+    }
+
+    fn write_otlp(&self, opts: super::otlp::OtlpOptions, out: &mut dyn Write) -> io::Result<()> {
+        let offset = super::otlp::clock_offset(self.clock().as_ref());
+        super::otlp::begin(out)?;
+        for (i, p) in self.processes().iter().enumerate() {
+            let threads: Vec<(Key, String)> = self
+                .threads
+                .iter()
+                .filter(|t| t.key.0 == p.pid && (opts.show_tracer || !t.tracer))
+                .map(|t| (t.key, t.label()))
+                .collect();
+            let mut otlp = super::otlp::OtlpSink::new(
+                &mut *out,
+                p,
+                i == 0,
+                (offset, self.origin_ns, self.end_ns),
+                &threads,
+                opts,
+            )?;
+            self.replay_all(&mut OtlpNodes { sink: &mut otlp }, opts.show_tracer)?;
+            otlp.finish()?;
+        }
+        super::otlp::end(out)
     }
 
     fn write_chrome(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {

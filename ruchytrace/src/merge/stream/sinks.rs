@@ -165,3 +165,14 @@ impl NodeSink for ChromeNodes<'_, '_> {
         self.sink.node(key, node, close, sites, None)
     }
 }
+
+/// The OTLP writer of one process as a replay's sink (it ignores the other processes' threads).
+pub(super) struct OtlpNodes<'s, 'w> {
+    pub(super) sink: &'s mut crate::merge::otlp::OtlpSink<'w>,
+}
+
+impl NodeSink for OtlpNodes<'_, '_> {
+    fn node(&mut self, key: Key, node: &Node, close: bool, sites: &[Site]) -> io::Result<()> {
+        self.sink.node(key, node, close, sites, None)
+    }
+}
