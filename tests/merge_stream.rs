@@ -96,6 +96,31 @@ fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
                     spans(&|o| merge::otlp::write(&m, opts, o).unwrap())
                 );
             }
+            // So are the report's tables and the diff's profile.
+            let streamed = plan.report_tables(show).unwrap();
+            let tree = merge::report::Tables::of_tree(&m, show);
+            assert!(streamed.callgraph_text().lines().count() > 2);
+            assert!(!streamed.syscalls.is_empty() && !streamed.io.is_empty());
+            assert_eq!(streamed.callgraph_text(), tree.callgraph_text());
+            for sort in [
+                merge::report::SortKey::SelfTime,
+                merge::report::SortKey::Total,
+                merge::report::SortKey::Calls,
+                merge::report::SortKey::Avg,
+                merge::report::SortKey::Max,
+            ] {
+                assert_eq!(
+                    streamed.hotspots_text(10, sort),
+                    tree.hotspots_text(10, sort)
+                );
+            }
+            assert_eq!(streamed.syscalls_text(), tree.syscalls_text());
+            assert_eq!(streamed.by_line_text(), tree.by_line_text());
+            assert_eq!(streamed.io_text(), tree.io_text());
+            assert_eq!(
+                merge::diff::profile_of(&plan.call_graph(show).unwrap(), &plan.processes()),
+                merge::diff::profile(&m, show)
+            );
             // So is the call graph (`dot`), up to the numbering of its nodes.
             assert_eq!(
                 canonical(&plan.call_graph(show).unwrap()),

@@ -236,6 +236,30 @@ pub fn load_and_merge(
     })
 }
 
+/// Reads `inputs` and plans their merge ([`merge::stream::plan_text`]): streamed when the
+/// inputs allow it, else the merged tree (exit 2 for unusable files, 1 for inconsistent ones).
+pub fn load_and_plan(
+    inputs: &[PathBuf],
+    partial: bool,
+    opts: &MergeOptions,
+) -> Result<merge::stream::TextPlan, Failure> {
+    let mut loaded: Vec<Input> = Vec::new();
+    for p in inputs {
+        let input = merge::load(p, partial).map_err(|e| Failure {
+            code: super::EXIT_USAGE,
+            message: e.to_string(),
+        })?;
+        loaded.push(input);
+    }
+    merge::stream::plan_text(loaded, opts).map_err(|e| Failure {
+        code: match e {
+            merge::MergeError::NoInput(_) => super::EXIT_USAGE,
+            _ => EXIT_INCONSISTENT,
+        },
+        message: e.to_string(),
+    })
+}
+
 /// Writes `m` in `format`.
 pub fn write_merged(
     m: &Merged,

@@ -22,6 +22,7 @@ use ruchytrace_runtime::model::Site;
 
 mod graph;
 mod replay;
+mod report;
 mod sinks;
 
 use super::{
@@ -104,6 +105,42 @@ impl TextPlan {
         match self {
             TextPlan::Tree(m) => super::otlp::write(m, opts, out),
             TextPlan::Stream(p) => p.write_otlp(opts, out),
+        }
+    }
+
+    /// The tables of `ruchytrace report` ([`super::report::Tables`]): streamed (one pass,
+    /// memory bounded by the call stacks and the aggregates), or from the tree.
+    pub fn report_tables(&self, show_tracer: bool) -> io::Result<super::report::Tables> {
+        match self {
+            TextPlan::Tree(m) => Ok(super::report::Tables::of_tree(m, show_tracer)),
+            TextPlan::Stream(p) => {
+                let threads: Vec<(Key, String)> = p
+                    .threads
+                    .iter()
+                    .filter(|t| show_tracer || !t.tracer)
+                    .map(|t| (t.key, t.label()))
+                    .collect();
+                let mut sink =
+                    report::ReportSink::new(threads.iter().map(|t| t.0).collect(), p.end_ns);
+                p.replay_all(&mut sink, show_tracer)?;
+                Ok(sink.finish(&threads, &p.processes()))
+            }
+        }
+    }
+
+    /// The traced processes (their programs, sampling rates).
+    pub fn processes(&self) -> Vec<super::ProcessInfo> {
+        match self {
+            TextPlan::Tree(m) => m.processes.clone(),
+            TextPlan::Stream(p) => p.processes(),
+        }
+    }
+
+    /// The merged tree, when the plan holds one (inputs the stream cannot place alone).
+    pub fn tree(&self) -> Option<&Merged> {
+        match self {
+            TextPlan::Tree(m) => Some(m),
+            TextPlan::Stream(_) => None,
         }
     }
 
