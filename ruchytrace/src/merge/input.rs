@@ -204,20 +204,62 @@ pub(crate) enum FnItem {
     Event(Event),
 }
 
+/// A binary function trace being read: the framed stream through a buffered reader (its bytes
+/// counted into a progress bar), or the runtime's segmented file mapped into memory.
+pub(crate) type BinaryFile = binary::BinaryReader<BufReader<super::progress::Tracked>>;
+
+/// Opens a binary trace for one pass labelled `what`; true when it is read in place from a
+/// memory map (the runtime's segmented file: its threads are merged by time straight from the
+/// page cache, and the file never sits in the heap), false when streamed through a buffer
+/// (whose progress bar counts its bytes).
+pub(crate) fn open_binary_file(
+    path: &Path,
+    what: &str,
+) -> Result<(BinaryFile, bool), format::ReadError> {
+    let cannot = |e: std::io::Error| format::ReadError {
+        offset: None,
+        message: format!("cannot read: {e}"),
+    };
+    let file = File::open(path).map_err(cannot)?;
+    let mut head = Vec::with_capacity(8);
+    (&file).take(8).read_to_end(&mut head).map_err(cannot)?;
+    if binary::is_segmented(&head) {
+        // SAFETY: the map is private and read-only, and nothing in this process writes the
+        // file. The runtime only ever extends its trace files (segments are reserved whole and
+        // written in place, never shrunk), so the mapped length stays backed; a record being
+        // written while we read it is seen old or new, and the reader checks every record
+        // (a damaged one ends its thread as truncated). Only another program truncating the
+        // file under us could fault, as with any reader that maps its input.
+        if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
+            let reader = binary::BinaryReader::segmented(binary::FileBytes::new(map))?;
+            return Ok((reader, true));
+        }
+    }
+    drop(file);
+    let file = super::progress::open(path, what).map_err(cannot)?;
+    let reader = binary::BinaryReader::new(BufReader::with_capacity(1 << 16, file))?;
+    Ok((reader, false))
+}
+
+/// [`open_binary_file`] with its events counted into a bar when it is mapped (`total`: its
+/// events, when a first pass counted them).
 fn open_binary(
     path: &Path,
     what: &str,
-) -> Result<binary::BinaryReader<BufReader<super::progress::Tracked>>, format::ReadError> {
-    let file = super::progress::open(path, what).map_err(|e| format::ReadError {
-        offset: None,
-        message: format!("cannot read: {e}"),
-    })?;
-    binary::BinaryReader::new(BufReader::with_capacity(1 << 16, file))
+    total: Option<u64>,
+) -> Result<super::progress::Counted<BinaryFile>, format::ReadError> {
+    let (reader, mapped) = open_binary_file(path, what)?;
+    let bar = if mapped {
+        super::progress::EventBar::new(path, what, total)
+    } else {
+        super::progress::EventBar::none()
+    };
+    Ok(super::progress::Counted::new(reader, bar))
 }
 
 /// Checks a binary trace from end to end without keeping its events.
 fn scan_binary(path: &Path) -> Result<FnTrace, format::ReadError> {
-    let mut reader = open_binary(path, "checking")?;
+    let mut reader = open_binary(path, "checking", None)?;
     let mut span: Option<(u64, u64)> = None;
     let mut events = 0u64;
     let mut source_truncation = None;
@@ -232,6 +274,7 @@ fn scan_binary(path: &Path) -> Result<FnTrace, format::ReadError> {
             _ => {}
         }
     }
+    let reader = reader.inner();
     let truncation = reader.truncation().map(str::to_owned).or(source_truncation);
     Ok(FnTrace {
         metadata: reader.metadata().clone(),
@@ -273,7 +316,7 @@ impl FnTrace {
                     .chain(events.iter().cloned().map(FnItem::Event)),
             )),
             FnData::JsonLines { sites, events } => Self::reread(path, sites.clone(), *events),
-            FnData::Binary => Self::reread_binary(path),
+            FnData::Binary => Self::reread_binary(path, self.events),
         }
     }
 
@@ -287,7 +330,7 @@ impl FnTrace {
                     .chain(events.into_iter().map(FnItem::Event)),
             )),
             FnData::JsonLines { sites, events } => Self::reread(path, sites, events),
-            FnData::Binary => Self::reread_binary(path),
+            FnData::Binary => Self::reread_binary(path, self.events),
         }
     }
 
@@ -335,8 +378,11 @@ impl FnTrace {
         ))
     }
 
-    fn reread_binary(path: &Path) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
-        let reader = open_binary(path, "reading").map_err(|e| {
+    fn reread_binary(
+        path: &Path,
+        events: u64,
+    ) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
+        let reader = open_binary(path, "reading", Some(events)).map_err(|e| {
             MergeError::NoInput(format!("{}: cannot read again: {e}", path.display()))
         })?;
         Ok(Box::new(reader.filter_map(|rec| match rec {
