@@ -27,12 +27,52 @@ fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
         force,
         ..MergeOptions::default()
     };
+    // The syscall trace in the tracer's line layout is indexed in place, not read whole: the
+    // same timeline either way.
+    let lines_dir = tempfile::tempdir().unwrap();
+    let lines: Vec<std::path::PathBuf> = paths
+        .iter()
+        .map(|p| match merge::load(p, true).unwrap() {
+            merge::Input::Syscalls { trace, mapped, .. } => {
+                assert!(mapped.is_none());
+                let doc = serde_json::to_value(&*trace).unwrap();
+                let copy = lines_dir.path().join("sys-lines.json");
+                write_sys_lines(&doc, &copy);
+                let again = merge::load(&copy, true).unwrap();
+                assert!(matches!(
+                    again,
+                    merge::Input::Syscalls {
+                        mapped: Some(_),
+                        ..
+                    }
+                ));
+                copy
+            }
+            _ => p.to_path_buf(),
+        })
+        .collect();
+    let lines: Vec<&Path> = lines.iter().map(|p| p.as_path()).collect();
     [false, true]
         .into_iter()
         .map(|show| {
             let plan = stream::plan_text(load(paths), &opts).unwrap();
             let mut a = Vec::new();
             plan.write(show, &mut a).unwrap();
+            let indexed = stream::plan_text(load(&lines), &opts).unwrap();
+            let mut c = Vec::new();
+            indexed.write(show, &mut c).unwrap();
+            assert_eq!(
+                String::from_utf8(c).unwrap(),
+                String::from_utf8(a.clone()).unwrap()
+            );
+            assert_eq!(indexed.is_streamed(), plan.is_streamed());
+            let mut tree_of_indexed = Vec::new();
+            merge::text::write(
+                &merge::merge(load(&lines), &opts).unwrap(),
+                show,
+                &mut tree_of_indexed,
+            )
+            .unwrap();
             let m = merge::merge(load(paths), &opts).unwrap();
             let mut b = Vec::new();
             merge::text::write(&m, show, &mut b).unwrap();
@@ -126,6 +166,7 @@ fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
                 canonical(&plan.call_graph(show).unwrap()),
                 canonical(&merge::report::call_graph(&m, show))
             );
+            assert_eq!(tree_of_indexed, b);
             (
                 plan.is_streamed(),
                 String::from_utf8(a).unwrap(),

@@ -180,6 +180,26 @@ pub fn write_sys(doc: &Json, path: &Path) {
     std::fs::write(path, serde_json::to_vec(doc).unwrap()).unwrap();
 }
 
+/// Writes a `sys.json` document in the tracer's streaming line layout (version 2: a metadata
+/// line, one event per line, the end record), the layout a merge indexes in place.
+pub fn write_sys_lines(doc: &Json, path: &Path) {
+    let mut meta = doc["metadata"].clone();
+    meta["version"] = json!(2);
+    let events: Vec<String> = doc["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(Json::to_string)
+        .collect();
+    let mut text = format!("{{\"metadata\":{meta},\n\"events\":[\n");
+    text.push_str(&events.join(",\n"));
+    if !events.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(&format!("],\n\"end\":{}}}\n", doc["end"]));
+    std::fs::write(path, text).unwrap();
+}
+
 /// (pid, tid).
 type Track = (u64, u64);
 /// (start, end, name) of a slice that may still contain later ones.

@@ -16,7 +16,9 @@ use ruchytrace_runtime::format::{self, binary, Detected};
 use ruchytrace_runtime::model::{Event, Metadata, Site, Trace, FN_TRACE_FORMAT};
 
 use super::MergeError;
-use crate::syscalls::event::{SysTrace, SYS_TRACE_FORMAT, SYS_TRACE_VERSION};
+use crate::syscalls::event::{
+    Event as SysEvent, SysIndexEntry, SysTrace, SYS_TRACE_FORMAT, SYS_TRACE_VERSION,
+};
 
 /// One input file, read.
 #[derive(Debug)]
@@ -32,8 +34,11 @@ pub enum Input {
     Syscalls {
         /// Where it came from.
         path: PathBuf,
-        /// The document.
+        /// The document (without its events when they are `mapped`).
         trace: Box<SysTrace>,
+        /// The events left in the file, indexed ([`SysMapped`]); `None` when they are in
+        /// `trace`.
+        mapped: Option<Box<SysMapped>>,
     },
     /// A merged JSON document (`merge --format json`), read back whole.
     Merged {
@@ -44,7 +49,114 @@ pub enum Input {
     },
 }
 
+/// The events of a `sys.json` left in the file: the file mapped into memory and an index of
+/// its events (where each is, its thread and times), so a merge that streams holds a few words
+/// per event, and parses each one again only when it is written.
+pub struct SysMapped {
+    map: memmap2::Mmap,
+    entries: Vec<SysIndexEntry>,
+}
+
+impl fmt::Debug for SysMapped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SysMapped({} bytes, {} events)",
+            self.map.len(),
+            self.entries.len()
+        )
+    }
+}
+
+/// What the merge needs of a syscall-trace event to place it (see [`SysIndexEntry`]).
+pub(crate) fn head_of(ev: &SysEvent) -> SysIndexEntry {
+    let (pid, tid, start_ns, duration, syscall) = match ev {
+        SysEvent::Syscall(x) => (x.pid, x.tid, x.timestamp_ns, x.duration_ns, true),
+        SysEvent::Signal(x) => (x.pid, x.tid, x.timestamp_ns, None, false),
+        SysEvent::Exit(x) => (x.pid, x.tid, x.timestamp_ns, None, false),
+        SysEvent::Killed(x) => (x.pid, x.tid, x.timestamp_ns, None, false),
+    };
+    SysIndexEntry {
+        offset: 0,
+        start_ns,
+        end_ns: start_ns + duration.unwrap_or(0),
+        pid: pid as u32,
+        tid: tid as u32,
+        syscall,
+    }
+}
+
 impl Input {
+    /// The events of a syscall trace (none for other inputs).
+    pub(crate) fn sys_len(&self) -> usize {
+        match self {
+            Input::Syscalls {
+                mapped: Some(m), ..
+            } => m.entries.len(),
+            Input::Syscalls { trace, .. } => trace.events.len(),
+            Input::Functions { .. } | Input::Merged { .. } => 0,
+        }
+    }
+
+    /// Event `j` of a syscall trace (in time order): its thread and times.
+    pub(crate) fn sys_head(&self, j: usize) -> SysIndexEntry {
+        match self {
+            Input::Syscalls {
+                mapped: Some(m), ..
+            } => m.entries[j],
+            Input::Syscalls { trace, .. } => head_of(&trace.events[j]),
+            Input::Functions { .. } | Input::Merged { .. } => {
+                unreachable!("only syscall traces have events here")
+            }
+        }
+    }
+
+    /// Event `j` of a syscall trace, parsed again from the file when it is mapped; `None` when
+    /// the file no longer holds it.
+    pub(crate) fn sys_event(&self, j: usize) -> Option<std::borrow::Cow<'_, SysEvent>> {
+        match self {
+            Input::Syscalls {
+                mapped: Some(m), ..
+            } => crate::syscalls::event::parse_indexed(&m.map, m.entries[j].offset)
+                .map(std::borrow::Cow::Owned),
+            Input::Syscalls { trace, .. } => trace.events.get(j).map(std::borrow::Cow::Borrowed),
+            Input::Functions { .. } | Input::Merged { .. } => None,
+        }
+    }
+
+    /// The heads of every event of a syscall trace (see [`Input::sys_head`]).
+    pub(crate) fn sys_heads(&self) -> Vec<SysIndexEntry> {
+        (0..self.sys_len()).map(|j| self.sys_head(j)).collect()
+    }
+
+    /// Reads the events of a mapped syscall trace into its document (what the merged tree
+    /// needs). Errors when the file changed since it was indexed.
+    pub(crate) fn load_sys_events(&mut self) -> Result<(), MergeError> {
+        let Input::Syscalls {
+            path,
+            trace,
+            mapped,
+        } = self
+        else {
+            return Ok(());
+        };
+        let Some(m) = mapped.take() else {
+            return Ok(());
+        };
+        trace.events.reserve(m.entries.len());
+        for e in &m.entries {
+            let ev = crate::syscalls::event::parse_indexed(&m.map, e.offset).ok_or_else(|| {
+                MergeError::NoInput(format!(
+                    "{}: changed while being read (byte {})",
+                    path.display(),
+                    e.offset
+                ))
+            })?;
+            trace.events.push(ev);
+        }
+        Ok(())
+    }
+
     /// The file the input was read from.
     pub fn path(&self) -> &Path {
         match self {
@@ -461,6 +573,13 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
             return fn_trace(trace);
         }
     }
+    // A syscall trace in the writer's line layout is indexed in place (mapped, not parsed
+    // into memory); any other layout, or a damaged file, is read whole below.
+    if json_format_of(&prefix).is_some_and(|(_, f)| f == SYS_TRACE_FORMAT) {
+        if let Some(input) = index_sys(path)? {
+            return Ok(input);
+        }
+    }
     let mut bytes = Vec::new();
     super::progress::open(path, "reading")
         .and_then(|mut f| f.read_to_end(&mut bytes))
@@ -490,6 +609,7 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
                 Ok(Input::Syscalls {
                     path: path.to_path_buf(),
                     trace: Box::new(trace),
+                    mapped: None,
                 })
             }
             Some((_, f)) if f == super::json::MERGED_FORMAT => {
@@ -528,6 +648,46 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
             }
         },
     }
+}
+
+/// Indexes a `sys.json` in the writer's line layout in place ([`SysMapped`]); `Ok(None)` when
+/// it is not in that layout, or is damaged or cut (read whole instead, for the errors).
+fn index_sys(path: &Path) -> Result<Option<Input>, InputError> {
+    let file = File::open(path).map_err(|e| InputError {
+        path: path.to_path_buf(),
+        position: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    // SAFETY: the map is private and read-only, and nothing in this process writes the file.
+    // A `sys.json` is written once, front to back, by the tracer; one still being written (or
+    // cut) does not index (no end record) and is read whole instead. Each event is checked when
+    // it is parsed again, and one that changed since is an error, never a wrong read; only
+    // another program truncating the file under us could fault, as with any reader that maps
+    // its input.
+    let Ok(map) = (unsafe { memmap2::Mmap::map(&file) }) else {
+        return Ok(None);
+    };
+    let Some(index) = crate::syscalls::event::index_sys_lines(&map) else {
+        return Ok(None);
+    };
+    let version = index.trace.metadata.version;
+    if version == 0 || version > SYS_TRACE_VERSION {
+        return Err(InputError {
+            path: path.to_path_buf(),
+            position: None,
+            message: format!(
+                "unsupported syscall trace version {version} (this reader supports 1 to {SYS_TRACE_VERSION})"
+            ),
+        });
+    }
+    Ok(Some(Input::Syscalls {
+        path: path.to_path_buf(),
+        trace: Box::new(index.trace),
+        mapped: Some(Box::new(SysMapped {
+            map,
+            entries: index.entries,
+        })),
+    }))
 }
 
 /// What kind of trace a file holds, judged from its first 64 KiB: `Some(true)` for a function

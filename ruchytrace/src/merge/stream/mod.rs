@@ -223,15 +223,6 @@ fn sys_traces(inputs: &[Input]) -> Vec<(usize, &SysTrace)> {
         .collect()
 }
 
-fn sys_key(ev: &SysEvent) -> Key {
-    match ev {
-        SysEvent::Syscall(s) => (s.pid as u32, s.tid as u32),
-        SysEvent::Signal(s) => (s.pid as u32, s.tid as u32),
-        SysEvent::Exit(e) => (e.pid as u32, e.tid as u32),
-        SysEvent::Killed(k) => (k.pid as u32, k.tid as u32),
-    }
-}
-
 /// The node the tree merge makes of a syscall-trace event (same text, same times).
 fn sys_node(ev: &SysEvent) -> Node {
     let ts = ev.timestamp_ns();
@@ -270,15 +261,6 @@ fn sys_node(ev: &SysEvent) -> Node {
     }
 }
 
-/// Start and end of a syscall-trace event, as the tree merge places it.
-fn sys_span(ev: &SysEvent) -> (u64, u64) {
-    let e = ev.timestamp_ns();
-    match ev {
-        SysEvent::Syscall(s) => (e, s.duration_ns.map_or(e, |d| e + d)),
-        _ => (e, e),
-    }
-}
-
 /// What the checking pass learns.
 #[derive(Default)]
 pub(super) struct Facts {
@@ -307,8 +289,23 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
         return Ok(TextPlan::Tree(Box::new(merge(inputs, opts)?)));
     }
     let mut facts = Facts::default();
-    let (fn_pairs, sys_pairs) = split_refs(&inputs);
-    check_consistency(&fn_pairs, &sys_pairs, opts, &mut facts.warnings)?;
+    {
+        let fn_pairs = fn_traces(&inputs);
+        let heads: Vec<(usize, Vec<_>)> = sys_traces(&inputs)
+            .into_iter()
+            .map(|(i, _)| (i, inputs[i].sys_heads()))
+            .collect();
+        let sys_pairs: Vec<(&std::path::Path, &SysTrace, &[_])> = heads
+            .iter()
+            .filter_map(|(i, h)| match &inputs[*i] {
+                Input::Syscalls { path, trace, .. } => {
+                    Some((path.as_path(), &**trace, h.as_slice()))
+                }
+                Input::Functions { .. } | Input::Merged { .. } => None,
+            })
+            .collect();
+        check_consistency(&fn_pairs, &sys_pairs, opts, &mut facts.warnings)?;
+    }
     // Each thread's system calls in time order (stable: the tree's order on equal starts).
     let mut sys: HashMap<Key, Vec<(usize, usize)>> = HashMap::new();
     let mut sys_warnings = Vec::new();
@@ -319,19 +316,16 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
                 t.metadata.pid
             ));
         }
-        for (j, ev) in t.events.iter().enumerate() {
-            let (e, x) = sys_span(ev);
-            let key = sys_key(ev);
-            facts.see(key, e);
-            facts.end = facts.end.max(x);
+        for j in 0..inputs[i].sys_len() {
+            let h = inputs[i].sys_head(j);
+            let key = (h.pid, h.tid);
+            facts.see(key, h.start_ns);
+            facts.end = facts.end.max(h.end_ns);
             sys.entry(key).or_default().push((i, j));
         }
     }
     for list in sys.values_mut() {
-        list.sort_by_key(|&(i, j)| match &inputs[i] {
-            Input::Syscalls { trace, .. } => trace.events[j].timestamp_ns(),
-            Input::Functions { .. } | Input::Merged { .. } => 0,
-        });
+        list.sort_by_key(|&(i, j)| inputs[i].sys_head(j).start_ns);
     }
     let mut check = Replay {
         show_tracer: true,
@@ -388,24 +382,6 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
         end_ns,
         warnings,
     })))
-}
-
-/// The inputs' function and syscall traces, borrowed.
-type Refs<'a> = (
-    Vec<(&'a std::path::Path, &'a FnTrace)>,
-    Vec<(&'a std::path::Path, &'a SysTrace)>,
-);
-
-fn split_refs(inputs: &[Input]) -> Refs<'_> {
-    let f = fn_traces(inputs);
-    let s = inputs
-        .iter()
-        .filter_map(|i| match i {
-            Input::Syscalls { path, trace } => Some((path.as_path(), &**trace)),
-            Input::Functions { .. } | Input::Merged { .. } => None,
-        })
-        .collect();
-    (f, s)
 }
 
 impl ThreadHead {
