@@ -271,8 +271,9 @@ fn main() {
         bin.display()
     );
     let events = (calls * 2 + syscalls) as f64;
-    let formats = std::env::var("RUCHYTRACE_BENCH_FORMATS")
-        .unwrap_or_else(|_| "text,perfetto,json,chrome,otlp-json,collapsed,svg,dot,report,diff".into());
+    let formats = std::env::var("RUCHYTRACE_BENCH_FORMATS").unwrap_or_else(|_| {
+        "text,perfetto,json,chrome,otlp-json,collapsed,svg,dot,report,diff".into()
+    });
     let mut runs: Vec<(&str, &Path, String)> = formats
         .split(',')
         .map(|f| ("binary", bin_fn.as_path(), f.trim().to_owned()))
