@@ -130,7 +130,7 @@ impl<'w> ChromeSink<'w> {
                     .open
                     .get_mut(&key)
                     .and_then(Vec::pop)
-                    .map_or_else(String::new, |(_, a)| a);
+                    .map_or_else(|| "null".to_string(), |(_, a)| a);
                 let site = &sites[c.site as usize];
                 self.sep();
                 self.buf

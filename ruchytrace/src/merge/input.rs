@@ -124,9 +124,15 @@ impl Input {
         }
     }
 
-    /// The heads of every event of a syscall trace (see [`Input::sys_head`]).
-    pub(crate) fn sys_heads(&self) -> Vec<SysIndexEntry> {
-        (0..self.sys_len()).map(|j| self.sys_head(j)).collect()
+    /// The heads of every event of a syscall trace (see [`Input::sys_head`]): the index of a
+    /// mapped one, borrowed.
+    pub(crate) fn sys_heads(&self) -> std::borrow::Cow<'_, [SysIndexEntry]> {
+        match self {
+            Input::Syscalls {
+                mapped: Some(m), ..
+            } => std::borrow::Cow::Borrowed(&m.entries),
+            _ => (0..self.sys_len()).map(|j| self.sys_head(j)).collect(),
+        }
     }
 
     /// Reads the events of a mapped syscall trace into its document (what the merged tree
@@ -660,8 +666,8 @@ fn index_sys(path: &Path) -> Result<Option<Input>, InputError> {
     })?;
     // SAFETY: the map is private and read-only, and nothing in this process writes the file.
     // A `sys.json` is written once, front to back, by the tracer; one still being written (or
-    // cut) does not index (no end record) and is read whole instead. Each event is checked when
-    // it is parsed again, and one that changed since is an error, never a wrong read; only
+    // cut) does not index (no end record) and is read whole instead. Each event is parsed
+    // again from the map as it was indexed, and a line that no longer parses is an error; only
     // another program truncating the file under us could fault, as with any reader that maps
     // its input.
     let Ok(map) = (unsafe { memmap2::Mmap::map(&file) }) else {

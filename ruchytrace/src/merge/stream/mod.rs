@@ -291,16 +291,14 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
     let mut facts = Facts::default();
     {
         let fn_pairs = fn_traces(&inputs);
-        let heads: Vec<(usize, Vec<_>)> = sys_traces(&inputs)
+        let heads: Vec<(usize, std::borrow::Cow<'_, [_]>)> = sys_traces(&inputs)
             .into_iter()
             .map(|(i, _)| (i, inputs[i].sys_heads()))
             .collect();
         let sys_pairs: Vec<(&std::path::Path, &SysTrace, &[_])> = heads
             .iter()
             .filter_map(|(i, h)| match &inputs[*i] {
-                Input::Syscalls { path, trace, .. } => {
-                    Some((path.as_path(), &**trace, h.as_slice()))
-                }
+                Input::Syscalls { path, trace, .. } => Some((path.as_path(), &**trace, &**h)),
                 Input::Functions { .. } | Input::Merged { .. } => None,
             })
             .collect();
