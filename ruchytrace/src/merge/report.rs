@@ -522,35 +522,38 @@ pub fn io_summary(m: &Merged, show_tracer: bool) -> Vec<FileIo> {
     }))
 }
 
-/// Whether a system call counts in the per-file I/O summary.
-pub(crate) fn is_io(name: &str) -> bool {
-    matches!(
-        name,
-        "open"
-            | "openat"
-            | "creat"
-            | "openat2"
-            | "read"
-            | "pread64"
-            | "readv"
-            | "preadv"
-            | "preadv2"
-            | "write"
-            | "pwrite64"
-            | "writev"
-            | "pwritev"
-            | "pwritev2"
-            | "close"
-    )
+/// The name (static) of a system call the per-file I/O summary counts.
+pub(crate) fn io_name(name: &str) -> Option<&'static str> {
+    const NAMES: [&str; 15] = [
+        "open", "openat", "creat", "openat2", "read", "pread64", "readv", "preadv", "preadv2",
+        "write", "pwrite64", "writev", "pwritev", "pwritev2", "close",
+    ];
+    NAMES.into_iter().find(|n| *n == name)
 }
 
 /// The per-file I/O summary of system calls (pid, call, duration) in the order they returned.
 pub(crate) fn io_files<'a>(
     calls: impl Iterator<Item = (u32, &'a super::Syscall, u64)>,
 ) -> Vec<FileIo> {
-    let mut files: HashMap<String, FileIo> = HashMap::new();
-    let mut fds: HashMap<(u32, i64), String> = HashMap::new();
+    let mut files = IoFiles::default();
     for (pid, s, dur) in calls {
+        files.add(pid, s, dur);
+    }
+    files.finish()
+}
+
+/// The per-file I/O summary being built, one system call at a time in the order they returned
+/// (descriptors are followed from their open to their close, per process).
+#[derive(Default)]
+pub(crate) struct IoFiles {
+    files: HashMap<String, FileIo>,
+    fds: HashMap<(u32, i64), String>,
+}
+
+impl IoFiles {
+    /// One more system call of process `pid`, `dur` long.
+    pub(crate) fn add(&mut self, pid: u32, s: &super::Syscall, dur: u64) {
+        let (files, fds) = (&mut self.files, &mut self.fds);
         let name_of_fd = |fd: i64, shown: Option<String>, fds: &HashMap<(u32, i64), String>| {
             shown
                 .or_else(|| fds.get(&(pid, fd)).cloned())
@@ -569,7 +572,7 @@ pub(crate) fn io_files<'a>(
                     0
                 };
                 let Some(path) = s.args.get(path_arg).and_then(|a| unquote(a)) else {
-                    continue;
+                    return;
                 };
                 let f = files.entry(path.clone()).or_insert_with(|| FileIo {
                     path: path.clone(),
@@ -584,9 +587,9 @@ pub(crate) fn io_files<'a>(
             "read" | "pread64" | "readv" | "preadv" | "preadv2" | "write" | "pwrite64"
             | "writev" | "pwritev" | "pwritev2" | "close" => {
                 let Some((fd, shown)) = s.args.first().and_then(|a| fd_arg(a)) else {
-                    continue;
+                    return;
                 };
-                let path = name_of_fd(fd, shown, &fds);
+                let path = name_of_fd(fd, shown, fds);
                 let f = files.entry(path.clone()).or_insert_with(|| FileIo {
                     path,
                     ..FileIo::default()
@@ -606,9 +609,13 @@ pub(crate) fn io_files<'a>(
             _ => {}
         }
     }
-    let mut out: Vec<_> = files.into_values().collect();
-    out.sort_by(|a, b| b.time_ns.cmp(&a.time_ns).then(a.path.cmp(&b.path)));
-    out
+
+    /// The files, most time first.
+    pub(crate) fn finish(self) -> Vec<FileIo> {
+        let mut out: Vec<_> = self.files.into_values().collect();
+        out.sort_by(|a, b| b.time_ns.cmp(&a.time_ns).then(a.path.cmp(&b.path)));
+        out
+    }
 }
 
 /// Average bytes per call below which many calls count as "tiny".

@@ -4,8 +4,8 @@
 //!
 //! Memory is the aggregates (one entry per function, call path, system call name, source line
 //! and file) and the open calls; the I/O summary also keeps a short record of each system call
-//! on a file (open, read, write, close), which it must replay in the order they returned across
-//! threads to follow descriptors.
+//! on a file (open, read, write, close: its name, the argument naming the file, its result),
+//! which it must replay in the order they returned across threads to follow descriptors.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -16,9 +16,7 @@ use super::graph::GraphSink;
 use super::{Key, NodeSink};
 use crate::merge::by_line::{line_key, sort_rows, LineKey, LineRow};
 use crate::merge::hotspots::Longest;
-use crate::merge::report::{
-    io_files, is_io, sort_syscall_rows, PathNode, SyscallRow, Tables, ThreadPaths,
-};
+use crate::merge::report::{io_name, sort_syscall_rows, PathNode, SyscallRow, Tables, ThreadPaths};
 use crate::merge::{Node, NodeKind, ProcessInfo, Syscall};
 
 /// A node of a thread's call paths, in an arena.
@@ -80,9 +78,40 @@ impl Thread {
     }
 }
 
-/// A system call on a file, kept for the I/O summary: (return time, pid, arrival, call,
-/// duration).
-type IoCall = (u64, u32, u64, Syscall, u64);
+/// A system call on a file, kept for the I/O summary until every one is known: what
+/// [`io_files`] reads of it (its name, the argument naming the file — the path of an open, the
+/// descriptor of the others —, its result), its return time, pid, arrival and duration.
+struct IoCall {
+    end: u64,
+    pid: u32,
+    seq: u32,
+    name: &'static str,
+    arg: Box<str>,
+    ret: Option<i64>,
+    failed: bool,
+    dur: u64,
+}
+
+impl IoCall {
+    /// The system call [`io_files`] reads (with the file's argument where it looks for it).
+    fn syscall(&self) -> Syscall {
+        let mut args = Vec::with_capacity(2);
+        if matches!(self.name, "openat" | "openat2") {
+            args.push(String::new());
+        }
+        args.push(self.arg.to_string());
+        Syscall {
+            name: self.name.to_owned(),
+            args,
+            raw_args: Vec::new(),
+            ret: self.ret,
+            errno: self.failed.then(String::new),
+            caller: None,
+            by_tracer: false,
+            startup: false,
+        }
+    }
+}
 
 /// The report's sink.
 pub(super) struct ReportSink {
@@ -125,9 +154,17 @@ impl ReportSink {
             .collect();
         let mut syscalls: Vec<SyscallRow> = self.syscalls.into_values().collect();
         sort_syscall_rows(&mut syscalls);
-        self.io
-            .sort_unstable_by_key(|&(end, pid, seq, _, _)| (end, pid, seq));
-        let io = io_files(self.io.iter().map(|(_, pid, _, s, dur)| (*pid, s, *dur)));
+        self.io.sort_unstable_by_key(|c| (c.end, c.pid, c.seq));
+        let io = {
+            // One system call rebuilt at a time, in the order they returned.
+            let mut current: Option<Syscall> = None;
+            let mut files = crate::merge::report::IoFiles::default();
+            for c in &self.io {
+                let s = current.insert(c.syscall());
+                files.add(c.pid, s, c.dur);
+            }
+            files.finish()
+        };
         Tables {
             graph: self.graph.finish(),
             longest: self.longest,
@@ -224,22 +261,21 @@ impl NodeSink for ReportSink {
                 line.errors += u64::from(s.errno.is_some());
                 line.total_ns += duration;
                 *line.by_name.entry(s.name.clone()).or_insert(0) += 1;
-                if is_io(&s.name) {
-                    // What the summary reads: the name, the first two arguments (descriptor or
-                    // path), the result.
-                    let kept = Syscall {
-                        name: s.name.clone(),
-                        args: s.args.iter().take(2).cloned().collect(),
-                        raw_args: Vec::new(),
+                if let Some(name) = io_name(&s.name) {
+                    let at = usize::from(matches!(name, "openat" | "openat2"));
+                    self.io.push(IoCall {
+                        end: node.end_ns.unwrap_or(node.start_ns),
+                        pid: key.0,
+                        seq: self.io.len() as u32,
+                        name,
+                        arg: s
+                            .args
+                            .get(at)
+                            .map_or_else(Box::default, |a| a.as_str().into()),
                         ret: s.ret,
-                        errno: s.errno.clone(),
-                        caller: None,
-                        by_tracer: false,
-                        startup: false,
-                    };
-                    let seq = self.io.len() as u64;
-                    let end = node.end_ns.unwrap_or(node.start_ns);
-                    self.io.push((end, key.0, seq, kept, duration));
+                        failed: s.errno.is_some(),
+                        dur: duration,
+                    });
                 }
             }
             NodeKind::Point { .. } => {}
