@@ -33,8 +33,8 @@ fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
     let lines: Vec<std::path::PathBuf> = paths
         .iter()
         .map(|p| match merge::load(p, true).unwrap() {
-            merge::Input::Syscalls { trace, mapped, .. } => {
-                assert!(mapped.is_none());
+            merge::Input::Syscalls { trace, in_file, .. } => {
+                assert!(in_file.is_none());
                 let doc = serde_json::to_value(&*trace).unwrap();
                 let copy = lines_dir.path().join("sys-lines.json");
                 write_sys_lines(&doc, &copy);
@@ -42,7 +42,7 @@ fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
                 assert!(matches!(
                     again,
                     merge::Input::Syscalls {
-                        mapped: Some(_),
+                        in_file: Some(_),
                         ..
                     }
                 ));

@@ -34,11 +34,11 @@ pub enum Input {
     Syscalls {
         /// Where it came from.
         path: PathBuf,
-        /// The document (without its events when they are `mapped`).
+        /// The document (without its events when they are left `in_file`).
         trace: Box<SysTrace>,
-        /// The events left in the file, indexed ([`SysMapped`]); `None` when they are in
+        /// The events left in the file, indexed ([`SysInFile`]); `None` when they are in
         /// `trace`.
-        mapped: Option<Box<SysMapped>>,
+        in_file: Option<Box<SysInFile>>,
     },
     /// A merged JSON document (`merge --format json`), read back whole.
     Merged {
@@ -49,22 +49,60 @@ pub enum Input {
     },
 }
 
-/// The events of a `sys.json` left in the file: the file mapped into memory and an index of
-/// its events (where each is, its thread and times), so a merge that streams holds a few words
-/// per event, and parses each one again only when it is written.
-pub struct SysMapped {
-    map: memmap2::Mmap,
+/// The events of a `sys.json` left in the file: an index of its events (where each is, its
+/// thread and times), and the file, read again through a window when an event is written, so a
+/// merge that streams holds a few words per event and one window of the file.
+pub struct SysInFile {
+    file: File,
     entries: Vec<SysIndexEntry>,
+    /// The bytes of the file read last: (their offset, the bytes).
+    window: std::sync::Mutex<(u64, Vec<u8>)>,
 }
 
-impl fmt::Debug for SysMapped {
+/// How much of a `sys.json` is read at a time when its events are read again (the replays
+/// visit a thread's events in file order, so one read serves many).
+const SYS_WINDOW: usize = 256 * 1024;
+
+impl SysInFile {
+    /// The event whose line starts at `offset`.
+    fn event_at(&self, offset: u64) -> Option<SysEvent> {
+        use std::os::unix::fs::FileExt;
+        let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let (start, bytes) = &mut *w;
+        let whole_line = |start: u64, bytes: &[u8]| {
+            offset >= start && {
+                let rel = (offset - start) as usize;
+                rel < bytes.len() && bytes[rel..].contains(&b'\n')
+            }
+        };
+        let mut want = SYS_WINDOW;
+        while !whole_line(*start, bytes) {
+            bytes.resize(want, 0);
+            let mut got = 0;
+            while got < want {
+                match self.file.read_at(&mut bytes[got..], offset + got as u64) {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => return None,
+                }
+            }
+            bytes.truncate(got);
+            *start = offset;
+            if got < want {
+                // The end of the file: the line is whole or the file changed.
+                break;
+            }
+            // A line longer than the window: read more of it.
+            want *= 2;
+        }
+        crate::syscalls::event::parse_indexed(bytes, offset.checked_sub(*start)?)
+    }
+}
+
+impl fmt::Debug for SysInFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "SysMapped({} bytes, {} events)",
-            self.map.len(),
-            self.entries.len()
-        )
+        write!(f, "SysInFile({} events)", self.entries.len())
     }
 }
 
@@ -91,7 +129,7 @@ impl Input {
     pub(crate) fn sys_len(&self) -> usize {
         match self {
             Input::Syscalls {
-                mapped: Some(m), ..
+                in_file: Some(m), ..
             } => m.entries.len(),
             Input::Syscalls { trace, .. } => trace.events.len(),
             Input::Functions { .. } | Input::Merged { .. } => 0,
@@ -102,7 +140,7 @@ impl Input {
     pub(crate) fn sys_head(&self, j: usize) -> SysIndexEntry {
         match self {
             Input::Syscalls {
-                mapped: Some(m), ..
+                in_file: Some(m), ..
             } => m.entries[j],
             Input::Syscalls { trace, .. } => head_of(&trace.events[j]),
             Input::Functions { .. } | Input::Merged { .. } => {
@@ -111,47 +149,46 @@ impl Input {
         }
     }
 
-    /// Event `j` of a syscall trace, parsed again from the file when it is mapped; `None` when
+    /// Event `j` of a syscall trace, parsed again from the file when it was left there; `None` when
     /// the file no longer holds it.
     pub(crate) fn sys_event(&self, j: usize) -> Option<std::borrow::Cow<'_, SysEvent>> {
         match self {
             Input::Syscalls {
-                mapped: Some(m), ..
-            } => crate::syscalls::event::parse_indexed(&m.map, m.entries[j].offset)
-                .map(std::borrow::Cow::Owned),
+                in_file: Some(m), ..
+            } => m.event_at(m.entries[j].offset).map(std::borrow::Cow::Owned),
             Input::Syscalls { trace, .. } => trace.events.get(j).map(std::borrow::Cow::Borrowed),
             Input::Functions { .. } | Input::Merged { .. } => None,
         }
     }
 
     /// The heads of every event of a syscall trace (see [`Input::sys_head`]): the index of a
-    /// mapped one, borrowed.
+    /// trace left in its file, borrowed.
     pub(crate) fn sys_heads(&self) -> std::borrow::Cow<'_, [SysIndexEntry]> {
         match self {
             Input::Syscalls {
-                mapped: Some(m), ..
+                in_file: Some(m), ..
             } => std::borrow::Cow::Borrowed(&m.entries),
             _ => (0..self.sys_len()).map(|j| self.sys_head(j)).collect(),
         }
     }
 
-    /// Reads the events of a mapped syscall trace into its document (what the merged tree
+    /// Reads the events of a syscall trace left in its file into its document (what the merged tree
     /// needs). Errors when the file changed since it was indexed.
     pub(crate) fn load_sys_events(&mut self) -> Result<(), MergeError> {
         let Input::Syscalls {
             path,
             trace,
-            mapped,
+            in_file,
         } = self
         else {
             return Ok(());
         };
-        let Some(m) = mapped.take() else {
+        let Some(m) = in_file.take() else {
             return Ok(());
         };
         trace.events.reserve(m.entries.len());
         for e in &m.entries {
-            let ev = crate::syscalls::event::parse_indexed(&m.map, e.offset).ok_or_else(|| {
+            let ev = m.event_at(e.offset).ok_or_else(|| {
                 MergeError::NoInput(format!(
                     "{}: changed while being read (byte {})",
                     path.display(),
@@ -579,8 +616,8 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
             return fn_trace(trace);
         }
     }
-    // A syscall trace in the writer's line layout is indexed in place (mapped, not parsed
-    // into memory); any other layout, or a damaged file, is read whole below.
+    // A syscall trace in the writer's line layout is indexed (its events left in the file, not
+    // parsed into memory); any other layout, or a damaged file, is read whole below.
     if json_format_of(&prefix).is_some_and(|(_, f)| f == SYS_TRACE_FORMAT) {
         if let Some(input) = index_sys(path)? {
             return Ok(input);
@@ -615,7 +652,7 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
                 Ok(Input::Syscalls {
                     path: path.to_path_buf(),
                     trace: Box::new(trace),
-                    mapped: None,
+                    in_file: None,
                 })
             }
             Some((_, f)) if f == super::json::MERGED_FORMAT => {
@@ -656,24 +693,20 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
     }
 }
 
-/// Indexes a `sys.json` in the writer's line layout in place ([`SysMapped`]); `Ok(None)` when
+/// Indexes a `sys.json` in the writer's line layout, its events left in the file ([`SysInFile`]); `Ok(None)` when
 /// it is not in that layout, or is damaged or cut (read whole instead, for the errors).
 fn index_sys(path: &Path) -> Result<Option<Input>, InputError> {
-    let file = File::open(path).map_err(|e| InputError {
+    let cannot = |e: std::io::Error| InputError {
         path: path.to_path_buf(),
         position: None,
         message: format!("cannot read: {e}"),
-    })?;
-    // SAFETY: the map is private and read-only, and nothing in this process writes the file.
-    // A `sys.json` is written once, front to back, by the tracer; one still being written (or
-    // cut) does not index (no end record) and is read whole instead. Each event is parsed
-    // again from the map as it was indexed, and a line that no longer parses is an error; only
-    // another program truncating the file under us could fault, as with any reader that maps
-    // its input.
-    let Ok(map) = (unsafe { memmap2::Mmap::map(&file) }) else {
-        return Ok(None);
     };
-    let Some(index) = crate::syscalls::event::index_sys_lines(&map) else {
+    let file = File::open(path).map_err(cannot)?;
+    let reader = BufReader::with_capacity(
+        1 << 16,
+        super::progress::open(path, "indexing").map_err(cannot)?,
+    );
+    let Some(index) = crate::syscalls::event::index_sys_reader(reader) else {
         return Ok(None);
     };
     let version = index.trace.metadata.version;
@@ -689,9 +722,10 @@ fn index_sys(path: &Path) -> Result<Option<Input>, InputError> {
     Ok(Some(Input::Syscalls {
         path: path.to_path_buf(),
         trace: Box::new(index.trace),
-        mapped: Some(Box::new(SysMapped {
-            map,
+        in_file: Some(Box::new(SysInFile {
+            file,
             entries: index.entries,
+            window: std::sync::Mutex::new((0, Vec::new())),
         })),
     }))
 }
@@ -750,5 +784,64 @@ mod tests {
         );
         assert_eq!(json_format_of(br#"{"metadata": {"format": 3}}"#), None);
         assert_eq!(json_format_of(b"{}"), None);
+    }
+
+    #[test]
+    fn a_sys_json_left_in_its_file_reads_back_lines_longer_than_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sys.json");
+        let call = |name: &str, ts: u64, arg: String| {
+            serde_json::json!({"type": "syscall", "name": name, "nr": 1, "pid": 7, "tid": 7,
+                "timestamp_ns": ts, "duration_ns": 5, "args": [arg], "raw_args": [1],
+                "return": 0, "errno": null})
+            .to_string()
+        };
+        let long = "x".repeat(SYS_WINDOW * 2 + 17);
+        let events = [
+            call("read", 30, "3".into()),
+            call("write", 10, long.clone()),
+            call("close", 20, "3".into()),
+        ];
+        let text = format!(
+            "{{\"metadata\":{{\"format\":\"ruchytrace-syscalls\",\"version\":2,\"ruchytrace_version\":\"0\",\"program\":\"/p\",\"args\":[],\"pid\":7,\"arch\":\"x86_64\",\"clock\":{{\"domain\":\"CLOCK_MONOTONIC\",\"source\":\"CLOCK_MONOTONIC\",\"realtime_ns\":10,\"monotonic_ns\":5}},\"options\":{{\"follow_forks\":false,\"filter\":null,\"strsize\":32}},\"images\":[]}},\n\"events\":[\n{}\n],\n\"end\":{{\"complete\":true,\"events\":3}}}}\n",
+            events.join(",\n")
+        );
+        std::fs::write(&path, text).unwrap();
+        let input = load(&path, false).unwrap();
+        assert!(matches!(
+            &input,
+            Input::Syscalls {
+                in_file: Some(_),
+                ..
+            }
+        ));
+        assert_eq!(input.sys_len(), 3);
+        let seen: Vec<(String, usize, u64, u64)> = (0..3)
+            .map(|j| {
+                let h = input.sys_head(j);
+                match &*input.sys_event(j).unwrap() {
+                    SysEvent::Syscall(s) => (s.name.clone(), s.args[0].len(), h.start_ns, h.end_ns),
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("write".to_string(), long.len(), 10, 15),
+                ("close".to_string(), 1, 20, 25),
+                ("read".to_string(), 1, 30, 35),
+            ]
+        );
+        // Read again out of order (another window each time), then all into the document.
+        assert!(matches!(&*input.sys_event(2).unwrap(), SysEvent::Syscall(s) if s.name == "read"));
+        assert!(matches!(&*input.sys_event(0).unwrap(), SysEvent::Syscall(s) if s.name == "write"));
+        let mut input = input;
+        input.load_sys_events().unwrap();
+        let Input::Syscalls { trace, in_file, .. } = &input else {
+            unreachable!()
+        };
+        assert!(in_file.is_none());
+        assert_eq!(trace.events.len(), 3);
     }
 }

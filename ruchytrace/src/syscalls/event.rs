@@ -293,41 +293,53 @@ pub struct SysIndex {
 /// and dropped. `None` for any other layout, or a damaged or cut file (read those whole, with
 /// [`read_sys_trace`] or serde, whose errors say where the damage is).
 pub fn index_sys_lines(bytes: &[u8]) -> Option<SysIndex> {
-    let mut lines = bytes.split_inclusive(|&b| b == b'\n');
-    let first = lines.next()?;
-    let head = std::str::from_utf8(first).ok()?.trim_end();
+    index_sys_reader(bytes)
+}
+
+/// [`index_sys_lines`] reading the file through `input` (a line at a time: memory is one line
+/// and the index).
+pub fn index_sys_reader(mut input: impl io::BufRead) -> Option<SysIndex> {
+    let mut line = Vec::with_capacity(1 << 12);
+    let mut next = |line: &mut Vec<u8>| -> Option<usize> {
+        line.clear();
+        match input.read_until(b'\n', line) {
+            Ok(0) | Err(_) => None,
+            Ok(n) => Some(n),
+        }
+    };
+    let n = next(&mut line)?;
+    let head = std::str::from_utf8(&line).ok()?.trim_end();
     let meta = head.strip_prefix("{\"metadata\":")?.strip_suffix(',')?;
     let mut metadata: Metadata = serde_json::from_str(meta).ok()?;
-    let mut offset = first.len() as u64;
-    let events_line = lines.next()?;
-    if events_line.trim_ascii_end() != b"\"events\":[" {
+    let mut offset = n as u64;
+    let n = next(&mut line)?;
+    if line.trim_ascii_end() != b"\"events\":[" {
         return None;
     }
-    offset += events_line.len() as u64;
+    offset += n as u64;
     let mut entries = Vec::new();
-    let mut end = None;
-    for line in lines.by_ref() {
+    let end = loop {
         let at = offset;
-        offset += line.len() as u64;
+        offset += next(&mut line)? as u64;
         let text = line.trim_ascii_end();
         if text == b"]," {
-            let end_line = lines.next()?.trim_ascii_end();
+            next(&mut line)?;
+            let end_line = line.trim_ascii_end();
             let record = end_line.strip_prefix(b"\"end\":")?.strip_suffix(b"}")?;
-            end = Some(serde_json::from_slice::<End>(record).ok()?);
-            break;
+            break serde_json::from_slice::<End>(record).ok()?;
         }
         let record = text.strip_suffix(b",").unwrap_or(text);
-        let entry = match serde_json::from_slice::<StoredEvent>(record).ok()? {
-            StoredEvent::Image(x) => {
-                metadata.images.push(x);
-                continue;
-            }
-            StoredEvent::Syscall(x) => (x.pid, x.tid, x.timestamp_ns, x.duration_ns, true),
-            StoredEvent::Signal(x) => (x.pid, x.tid, x.timestamp_ns, None, false),
-            StoredEvent::Exit(x) => (x.pid, x.tid, x.timestamp_ns, None, false),
-            StoredEvent::Killed(x) => (x.pid, x.tid, x.timestamp_ns, None, false),
-        };
-        let (pid, tid, start_ns, duration, syscall) = entry;
+        let (pid, tid, start_ns, duration, syscall) =
+            match serde_json::from_slice::<StoredEvent>(record).ok()? {
+                StoredEvent::Image(x) => {
+                    metadata.images.push(x);
+                    continue;
+                }
+                StoredEvent::Syscall(x) => (x.pid, x.tid, x.timestamp_ns, x.duration_ns, true),
+                StoredEvent::Signal(x) => (x.pid, x.tid, x.timestamp_ns, None, false),
+                StoredEvent::Exit(x) => (x.pid, x.tid, x.timestamp_ns, None, false),
+                StoredEvent::Killed(x) => (x.pid, x.tid, x.timestamp_ns, None, false),
+            };
         entries.push(SysIndexEntry {
             offset: at,
             start_ns,
@@ -336,10 +348,12 @@ pub fn index_sys_lines(bytes: &[u8]) -> Option<SysIndex> {
             tid: tid as u32,
             syscall,
         });
-    }
+    };
     // Nothing but blank space may follow the end record.
-    if lines.any(|l| !l.trim_ascii().is_empty()) {
-        return None;
+    while next(&mut line).is_some() {
+        if !line.trim_ascii().is_empty() {
+            return None;
+        }
     }
     // Stable: events observed at the same nanosecond keep their order.
     entries.sort_by_key(|e| e.start_ns);
@@ -347,7 +361,7 @@ pub fn index_sys_lines(bytes: &[u8]) -> Option<SysIndex> {
         trace: SysTrace {
             metadata,
             events: Vec::new(),
-            end: end?,
+            end,
         },
         entries,
     })
