@@ -146,8 +146,8 @@ pub fn run_filtered(args: ConvertArgs, filter_args: &FilterArgs) -> anyhow::Resu
         // A binary trace: the runtime's segmented file is read in place (memory-mapped).
         Some(true) if is_binary(&args.input) => {
             match merge::input::open_binary_file(&args.input, "converting") {
-                Ok((reader, mapped)) => {
-                    let mut bar = if mapped {
+                Ok((reader, map)) => {
+                    let mut bar = if map.is_some() {
                         merge::progress::EventBar::new(&args.input, "converting", None)
                     } else {
                         merge::progress::EventBar::none()

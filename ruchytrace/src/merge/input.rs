@@ -363,14 +363,24 @@ pub(crate) enum FnItem {
 /// counted into a progress bar), or the runtime's segmented file mapped into memory.
 pub(crate) type BinaryFile = binary::BinaryReader<BufReader<super::progress::Tracked>>;
 
-/// Opens a binary trace for one pass labelled `what`; true when it is read in place from a
-/// memory map (the runtime's segmented file: its threads are merged by time straight from the
-/// page cache, and the file never sits in the heap), false when streamed through a buffer
-/// (whose progress bar counts its bytes).
+/// A memory map shared between the reader (which reads it) and [`Paged`] (which drops the pages
+/// of the segments the reader is done with).
+struct SharedMap(std::sync::Arc<memmap2::Mmap>);
+
+impl AsRef<[u8]> for SharedMap {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Opens a binary trace for one pass labelled `what`, with the map of a file read in place
+/// (the runtime's segmented file: its threads are merged by time straight from the page cache,
+/// and the file never sits in the heap); `None` for a file streamed through a buffer (whose
+/// progress bar counts its bytes).
 pub(crate) fn open_binary_file(
     path: &Path,
     what: &str,
-) -> Result<(BinaryFile, bool), format::ReadError> {
+) -> Result<(BinaryFile, Option<std::sync::Arc<memmap2::Mmap>>), format::ReadError> {
     let cannot = |e: std::io::Error| format::ReadError {
         offset: None,
         message: format!("cannot read: {e}"),
@@ -386,30 +396,84 @@ pub(crate) fn open_binary_file(
         // (a damaged one ends its thread as truncated). Only another program truncating the
         // file under us could fault, as with any reader that maps its input.
         if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
-            let reader = binary::BinaryReader::segmented(binary::FileBytes::new(map))?;
-            return Ok((reader, true));
+            let map = std::sync::Arc::new(map);
+            let bytes = binary::FileBytes::new(SharedMap(map.clone()));
+            let reader = binary::BinaryReader::segmented(bytes)?;
+            return Ok((reader, Some(map)));
         }
     }
     drop(file);
     let file = super::progress::open(path, what).map_err(cannot)?;
     let reader = binary::BinaryReader::new(BufReader::with_capacity(1 << 16, file))?;
-    Ok((reader, false))
+    Ok((reader, None))
 }
 
-/// [`open_binary_file`] with its events counted into a bar when it is mapped (`total`: its
-/// events, when a first pass counted them).
+/// The records of a binary trace; for a mapped file, the pages of each segment the reader is
+/// done with are dropped as it goes, so the pass's resident memory is the segments being merged
+/// (one or two per thread), not the whole file.
+pub(crate) struct Paged {
+    reader: BinaryFile,
+    map: Option<std::sync::Arc<memmap2::Mmap>>,
+    until_check: u32,
+}
+
+/// Records between two looks for finished segments.
+const PAGE_CHECK: u32 = 4096;
+
+impl Paged {
+    /// The reader.
+    pub(crate) fn reader(&self) -> &BinaryFile {
+        &self.reader
+    }
+
+    fn drop_finished(&mut self) {
+        let Some(map) = &self.map else {
+            return;
+        };
+        for (offset, len) in self.reader.take_finished() {
+            // SAFETY: the map is a private, read-only file mapping, and the reader never reads
+            // a finished segment again; dropping its pages only makes a later access (there is
+            // none) read them from the file again. Failing to drop them costs memory, not
+            // correctness, so the result is ignored.
+            let _ = unsafe {
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len)
+            };
+        }
+    }
+}
+
+impl Iterator for Paged {
+    type Item = binary::Record;
+
+    fn next(&mut self) -> Option<binary::Record> {
+        self.until_check = self.until_check.saturating_sub(1);
+        if self.until_check == 0 {
+            self.until_check = PAGE_CHECK;
+            self.drop_finished();
+        }
+        self.reader.next()
+    }
+}
+
+/// [`open_binary_file`] as [`Paged`] records, counted into a bar when the file is mapped
+/// (`total`: its events, when a first pass counted them).
 fn open_binary(
     path: &Path,
     what: &str,
     total: Option<u64>,
-) -> Result<super::progress::Counted<BinaryFile>, format::ReadError> {
-    let (reader, mapped) = open_binary_file(path, what)?;
-    let bar = if mapped {
+) -> Result<super::progress::Counted<Paged>, format::ReadError> {
+    let (reader, map) = open_binary_file(path, what)?;
+    let bar = if map.is_some() {
         super::progress::EventBar::new(path, what, total)
     } else {
         super::progress::EventBar::none()
     };
-    Ok(super::progress::Counted::new(reader, bar))
+    let paged = Paged {
+        reader,
+        map,
+        until_check: PAGE_CHECK,
+    };
+    Ok(super::progress::Counted::new(paged, bar))
 }
 
 /// Checks a binary trace from end to end without keeping its events.
@@ -429,7 +493,7 @@ fn scan_binary(path: &Path) -> Result<FnTrace, format::ReadError> {
             _ => {}
         }
     }
-    let reader = reader.inner();
+    let reader = reader.inner().reader();
     let truncation = reader.truncation().map(str::to_owned).or(source_truncation);
     Ok(FnTrace {
         metadata: reader.metadata().clone(),

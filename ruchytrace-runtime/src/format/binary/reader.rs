@@ -568,6 +568,16 @@ impl<R: Read> BinaryReader<R> {
         }
     }
 
+    /// The byte ranges `(offset, len)` of a segmented file that were read to their end since
+    /// the last call ([`SegmentedReader::take_finished`](crate::format::segmented::SegmentedReader::take_finished));
+    /// always empty for the framed stream.
+    pub fn take_finished(&mut self) -> Vec<(usize, usize)> {
+        match &mut self.inner {
+            Inner::Framed(_) => Vec::new(),
+            Inner::Segmented(r) => r.take_finished(),
+        }
+    }
+
     /// Events yielded so far.
     pub fn events_read(&self) -> u64 {
         match &self.inner {
