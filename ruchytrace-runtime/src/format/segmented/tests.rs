@@ -248,7 +248,9 @@ fn the_binary_reader_reads_bytes_at_hand_in_place() {
     let mut finished = held.take_finished();
     finished.sort_unstable();
     assert_eq!(finished.len(), 2, "{finished:?}");
-    assert!(finished.iter().all(|&(off, len)| off >= FILE_HEADER && len > 0));
+    assert!(finished
+        .iter()
+        .all(|&(off, len)| off >= FILE_HEADER && len > 0));
     assert_ne!(finished[0].0, finished[1].0);
     assert!(held.take_finished().is_empty());
 }
