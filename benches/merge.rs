@@ -1,18 +1,21 @@
-//! Merge throughput: generates a function trace of 1M events (500k calls on 4 threads, nested
-//! two deep) in binary and JSON, and a `sys.json` of 100k system calls inside those calls, then
-//! times `ruchytrace merge` from the binary input in every output format (to /dev/null), and the
-//! text output from the JSON input, and reports events/s and the merge process's peak RSS. Text
-//! and Perfetto output are streamed (`merge::stream`): their peak RSS does not grow with the
-//! number of function events; the other formats build the merged tree (docs/merge.md).
+//! Merge throughput: generates a function trace of 10M events (5M calls on 4 threads, nested
+//! two deep) in binary and JSON, and a `sys.json` of 1M system calls inside those calls (in the
+//! tracer's line layout), then times `ruchytrace merge` from the binary input in every output
+//! format (to /dev/null), `ruchytrace report` and `ruchytrace diff` (the trace against itself)
+//! from the binary input, and the text output from the JSON input, and reports events/s and the
+//! process's peak RSS (its `ru_maxrss`, from `wait4`). Every format and both commands stream
+//! (`merge::stream`): their peak RSS does not grow with the number of function events
+//! (docs/merge.md, "Memory").
 //!
 //! ```sh
 //! cargo build --release -p ruchytrace --bin ruchytrace
 //! cargo bench -p ruchytrace-suite --bench merge
 //! ```
 //!
-//! `RUCHYTRACE_BENCH_CALLS` (default 500000) and `RUCHYTRACE_BENCH_SYSCALLS` (default 100000)
+//! `RUCHYTRACE_BENCH_CALLS` (default 5000000) and `RUCHYTRACE_BENCH_SYSCALLS` (default 1000000)
 //! scale the input; `RUCHYTRACE_BENCH_FORMATS` (default
-//! `text,perfetto,json,chrome,collapsed,svg,dot`) picks the output formats.
+//! `text,perfetto,json,chrome,otlp-json,collapsed,svg,dot,report,diff`) picks the rows (`report`
+//! and `diff` are the commands, the others `merge --format`).
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -165,12 +168,13 @@ fn generate(dir: &Path, calls: u64, syscalls: u64) -> (PathBuf, PathBuf, PathBuf
         .unwrap();
         paths.push(path);
     }
-    // sys.json, sorted by entry time like the tracer writes it.
+    // sys.json in the tracer's line layout (version 2: one record per line, which a merge
+    // indexes in place), sorted by entry time.
     let sys = dir.join("sys.json");
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&sys).unwrap());
-    write!(
+    writeln!(
         out,
-        "{{\"metadata\":{{\"format\":\"ruchytrace-syscalls\",\"version\":1,\"ruchytrace_version\":\"0.1.0\",\"program\":\"/bench\",\"args\":[\"bench\"],\"pid\":{PID},\"arch\":\"x86_64\",\"clock\":{{\"domain\":\"CLOCK_MONOTONIC\",\"source\":\"CLOCK_MONOTONIC\",\"realtime_ns\":1700000000000000000,\"monotonic_ns\":{BASE}}},\"options\":{{\"follow_forks\":false,\"filter\":null,\"strsize\":32}},\"images\":[]}},\"events\":["
+        "{{\"metadata\":{{\"format\":\"ruchytrace-syscalls\",\"version\":2,\"ruchytrace_version\":\"0.1.0\",\"program\":\"/bench\",\"args\":[\"bench\"],\"pid\":{PID},\"arch\":\"x86_64\",\"clock\":{{\"domain\":\"CLOCK_MONOTONIC\",\"source\":\"CLOCK_MONOTONIC\",\"realtime_ns\":1700000000000000000,\"monotonic_ns\":{BASE}}},\"options\":{{\"follow_forks\":false,\"filter\":null,\"strsize\":32}},\"images\":[]}},\n\"events\":["
     )
     .unwrap();
     let mut n = 0u64;
@@ -192,20 +196,23 @@ fn generate(dir: &Path, calls: u64, syscalls: u64) -> (PathBuf, PathBuf, PathBuf
             n += 1;
         }
     }
-    writeln!(out, "],\"end\":{{\"complete\":true,\"events\":{n}}}}}").unwrap();
+    if n > 0 {
+        out.write_all(b"\n").unwrap();
+    }
+    writeln!(out, "],\n\"end\":{{\"complete\":true,\"events\":{n}}}}}").unwrap();
     out.flush().unwrap();
     (paths[0].clone(), paths[1].clone(), sys)
 }
 
-/// Runs `bin ARGS` and returns (seconds, peak RSS in KiB) of that process.
+/// Runs `bin ARGS` (stdout to /dev/null) and returns (seconds, peak RSS in KiB) of that
+/// process.
 // The child is reaped by wait4 (which also gives its own peak RSS), not by `Child::wait`.
 #[allow(clippy::zombie_processes)]
-fn measure(bin: &Path, args: &[&Path], format: &str) -> (f64, i64) {
+fn measure(bin: &Path, args: &[std::ffi::OsString]) -> (f64, i64) {
     let start = Instant::now();
     let child = std::process::Command::new(bin)
-        .arg("merge")
         .args(args)
-        .args(["-o", "/dev/null", "--format", format])
+        .stdout(std::process::Stdio::null())
         .spawn()
         .expect("run ruchytrace");
     let mut status = 0;
@@ -216,9 +223,23 @@ fn measure(bin: &Path, args: &[&Path], format: &str) -> (f64, i64) {
     assert!(r > 0, "wait4 failed");
     assert!(
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "merge failed ({status})"
+        "{args:?} failed ({status})"
     );
     (start.elapsed().as_secs_f64(), usage.ru_maxrss)
+}
+
+/// The command line of one row: `merge --format F`, `report` or `diff` (A against itself).
+fn command(row: &str, input: &Path, sys: &Path) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = match row {
+        "report" => vec!["report".into(), input.into(), sys.into()],
+        // `diff` takes a trace file or a directory per side: the function trace alone.
+        "diff" => vec!["diff".into(), input.into(), input.into()],
+        _ => vec!["merge".into(), input.into(), sys.into()],
+    };
+    if !matches!(row, "report" | "diff") {
+        args.extend(["-o", "/dev/null", "--format", row].map(Into::into));
+    }
+    args
 }
 
 fn main() {
@@ -233,8 +254,8 @@ fn main() {
         eprintln!("build the CLI first: cargo build --release -p ruchytrace --bin ruchytrace");
         return;
     };
-    let calls = env_num("RUCHYTRACE_BENCH_CALLS", 500_000);
-    let syscalls = env_num("RUCHYTRACE_BENCH_SYSCALLS", 100_000);
+    let calls = env_num("RUCHYTRACE_BENCH_CALLS", 5_000_000);
+    let syscalls = env_num("RUCHYTRACE_BENCH_SYSCALLS", 1_000_000);
     let dir = tempfile::tempdir().unwrap();
     let t = Instant::now();
     let (bin_fn, json_fn, sys) = generate(dir.path(), calls, syscalls);
@@ -250,20 +271,26 @@ fn main() {
         bin.display()
     );
     let events = (calls * 2 + syscalls) as f64;
-    let formats = std::env::var("RUCHYTRACE_BENCH_FORMATS")
-        .unwrap_or_else(|_| "text,perfetto,json,chrome,collapsed,svg,dot".into());
+    let formats = std::env::var("RUCHYTRACE_BENCH_FORMATS").unwrap_or_else(|_| {
+        "text,perfetto,json,chrome,otlp-json,collapsed,svg,dot,report,diff".into()
+    });
     let mut runs: Vec<(&str, &Path, String)> = formats
         .split(',')
         .map(|f| ("binary", bin_fn.as_path(), f.trim().to_owned()))
         .collect();
     runs.push(("json", json_fn.as_path(), "text".into()));
-    println!("| input | format | time | M events/s | peak RSS |");
+    println!("| input | output | time | M events/s | peak RSS |");
     println!("| --- | --- | --- | --- | --- |");
-    for (label, input, format) in &runs {
-        let (secs, rss_kib) = measure(&bin, &[input, &sys], format);
+    for (label, input, row) in &runs {
+        let (secs, rss_kib) = measure(&bin, &command(row, input, &sys));
+        // `diff` reads the function trace twice and no sys.json.
+        let (what, n) = match row.as_str() {
+            "diff" => ("2 × fn", 2.0 * (calls * 2) as f64),
+            _ => ("fn + sys.json", events),
+        };
         println!(
-            "| {label} fn + sys.json | {format} | {secs:.2} s | {:.2} | {:.0} MB |",
-            events / secs / 1e6,
+            "| {label} {what} | {row} | {secs:.2} s | {:.2} | {:.0} MiB |",
+            n / secs / 1e6,
             rss_kib as f64 / 1024.0
         );
     }

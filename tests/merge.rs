@@ -391,7 +391,7 @@ fn chrome_output_is_valid() {
         "collector hidden"
     );
 
-    // The validator catches what it must: overlapping slices, time going back, missing names.
+    // The validator catches what it must: overlapping slices, late or missing names.
     let mut bad = doc.clone();
     let evs = bad["traceEvents"].as_array_mut().unwrap();
     let i = evs.iter().position(|e| e["name"] == "read").unwrap();
@@ -403,7 +403,16 @@ fn chrome_output_is_valid() {
         .iter()
         .position(|e| e["name"] == "write" && e["tid"] == PID)
         .unwrap();
-    evs[i]["ts"] = serde_json::json!(0.1);
+    // Starts before its caller and ends inside it.
+    let compute = evs.iter().find(|e| e["name"] == "compute").unwrap().clone();
+    evs[i]["ts"] = serde_json::json!(compute["ts"].as_f64().unwrap() - 0.5);
+    evs[i]["dur"] = serde_json::json!(1.0);
+    assert!(std::panic::catch_unwind(|| validate_chrome(&bad)).is_err());
+    let mut bad = doc.clone();
+    let evs = bad["traceEvents"].as_array_mut().unwrap();
+    let i = evs.iter().position(|e| e["ph"] == "M").unwrap();
+    let name = evs.remove(i);
+    evs.push(name);
     assert!(std::panic::catch_unwind(|| validate_chrome(&bad)).is_err());
     let mut bad = doc.clone();
     bad["traceEvents"]

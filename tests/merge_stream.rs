@@ -27,12 +27,52 @@ fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
         force,
         ..MergeOptions::default()
     };
+    // The syscall trace in the tracer's line layout is indexed in place, not read whole: the
+    // same timeline either way.
+    let lines_dir = tempfile::tempdir().unwrap();
+    let lines: Vec<std::path::PathBuf> = paths
+        .iter()
+        .map(|p| match merge::load(p, true).unwrap() {
+            merge::Input::Syscalls { trace, in_file, .. } => {
+                assert!(in_file.is_none());
+                let doc = serde_json::to_value(&*trace).unwrap();
+                let copy = lines_dir.path().join("sys-lines.json");
+                write_sys_lines(&doc, &copy);
+                let again = merge::load(&copy, true).unwrap();
+                assert!(matches!(
+                    again,
+                    merge::Input::Syscalls {
+                        in_file: Some(_),
+                        ..
+                    }
+                ));
+                copy
+            }
+            _ => p.to_path_buf(),
+        })
+        .collect();
+    let lines: Vec<&Path> = lines.iter().map(|p| p.as_path()).collect();
     [false, true]
         .into_iter()
         .map(|show| {
             let plan = stream::plan_text(load(paths), &opts).unwrap();
             let mut a = Vec::new();
             plan.write(show, &mut a).unwrap();
+            let indexed = stream::plan_text(load(&lines), &opts).unwrap();
+            let mut c = Vec::new();
+            indexed.write(show, &mut c).unwrap();
+            assert_eq!(
+                String::from_utf8(c).unwrap(),
+                String::from_utf8(a.clone()).unwrap()
+            );
+            assert_eq!(indexed.is_streamed(), plan.is_streamed());
+            let mut tree_of_indexed = Vec::new();
+            merge::text::write(
+                &merge::merge(load(&lines), &opts).unwrap(),
+                show,
+                &mut tree_of_indexed,
+            )
+            .unwrap();
             let m = merge::merge(load(paths), &opts).unwrap();
             let mut b = Vec::new();
             merge::text::write(&m, show, &mut b).unwrap();
@@ -51,11 +91,82 @@ fn both(paths: &[&Path], force: bool) -> Vec<(bool, String, String)> {
             sj["callgraph"] = Json::Null;
             tj["callgraph"] = Json::Null;
             assert_eq!(sj, tj);
+            // So are the Chrome trace's events, up to their order across threads.
+            let events = |write: &dyn Fn(&mut Vec<u8>)| {
+                let mut out = Vec::new();
+                write(&mut out);
+                let doc: Json = serde_json::from_slice(&out).unwrap();
+                let mut evs: Vec<String> = doc["traceEvents"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(Json::to_string)
+                    .collect();
+                evs.sort();
+                evs
+            };
+            let streamed_chrome = events(&|o| plan.write_chrome(show, o).unwrap());
+            assert!(streamed_chrome.len() > 3);
+            assert_eq!(
+                streamed_chrome,
+                events(&|o| merge::chrome::write(&m, show, o).unwrap())
+            );
+            // So is the OTLP request, up to the order of the spans across threads.
+            for syscall_spans in [false, true] {
+                let opts = merge::otlp::OtlpOptions {
+                    show_tracer: show,
+                    syscall_spans,
+                };
+                let spans = |write: &dyn Fn(&mut Vec<u8>)| {
+                    let mut out = Vec::new();
+                    write(&mut out);
+                    let mut doc: Json = serde_json::from_slice(&out).unwrap();
+                    for r in doc["resourceSpans"].as_array_mut().unwrap() {
+                        let list = r["scopeSpans"][0]["spans"].as_array_mut().unwrap();
+                        list.sort_by_key(|s| s["spanId"].as_str().unwrap().to_string());
+                    }
+                    doc
+                };
+                let streamed = spans(&|o| plan.write_otlp(opts, o).unwrap());
+                assert!(streamed["resourceSpans"][0]["scopeSpans"][0]["spans"]
+                    .as_array()
+                    .is_some_and(|s| !s.is_empty()));
+                assert_eq!(
+                    streamed,
+                    spans(&|o| merge::otlp::write(&m, opts, o).unwrap())
+                );
+            }
+            // So are the report's tables and the diff's profile.
+            let streamed = plan.report_tables(show).unwrap();
+            let tree = merge::report::Tables::of_tree(&m, show);
+            assert!(streamed.callgraph_text().lines().count() > 2);
+            assert!(!streamed.syscalls.is_empty() && !streamed.io.is_empty());
+            assert_eq!(streamed.callgraph_text(), tree.callgraph_text());
+            for sort in [
+                merge::report::SortKey::SelfTime,
+                merge::report::SortKey::Total,
+                merge::report::SortKey::Calls,
+                merge::report::SortKey::Avg,
+                merge::report::SortKey::Max,
+            ] {
+                assert_eq!(
+                    streamed.hotspots_text(10, sort),
+                    tree.hotspots_text(10, sort)
+                );
+            }
+            assert_eq!(streamed.syscalls_text(), tree.syscalls_text());
+            assert_eq!(streamed.by_line_text(), tree.by_line_text());
+            assert_eq!(streamed.io_text(), tree.io_text());
+            assert_eq!(
+                merge::diff::profile_of(&plan.call_graph(show).unwrap(), &plan.processes()),
+                merge::diff::profile(&m, show)
+            );
             // So is the call graph (`dot`), up to the numbering of its nodes.
             assert_eq!(
                 canonical(&plan.call_graph(show).unwrap()),
                 canonical(&merge::report::call_graph(&m, show))
             );
+            assert_eq!(tree_of_indexed, b);
             (
                 plan.is_streamed(),
                 String::from_utf8(a).unwrap(),

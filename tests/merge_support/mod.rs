@@ -180,19 +180,39 @@ pub fn write_sys(doc: &Json, path: &Path) {
     std::fs::write(path, serde_json::to_vec(doc).unwrap()).unwrap();
 }
 
+/// Writes a `sys.json` document in the tracer's streaming line layout (version 2: a metadata
+/// line, one event per line, the end record), the layout a merge indexes in place.
+pub fn write_sys_lines(doc: &Json, path: &Path) {
+    let mut meta = doc["metadata"].clone();
+    meta["version"] = json!(2);
+    let events: Vec<String> = doc["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(Json::to_string)
+        .collect();
+    let mut text = format!("{{\"metadata\":{meta},\n\"events\":[\n");
+    text.push_str(&events.join(",\n"));
+    if !events.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(&format!("],\n\"end\":{}}}\n", doc["end"]));
+    std::fs::write(path, text).unwrap();
+}
+
 /// (pid, tid).
 type Track = (u64, u64);
 /// (start, end, name) of a slice that may still contain later ones.
 type OpenSlice = (f64, f64, String);
 
 /// Validates Chrome trace event JSON: every event well-formed, `X` slices with non-negative
-/// `dur`, `ts` never decreasing per (pid, tid) track, slices properly nested per track, a
-/// `thread_name` for every track and a `process_name` for every process, syscall slices in
-/// category `syscall`. Returns the number of `X` slices.
+/// `dur`, slices properly nested per (pid, tid) track once ordered as the viewers order them
+/// (by `ts`, the longer first: complete events may come in any order), a `thread_name` for
+/// every track and a `process_name` for every process, every name event before the first
+/// slice, syscall slices in category `syscall`. Returns the number of `X` slices.
 pub fn validate_chrome(doc: &Json) -> usize {
     let events = doc["traceEvents"].as_array().expect("traceEvents array");
-    let mut last_ts: BTreeMap<(u64, u64), f64> = BTreeMap::new();
-    let mut open: BTreeMap<Track, Vec<OpenSlice>> = BTreeMap::new();
+    let mut by_track: BTreeMap<Track, Vec<(f64, f64, &Json)>> = BTreeMap::new();
     let mut named_threads = BTreeSet::new();
     let mut named_procs = BTreeSet::new();
     let mut tracks = BTreeSet::new();
@@ -203,48 +223,61 @@ pub fn validate_chrome(doc: &Json) -> usize {
         let tid = e["tid"].as_u64().expect("tid");
         assert!(e["name"].is_string(), "name: {e}");
         match ph {
-            "M" => match e["name"].as_str().unwrap() {
-                "thread_name" => {
-                    assert!(e["args"]["name"].is_string(), "{e}");
-                    named_threads.insert((pid, tid));
+            "M" => {
+                assert!(
+                    slices == 0 && tracks.is_empty(),
+                    "name event after a slice: {e}"
+                );
+                match e["name"].as_str().unwrap() {
+                    "thread_name" => {
+                        assert!(e["args"]["name"].is_string(), "{e}");
+                        named_threads.insert((pid, tid));
+                    }
+                    "process_name" => {
+                        assert!(e["args"]["name"].is_string(), "{e}");
+                        named_procs.insert(pid);
+                    }
+                    other => panic!("unexpected metadata event {other}"),
                 }
-                "process_name" => {
-                    assert!(e["args"]["name"].is_string(), "{e}");
-                    named_procs.insert(pid);
-                }
-                other => panic!("unexpected metadata event {other}"),
-            },
+            }
             "X" | "i" => {
                 let ts = e["ts"].as_f64().expect("ts");
                 assert!(ts >= 0.0, "{e}");
                 let key = (pid, tid);
                 tracks.insert(key);
-                let prev = last_ts.insert(key, ts).unwrap_or(0.0);
-                assert!(ts >= prev, "ts goes back on track {key:?}: {prev} then {e}");
                 let cat = e["cat"].as_str().expect("cat");
-                if ph == "X" {
+                let dur = if ph == "X" {
                     slices += 1;
                     let dur = e["dur"].as_f64().expect("dur");
                     assert!(dur >= 0.0, "{e}");
                     assert!(cat == "function" || cat == "syscall", "{e}");
-                    let stack = open.entry(key).or_default();
-                    // Each slice must fit inside the innermost open one, or start after
-                    // it ended: slices on a track never partially overlap.
-                    while let Some((s, end, name)) = stack.last() {
-                        if ts + dur <= end + 1e-6 {
-                            assert!(ts >= *s, "slice {e} starts before its parent {name}");
-                            break;
-                        }
-                        assert!(
-                            *end <= ts + 1e-6,
-                            "slice {e} overlaps {name} ({s}..{end}) without nesting"
-                        );
-                        stack.pop();
-                    }
-                    stack.push((ts, ts + dur, e["name"].as_str().unwrap().to_string()));
-                }
+                    dur
+                } else {
+                    -1.0
+                };
+                by_track.entry(key).or_default().push((ts, dur, e));
             }
             other => panic!("unexpected phase {other}: {e}"),
+        }
+    }
+    for list in by_track.values_mut() {
+        list.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
+        let mut stack: Vec<OpenSlice> = Vec::new();
+        for &(ts, dur, e) in list.iter().filter(|x| x.1 >= 0.0) {
+            // Each slice must fit inside the innermost open one, or start after it ended:
+            // slices on a track never partially overlap.
+            while let Some((s, end, name)) = stack.last() {
+                if ts + dur <= end + 1e-6 {
+                    assert!(ts >= *s, "slice {e} starts before its parent {name}");
+                    break;
+                }
+                assert!(
+                    *end <= ts + 1e-6,
+                    "slice {e} overlaps {name} ({s}..{end}) without nesting"
+                );
+                stack.pop();
+            }
+            stack.push((ts, ts + dur, e["name"].as_str().unwrap().to_string()));
         }
     }
     for t in &tracks {

@@ -398,46 +398,8 @@ pub fn convert(
     })?;
     match detect(prefix).map_err(ConvertError::Read)? {
         Detected::Binary => {
-            let mut reader = binary::BinaryReader::new(file).map_err(ConvertError::Read)?;
-            let mut w = writer(format, open_output()?);
-            w.begin(reader.metadata())?;
-            let mut sites = SiteTable::new();
-            let mut nesting = Nesting::new();
-            let mut events = 0u64;
-            let mut lost = 0u64;
-            let mut end_ns = 0u64;
-            let mut trailer = None;
-            let mut source_truncation = None;
-            for rec in reader.by_ref() {
-                match rec {
-                    binary::Record::Site(s) => {
-                        w.site(&s)?;
-                        sites.insert(s);
-                    }
-                    binary::Record::Event(ev) => {
-                        if let Event::Loss { count, .. } = &ev {
-                            lost += count;
-                        }
-                        end_ns = end_ns.max(ev.ts());
-                        let ctx = nesting.observe(&ev, &sites);
-                        w.event(&ev, &ctx)?;
-                        events += 1;
-                    }
-                    binary::Record::Trailer(t) => trailer = Some(t),
-                    binary::Record::SourceTruncated(s) => source_truncation = Some(s),
-                }
-            }
-            let truncation = reader.truncation().map(str::to_owned).or(source_truncation);
-            finish_writer(
-                &mut *w,
-                trailer.unwrap_or(Trailer {
-                    events,
-                    lost,
-                    end_ns,
-                }),
-                truncation,
-                events,
-            )
+            let reader = binary::BinaryReader::new(file).map_err(ConvertError::Read)?;
+            convert_binary(reader, format, open_output, &mut || {})
         }
         Detected::Json => {
             let mut bytes = Vec::new();
@@ -456,6 +418,58 @@ pub fn convert(
             })
         }
     }
+}
+
+#[cfg(feature = "readers")]
+/// Re-encodes the binary trace `reader` is reading (either layout; a segmented file may be
+/// mapped by the caller, [`binary::BinaryReader::segmented`]) as `format`, record by record, as
+/// [`convert`] does; `tick` is called once per event (for a progress display).
+pub fn convert_binary<R: io::Read>(
+    mut reader: binary::BinaryReader<R>,
+    format: Format,
+    open_output: impl FnOnce() -> io::Result<Box<dyn Write + Send>>,
+    tick: &mut dyn FnMut(),
+) -> Result<ConvertSummary, ConvertError> {
+    let mut w = writer(format, open_output()?);
+    w.begin(reader.metadata())?;
+    let mut sites = SiteTable::new();
+    let mut nesting = Nesting::new();
+    let mut events = 0u64;
+    let mut lost = 0u64;
+    let mut end_ns = 0u64;
+    let mut trailer = None;
+    let mut source_truncation = None;
+    for rec in reader.by_ref() {
+        match rec {
+            binary::Record::Site(s) => {
+                w.site(&s)?;
+                sites.insert(s);
+            }
+            binary::Record::Event(ev) => {
+                tick();
+                if let Event::Loss { count, .. } = &ev {
+                    lost += count;
+                }
+                end_ns = end_ns.max(ev.ts());
+                let ctx = nesting.observe(&ev, &sites);
+                w.event(&ev, &ctx)?;
+                events += 1;
+            }
+            binary::Record::Trailer(t) => trailer = Some(t),
+            binary::Record::SourceTruncated(s) => source_truncation = Some(s),
+        }
+    }
+    let truncation = reader.truncation().map(str::to_owned).or(source_truncation);
+    finish_writer(
+        &mut *w,
+        trailer.unwrap_or(Trailer {
+            events,
+            lost,
+            end_ns,
+        }),
+        truncation,
+        events,
+    )
 }
 
 #[cfg(feature = "readers")]

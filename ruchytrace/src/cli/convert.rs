@@ -141,7 +141,25 @@ pub fn run_filtered(args: ConvertArgs, filter_args: &FilterArgs) -> anyhow::Resu
             None => Box::new(io::BufWriter::with_capacity(1 << 16, io::stdout())),
         })
     };
-    match format::convert(&args.input, fmt, open) {
+    merge::progress::enable(std::slice::from_ref(&args.input));
+    let done = match merge::trace_kind(&args.input) {
+        // A binary trace: the runtime's segmented file is read in place (memory-mapped).
+        Some(true) if is_binary(&args.input) => {
+            match merge::input::open_binary_file(&args.input, "converting") {
+                Ok((reader, map)) => {
+                    let mut bar = if map.is_some() {
+                        merge::progress::EventBar::new(&args.input, "converting", None)
+                    } else {
+                        merge::progress::EventBar::none()
+                    };
+                    format::convert_binary(reader, fmt, open, &mut || bar.tick())
+                }
+                Err(e) => Err(ConvertError::Read(e)),
+            }
+        }
+        _ => format::convert(&args.input, fmt, open),
+    };
+    match done {
         Ok(summary) => {
             if let Some(w) = truncation_warning(&args.input, &summary) {
                 eprintln!("ruchytrace: {w}");
@@ -223,7 +241,9 @@ fn write_streamed(
         )),
         None => Box::new(io::BufWriter::new(io::stdout().lock())),
     };
-    match super::merge::write_plan(&plan, format, false, &mut out).and_then(|_| out.flush()) {
+    match super::merge::write_plan(&plan, format, Default::default(), &mut out)
+        .and_then(|_| out.flush())
+    {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(0),
         Err(e) => {
             eprintln!("ruchytrace: cannot write: {e}");
@@ -231,6 +251,15 @@ fn write_streamed(
         }
         Ok(()) => Ok(0),
     }
+}
+
+/// True when `path` starts with a binary trace's magic (either layout).
+fn is_binary(path: &std::path::Path) -> bool {
+    let mut head = Vec::with_capacity(8);
+    std::fs::File::open(path)
+        .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 8), &mut head))
+        .is_ok()
+        && format::detect(&head) == Ok(format::Detected::Binary)
 }
 
 /// The warning printed for a truncated input:

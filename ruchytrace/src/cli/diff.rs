@@ -55,12 +55,14 @@ pub fn run(args: DiffArgs) -> anyhow::Result<i32> {
     let mut profiles = Vec::new();
     for side in [&args.a, &args.b] {
         let files = super::merge::expand_inputs(std::slice::from_ref(side));
-        match super::merge::load_and_merge(&files, args.partial, &opts) {
-            Ok(m) => {
-                for w in &m.warnings {
+        // Only the call graph is needed: one replay of the inputs when they allow it.
+        match super::merge::load_and_plan(&files, args.partial, &opts) {
+            Ok(plan) => {
+                for w in plan.warnings() {
                     eprintln!("ruchytrace: warning: {}: {w}", side.display());
                 }
-                profiles.push(diff::profile(&m, args.show_tracer));
+                let g = plan.call_graph(args.show_tracer)?;
+                profiles.push(diff::profile_of(&g, &plan.processes()));
             }
             Err(f) => {
                 eprintln!("ruchytrace: {}", f.message);

@@ -52,7 +52,9 @@ impl MergedFormat {
             self,
             MergedFormat::Text
                 | MergedFormat::Json
+                | MergedFormat::Chrome
                 | MergedFormat::Perfetto
+                | MergedFormat::OtlpJson
                 | MergedFormat::Collapsed
                 | MergedFormat::Svg
                 | MergedFormat::Dot
@@ -234,6 +236,30 @@ pub fn load_and_merge(
     })
 }
 
+/// Reads `inputs` and plans their merge ([`merge::stream::plan_text`]): streamed when the
+/// inputs allow it, else the merged tree (exit 2 for unusable files, 1 for inconsistent ones).
+pub fn load_and_plan(
+    inputs: &[PathBuf],
+    partial: bool,
+    opts: &MergeOptions,
+) -> Result<merge::stream::TextPlan, Failure> {
+    let mut loaded: Vec<Input> = Vec::new();
+    for p in inputs {
+        let input = merge::load(p, partial).map_err(|e| Failure {
+            code: super::EXIT_USAGE,
+            message: e.to_string(),
+        })?;
+        loaded.push(input);
+    }
+    merge::stream::plan_text(loaded, opts).map_err(|e| Failure {
+        code: match e {
+            merge::MergeError::NoInput(_) => super::EXIT_USAGE,
+            _ => EXIT_INCONSISTENT,
+        },
+        message: e.to_string(),
+    })
+}
+
 /// Writes `m` in `format`.
 pub fn write_merged(
     m: &Merged,
@@ -350,15 +376,19 @@ pub fn run(args: MergeArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Writes a streamable `format` from `plan` (streamed or from its tree).
+/// Writes a streamable `format` from `plan` (streamed or from its tree), with the OTLP
+/// writer's options (`show_tracer` applies to every format).
 pub fn write_plan(
     plan: &merge::stream::TextPlan,
     format: MergedFormat,
-    show_tracer: bool,
+    opts: merge::otlp::OtlpOptions,
     w: &mut dyn Write,
 ) -> io::Result<()> {
+    let show_tracer = opts.show_tracer;
     match format {
+        MergedFormat::OtlpJson => plan.write_otlp(opts, w),
         MergedFormat::Perfetto => plan.write_perfetto(show_tracer, w),
+        MergedFormat::Chrome => plan.write_chrome(show_tracer, w),
         MergedFormat::Collapsed => merge::flame::write_folded(&plan.folded(show_tracer)?, w),
         MergedFormat::Svg => merge::flame::write_svg_folded(plan.folded(show_tracer)?, w),
         MergedFormat::Dot => merge::dot::write_graph(&plan.call_graph(show_tracer)?, w),
@@ -395,8 +425,11 @@ fn run_streamed(
             });
         }
     };
-    let show = args.input.show_tracer;
-    let write = |w: &mut dyn Write| write_plan(&plan, format, show, w);
+    let otlp = merge::otlp::OtlpOptions {
+        show_tracer: args.input.show_tracer,
+        syscall_spans: args.otlp_syscall_spans,
+    };
+    let write = |w: &mut dyn Write| write_plan(&plan, format, otlp, w);
     if format != MergedFormat::Text {
         for w in plan.warnings() {
             eprintln!("ruchytrace: warning: {w}");

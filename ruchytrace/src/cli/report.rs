@@ -51,12 +51,27 @@ impl ReportArgs {
     }
 }
 
-/// The text of the requested reports (all four sections when none was asked for).
+/// The text of the requested reports (all four sections when none was asked for) of a merged
+/// tree.
 pub fn render(m: &Merged, args: &ReportArgs) -> String {
+    let tables = report::Tables::of_tree(m, args.input.show_tracer);
+    let futures = (args.futures || !m.futures.list.is_empty())
+        .then(|| report::futures_text(m, args.input.show_tracer));
+    render_tables(&m.warnings, &tables, futures, args)
+}
+
+/// The text of the requested reports from the tables; `futures` is the futures section, when
+/// the trace has futures or it was asked for.
+pub fn render_tables(
+    warnings: &[String],
+    tables: &report::Tables,
+    futures: Option<String>,
+    args: &ReportArgs,
+) -> String {
     let all =
         !args.callgraph && args.hotspots.is_none() && !args.syscalls && !args.io && !args.futures;
     let mut out = String::new();
-    for w in &m.warnings {
+    for w in warnings {
         out.push_str(&format!("# warning: {w}\n"));
     }
     let mut section = |title: &str, body: String| {
@@ -66,42 +81,31 @@ pub fn render(m: &Merged, args: &ReportArgs) -> String {
         out.push_str(&format!("## {title}\n{body}"));
     };
     if all || args.callgraph {
-        section(
-            "call graph",
-            report::callgraph_text(m, args.input.show_tracer),
-        );
+        section("call graph", tables.callgraph_text());
     }
     if all || args.hotspots.is_some() {
         let n = args.hotspots.unwrap_or(10);
         section(
             &format!("hotspots (top {n} by {})", args.sort.describe()),
-            report::hotspots_sorted(m, args.input.show_tracer, n, args.sort),
+            tables.hotspots_text(n, args.sort),
         );
     }
     if args.by_line {
-        section(
-            "system calls per source line",
-            crate::merge::by_line::by_line_text(m, args.input.show_tracer),
-        );
+        section("system calls per source line", tables.by_line_text());
     } else if all || args.syscalls {
-        section(
-            "system calls per function",
-            report::syscalls_text(m, args.input.show_tracer),
-        );
+        section("system calls per function", tables.syscalls_text());
     }
     if all || args.io {
-        section("file I/O", report::io_text(m, args.input.show_tracer));
+        section("file I/O", tables.io_text());
     }
-    if args.futures || (all && !m.futures.list.is_empty()) {
-        section(
-            "async futures",
-            report::futures_text(m, args.input.show_tracer),
-        );
+    if let Some(f) = futures.filter(|_| all || args.futures) {
+        section("async futures", f);
     }
     out
 }
 
-/// Runs the subcommand.
+/// Runs the subcommand: the tables from one replay of the inputs when they allow it (memory
+/// bounded by the call stacks and the aggregates, docs/merge.md), else from the merged tree.
 pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
     crate::merge::progress::enable(&args.input.files());
     let filters = match args.filters.filters() {
@@ -111,20 +115,41 @@ pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
             return Ok(super::EXIT_USAGE);
         }
     };
-    let mut m = match super::merge::load_and_merge(
-        &args.input.files(),
-        args.input.partial,
-        &args.input.options(),
-    ) {
-        Ok(m) => m,
-        Err(f) => {
-            eprintln!("ruchytrace: {}", f.message);
-            return Ok(f.code);
+    let text = if filters.is_empty() && !args.futures {
+        let plan = match super::merge::load_and_plan(
+            &args.input.files(),
+            args.input.partial,
+            &args.input.options(),
+        ) {
+            Ok(p) => p,
+            Err(f) => {
+                eprintln!("ruchytrace: {}", f.message);
+                return Ok(f.code);
+            }
+        };
+        match plan.tree() {
+            Some(m) => render(m, &args),
+            None => {
+                let tables = plan.report_tables(args.input.show_tracer)?;
+                render_tables(plan.warnings(), &tables, None, &args)
+            }
         }
+    } else {
+        let mut m = match super::merge::load_and_merge(
+            &args.input.files(),
+            args.input.partial,
+            &args.input.options(),
+        ) {
+            Ok(m) => m,
+            Err(f) => {
+                eprintln!("ruchytrace: {}", f.message);
+                return Ok(f.code);
+            }
+        };
+        crate::merge::filter::apply(&mut m, &filters);
+        render(&m, &args)
     };
-    crate::merge::filter::apply(&mut m, &filters);
     use std::io::Write;
-    let text = render(&m, &args);
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(text.as_bytes()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}

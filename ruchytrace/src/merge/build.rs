@@ -117,11 +117,13 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
     let mut fn_traces = Vec::new();
     let mut sys_traces = Vec::new();
     let mut sources = Vec::new();
-    for input in inputs {
+    for mut input in inputs {
         sources.push(input.path().display().to_string());
+        // The tree holds every event: a syscall trace left in its file is read now.
+        input.load_sys_events()?;
         match input {
             Input::Functions { path, trace } => fn_traces.push((path, trace)),
-            Input::Syscalls { path, trace } => sys_traces.push((path, trace)),
+            Input::Syscalls { path, trace, .. } => sys_traces.push((path, trace)),
             // A merged trace is already a forest: it stands alone.
             Input::Merged { path, merged } => {
                 if n_inputs > 1 {
@@ -138,9 +140,14 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
     {
         let fns: Vec<(&Path, &FnTrace)> =
             fn_traces.iter().map(|(p, t)| (p.as_path(), &**t)).collect();
-        let sys: Vec<(&Path, &SysTrace)> = sys_traces
+        let heads: Vec<Vec<_>> = sys_traces
             .iter()
-            .map(|(p, t)| (p.as_path(), &**t))
+            .map(|(_, t)| t.events.iter().map(super::input::head_of).collect())
+            .collect();
+        let sys: Vec<(&Path, &SysTrace, &[_])> = sys_traces
+            .iter()
+            .zip(&heads)
+            .map(|((p, t), h)| (p.as_path(), &**t, h.as_slice()))
             .collect();
         check_consistency(&fns, &sys, opts, &mut warnings)?;
     }

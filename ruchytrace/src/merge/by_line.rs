@@ -52,18 +52,7 @@ pub fn by_line(m: &Merged, show_tracer: bool) -> Vec<LineRow> {
             if s.by_tracer && !show_tracer {
                 continue;
             }
-            let key = match &s.caller {
-                Some(c) => (
-                    Some(match (&c.file, c.line) {
-                        (Some(f), Some(l)) => format!("{f}:{l}"),
-                        (Some(f), None) => f.clone(),
-                        _ => "?".into(),
-                    }),
-                    Some(c.function.clone()),
-                    c.inferred,
-                ),
-                None => (None, None, false),
-            };
+            let key = line_key(s);
             let row = rows.entry(key.clone()).or_insert_with(|| LineRow {
                 location: key.0.clone(),
                 function: key.1.clone(),
@@ -76,7 +65,30 @@ pub fn by_line(m: &Merged, show_tracer: bool) -> Vec<LineRow> {
             *row.by_name.entry(s.name.clone()).or_insert(0) += 1;
         }
     }
-    let mut out: Vec<LineRow> = rows.into_values().collect();
+    sort_rows(rows.into_values().collect())
+}
+
+/// The key of a system call's row: its caller's line and function, inferred or not.
+pub(crate) type LineKey = (Option<String>, Option<String>, bool);
+
+/// The row key of a system call.
+pub(crate) fn line_key(s: &super::Syscall) -> LineKey {
+    match &s.caller {
+        Some(c) => (
+            Some(match (&c.file, c.line) {
+                (Some(f), Some(l)) => format!("{f}:{l}"),
+                (Some(f), None) => f.clone(),
+                _ => "?".into(),
+            }),
+            Some(c.function.clone()),
+            c.inferred,
+        ),
+        None => (None, None, false),
+    }
+}
+
+/// Rows most time first, the `(no own frame)` row last.
+pub(crate) fn sort_rows(mut out: Vec<LineRow>) -> Vec<LineRow> {
     out.sort_by(|a, b| {
         a.location
             .is_none()
@@ -90,7 +102,11 @@ pub fn by_line(m: &Merged, show_tracer: bool) -> Vec<LineRow> {
 
 /// The table as text.
 pub fn by_line_text(m: &Merged, show_tracer: bool) -> String {
-    let rows = by_line(m, show_tracer);
+    render_rows(&by_line(m, show_tracer))
+}
+
+/// The table of some rows as text.
+pub(crate) fn render_rows(rows: &[LineRow]) -> String {
     if rows.is_empty() {
         return "(no system calls)\n".into();
     }

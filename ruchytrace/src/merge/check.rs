@@ -12,7 +12,7 @@ use ruchytrace_runtime::model::Site;
 
 use super::input::span;
 use super::{FnTrace, MergeError, MergeOptions, Node, NodeId, NodeKind};
-use crate::syscalls::event::{Event as SysEvent, SysTrace};
+use crate::syscalls::event::{SysIndexEntry, SysTrace};
 
 /// Where a system call goes, or why it cannot.
 pub(super) enum Placement {
@@ -103,7 +103,7 @@ pub(super) fn place(nodes: &[Node], sites: &[Site], level: &[NodeId], e: u64, x:
 /// Refuses inputs that cannot come from one run.
 pub(crate) fn check_consistency(
     fn_traces: &[(&Path, &FnTrace)],
-    sys_traces: &[(&Path, &SysTrace)],
+    sys_traces: &[(&Path, &SysTrace, &[SysIndexEntry])],
     opts: &MergeOptions,
     warnings: &mut Vec<String>,
 ) -> Result<(), MergeError> {
@@ -117,16 +117,10 @@ pub(crate) fn check_consistency(
             ));
         }
     }
-    for (spath, s) in sys_traces {
-        let sys_pids: std::collections::BTreeSet<u32> = s
-            .events
+    for (spath, s, heads) in sys_traces {
+        let sys_pids: std::collections::BTreeSet<u32> = heads
             .iter()
-            .map(|e| match e {
-                SysEvent::Syscall(x) => x.pid,
-                SysEvent::Signal(x) => x.pid,
-                SysEvent::Exit(x) => x.pid,
-                SysEvent::Killed(x) => x.pid,
-            } as u32)
+            .map(|e| e.pid)
             .chain(std::iter::once(s.metadata.pid as u32))
             .collect();
         let s_off = s.metadata.clock.realtime_ns as i128 - s.metadata.clock.monotonic_ns as i128;
@@ -154,16 +148,9 @@ pub(crate) fn check_consistency(
             }
             // Both spans of this pid must overlap: same pid but disjoint times is a reused pid.
             let fspan = f.span;
-            let sspan = span(s.events.iter().filter_map(|e| match e {
-                SysEvent::Syscall(x) if x.pid as u32 == pid => {
-                    Some(x.timestamp_ns + x.duration_ns.unwrap_or(0))
-                }
-                _ => None,
-            }));
-            let sstart = span(s.events.iter().filter_map(|e| match e {
-                SysEvent::Syscall(x) if x.pid as u32 == pid => Some(x.timestamp_ns),
-                _ => None,
-            }));
+            let of_pid = || heads.iter().filter(|e| e.syscall && e.pid == pid);
+            let sspan = span(of_pid().map(|e| e.end_ns));
+            let sstart = span(of_pid().map(|e| e.start_ns));
             if let (Some((f0, f1)), Some((s0, _)), Some((_, s1))) = (fspan, sstart, sspan) {
                 if f1 < s0 || f0 > s1 {
                     problems.push(format!(

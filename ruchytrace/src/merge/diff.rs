@@ -4,16 +4,17 @@
 //!
 //! Functions are matched by display name (so two builds whose line numbers moved still
 //! compare), system calls by name. The figures come from the call graph of each merged trace
-//! ([`report::call_graph`](super::report::call_graph)): a recursive function's inclusive time
-//! counts its outermost activations once.
+//! ([`report::call_graph`](super::report::call_graph), or the same graph from one streamed
+//! replay of the inputs, [`super::stream`]): a recursive function's inclusive time counts its
+//! outermost activations once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use ruchytrace_runtime::duration::fmt_duration;
 
-use super::report::{call_graph, Kind};
-use super::Merged;
+use super::report::{call_graph, CallGraph, Kind};
+use super::{Merged, ProcessInfo};
 
 /// What one run spent in one function or system call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,7 +52,12 @@ pub struct Profile {
 
 /// The profile of a merged trace's visible threads.
 pub fn profile(m: &Merged, show_tracer: bool) -> Profile {
-    let g = call_graph(m, show_tracer);
+    profile_of(&call_graph(m, show_tracer), &m.processes)
+}
+
+/// The profile of a call graph (from the tree or from a streamed replay) of the traces of
+/// `processes`.
+pub fn profile_of(g: &CallGraph, processes: &[ProcessInfo]) -> Profile {
     let mut p = Profile::default();
     for n in &g.nodes {
         let into = match n.kind {
@@ -64,8 +70,7 @@ pub fn profile(m: &Merged, show_tracer: bool) -> Profile {
         into.self_ns += n.self_ns;
         into.inclusive_ns += n.inclusive_ns;
     }
-    p.programs = m
-        .processes
+    p.programs = processes
         .iter()
         .map(|p| {
             std::path::Path::new(&p.program)

@@ -42,13 +42,21 @@ impl SortKey {
 /// The sampling rate every function trace of `m` was recorded with, when it is the same for all
 /// (1: every call); `None` when the processes disagree.
 pub fn sample_rate(m: &Merged) -> Option<u32> {
-    let mut rates = m.processes.iter().filter_map(|p| p.sample_rate);
+    sample_rate_of(&m.processes)
+}
+
+/// [`sample_rate`] of some processes.
+pub(crate) fn sample_rate_of(processes: &[super::ProcessInfo]) -> Option<u32> {
+    let mut rates = processes.iter().filter_map(|p| p.sample_rate);
     let first = rates.next().unwrap_or(1);
     rates.all(|r| r == first).then_some(first)
 }
 
+/// The longest single call per function, by (name, location).
+pub(crate) type Longest = HashMap<(String, String), u64>;
+
 /// The longest single call per function (by name and location) on the visible threads.
-fn longest_calls(m: &Merged, show_tracer: bool) -> HashMap<(String, String), u64> {
+pub(crate) fn longest_calls(m: &Merged, show_tracer: bool) -> HashMap<(String, String), u64> {
     let mut max: HashMap<(String, String), u64> = HashMap::new();
     for t in m.visible_threads(show_tracer) {
         let mut stack: Vec<NodeId> = t.roots.clone();
@@ -75,8 +83,23 @@ pub fn hotspots_text(m: &Merged, show_tracer: bool, n: usize) -> String {
 /// `report --hotspots N --sort KEY`. Calls of a sampled trace (1 in R recorded) are shown as
 /// `~count×R`, estimated.
 pub fn hotspots_sorted(m: &Merged, show_tracer: bool, n: usize, sort: SortKey) -> String {
-    let g = call_graph(m, show_tracer);
-    let max = longest_calls(m, show_tracer);
+    render_hotspots(
+        &call_graph(m, show_tracer),
+        &longest_calls(m, show_tracer),
+        sample_rate(m),
+        n,
+        sort,
+    )
+}
+
+/// The hotspots text of a call graph, the longest calls and the sampling rate.
+pub(crate) fn render_hotspots(
+    g: &super::report::CallGraph,
+    max: &Longest,
+    rate: Option<u32>,
+    n: usize,
+    sort: SortKey,
+) -> String {
     let longest = |f: &GraphNode| {
         max.get(&(f.name.clone(), f.location.clone().unwrap_or_default()))
             .copied()
@@ -97,7 +120,6 @@ pub fn hotspots_sorted(m: &Merged, show_tracer: bool, n: usize, sort: SortKey) -
         }
     };
     fns.sort_by(|a, b| key(b).cmp(&key(a)).then(a.name.cmp(&b.name)));
-    let rate = sample_rate(m);
     let mut out = String::new();
     match rate {
         Some(r) if r > 1 => {

@@ -16,7 +16,9 @@ use ruchytrace_runtime::format::{self, binary, Detected};
 use ruchytrace_runtime::model::{Event, Metadata, Site, Trace, FN_TRACE_FORMAT};
 
 use super::MergeError;
-use crate::syscalls::event::{SysTrace, SYS_TRACE_FORMAT, SYS_TRACE_VERSION};
+use crate::syscalls::event::{
+    Event as SysEvent, SysIndexEntry, SysTrace, SYS_TRACE_FORMAT, SYS_TRACE_VERSION,
+};
 
 /// One input file, read.
 #[derive(Debug)]
@@ -32,8 +34,11 @@ pub enum Input {
     Syscalls {
         /// Where it came from.
         path: PathBuf,
-        /// The document.
+        /// The document (without its events when they are left `in_file`).
         trace: Box<SysTrace>,
+        /// The events left in the file, indexed ([`SysInFile`]); `None` when they are in
+        /// `trace`.
+        in_file: Option<Box<SysInFile>>,
     },
     /// A merged JSON document (`merge --format json`), read back whole.
     Merged {
@@ -44,7 +49,157 @@ pub enum Input {
     },
 }
 
+/// The events of a `sys.json` left in the file: an index of its events (where each is, its
+/// thread and times), and the file, read again through a window when an event is written, so a
+/// merge that streams holds a few words per event and one window of the file.
+pub struct SysInFile {
+    file: File,
+    entries: Vec<SysIndexEntry>,
+    /// The bytes of the file read last: (their offset, the bytes).
+    window: std::sync::Mutex<(u64, Vec<u8>)>,
+}
+
+/// How much of a `sys.json` is read at a time when its events are read again (the replays
+/// visit a thread's events in file order, so one read serves many).
+const SYS_WINDOW: usize = 256 * 1024;
+
+impl SysInFile {
+    /// The event whose line starts at `offset`.
+    fn event_at(&self, offset: u64) -> Option<SysEvent> {
+        use std::os::unix::fs::FileExt;
+        let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let (start, bytes) = &mut *w;
+        let whole_line = |start: u64, bytes: &[u8]| {
+            offset >= start && {
+                let rel = (offset - start) as usize;
+                rel < bytes.len() && bytes[rel..].contains(&b'\n')
+            }
+        };
+        let mut want = SYS_WINDOW;
+        while !whole_line(*start, bytes) {
+            bytes.resize(want, 0);
+            let mut got = 0;
+            while got < want {
+                match self.file.read_at(&mut bytes[got..], offset + got as u64) {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => return None,
+                }
+            }
+            bytes.truncate(got);
+            *start = offset;
+            if got < want {
+                // The end of the file: the line is whole or the file changed.
+                break;
+            }
+            // A line longer than the window: read more of it.
+            want *= 2;
+        }
+        crate::syscalls::event::parse_indexed(bytes, offset.checked_sub(*start)?)
+    }
+}
+
+impl fmt::Debug for SysInFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SysInFile({} events)", self.entries.len())
+    }
+}
+
+/// What the merge needs of a syscall-trace event to place it (see [`SysIndexEntry`]).
+pub(crate) fn head_of(ev: &SysEvent) -> SysIndexEntry {
+    let (pid, tid, start_ns, duration, syscall) = match ev {
+        SysEvent::Syscall(x) => (x.pid, x.tid, x.timestamp_ns, x.duration_ns, true),
+        SysEvent::Signal(x) => (x.pid, x.tid, x.timestamp_ns, None, false),
+        SysEvent::Exit(x) => (x.pid, x.tid, x.timestamp_ns, None, false),
+        SysEvent::Killed(x) => (x.pid, x.tid, x.timestamp_ns, None, false),
+    };
+    SysIndexEntry {
+        offset: 0,
+        start_ns,
+        end_ns: start_ns + duration.unwrap_or(0),
+        pid: pid as u32,
+        tid: tid as u32,
+        syscall,
+    }
+}
+
 impl Input {
+    /// The events of a syscall trace (none for other inputs).
+    pub(crate) fn sys_len(&self) -> usize {
+        match self {
+            Input::Syscalls {
+                in_file: Some(m), ..
+            } => m.entries.len(),
+            Input::Syscalls { trace, .. } => trace.events.len(),
+            Input::Functions { .. } | Input::Merged { .. } => 0,
+        }
+    }
+
+    /// Event `j` of a syscall trace (in time order): its thread and times.
+    pub(crate) fn sys_head(&self, j: usize) -> SysIndexEntry {
+        match self {
+            Input::Syscalls {
+                in_file: Some(m), ..
+            } => m.entries[j],
+            Input::Syscalls { trace, .. } => head_of(&trace.events[j]),
+            Input::Functions { .. } | Input::Merged { .. } => {
+                unreachable!("only syscall traces have events here")
+            }
+        }
+    }
+
+    /// Event `j` of a syscall trace, parsed again from the file when it was left there; `None` when
+    /// the file no longer holds it.
+    pub(crate) fn sys_event(&self, j: usize) -> Option<std::borrow::Cow<'_, SysEvent>> {
+        match self {
+            Input::Syscalls {
+                in_file: Some(m), ..
+            } => m.event_at(m.entries[j].offset).map(std::borrow::Cow::Owned),
+            Input::Syscalls { trace, .. } => trace.events.get(j).map(std::borrow::Cow::Borrowed),
+            Input::Functions { .. } | Input::Merged { .. } => None,
+        }
+    }
+
+    /// The heads of every event of a syscall trace (see [`Input::sys_head`]): the index of a
+    /// trace left in its file, borrowed.
+    pub(crate) fn sys_heads(&self) -> std::borrow::Cow<'_, [SysIndexEntry]> {
+        match self {
+            Input::Syscalls {
+                in_file: Some(m), ..
+            } => std::borrow::Cow::Borrowed(&m.entries),
+            _ => (0..self.sys_len()).map(|j| self.sys_head(j)).collect(),
+        }
+    }
+
+    /// Reads the events of a syscall trace left in its file into its document (what the merged tree
+    /// needs). Errors when the file changed since it was indexed.
+    pub(crate) fn load_sys_events(&mut self) -> Result<(), MergeError> {
+        let Input::Syscalls {
+            path,
+            trace,
+            in_file,
+        } = self
+        else {
+            return Ok(());
+        };
+        let Some(m) = in_file.take() else {
+            return Ok(());
+        };
+        trace.events.reserve(m.entries.len());
+        for e in &m.entries {
+            let ev = m.event_at(e.offset).ok_or_else(|| {
+                MergeError::NoInput(format!(
+                    "{}: changed while being read (byte {})",
+                    path.display(),
+                    e.offset
+                ))
+            })?;
+            trace.events.push(ev);
+        }
+        Ok(())
+    }
+
     /// The file the input was read from.
     pub fn path(&self) -> &Path {
         match self {
@@ -204,20 +359,126 @@ pub(crate) enum FnItem {
     Event(Event),
 }
 
+/// A binary function trace being read: the framed stream through a buffered reader (its bytes
+/// counted into a progress bar), or the runtime's segmented file mapped into memory.
+pub(crate) type BinaryFile = binary::BinaryReader<BufReader<super::progress::Tracked>>;
+
+/// A memory map shared between the reader (which reads it) and [`Paged`] (which drops the pages
+/// of the segments the reader is done with).
+struct SharedMap(std::sync::Arc<memmap2::Mmap>);
+
+impl AsRef<[u8]> for SharedMap {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Opens a binary trace for one pass labelled `what`, with the map of a file read in place
+/// (the runtime's segmented file: its threads are merged by time straight from the page cache,
+/// and the file never sits in the heap); `None` for a file streamed through a buffer (whose
+/// progress bar counts its bytes).
+pub(crate) fn open_binary_file(
+    path: &Path,
+    what: &str,
+) -> Result<(BinaryFile, Option<std::sync::Arc<memmap2::Mmap>>), format::ReadError> {
+    let cannot = |e: std::io::Error| format::ReadError {
+        offset: None,
+        message: format!("cannot read: {e}"),
+    };
+    let file = File::open(path).map_err(cannot)?;
+    let mut head = Vec::with_capacity(8);
+    (&file).take(8).read_to_end(&mut head).map_err(cannot)?;
+    if binary::is_segmented(&head) {
+        // SAFETY: the map is private and read-only, and nothing in this process writes the
+        // file. The runtime only ever extends its trace files (segments are reserved whole and
+        // written in place, never shrunk), so the mapped length stays backed; a record being
+        // written while we read it is seen old or new, and the reader checks every record
+        // (a damaged one ends its thread as truncated). Only another program truncating the
+        // file under us could fault, as with any reader that maps its input.
+        if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
+            let map = std::sync::Arc::new(map);
+            let bytes = binary::FileBytes::new(SharedMap(map.clone()));
+            let reader = binary::BinaryReader::segmented(bytes)?;
+            return Ok((reader, Some(map)));
+        }
+    }
+    drop(file);
+    let file = super::progress::open(path, what).map_err(cannot)?;
+    let reader = binary::BinaryReader::new(BufReader::with_capacity(1 << 16, file))?;
+    Ok((reader, None))
+}
+
+/// The records of a binary trace; for a mapped file, the pages of each segment the reader is
+/// done with are dropped as it goes, so the pass's resident memory is the segments being merged
+/// (one or two per thread), not the whole file.
+pub(crate) struct Paged {
+    reader: BinaryFile,
+    map: Option<std::sync::Arc<memmap2::Mmap>>,
+    until_check: u32,
+}
+
+/// Records between two looks for finished segments.
+const PAGE_CHECK: u32 = 4096;
+
+impl Paged {
+    /// The reader.
+    pub(crate) fn reader(&self) -> &BinaryFile {
+        &self.reader
+    }
+
+    fn drop_finished(&mut self) {
+        let Some(map) = &self.map else {
+            return;
+        };
+        for (offset, len) in self.reader.take_finished() {
+            // SAFETY: the map is a private, read-only file mapping, and the reader never reads
+            // a finished segment again; dropping its pages only makes a later access (there is
+            // none) read them from the file again. Failing to drop them costs memory, not
+            // correctness, so the result is ignored.
+            let _ = unsafe {
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len)
+            };
+        }
+    }
+}
+
+impl Iterator for Paged {
+    type Item = binary::Record;
+
+    fn next(&mut self) -> Option<binary::Record> {
+        self.until_check = self.until_check.saturating_sub(1);
+        if self.until_check == 0 {
+            self.until_check = PAGE_CHECK;
+            self.drop_finished();
+        }
+        self.reader.next()
+    }
+}
+
+/// [`open_binary_file`] as [`Paged`] records, counted into a bar when the file is mapped
+/// (`total`: its events, when a first pass counted them).
 fn open_binary(
     path: &Path,
     what: &str,
-) -> Result<binary::BinaryReader<BufReader<super::progress::Tracked>>, format::ReadError> {
-    let file = super::progress::open(path, what).map_err(|e| format::ReadError {
-        offset: None,
-        message: format!("cannot read: {e}"),
-    })?;
-    binary::BinaryReader::new(BufReader::with_capacity(1 << 16, file))
+    total: Option<u64>,
+) -> Result<super::progress::Counted<Paged>, format::ReadError> {
+    let (reader, map) = open_binary_file(path, what)?;
+    let bar = if map.is_some() {
+        super::progress::EventBar::new(path, what, total)
+    } else {
+        super::progress::EventBar::none()
+    };
+    let paged = Paged {
+        reader,
+        map,
+        until_check: PAGE_CHECK,
+    };
+    Ok(super::progress::Counted::new(paged, bar))
 }
 
 /// Checks a binary trace from end to end without keeping its events.
 fn scan_binary(path: &Path) -> Result<FnTrace, format::ReadError> {
-    let mut reader = open_binary(path, "checking")?;
+    let mut reader = open_binary(path, "checking", None)?;
     let mut span: Option<(u64, u64)> = None;
     let mut events = 0u64;
     let mut source_truncation = None;
@@ -232,6 +493,7 @@ fn scan_binary(path: &Path) -> Result<FnTrace, format::ReadError> {
             _ => {}
         }
     }
+    let reader = reader.inner().reader();
     let truncation = reader.truncation().map(str::to_owned).or(source_truncation);
     Ok(FnTrace {
         metadata: reader.metadata().clone(),
@@ -273,7 +535,7 @@ impl FnTrace {
                     .chain(events.iter().cloned().map(FnItem::Event)),
             )),
             FnData::JsonLines { sites, events } => Self::reread(path, sites.clone(), *events),
-            FnData::Binary => Self::reread_binary(path),
+            FnData::Binary => Self::reread_binary(path, self.events),
         }
     }
 
@@ -287,7 +549,7 @@ impl FnTrace {
                     .chain(events.into_iter().map(FnItem::Event)),
             )),
             FnData::JsonLines { sites, events } => Self::reread(path, sites, events),
-            FnData::Binary => Self::reread_binary(path),
+            FnData::Binary => Self::reread_binary(path, self.events),
         }
     }
 
@@ -335,8 +597,11 @@ impl FnTrace {
         ))
     }
 
-    fn reread_binary(path: &Path) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
-        let reader = open_binary(path, "reading").map_err(|e| {
+    fn reread_binary(
+        path: &Path,
+        events: u64,
+    ) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
+        let reader = open_binary(path, "reading", Some(events)).map_err(|e| {
             MergeError::NoInput(format!("{}: cannot read again: {e}", path.display()))
         })?;
         Ok(Box::new(reader.filter_map(|rec| match rec {
@@ -415,6 +680,13 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
             return fn_trace(trace);
         }
     }
+    // A syscall trace in the writer's line layout is indexed (its events left in the file, not
+    // parsed into memory); any other layout, or a damaged file, is read whole below.
+    if json_format_of(&prefix).is_some_and(|(_, f)| f == SYS_TRACE_FORMAT) {
+        if let Some(input) = index_sys(path)? {
+            return Ok(input);
+        }
+    }
     let mut bytes = Vec::new();
     super::progress::open(path, "reading")
         .and_then(|mut f| f.read_to_end(&mut bytes))
@@ -444,6 +716,7 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
                 Ok(Input::Syscalls {
                     path: path.to_path_buf(),
                     trace: Box::new(trace),
+                    in_file: None,
                 })
             }
             Some((_, f)) if f == super::json::MERGED_FORMAT => {
@@ -482,6 +755,43 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
             }
         },
     }
+}
+
+/// Indexes a `sys.json` in the writer's line layout, its events left in the file ([`SysInFile`]); `Ok(None)` when
+/// it is not in that layout, or is damaged or cut (read whole instead, for the errors).
+fn index_sys(path: &Path) -> Result<Option<Input>, InputError> {
+    let cannot = |e: std::io::Error| InputError {
+        path: path.to_path_buf(),
+        position: None,
+        message: format!("cannot read: {e}"),
+    };
+    let file = File::open(path).map_err(cannot)?;
+    let reader = BufReader::with_capacity(
+        1 << 16,
+        super::progress::open(path, "indexing").map_err(cannot)?,
+    );
+    let Some(index) = crate::syscalls::event::index_sys_reader(reader) else {
+        return Ok(None);
+    };
+    let version = index.trace.metadata.version;
+    if version == 0 || version > SYS_TRACE_VERSION {
+        return Err(InputError {
+            path: path.to_path_buf(),
+            position: None,
+            message: format!(
+                "unsupported syscall trace version {version} (this reader supports 1 to {SYS_TRACE_VERSION})"
+            ),
+        });
+    }
+    Ok(Some(Input::Syscalls {
+        path: path.to_path_buf(),
+        trace: Box::new(index.trace),
+        in_file: Some(Box::new(SysInFile {
+            file,
+            entries: index.entries,
+            window: std::sync::Mutex::new((0, Vec::new())),
+        })),
+    }))
 }
 
 /// What kind of trace a file holds, judged from its first 64 KiB: `Some(true)` for a function
@@ -538,5 +848,64 @@ mod tests {
         );
         assert_eq!(json_format_of(br#"{"metadata": {"format": 3}}"#), None);
         assert_eq!(json_format_of(b"{}"), None);
+    }
+
+    #[test]
+    fn a_sys_json_left_in_its_file_reads_back_lines_longer_than_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sys.json");
+        let call = |name: &str, ts: u64, arg: String| {
+            serde_json::json!({"type": "syscall", "name": name, "nr": 1, "pid": 7, "tid": 7,
+                "timestamp_ns": ts, "duration_ns": 5, "args": [arg], "raw_args": [1],
+                "return": 0, "errno": null})
+            .to_string()
+        };
+        let long = "x".repeat(SYS_WINDOW * 2 + 17);
+        let events = [
+            call("read", 30, "3".into()),
+            call("write", 10, long.clone()),
+            call("close", 20, "3".into()),
+        ];
+        let text = format!(
+            "{{\"metadata\":{{\"format\":\"ruchytrace-syscalls\",\"version\":2,\"ruchytrace_version\":\"0\",\"program\":\"/p\",\"args\":[],\"pid\":7,\"arch\":\"x86_64\",\"clock\":{{\"domain\":\"CLOCK_MONOTONIC\",\"source\":\"CLOCK_MONOTONIC\",\"realtime_ns\":10,\"monotonic_ns\":5}},\"options\":{{\"follow_forks\":false,\"filter\":null,\"strsize\":32}},\"images\":[]}},\n\"events\":[\n{}\n],\n\"end\":{{\"complete\":true,\"events\":3}}}}\n",
+            events.join(",\n")
+        );
+        std::fs::write(&path, text).unwrap();
+        let input = load(&path, false).unwrap();
+        assert!(matches!(
+            &input,
+            Input::Syscalls {
+                in_file: Some(_),
+                ..
+            }
+        ));
+        assert_eq!(input.sys_len(), 3);
+        let seen: Vec<(String, usize, u64, u64)> = (0..3)
+            .map(|j| {
+                let h = input.sys_head(j);
+                match &*input.sys_event(j).unwrap() {
+                    SysEvent::Syscall(s) => (s.name.clone(), s.args[0].len(), h.start_ns, h.end_ns),
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("write".to_string(), long.len(), 10, 15),
+                ("close".to_string(), 1, 20, 25),
+                ("read".to_string(), 1, 30, 35),
+            ]
+        );
+        // Read again out of order (another window each time), then all into the document.
+        assert!(matches!(&*input.sys_event(2).unwrap(), SysEvent::Syscall(s) if s.name == "read"));
+        assert!(matches!(&*input.sys_event(0).unwrap(), SysEvent::Syscall(s) if s.name == "write"));
+        let mut input = input;
+        input.load_sys_events().unwrap();
+        let Input::Syscalls { trace, in_file, .. } = &input else {
+            unreachable!()
+        };
+        assert!(in_file.is_none());
+        assert_eq!(trace.events.len(), 3);
     }
 }

@@ -15,15 +15,24 @@
 //!   `syscall_spans` they are child spans instead (`kind` `SPAN_KIND_CLIENT`, error status on a
 //!   failed call). Point events (instants, losses, signals, thread ends) are span events.
 //!
+//! Spans are written as they end (a call's at its exit, so a caller follows its callees; a
+//! thread's root span after every span of the thread), so the writer holds the calls still
+//! open with the span events they have gathered, not the trace: the same [`OtlpSink`] writes a
+//! merged tree ([`write`]) and a streamed replay ([`super::stream`]). A span's id is derived
+//! from its thread and its rank among the thread's spans.
+//!
 //! Per the OTLP/JSON encoding, ids are lowercase hex (not base64), 64-bit integers are strings,
 //! enums are numbers, and times are `CLOCK_REALTIME` Unix nanoseconds: each `CLOCK_MONOTONIC`
 //! timestamp is shifted by the trace's clock pair.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
+use ruchytrace_runtime::model::{Return, Site, Value};
 use serde_json::{json, Value as Json};
 
-use super::{fmt_return, Merged, NodeId, NodeKind, ThreadTrack};
+use super::futures::FutureInfo;
+use super::{fmt_return, Merged, Node, NodeId, NodeKind, ProcessInfo};
 
 const SPAN_KIND_INTERNAL: u32 = 1;
 const SPAN_KIND_CLIENT: u32 = 3;
@@ -76,54 +85,76 @@ pub struct OtlpOptions {
     pub syscall_spans: bool,
 }
 
-struct Ctx<'a> {
-    m: &'a Merged,
+/// An open call's span: what its close needs.
+struct OpenSpan {
+    id: String,
+    parent: String,
+    site: u32,
+    args: Vec<Value>,
+    events: Vec<Json>,
+}
+
+/// One thread of the process being written.
+struct ThreadSpans {
+    label: String,
+    /// Spans started so far (their ids count from 1; the root span is 0).
+    started: u64,
+    stack: Vec<OpenSpan>,
+    root_events: Vec<Json>,
+    start: u64,
+    end: u64,
+}
+
+/// Writes the spans of one process as nodes arrive (see the module docs).
+pub(crate) struct OtlpSink<'w> {
+    out: &'w mut dyn Write,
     /// Added to a `CLOCK_MONOTONIC` timestamp to get Unix nanoseconds.
     offset: i128,
     trace_id: String,
     opts: OtlpOptions,
+    end_ns: u64,
+    threads: HashMap<(u32, u32), ThreadSpans>,
+    /// Thread keys in output order.
+    order: Vec<(u32, u32)>,
+    first: bool,
+    /// What closes the resource after its spans.
+    tail: String,
 }
 
-impl Ctx<'_> {
-    fn unix(&self, ts: u64) -> String {
-        (i128::from(ts) + self.offset).max(0).to_string()
-    }
-
-    fn span_id(&self, pid: u32, tid: u32, node: Option<NodeId>) -> String {
-        let id = mix(
-            mix(u64::from(pid), u64::from(tid)),
-            node.map_or(0, |n| u64::from(n) + 1),
-        )
-        .max(1);
-        format!("{id:016x}")
-    }
-}
-
-/// Writes the request.
-pub fn write(m: &Merged, opts: OtlpOptions, out: &mut dyn Write) -> io::Result<()> {
-    let offset = m.clock.as_ref().map_or(0, |c| {
+/// The clock offset of a trace: Unix ns minus `CLOCK_MONOTONIC` ns.
+pub(crate) fn clock_offset(clock: Option<&ruchytrace_runtime::model::ClockInfo>) -> i128 {
+    clock.map_or(0, |c| {
         i128::from(c.realtime_ns) - i128::from(c.monotonic_ns)
-    });
-    let mut resources = Vec::new();
-    for p in &m.processes {
-        let seed = mix(u64::from(p.pid), (offset as u64) ^ m.origin_ns);
-        let ctx = Ctx {
-            m,
-            offset,
-            trace_id: format!("{:016x}{:016x}", seed, mix(seed, 0x6f74_6c70)),
-            opts,
-        };
-        let mut spans = Vec::new();
-        for t in m
-            .visible_threads(opts.show_tracer)
-            .filter(|t| t.pid == p.pid)
-        {
-            thread_spans(&ctx, t, &mut spans);
-        }
+    })
+}
+
+/// Starts the request (`{"resourceSpans":[`).
+pub(crate) fn begin(out: &mut dyn Write) -> io::Result<()> {
+    out.write_all(b"{\"resourceSpans\":[")
+}
+
+/// Ends the request.
+pub(crate) fn end(out: &mut dyn Write) -> io::Result<()> {
+    out.write_all(b"]}\n")?;
+    out.flush()
+}
+
+impl<'w> OtlpSink<'w> {
+    /// Starts the resource of process `p` (`first`: the first resource of the request), whose
+    /// visible threads are `threads` ((pid, tid), label).
+    pub(crate) fn new(
+        out: &'w mut dyn Write,
+        p: &ProcessInfo,
+        first: bool,
+        (offset, origin_ns, end_ns): (i128, u64, u64),
+        threads: &[((u32, u32), String)],
+        opts: OtlpOptions,
+    ) -> io::Result<Self> {
+        let seed = mix(u64::from(p.pid), (offset as u64) ^ origin_ns);
         let service = std::path::Path::new(&p.program)
             .file_name()
             .map_or_else(|| p.program.clone(), |n| n.to_string_lossy().into_owned());
-        resources.push(json!({
+        let resource = json!({
             "resource": {"attributes": [
                 attr("service.name", string(service)),
                 attr("process.pid", int(i64::from(p.pid))),
@@ -133,67 +164,139 @@ pub fn write(m: &Merged, opts: OtlpOptions, out: &mut dyn Write) -> io::Result<(
             ]},
             "scopeSpans": [{
                 "scope": {"name": "ruchytrace", "version": env!("CARGO_PKG_VERSION")},
-                "spans": spans,
+                "spans": [],
             }],
-        }));
+        });
+        // The spans array is the last member of the last member: cut the document there.
+        let text = resource.to_string();
+        let tail = "]}]}";
+        let head = text
+            .strip_suffix(tail)
+            .and_then(|h| h.strip_suffix("\"spans\":["))
+            .ok_or_else(|| io::Error::other("unexpected resource layout"))?;
+        if !first {
+            out.write_all(b",")?;
+        }
+        out.write_all(head.as_bytes())?;
+        out.write_all(b"\"spans\":[")?;
+        Ok(OtlpSink {
+            out,
+            offset,
+            trace_id: format!("{:016x}{:016x}", seed, mix(seed, 0x6f74_6c70)),
+            opts,
+            end_ns,
+            threads: threads
+                .iter()
+                .map(|(k, label)| {
+                    (
+                        *k,
+                        ThreadSpans {
+                            label: label.clone(),
+                            started: 0,
+                            stack: Vec::new(),
+                            root_events: Vec::new(),
+                            start: u64::MAX,
+                            end: 0,
+                        },
+                    )
+                })
+                .collect(),
+            order: threads.iter().map(|(k, _)| *k).collect(),
+            first: true,
+            tail: tail.to_string(),
+        })
     }
-    serde_json::to_writer(&mut *out, &json!({"resourceSpans": resources}))?;
-    out.write_all(b"\n")?;
-    out.flush()
-}
 
-/// The thread's root span and every span under it.
-fn thread_spans(ctx: &Ctx<'_>, t: &ThreadTrack, spans: &mut Vec<Json>) {
-    let m = ctx.m;
-    let root_id = ctx.span_id(t.pid, t.tid, None);
-    let (mut start, mut end) = (u64::MAX, 0u64);
-    let mut root_events = Vec::new();
-    // (node, parent span id)
-    let mut stack: Vec<(NodeId, String)> = t
-        .roots
-        .iter()
-        .rev()
-        .map(|&r| (r, root_id.clone()))
-        .collect();
-    let mut events_of: Vec<(String, Json)> = Vec::new();
-    while let Some((id, parent)) = stack.pop() {
-        let n = m.node(id);
-        start = start.min(n.start_ns);
-        end = end.max(n.end_ns.unwrap_or(n.start_ns));
+    fn unix(&self, ts: u64) -> String {
+        (i128::from(ts) + self.offset).max(0).to_string()
+    }
+
+    fn span_id((pid, tid): (u32, u32), rank: u64) -> String {
+        let id = mix(mix(u64::from(pid), u64::from(tid)), rank).max(1);
+        format!("{id:016x}")
+    }
+
+    fn emit(&mut self, span: &Json) -> io::Result<()> {
+        if !self.first {
+            self.out.write_all(b",")?;
+        }
+        self.first = false;
+        serde_json::to_writer(&mut *self.out, span)?;
+        Ok(())
+    }
+
+    /// One node of thread `key` (ignored unless the thread was announced): a call's entry
+    /// (`close` false) or exit, a system call, a point event; `future` is the future a
+    /// closing poll belongs to (from the tree).
+    pub(crate) fn node(
+        &mut self,
+        key: (u32, u32),
+        n: &Node,
+        close: bool,
+        sites: &[Site],
+        future: Option<(&FutureInfo, usize)>,
+    ) -> io::Result<()> {
+        let end_ns = self.end_ns;
+        let syscall_spans = self.opts.syscall_spans;
+        let Some(t) = self.threads.get_mut(&key) else {
+            return Ok(());
+        };
+        if !close {
+            t.start = t.start.min(n.start_ns);
+            t.end = t.end.max(n.end_ns.unwrap_or(n.start_ns));
+        }
+        let parent = t
+            .stack
+            .last()
+            .map_or_else(|| Self::span_id(key, 0), |o| o.id.clone());
         let event = match &n.kind {
+            NodeKind::Call(c) if !close => {
+                t.started += 1;
+                let id = Self::span_id(key, t.started);
+                t.stack.push(OpenSpan {
+                    id,
+                    parent,
+                    site: c.site,
+                    args: c.args.clone(),
+                    events: Vec::new(),
+                });
+                return Ok(());
+            }
             NodeKind::Call(c) => {
-                let span_id = ctx.span_id(t.pid, t.tid, Some(id));
-                let site = m.site(c);
-                let stop = n.end_ns.unwrap_or(m.end_ns).max(n.start_ns);
-                end = end.max(stop);
+                let Some(open) = t.stack.pop() else {
+                    return Ok(());
+                };
+                let stop = n.end_ns.unwrap_or(end_ns).max(n.start_ns);
+                t.end = t.end.max(stop);
+                let site = &sites[open.site as usize];
                 let mut attributes = vec![
                     attr("code.function", string(site.qualified_name.clone())),
                     attr("code.filepath", string(site.location.file.clone())),
                     attr("code.lineno", int(i64::from(site.location.line))),
                     attr("code.column", int(i64::from(site.location.column))),
-                    attr("thread.id", int(i64::from(t.tid))),
+                    attr("thread.id", int(i64::from(key.1))),
                     attr("call.end", string(c.end.as_str())),
                 ];
-                for (i, v) in c.args.iter().enumerate() {
+                for (i, v) in open.args.iter().enumerate() {
                     let name = site.args.get(i).map_or("?", |a| a.name.as_str());
                     attributes.push(attr(&format!("arg.{name}"), value(v)));
                 }
                 let mut status = json!({});
                 match &c.ret {
-                    Some(ruchytrace_runtime::model::Return::Value(v)) => {
+                    Some(Return::Value(v)) => {
                         attributes.push(attr("return", value(v)));
                         if c.ret.as_ref().is_some_and(|r| r.is_error()) {
                             status = json!({"code": STATUS_CODE_ERROR, "message": v.to_string()});
                         }
                     }
-                    Some(ruchytrace_runtime::model::Return::Panic { message }) => {
+                    Some(Return::Panic { message }) => {
                         let text = format!("panic: {}", message.as_deref().unwrap_or("?"));
                         attributes.push(attr("return", string(format!("<{text}>"))));
                         status = json!({"code": STATUS_CODE_ERROR, "message": text});
                     }
                     _ => {}
                 }
-                if let Some((f, k)) = m.futures.of(id) {
+                if let Some((f, k)) = future {
                     attributes.push(attr("async.poll", int(k as i64 + 1)));
                     attributes.push(attr("async.polls", int(f.polls.len() as i64)));
                     attributes.push(attr(
@@ -202,47 +305,48 @@ fn thread_spans(ctx: &Ctx<'_>, t: &ThreadTrack, spans: &mut Vec<Json>) {
                     ));
                     attributes.push(attr("async.future_busy_ns", int(f.busy_ns as i64)));
                 }
-                spans.push(json!({
-                    "traceId": ctx.trace_id,
-                    "spanId": span_id,
-                    "parentSpanId": parent,
+                let span = json!({
+                    "traceId": self.trace_id,
+                    "spanId": open.id,
+                    "parentSpanId": open.parent,
                     "name": site.name,
                     "kind": SPAN_KIND_INTERNAL,
-                    "startTimeUnixNano": ctx.unix(n.start_ns),
-                    "endTimeUnixNano": ctx.unix(stop),
+                    "startTimeUnixNano": self.unix(n.start_ns),
+                    "endTimeUnixNano": self.unix(stop),
                     "attributes": attributes,
-                    "events": [],
+                    "events": open.events,
                     "status": status,
-                }));
-                stack.extend(n.children.iter().rev().map(|&ch| (ch, span_id.clone())));
-                None
+                });
+                return self.emit(&span);
             }
-            NodeKind::Syscall(s) if ctx.opts.syscall_spans => {
+            NodeKind::Syscall(s) if syscall_spans => {
+                t.started += 1;
+                let id = Self::span_id(key, t.started);
                 let stop = n.end_ns.unwrap_or(n.start_ns);
                 let mut status = json!({});
                 if let Some(e) = &s.errno {
                     status = json!({"code": STATUS_CODE_ERROR, "message": e});
                 }
-                spans.push(json!({
-                    "traceId": ctx.trace_id,
-                    "spanId": ctx.span_id(t.pid, t.tid, Some(id)),
+                let span = json!({
+                    "traceId": self.trace_id,
+                    "spanId": id,
                     "parentSpanId": parent,
                     "name": s.name,
                     "kind": SPAN_KIND_CLIENT,
-                    "startTimeUnixNano": ctx.unix(n.start_ns),
-                    "endTimeUnixNano": ctx.unix(stop),
+                    "startTimeUnixNano": self.unix(n.start_ns),
+                    "endTimeUnixNano": self.unix(stop),
                     "attributes": [
                         attr("syscall.args", string(s.args.join(", "))),
                         attr("syscall.return", string(fmt_return(s))),
-                        attr("thread.id", int(i64::from(t.tid))),
+                        attr("thread.id", int(i64::from(key.1))),
                     ],
                     "events": [],
                     "status": status,
-                }));
-                None
+                });
+                return self.emit(&span);
             }
-            NodeKind::Syscall(s) => Some(json!({
-                "timeUnixNano": ctx.unix(n.start_ns),
+            NodeKind::Syscall(s) => json!({
+                "timeUnixNano": self.unix(n.start_ns),
                 "name": s.name,
                 "attributes": [
                     attr("syscall.args", string(s.args.join(", "))),
@@ -250,50 +354,93 @@ fn thread_spans(ctx: &Ctx<'_>, t: &ThreadTrack, spans: &mut Vec<Json>) {
                     attr("syscall.duration_ns",
                          int(n.end_ns.map_or(0, |e| e.saturating_sub(n.start_ns)) as i64)),
                 ],
-            })),
-            NodeKind::Point { category, text } => Some(json!({
-                "timeUnixNano": ctx.unix(n.start_ns),
+            }),
+            NodeKind::Point { category, text } => json!({
+                "timeUnixNano": self.unix(n.start_ns),
                 "name": category,
                 "attributes": [attr("text", string(text.clone()))],
-            })),
+            }),
         };
-        if let Some(ev) = event {
-            if parent == root_id {
-                root_events.push(ev);
-            } else {
-                events_of.push((parent, ev));
+        let t = self.threads.get_mut(&key).expect("checked above");
+        match t.stack.last_mut() {
+            Some(open) => open.events.push(event),
+            None => t.root_events.push(event),
+        }
+        Ok(())
+    }
+
+    /// Writes every thread's root span (after its other spans) and closes the resource.
+    pub(crate) fn finish(mut self) -> io::Result<()> {
+        for key in std::mem::take(&mut self.order) {
+            let Some(t) = self.threads.remove(&key) else {
+                continue;
+            };
+            if t.start == u64::MAX {
+                continue;
+            }
+            let span = json!({
+                "traceId": self.trace_id,
+                "spanId": Self::span_id(key, 0),
+                "name": format!("thread {}", t.label),
+                "kind": SPAN_KIND_INTERNAL,
+                "startTimeUnixNano": self.unix(t.start),
+                "endTimeUnixNano": self.unix(t.end.max(t.start)),
+                "attributes": [
+                    attr("thread.id", int(i64::from(key.1))),
+                    attr("thread.name", string(t.label)),
+                ],
+                "events": t.root_events,
+                "status": {},
+            });
+            self.emit(&span)?;
+        }
+        let tail = std::mem::take(&mut self.tail);
+        self.out.write_all(tail.as_bytes())
+    }
+}
+
+/// Writes the request of a merged tree.
+pub fn write(m: &Merged, opts: OtlpOptions, out: &mut dyn Write) -> io::Result<()> {
+    let offset = clock_offset(m.clock.as_ref());
+    begin(out)?;
+    for (i, p) in m.processes.iter().enumerate() {
+        let threads: Vec<((u32, u32), String)> = m
+            .visible_threads(opts.show_tracer)
+            .filter(|t| t.pid == p.pid)
+            .map(|t| ((t.pid, t.tid), t.label()))
+            .collect();
+        let mut sink = OtlpSink::new(
+            &mut *out,
+            p,
+            i == 0,
+            (offset, m.origin_ns, m.end_ns),
+            &threads,
+            opts,
+        )?;
+        for t in m
+            .visible_threads(opts.show_tracer)
+            .filter(|t| t.pid == p.pid)
+        {
+            let key = (t.pid, t.tid);
+            let mut stack: Vec<(NodeId, bool)> =
+                t.roots.iter().rev().map(|&r| (r, false)).collect();
+            while let Some((id, leaving)) = stack.pop() {
+                let n = m.node(id);
+                if !opts.show_tracer && super::caller::hidden(n) {
+                    continue;
+                }
+                if leaving {
+                    sink.node(key, n, true, &m.sites, m.futures.of(id))?;
+                    continue;
+                }
+                sink.node(key, n, false, &m.sites, None)?;
+                if matches!(n.kind, NodeKind::Call(_)) {
+                    stack.push((id, true));
+                    stack.extend(n.children.iter().rev().map(|&c| (c, false)));
+                }
             }
         }
+        sink.finish()?;
     }
-    // Attach the events to their spans (spans are few per parent; index them once).
-    let index: std::collections::HashMap<String, usize> = spans
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| Some((s["spanId"].as_str()?.to_owned(), i)))
-        .collect();
-    for (parent, ev) in events_of {
-        if let Some(&i) = index.get(&parent) {
-            if let Some(list) = spans[i]["events"].as_array_mut() {
-                list.push(ev);
-            }
-        }
-    }
-    if start == u64::MAX {
-        return;
-    }
-    let label = t.label();
-    spans.push(json!({
-        "traceId": ctx.trace_id,
-        "spanId": root_id,
-        "name": format!("thread {label}"),
-        "kind": SPAN_KIND_INTERNAL,
-        "startTimeUnixNano": ctx.unix(start),
-        "endTimeUnixNano": ctx.unix(end.max(start)),
-        "attributes": [
-            attr("thread.id", int(i64::from(t.tid))),
-            attr("thread.name", string(label)),
-        ],
-        "events": root_events,
-        "status": {},
-    }));
+    end(out)
 }

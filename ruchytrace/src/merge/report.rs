@@ -206,16 +206,19 @@ pub fn call_graph(m: &Merged, show_tracer: bool) -> CallGraph {
 
 /// One node of the `--callgraph` tree: calls aggregated by their path from the thread's top.
 #[derive(Debug, Default)]
-struct PathNode {
-    calls: u64,
-    inclusive_ns: u64,
-    self_ns: u64,
-    errors: u64,
-    children: Vec<(String, PathNode)>,
+pub(crate) struct PathNode {
+    pub(crate) calls: u64,
+    pub(crate) inclusive_ns: u64,
+    pub(crate) self_ns: u64,
+    pub(crate) errors: u64,
+    pub(crate) children: Vec<(String, PathNode)>,
 }
 
+/// A thread of the `--callgraph` tree: (pid, tid, label) and its paths.
+pub(crate) type ThreadPaths = ((u32, u32, String), PathNode);
+
 impl PathNode {
-    fn child(&mut self, name: &str) -> &mut PathNode {
+    pub(crate) fn child(&mut self, name: &str) -> &mut PathNode {
         let i = match self.children.iter().position(|(n, _)| n == name) {
             Some(i) => i,
             None => {
@@ -247,28 +250,95 @@ fn add_path(m: &Merged, id: NodeId, into: &mut PathNode) {
     }
 }
 
+/// Every table of `ruchytrace report` but the futures: from the merged tree
+/// ([`Tables::of_tree`]) or from one replay of the inputs ([`super::stream`]).
+#[derive(Debug)]
+pub struct Tables {
+    /// The call graph (hotspots).
+    pub graph: CallGraph,
+    /// The longest single call per function.
+    pub(crate) longest: super::hotspots::Longest,
+    /// The sampling rate of the function traces ([`sample_rate`]).
+    pub rate: Option<u32>,
+    /// Each visible thread's call paths.
+    pub(crate) paths: Vec<ThreadPaths>,
+    /// System calls per function.
+    pub syscalls: Vec<SyscallRow>,
+    /// System calls per source line.
+    pub lines: Vec<super::by_line::LineRow>,
+    /// Per-file I/O.
+    pub io: Vec<FileIo>,
+}
+
+impl Tables {
+    /// The tables of a merged tree's visible threads.
+    pub fn of_tree(m: &Merged, show_tracer: bool) -> Tables {
+        Tables {
+            graph: call_graph(m, show_tracer),
+            longest: super::hotspots::longest_calls(m, show_tracer),
+            rate: sample_rate(m),
+            paths: paths_of(m, show_tracer),
+            syscalls: syscall_table(m, show_tracer),
+            lines: super::by_line::by_line(m, show_tracer),
+            io: io_summary(m, show_tracer),
+        }
+    }
+
+    /// `--callgraph`.
+    pub fn callgraph_text(&self) -> String {
+        render_paths(&self.paths)
+    }
+
+    /// `--hotspots N --sort KEY`.
+    pub fn hotspots_text(&self, n: usize, sort: SortKey) -> String {
+        super::hotspots::render_hotspots(&self.graph, &self.longest, self.rate, n, sort)
+    }
+
+    /// `--syscalls`.
+    pub fn syscalls_text(&self) -> String {
+        render_syscall_rows(&self.syscalls)
+    }
+
+    /// `--syscalls --by-line`.
+    pub fn by_line_text(&self) -> String {
+        super::by_line::render_rows(&self.lines)
+    }
+
+    /// `--io`.
+    pub fn io_text(&self) -> String {
+        render_io(&self.io)
+    }
+}
+
+fn paths_of(m: &Merged, show_tracer: bool) -> Vec<ThreadPaths> {
+    m.visible_threads(show_tracer)
+        .map(|t| {
+            let mut root = PathNode::default();
+            for &r in &t.roots {
+                add_path(m, r, &mut root);
+            }
+            ((t.pid, t.tid, t.label()), root)
+        })
+        .collect()
+}
+
 /// `report --callgraph`: per thread, the tree of call paths with inclusive time, self time,
 /// percent of the thread's traced time and call counts (functions and system calls).
 pub fn callgraph_text(m: &Merged, show_tracer: bool) -> String {
+    render_paths(&paths_of(m, show_tracer))
+}
+
+/// The `--callgraph` text of each thread's paths.
+pub(crate) fn render_paths(threads: &[ThreadPaths]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{:>12} {:>12} {:>7} {:>8}  call path",
         "inclusive", "self", "%", "calls"
     );
-    for t in m.visible_threads(show_tracer) {
-        let mut root = PathNode::default();
-        for &r in &t.roots {
-            add_path(m, r, &mut root);
-        }
+    for ((pid, tid, label), root) in threads {
         let total: u64 = root.children.iter().map(|(_, c)| c.inclusive_ns).sum();
-        let _ = writeln!(
-            out,
-            "== thread {} \"{}\" (pid {}) ==",
-            t.tid,
-            t.label(),
-            t.pid
-        );
+        let _ = writeln!(out, "== thread {tid} \"{label}\" (pid {pid}) ==");
         let mut stack: Vec<(&str, &PathNode, usize)> = root
             .children
             .iter()
@@ -351,24 +421,34 @@ pub fn syscall_table(m: &Merged, show_tracer: bool) -> Vec<SyscallRow> {
         }
     }
     let mut rows: Vec<_> = rows.into_values().collect();
+    sort_syscall_rows(&mut rows);
+    rows
+}
+
+/// Sorts the rows of [`syscall_table`]: by function, most time first, then by name.
+pub(crate) fn sort_syscall_rows(rows: &mut [SyscallRow]) {
     rows.sort_by(|a, b| {
         a.function
             .cmp(&b.function)
             .then(b.total_ns.cmp(&a.total_ns))
             .then(a.syscall.cmp(&b.syscall))
     });
-    rows
 }
 
 /// `report --syscalls`.
 pub fn syscalls_text(m: &Merged, show_tracer: bool) -> String {
+    render_syscall_rows(&syscall_table(m, show_tracer))
+}
+
+/// The `--syscalls` text of the rows.
+pub(crate) fn render_syscall_rows(rows: &[SyscallRow]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{:<32} {:<20} {:>8} {:>7} {:>12}",
         "function", "syscall", "calls", "errors", "total time"
     );
-    for r in syscall_table(m, show_tracer) {
+    for r in rows {
         let _ = writeln!(
             out,
             "{:<32} {:<20} {:>8} {:>7} {:>12}",
@@ -419,8 +499,6 @@ fn fd_arg(arg: &str) -> Option<(i64, Option<String>)> {
 /// The per-file I/O summary, from the system calls (file descriptors are followed from
 /// `open`/`openat`/`creat` to `close`, per process).
 pub fn io_summary(m: &Merged, show_tracer: bool) -> Vec<FileIo> {
-    let mut files: HashMap<String, FileIo> = HashMap::new();
-    let mut fds: HashMap<(u32, i64), String> = HashMap::new();
     let mut calls: Vec<(u64, u32, NodeId)> = Vec::new();
     for t in m.visible_threads(show_tracer) {
         let mut stack: Vec<NodeId> = t.roots.clone();
@@ -435,12 +513,47 @@ pub fn io_summary(m: &Merged, show_tracer: bool) -> Vec<FileIo> {
         }
     }
     calls.sort_unstable();
-    for (_, pid, id) in calls {
+    io_files(calls.into_iter().filter_map(|(_, pid, id)| {
         let n = m.node(id);
-        let NodeKind::Syscall(s) = &n.kind else {
-            continue;
-        };
-        let dur = n.duration(m.end_ns);
+        match &n.kind {
+            NodeKind::Syscall(s) => Some((pid, s, n.duration(m.end_ns))),
+            _ => None,
+        }
+    }))
+}
+
+/// The name (static) of a system call the per-file I/O summary counts.
+pub(crate) fn io_name(name: &str) -> Option<&'static str> {
+    const NAMES: [&str; 15] = [
+        "open", "openat", "creat", "openat2", "read", "pread64", "readv", "preadv", "preadv2",
+        "write", "pwrite64", "writev", "pwritev", "pwritev2", "close",
+    ];
+    NAMES.into_iter().find(|n| *n == name)
+}
+
+/// The per-file I/O summary of system calls (pid, call, duration) in the order they returned.
+pub(crate) fn io_files<'a>(
+    calls: impl Iterator<Item = (u32, &'a super::Syscall, u64)>,
+) -> Vec<FileIo> {
+    let mut files = IoFiles::default();
+    for (pid, s, dur) in calls {
+        files.add(pid, s, dur);
+    }
+    files.finish()
+}
+
+/// The per-file I/O summary being built, one system call at a time in the order they returned
+/// (descriptors are followed from their open to their close, per process).
+#[derive(Default)]
+pub(crate) struct IoFiles {
+    files: HashMap<String, FileIo>,
+    fds: HashMap<(u32, i64), String>,
+}
+
+impl IoFiles {
+    /// One more system call of process `pid`, `dur` long.
+    pub(crate) fn add(&mut self, pid: u32, s: &super::Syscall, dur: u64) {
+        let (files, fds) = (&mut self.files, &mut self.fds);
         let name_of_fd = |fd: i64, shown: Option<String>, fds: &HashMap<(u32, i64), String>| {
             shown
                 .or_else(|| fds.get(&(pid, fd)).cloned())
@@ -459,7 +572,7 @@ pub fn io_summary(m: &Merged, show_tracer: bool) -> Vec<FileIo> {
                     0
                 };
                 let Some(path) = s.args.get(path_arg).and_then(|a| unquote(a)) else {
-                    continue;
+                    return;
                 };
                 let f = files.entry(path.clone()).or_insert_with(|| FileIo {
                     path: path.clone(),
@@ -474,9 +587,9 @@ pub fn io_summary(m: &Merged, show_tracer: bool) -> Vec<FileIo> {
             "read" | "pread64" | "readv" | "preadv" | "preadv2" | "write" | "pwrite64"
             | "writev" | "pwritev" | "pwritev2" | "close" => {
                 let Some((fd, shown)) = s.args.first().and_then(|a| fd_arg(a)) else {
-                    continue;
+                    return;
                 };
-                let path = name_of_fd(fd, shown, &fds);
+                let path = name_of_fd(fd, shown, fds);
                 let f = files.entry(path.clone()).or_insert_with(|| FileIo {
                     path,
                     ..FileIo::default()
@@ -496,9 +609,13 @@ pub fn io_summary(m: &Merged, show_tracer: bool) -> Vec<FileIo> {
             _ => {}
         }
     }
-    let mut out: Vec<_> = files.into_values().collect();
-    out.sort_by(|a, b| b.time_ns.cmp(&a.time_ns).then(a.path.cmp(&b.path)));
-    out
+
+    /// The files, most time first.
+    pub(crate) fn finish(self) -> Vec<FileIo> {
+        let mut out: Vec<_> = self.files.into_values().collect();
+        out.sort_by(|a, b| b.time_ns.cmp(&a.time_ns).then(a.path.cmp(&b.path)));
+        out
+    }
 }
 
 /// Average bytes per call below which many calls count as "tiny".
@@ -508,7 +625,11 @@ pub const MANY_IO_CALLS: u64 = 100;
 
 /// `report --io`: the per-file table, then warnings for files with many tiny reads or writes.
 pub fn io_text(m: &Merged, show_tracer: bool) -> String {
-    let files = io_summary(m, show_tracer);
+    render_io(&io_summary(m, show_tracer))
+}
+
+/// The `--io` text of the per-file summary.
+pub(crate) fn render_io(files: &[FileIo]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -516,7 +637,7 @@ pub fn io_text(m: &Merged, show_tracer: bool) -> String {
         "opens", "reads", "read bytes", "writes", "written", "time", "avg size"
     );
     let mut warnings = Vec::new();
-    for f in &files {
+    for f in files {
         let ops = f.reads + f.writes;
         let avg = (f.read_bytes + f.write_bytes).checked_div(ops).unwrap_or(0);
         let _ = writeln!(

@@ -257,6 +257,131 @@ fn push_stored(e: StoredEvent, metadata: &mut Metadata, events: &mut Vec<Event>)
     }
 }
 
+/// Where one event of a `sys.json` in the version-2 line layout is, and what a merge needs to
+/// place it without parsing it again: its thread, its start and end, whether it is a system
+/// call. See [`index_sys_lines`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SysIndexEntry {
+    /// Byte offset of the event's line in the file.
+    pub offset: u64,
+    /// Entry timestamp (`CLOCK_MONOTONIC` ns).
+    pub start_ns: u64,
+    /// Exit timestamp (the start for a point event or a call that never returned).
+    pub end_ns: u64,
+    /// Process id.
+    pub pid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// A system call (not a signal, exit or kill).
+    pub syscall: bool,
+}
+
+/// A complete `sys.json` in the version-2 line layout, indexed: the document without its
+/// events, and one [`SysIndexEntry`] per event, sorted (stably) by start as [`SysTrace`]'s
+/// events are. [`parse_indexed`] reads an event back from the file's bytes.
+#[derive(Debug, Clone)]
+pub struct SysIndex {
+    /// The metadata (with the images of the `image` records) and the end record; `events` is
+    /// empty.
+    pub trace: SysTrace,
+    /// The events, by start.
+    pub entries: Vec<SysIndexEntry>,
+}
+
+/// Indexes a complete `sys.json` written in the version-2 line layout (one record per line)
+/// without keeping its events: each is parsed once (to check it and note its thread and times)
+/// and dropped. `None` for any other layout, or a damaged or cut file (read those whole, with
+/// [`read_sys_trace`] or serde, whose errors say where the damage is).
+pub fn index_sys_lines(bytes: &[u8]) -> Option<SysIndex> {
+    index_sys_reader(bytes)
+}
+
+/// [`index_sys_lines`] reading the file through `input` (a line at a time: memory is one line
+/// and the index).
+pub fn index_sys_reader(mut input: impl io::BufRead) -> Option<SysIndex> {
+    let mut line = Vec::with_capacity(1 << 12);
+    let mut next = |line: &mut Vec<u8>| -> Option<usize> {
+        line.clear();
+        match input.read_until(b'\n', line) {
+            Ok(0) | Err(_) => None,
+            Ok(n) => Some(n),
+        }
+    };
+    let n = next(&mut line)?;
+    let head = std::str::from_utf8(&line).ok()?.trim_end();
+    let meta = head.strip_prefix("{\"metadata\":")?.strip_suffix(',')?;
+    let mut metadata: Metadata = serde_json::from_str(meta).ok()?;
+    let mut offset = n as u64;
+    let n = next(&mut line)?;
+    if line.trim_ascii_end() != b"\"events\":[" {
+        return None;
+    }
+    offset += n as u64;
+    let mut entries = Vec::new();
+    let end = loop {
+        let at = offset;
+        offset += next(&mut line)? as u64;
+        let text = line.trim_ascii_end();
+        if text == b"]," {
+            next(&mut line)?;
+            let end_line = line.trim_ascii_end();
+            let record = end_line.strip_prefix(b"\"end\":")?.strip_suffix(b"}")?;
+            break serde_json::from_slice::<End>(record).ok()?;
+        }
+        let record = text.strip_suffix(b",").unwrap_or(text);
+        let (pid, tid, start_ns, duration, syscall) =
+            match serde_json::from_slice::<StoredEvent>(record).ok()? {
+                StoredEvent::Image(x) => {
+                    metadata.images.push(x);
+                    continue;
+                }
+                StoredEvent::Syscall(x) => (x.pid, x.tid, x.timestamp_ns, x.duration_ns, true),
+                StoredEvent::Signal(x) => (x.pid, x.tid, x.timestamp_ns, None, false),
+                StoredEvent::Exit(x) => (x.pid, x.tid, x.timestamp_ns, None, false),
+                StoredEvent::Killed(x) => (x.pid, x.tid, x.timestamp_ns, None, false),
+            };
+        entries.push(SysIndexEntry {
+            offset: at,
+            start_ns,
+            end_ns: start_ns + duration.unwrap_or(0),
+            pid: pid as u32,
+            tid: tid as u32,
+            syscall,
+        });
+    };
+    // Nothing but blank space may follow the end record.
+    while next(&mut line).is_some() {
+        if !line.trim_ascii().is_empty() {
+            return None;
+        }
+    }
+    // Stable: events observed at the same nanosecond keep their order.
+    entries.sort_by_key(|e| e.start_ns);
+    Some(SysIndex {
+        trace: SysTrace {
+            metadata,
+            events: Vec::new(),
+            end,
+        },
+        entries,
+    })
+}
+
+/// The event whose line starts at `offset` in `bytes` (the file [`index_sys_lines`] indexed);
+/// `None` when it is not one (the file changed since).
+pub fn parse_indexed(bytes: &[u8], offset: u64) -> Option<Event> {
+    let rest = bytes.get(usize::try_from(offset).ok()?..)?;
+    let line = rest.split(|&b| b == b'\n').next()?.trim_ascii_end();
+    let record = line.strip_suffix(b",").unwrap_or(line);
+    match serde_json::from_slice::<StoredEvent>(record).ok()? {
+        StoredEvent::Syscall(x) => Some(Event::Syscall(x)),
+        StoredEvent::Signal(x) => Some(Event::Signal(x)),
+        StoredEvent::Exit(x) => Some(Event::Exit(x)),
+        StoredEvent::Killed(x) => Some(Event::Killed(x)),
+        StoredEvent::Image(_) => None,
+    }
+}
+
 /// Reads a `sys.json` of either layout. A complete document is read whole; a version-2 file cut
 /// short (the tracer was killed) is read line by line up to the damage, and the second value
 /// says where it was cut (`truncated at byte N: ...`); `end.complete` is then `false`.
@@ -529,5 +654,34 @@ mod tests {
         assert_eq!(t.events.len(), 2);
         // Not a trace at all.
         assert!(read_sys_trace(b"{\"x\":1}").is_err());
+    }
+
+    #[test]
+    fn the_line_layout_indexes_as_it_reads() {
+        let bytes = written(&[call("b", 20), call("a", 10), call("c", 30)], true);
+        let index = index_sys_lines(&bytes).unwrap();
+        let (whole, _) = read_sys_trace(&bytes).unwrap();
+        assert!(index.trace.events.is_empty());
+        assert_eq!(index.trace.metadata, whole.metadata);
+        assert_eq!(index.trace.end, whole.end);
+        let back: Vec<Event> = index
+            .entries
+            .iter()
+            .map(|e| parse_indexed(&bytes, e.offset).unwrap())
+            .collect();
+        assert_eq!(back, whole.events);
+        let starts: Vec<u64> = index.entries.iter().map(|e| e.start_ns).collect();
+        assert_eq!(starts, [10, 20, 30]);
+        assert!(index.entries.iter().all(|e| e.syscall && e.tid == 7));
+        // Cut, damaged, or not the line layout: read whole instead.
+        let cut = bytes.len() - 5;
+        assert!(index_sys_lines(&bytes[..cut]).is_none());
+        assert!(index_sys_lines(&written(&[call("a", 10)], false)).is_none());
+        let v1 = serde_json::to_vec(&whole).unwrap();
+        assert!(index_sys_lines(&v1).is_none());
+        let mut damaged = bytes.clone();
+        let at = String::from_utf8(bytes).unwrap().find("\"b\"").unwrap();
+        damaged[at] = b'{';
+        assert!(index_sys_lines(&damaged).is_none());
     }
 }

@@ -27,7 +27,7 @@ mod reader;
 mod value;
 mod writer;
 
-pub use reader::{read_all, BinaryReader, Record};
+pub use reader::{is_segmented, read_all, BinaryReader, FileBytes, Record};
 pub use value::{decode_value_exact, encode_value};
 pub use writer::BinaryWriter;
 

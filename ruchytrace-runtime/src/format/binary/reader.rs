@@ -474,11 +474,34 @@ pub fn read_all(input: impl Read) -> Result<Trace, ReadError> {
 /// formats apart, then the rest of the input.
 type Rest<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
 
+/// The bytes of a whole segmented trace file, wherever they are: read into memory, or mapped
+/// by the caller (`memmap2::Mmap` is one), so the reader borrows them instead of copying.
+pub struct FileBytes(Box<dyn AsRef<[u8]> + Send>);
+
+impl FileBytes {
+    /// Holds `bytes` (a `Vec<u8>`, a memory map...).
+    pub fn new(bytes: impl AsRef<[u8]> + Send + 'static) -> Self {
+        FileBytes(Box::new(bytes))
+    }
+}
+
+impl AsRef<[u8]> for FileBytes {
+    fn as_ref(&self) -> &[u8] {
+        (*self.0).as_ref()
+    }
+}
+
+/// True when `prefix` (the first bytes of a file) starts the runtime's segmented trace file
+/// (`RUCHYTR2`), which [`BinaryReader::segmented`] reads from bytes at hand.
+pub fn is_segmented(prefix: &[u8]) -> bool {
+    prefix.starts_with(&crate::segment::FILE_MAGIC)
+}
+
 enum Inner<R: Read> {
     /// The framed format (`RUCHYTR\0`, written by `convert`).
     Framed(Box<FramedReader<Rest<R>>>),
-    /// The runtime's segmented trace file (`RUCHYTR2`), read whole.
-    Segmented(Box<crate::format::segmented::SegmentedReader<Vec<u8>>>),
+    /// The runtime's segmented trace file (`RUCHYTR2`), whole at hand.
+    Segmented(Box<crate::format::segmented::SegmentedReader<FileBytes>>),
 }
 
 /// Streams the records of a binary trace, whichever of the two binary layouts it has: the
@@ -488,8 +511,20 @@ pub struct BinaryReader<R: Read> {
 }
 
 impl<R: Read> BinaryReader<R> {
+    /// Reads a segmented trace file (`RUCHYTR2`, see [`is_segmented`]) from its bytes, in place:
+    /// the threads' records are merged by time straight from `bytes` (a memory map keeps the
+    /// file out of the heap). Errors as [`BinaryReader::new`].
+    pub fn segmented(bytes: FileBytes) -> Result<Self, ReadError> {
+        let r = crate::format::segmented::SegmentedReader::new(bytes)?;
+        Ok(BinaryReader {
+            inner: Inner::Segmented(Box::new(r)),
+        })
+    }
+
     /// Reads the header and the metadata. Errors when the input is not a binary trace, is of
-    /// an unsupported version, or ends (or is damaged) before its metadata is complete.
+    /// an unsupported version, or ends (or is damaged) before its metadata is complete. A
+    /// segmented file (`RUCHYTR2`) is read whole into memory first: a caller that can map the
+    /// file uses [`BinaryReader::segmented`] instead.
     pub fn new(mut input: R) -> Result<Self, ReadError> {
         let io_err = |e: io::Error| ReadError {
             offset: None,
@@ -501,10 +536,7 @@ impl<R: Read> BinaryReader<R> {
         if head[..] == crate::segment::FILE_MAGIC {
             let mut all = head;
             input.read_to_end(&mut all).map_err(io_err)?;
-            let r = crate::format::segmented::SegmentedReader::new(all)?;
-            return Ok(BinaryReader {
-                inner: Inner::Segmented(Box::new(r)),
-            });
+            return Self::segmented(FileBytes::new(all));
         }
         let r = FramedReader::new(io::Cursor::new(head).chain(input))?;
         Ok(BinaryReader {
@@ -533,6 +565,16 @@ impl<R: Read> BinaryReader<R> {
         match &self.inner {
             Inner::Framed(r) => r.is_complete(),
             Inner::Segmented(r) => r.is_complete(),
+        }
+    }
+
+    /// The byte ranges `(offset, len)` of a segmented file that were read to their end since
+    /// the last call ([`SegmentedReader::take_finished`](crate::format::segmented::SegmentedReader::take_finished));
+    /// always empty for the framed stream.
+    pub fn take_finished(&mut self) -> Vec<(usize, usize)> {
+        match &mut self.inner {
+            Inner::Framed(_) => Vec::new(),
+            Inner::Segmented(r) => r.take_finished(),
         }
     }
 

@@ -244,6 +244,8 @@ pub struct SegmentedReader<B: AsRef<[u8]>> {
     last_ts: u64,
     truncation: Option<String>,
     done: bool,
+    /// Segments read to their end since [`SegmentedReader::take_finished`] was last called.
+    finished: Vec<(usize, usize)>,
 }
 
 impl<B: AsRef<[u8]>> SegmentedReader<B> {
@@ -375,6 +377,7 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
             last_ts: 0,
             truncation,
             done: false,
+            finished: Vec::new(),
         };
         for i in 0..n {
             r.advance(i);
@@ -400,6 +403,13 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
     /// Events yielded so far.
     pub fn events_read(&self) -> u64 {
         self.events
+    }
+
+    /// The byte ranges `(offset, len)` of the thread segments read to their end since the last
+    /// call: the reader never reads them again, so a caller that mapped the file may drop their
+    /// pages (a long trace then never holds more than the segments being merged).
+    pub fn take_finished(&mut self) -> Vec<(usize, usize)> {
+        std::mem::take(&mut self.finished)
     }
 
     /// Decodes stream `i`'s next event into `next_ev[i]` and queues it.
@@ -430,6 +440,8 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
                 }
                 Ok(None) => {
                     // End of this segment: on to the thread's next one.
+                    let done = s.segs[s.seg].offset;
+                    self.finished.push((done, seg_size.min(b.len() - done)));
                     s.seg += 1;
                     let next = *s.segs.get(s.seg)?;
                     if next.seq != s.segs[s.seg - 1].seq + 1 {

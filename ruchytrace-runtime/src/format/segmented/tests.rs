@@ -222,3 +222,35 @@ fn bad_headers_are_clear_errors() {
         "{e}"
     );
 }
+
+#[test]
+fn the_binary_reader_reads_bytes_at_hand_in_place() {
+    use crate::format::binary::{is_segmented, BinaryReader, FileBytes};
+    let bytes = sample_file(true);
+    assert!(is_segmented(&bytes));
+    assert!(!is_segmented(b"RUCHYTR\0"));
+    assert!(!is_segmented(&bytes[..4]));
+    let copied: Vec<String> = BinaryReader::new(&bytes[..])
+        .unwrap()
+        .map(|r| format!("{r:?}"))
+        .collect();
+    let mut held = BinaryReader::<std::io::Empty>::segmented(FileBytes::new(bytes)).unwrap();
+    let in_place: Vec<String> = held.by_ref().map(|r| format!("{r:?}")).collect();
+    assert_eq!(
+        in_place.len(),
+        1 + 4 + 1,
+        "a site, four events, the trailer"
+    );
+    assert_eq!(in_place, copied);
+    assert!(held.is_complete());
+    assert_eq!(held.events_read(), 4);
+    // Both threads' segments were read to their end, once each.
+    let mut finished = held.take_finished();
+    finished.sort_unstable();
+    assert_eq!(finished.len(), 2, "{finished:?}");
+    assert!(finished
+        .iter()
+        .all(|&(off, len)| off >= FILE_HEADER && len > 0));
+    assert_ne!(finished[0].0, finished[1].0);
+    assert!(held.take_finished().is_empty());
+}

@@ -22,6 +22,7 @@ use ruchytrace_runtime::model::Site;
 
 mod graph;
 mod replay;
+mod report;
 mod sinks;
 
 use super::{
@@ -30,7 +31,7 @@ use super::{
 };
 use crate::syscalls::event::{Event as SysEvent, SysTrace};
 use replay::{NeedsTree, Replay};
-use sinks::{FoldedSink, JsonSink, PerfettoSink};
+use sinks::{ChromeNodes, FoldedSink, JsonSink, OtlpNodes, PerfettoSink};
 
 type Key = (u32, u32);
 
@@ -82,6 +83,64 @@ impl TextPlan {
         match self {
             TextPlan::Tree(m) => super::perfetto::write(m, show_tracer, out),
             TextPlan::Stream(p) => p.write_perfetto(show_tracer, out),
+        }
+    }
+
+    /// Writes the Chrome trace event document ([`super::chrome`]): streamed in one pass over
+    /// the inputs (every thread at once), or from the tree.
+    pub fn write_chrome(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
+        match self {
+            TextPlan::Tree(m) => super::chrome::write(m, show_tracer, out),
+            TextPlan::Stream(p) => p.write_chrome(show_tracer, out),
+        }
+    }
+
+    /// Writes the OTLP/JSON request ([`super::otlp`]): streamed in one pass over the inputs per
+    /// process, or from the tree.
+    pub fn write_otlp(
+        &self,
+        opts: super::otlp::OtlpOptions,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        match self {
+            TextPlan::Tree(m) => super::otlp::write(m, opts, out),
+            TextPlan::Stream(p) => p.write_otlp(opts, out),
+        }
+    }
+
+    /// The tables of `ruchytrace report` ([`super::report::Tables`]): streamed (one pass,
+    /// memory bounded by the call stacks and the aggregates), or from the tree.
+    pub fn report_tables(&self, show_tracer: bool) -> io::Result<super::report::Tables> {
+        match self {
+            TextPlan::Tree(m) => Ok(super::report::Tables::of_tree(m, show_tracer)),
+            TextPlan::Stream(p) => {
+                let threads: Vec<(Key, String)> = p
+                    .threads
+                    .iter()
+                    .filter(|t| show_tracer || !t.tracer)
+                    .map(|t| (t.key, t.label()))
+                    .collect();
+                let mut sink =
+                    report::ReportSink::new(threads.iter().map(|t| t.0).collect(), p.end_ns);
+                p.replay_all(&mut sink, show_tracer)?;
+                Ok(sink.finish(&threads, &p.processes()))
+            }
+        }
+    }
+
+    /// The traced processes (their programs, sampling rates).
+    pub fn processes(&self) -> Vec<super::ProcessInfo> {
+        match self {
+            TextPlan::Tree(m) => m.processes.clone(),
+            TextPlan::Stream(p) => p.processes(),
+        }
+    }
+
+    /// The merged tree, when the plan holds one (inputs the stream cannot place alone).
+    pub fn tree(&self) -> Option<&Merged> {
+        match self {
+            TextPlan::Tree(m) => Some(m),
+            TextPlan::Stream(_) => None,
         }
     }
 
@@ -164,15 +223,6 @@ fn sys_traces(inputs: &[Input]) -> Vec<(usize, &SysTrace)> {
         .collect()
 }
 
-fn sys_key(ev: &SysEvent) -> Key {
-    match ev {
-        SysEvent::Syscall(s) => (s.pid as u32, s.tid as u32),
-        SysEvent::Signal(s) => (s.pid as u32, s.tid as u32),
-        SysEvent::Exit(e) => (e.pid as u32, e.tid as u32),
-        SysEvent::Killed(k) => (k.pid as u32, k.tid as u32),
-    }
-}
-
 /// The node the tree merge makes of a syscall-trace event (same text, same times).
 fn sys_node(ev: &SysEvent) -> Node {
     let ts = ev.timestamp_ns();
@@ -211,15 +261,6 @@ fn sys_node(ev: &SysEvent) -> Node {
     }
 }
 
-/// Start and end of a syscall-trace event, as the tree merge places it.
-fn sys_span(ev: &SysEvent) -> (u64, u64) {
-    let e = ev.timestamp_ns();
-    match ev {
-        SysEvent::Syscall(s) => (e, s.duration_ns.map_or(e, |d| e + d)),
-        _ => (e, e),
-    }
-}
-
 /// What the checking pass learns.
 #[derive(Default)]
 pub(super) struct Facts {
@@ -248,8 +289,21 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
         return Ok(TextPlan::Tree(Box::new(merge(inputs, opts)?)));
     }
     let mut facts = Facts::default();
-    let (fn_pairs, sys_pairs) = split_refs(&inputs);
-    check_consistency(&fn_pairs, &sys_pairs, opts, &mut facts.warnings)?;
+    {
+        let fn_pairs = fn_traces(&inputs);
+        let heads: Vec<(usize, std::borrow::Cow<'_, [_]>)> = sys_traces(&inputs)
+            .into_iter()
+            .map(|(i, _)| (i, inputs[i].sys_heads()))
+            .collect();
+        let sys_pairs: Vec<(&std::path::Path, &SysTrace, &[_])> = heads
+            .iter()
+            .filter_map(|(i, h)| match &inputs[*i] {
+                Input::Syscalls { path, trace, .. } => Some((path.as_path(), &**trace, &**h)),
+                Input::Functions { .. } | Input::Merged { .. } => None,
+            })
+            .collect();
+        check_consistency(&fn_pairs, &sys_pairs, opts, &mut facts.warnings)?;
+    }
     // Each thread's system calls in time order (stable: the tree's order on equal starts).
     let mut sys: HashMap<Key, Vec<(usize, usize)>> = HashMap::new();
     let mut sys_warnings = Vec::new();
@@ -260,19 +314,16 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
                 t.metadata.pid
             ));
         }
-        for (j, ev) in t.events.iter().enumerate() {
-            let (e, x) = sys_span(ev);
-            let key = sys_key(ev);
-            facts.see(key, e);
-            facts.end = facts.end.max(x);
+        for j in 0..inputs[i].sys_len() {
+            let h = inputs[i].sys_head(j);
+            let key = (h.pid, h.tid);
+            facts.see(key, h.start_ns);
+            facts.end = facts.end.max(h.end_ns);
             sys.entry(key).or_default().push((i, j));
         }
     }
     for list in sys.values_mut() {
-        list.sort_by_key(|&(i, j)| match &inputs[i] {
-            Input::Syscalls { trace, .. } => trace.events[j].timestamp_ns(),
-            Input::Functions { .. } | Input::Merged { .. } => 0,
-        });
+        list.sort_by_key(|&(i, j)| inputs[i].sys_head(j).start_ns);
     }
     let mut check = Replay {
         show_tracer: true,
@@ -329,24 +380,6 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
         end_ns,
         warnings,
     })))
-}
-
-/// The inputs' function and syscall traces, borrowed.
-type Refs<'a> = (
-    Vec<(&'a std::path::Path, &'a FnTrace)>,
-    Vec<(&'a std::path::Path, &'a SysTrace)>,
-);
-
-fn split_refs(inputs: &[Input]) -> Refs<'_> {
-    let f = fn_traces(inputs);
-    let s = inputs
-        .iter()
-        .filter_map(|i| match i {
-            Input::Syscalls { path, trace } => Some((path.as_path(), &**trace)),
-            Input::Functions { .. } | Input::Merged { .. } => None,
-        })
-        .collect();
-    (f, s)
 }
 
 impl ThreadHead {
@@ -532,6 +565,57 @@ impl StreamPlan {
         let mut out: Vec<(String, u64)> = sink.weights.into_iter().collect();
         out.sort_unstable();
         Ok(out)
+    }
+
+    fn write_otlp(&self, opts: super::otlp::OtlpOptions, out: &mut dyn Write) -> io::Result<()> {
+        let offset = super::otlp::clock_offset(self.clock().as_ref());
+        super::otlp::begin(out)?;
+        for (i, p) in self.processes().iter().enumerate() {
+            let threads: Vec<(Key, String)> = self
+                .threads
+                .iter()
+                .filter(|t| t.key.0 == p.pid && (opts.show_tracer || !t.tracer))
+                .map(|t| (t.key, t.label()))
+                .collect();
+            let mut otlp = super::otlp::OtlpSink::new(
+                &mut *out,
+                p,
+                i == 0,
+                (offset, self.origin_ns, self.end_ns),
+                &threads,
+                opts,
+            )?;
+            self.replay_all(&mut OtlpNodes { sink: &mut otlp }, opts.show_tracer)?;
+            otlp.finish()?;
+        }
+        super::otlp::end(out)
+    }
+
+    fn write_chrome(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {
+        let shown: Vec<&ThreadHead> = self
+            .threads
+            .iter()
+            .filter(|t| show_tracer || !t.tracer)
+            .collect();
+        let names: Vec<super::chrome::ThreadName> = shown
+            .iter()
+            .map(|t| {
+                let label = super::chrome::thread_label(t.label(), t.tracer);
+                (t.key.0, t.key.1, label)
+            })
+            .collect();
+        let mut chrome = super::chrome::ChromeSink::new(
+            out,
+            (self.origin_ns, self.end_ns),
+            &self.processes(),
+            &names,
+        );
+        let mut sink = ChromeNodes {
+            sink: &mut chrome,
+            visible: shown.iter().map(|t| t.key).collect(),
+        };
+        self.replay_all(&mut sink, show_tracer)?;
+        chrome.finish()
     }
 
     fn write_perfetto(&self, show_tracer: bool, out: &mut dyn Write) -> io::Result<()> {

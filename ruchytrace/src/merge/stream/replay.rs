@@ -1,6 +1,7 @@
 //! Replaying function events with a call stack per thread: the checking pass of
 //! [`plan_text`](super::plan_text) and the writing pass of each thread share this code.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{self, Write};
 
@@ -8,7 +9,7 @@ use ruchytrace_runtime::model::{Event, LossReason, Return, Site, Value};
 
 use super::super::text::{node_close, node_open, LineCtx};
 use super::super::{unknown_site, Call, CallEnd, FnItem, Input, Node, NodeKind};
-use super::{sys_node, sys_span, Facts, Key, NodeSink};
+use super::{sys_node, Facts, Key, NodeSink};
 use crate::syscalls::event::Event as SysEvent;
 
 /// Why the stream cannot place the system calls alone.
@@ -58,19 +59,20 @@ pub(super) struct Replay<'a> {
     pub(super) line: String,
 }
 
-impl Replay<'_> {
+impl<'a> Replay<'a> {
     /// Whether the events of `key` are written.
     fn shows(&self, key: Key) -> bool {
         self.sink.is_some() || self.shown == Some(key)
     }
 
-    fn sys_event(&self, at: (usize, usize)) -> &SysEvent {
-        match &self.inputs[at.0] {
-            Input::Syscalls { trace, .. } => &trace.events[at.1],
-            Input::Functions { .. } | Input::Merged { .. } => {
-                unreachable!("indexes point at syscall traces")
-            }
-        }
+    /// A system call's thread and times (without parsing it again when it is in its file).
+    fn sys_head(&self, at: (usize, usize)) -> crate::syscalls::event::SysIndexEntry {
+        self.inputs[at.0].sys_head(at.1)
+    }
+
+    /// A system call, parsed again when it is in its file.
+    fn sys_event(&self, at: (usize, usize)) -> Result<Cow<'a, SysEvent>, NeedsTree> {
+        self.inputs[at.0].sys_event(at.1).ok_or(NeedsTree)
     }
 
     fn emit(
@@ -160,7 +162,8 @@ impl Replay<'_> {
             let Some(&at) = list.get(th.next_sys) else {
                 return Ok(Ok(()));
             };
-            let (e, x) = sys_span(self.sys_event(at));
+            let h = self.sys_head(at);
+            let (e, x) = (h.start_ns, h.end_ns);
             let th = self.threads.entry(key).or_default();
             match ts {
                 Some(t) if e > t => return Ok(Ok(())),
@@ -176,9 +179,11 @@ impl Replay<'_> {
                 th.pending_until = Some(x);
             }
             let depth = th.stack.len() + 1;
-            let mut node = sys_node(self.sys_event(at));
-            self.markers.mark(key, &mut node);
+            // Only a written thread's system calls are parsed (again, when in their file) and
+            // followed for the runtime's markers.
             if self.shows(key) {
+                let mut node = sys_node(&*self.sys_event(at)?);
+                self.markers.mark(key, &mut node);
                 if let Err(err) = self.emit(key, &node, depth, false, out) {
                     return Ok(Err(err));
                 }

@@ -150,3 +150,29 @@ impl NodeSink for JsonSink<'_> {
         Ok(())
     }
 }
+
+/// The Chrome trace writer as a replay's sink (the visible threads only).
+pub(super) struct ChromeNodes<'s, 'w> {
+    pub(super) sink: &'s mut crate::merge::chrome::ChromeSink<'w>,
+    pub(super) visible: std::collections::HashSet<Key>,
+}
+
+impl NodeSink for ChromeNodes<'_, '_> {
+    fn node(&mut self, key: Key, node: &Node, close: bool, sites: &[Site]) -> io::Result<()> {
+        if !self.visible.contains(&key) {
+            return Ok(());
+        }
+        self.sink.node(key, node, close, sites, None)
+    }
+}
+
+/// The OTLP writer of one process as a replay's sink (it ignores the other processes' threads).
+pub(super) struct OtlpNodes<'s, 'w> {
+    pub(super) sink: &'s mut crate::merge::otlp::OtlpSink<'w>,
+}
+
+impl NodeSink for OtlpNodes<'_, '_> {
+    fn node(&mut self, key: Key, node: &Node, close: bool, sites: &[Site]) -> io::Result<()> {
+        self.sink.node(key, node, close, sites, None)
+    }
+}
