@@ -108,7 +108,7 @@ impl IoCall {
             errno: self.failed.then(String::new),
             caller: None,
             by_tracer: false,
-            startup: false,
+            startup: None,
         }
     }
 }
