@@ -416,26 +416,47 @@ fn fd_arg(arg: &str) -> Option<(i64, Option<String>)> {
     num.trim().parse().ok().map(|n| (n, path))
 }
 
+/// When a system call acts on the descriptor table, as far as the trace can tell, and a rank
+/// that orders calls stamped at the same instant (releases, then assignments, then uses).
+///
+/// The tracer stamps a call's entry before the kernel runs it and its return only once it gets
+/// round to that thread's exit stop, which can lag by any amount while it serves other threads.
+/// So when one thread's `close(4)` releases descriptor 4 and another thread's `openat` is then
+/// given 4, the `openat` may well be stamped as returning before the `close` does — ordering by
+/// return time would then let the `close` drop the new file's descriptor, and the new file's
+/// reads would be counted under `fd 4`. What the stamps do guarantee: a release happens after the
+/// call's entry stamp, an assignment before the call's return stamp, so a `close` is placed at its
+/// entry, an open at its return, and a read or write (which looks its descriptor up as it
+/// starts) at its entry.
+fn fd_table_order(name: &str, start_ns: u64, end_ns: Option<u64>) -> (u64, u8) {
+    match name {
+        "close" => (start_ns, 0),
+        "open" | "openat" | "creat" | "openat2" => (end_ns.unwrap_or(start_ns), 1),
+        _ => (start_ns, 2),
+    }
+}
+
 /// The per-file I/O summary, from the system calls (file descriptors are followed from
 /// `open`/`openat`/`creat` to `close`, per process).
 pub fn io_summary(m: &Merged, show_tracer: bool) -> Vec<FileIo> {
     let mut files: HashMap<String, FileIo> = HashMap::new();
     let mut fds: HashMap<(u32, i64), String> = HashMap::new();
-    let mut calls: Vec<(u64, u32, NodeId)> = Vec::new();
+    let mut calls: Vec<(u64, u8, u32, NodeId)> = Vec::new();
     for t in m.visible_threads(show_tracer) {
         let mut stack: Vec<NodeId> = t.roots.clone();
         while let Some(id) = stack.pop() {
             let n = m.node(id);
-            match n.kind {
-                // A descriptor is assigned (open) or released (close) when the call returns:
-                // ordering by return time keeps fd reuse across threads straight.
-                NodeKind::Syscall(_) => calls.push((n.end_ns.unwrap_or(n.start_ns), t.pid, id)),
+            match &n.kind {
+                NodeKind::Syscall(s) => {
+                    let (at, rank) = fd_table_order(&s.name, n.start_ns, n.end_ns);
+                    calls.push((at, rank, t.pid, id));
+                }
                 _ => stack.extend(n.children.iter().copied()),
             }
         }
     }
     calls.sort_unstable();
-    for (_, pid, id) in calls {
+    for (_, _, pid, id) in calls {
         let n = m.node(id);
         let NodeKind::Syscall(s) = &n.kind else {
             continue;
