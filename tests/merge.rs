@@ -552,6 +552,61 @@ fn report_sections() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
+/// `report --io` follows a descriptor that one thread closes and another is given next, when the
+/// tracer stamped the `close`'s return after the `openat`'s (it serves one stop at a time, so a
+/// return stamp can lag the kernel's work by any amount): the second file keeps its read.
+#[test]
+fn report_io_fd_reused_while_the_close_return_lags() {
+    let f = files(vec![
+        // Thread 101: /data/a is descriptor 4 until its close (entered 3000, return seen 3500).
+        syscall(
+            "openat",
+            101,
+            1000,
+            100,
+            &["AT_FDCWD", "\"/data/a\"", "O_RDONLY"],
+            4,
+        ),
+        syscall("read", 101, 1200, 50, &["4", "\"aaaaaaa\"", "64"], 7),
+        syscall("close", 101, 3000, 500, &["4"], 0),
+        // Thread 100: the kernel hands it 4 again once released; its return is seen at 3300.
+        syscall(
+            "openat",
+            PID,
+            3100,
+            200,
+            &["AT_FDCWD", "\"/data/b\"", "O_RDONLY"],
+            4,
+        ),
+        syscall("read", PID, 3600, 50, &["4", "\"bbbbbbbbb\"", "64"], 9),
+        syscall("close", PID, 3700, 20, &["4"], 0),
+        // Descriptor 4 again, after both closes: /data/a once more.
+        syscall(
+            "openat",
+            101,
+            4000,
+            100,
+            &["AT_FDCWD", "\"/data/a\"", "O_RDONLY"],
+            4,
+        ),
+        syscall("read", 101, 4200, 50, &["4", "\"aaa\"", "64"], 3),
+    ]);
+    let text = stdout(&cli(&["report", "--io"], &[&f.fn_bin, &f.sys]));
+    let row = |path: &str| -> Vec<String> {
+        text.lines()
+            .find(|l| l.ends_with(&format!("  {path}")))
+            .unwrap_or_else(|| panic!("no {path} row in\n{text}"))
+            .split_whitespace()
+            .take(5)
+            .map(str::to_string)
+            .collect()
+    };
+    // opens, reads, read bytes, writes, written.
+    assert_eq!(row("/data/a"), ["2", "2", "10", "0", "0"], "{text}");
+    assert_eq!(row("/data/b"), ["1", "1", "9", "0", "0"], "{text}");
+    assert!(!text.contains("fd 4"), "{text}");
+}
+
 #[test]
 fn json_inputs_streamed_whole_or_cut_agree_with_binary() {
     let f = files(default_syscalls());

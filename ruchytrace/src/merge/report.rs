@@ -496,24 +496,45 @@ fn fd_arg(arg: &str) -> Option<(i64, Option<String>)> {
     num.trim().parse().ok().map(|n| (n, path))
 }
 
+/// When a system call acts on the descriptor table, as far as the trace can tell, and a rank
+/// that orders calls stamped at the same instant (releases, then assignments, then uses).
+///
+/// The tracer stamps a call's entry before the kernel runs it and its return only once it gets
+/// round to that thread's exit stop, which can lag by any amount while it serves other threads.
+/// So when one thread's `close(4)` releases descriptor 4 and another thread's `openat` is then
+/// given 4, the `openat` may well be stamped as returning before the `close` does — ordering by
+/// return time would then let the `close` drop the new file's descriptor, and the new file's
+/// reads would be counted under `fd 4`. What the stamps do guarantee: a release happens after the
+/// call's entry stamp, an assignment before the call's return stamp, so a `close` is placed at its
+/// entry, an open at its return, and a read or write (which looks its descriptor up as it
+/// starts) at its entry.
+pub(crate) fn fd_table_order(name: &str, start_ns: u64, end_ns: Option<u64>) -> (u64, u8) {
+    match name {
+        "close" => (start_ns, 0),
+        "open" | "openat" | "creat" | "openat2" => (end_ns.unwrap_or(start_ns), 1),
+        _ => (start_ns, 2),
+    }
+}
+
 /// The per-file I/O summary, from the system calls (file descriptors are followed from
 /// `open`/`openat`/`creat` to `close`, per process).
 pub fn io_summary(m: &Merged, show_tracer: bool) -> Vec<FileIo> {
-    let mut calls: Vec<(u64, u32, NodeId)> = Vec::new();
+    let mut calls: Vec<(u64, u8, u32, NodeId)> = Vec::new();
     for t in m.visible_threads(show_tracer) {
         let mut stack: Vec<NodeId> = t.roots.clone();
         while let Some(id) = stack.pop() {
             let n = m.node(id);
-            match n.kind {
-                // A descriptor is assigned (open) or released (close) when the call returns:
-                // ordering by return time keeps fd reuse across threads straight.
-                NodeKind::Syscall(_) => calls.push((n.end_ns.unwrap_or(n.start_ns), t.pid, id)),
+            match &n.kind {
+                NodeKind::Syscall(s) => {
+                    let (at, rank) = fd_table_order(&s.name, n.start_ns, n.end_ns);
+                    calls.push((at, rank, t.pid, id));
+                }
                 _ => stack.extend(n.children.iter().copied()),
             }
         }
     }
     calls.sort_unstable();
-    io_files(calls.into_iter().filter_map(|(_, pid, id)| {
+    io_files(calls.into_iter().filter_map(|(_, _, pid, id)| {
         let n = m.node(id);
         match &n.kind {
             NodeKind::Syscall(s) => Some((pid, s, n.duration(m.end_ns))),
@@ -531,7 +552,7 @@ pub(crate) fn io_name(name: &str) -> Option<&'static str> {
     NAMES.into_iter().find(|n| *n == name)
 }
 
-/// The per-file I/O summary of system calls (pid, call, duration) in the order they returned.
+/// The per-file I/O summary of system calls (pid, call, duration) in the order they acted on the descriptor table (see [`fd_table_order`]).
 pub(crate) fn io_files<'a>(
     calls: impl Iterator<Item = (u32, &'a super::Syscall, u64)>,
 ) -> Vec<FileIo> {
@@ -542,7 +563,7 @@ pub(crate) fn io_files<'a>(
     files.finish()
 }
 
-/// The per-file I/O summary being built, one system call at a time in the order they returned
+/// The per-file I/O summary being built, one system call at a time in descriptor-table order
 /// (descriptors are followed from their open to their close, per process).
 #[derive(Default)]
 pub(crate) struct IoFiles {

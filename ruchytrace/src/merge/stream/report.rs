@@ -16,7 +16,9 @@ use super::graph::GraphSink;
 use super::{Key, NodeSink};
 use crate::merge::by_line::{line_key, sort_rows, LineKey, LineRow};
 use crate::merge::hotspots::Longest;
-use crate::merge::report::{io_name, sort_syscall_rows, PathNode, SyscallRow, Tables, ThreadPaths};
+use crate::merge::report::{
+    fd_table_order, io_name, sort_syscall_rows, PathNode, SyscallRow, Tables, ThreadPaths,
+};
 use crate::merge::{Node, NodeKind, ProcessInfo, Syscall};
 
 /// A node of a thread's call paths, in an arena.
@@ -80,9 +82,10 @@ impl Thread {
 
 /// A system call on a file, kept for the I/O summary until every one is known: what
 /// [`io_files`] reads of it (its name, the argument naming the file — the path of an open, the
-/// descriptor of the others —, its result), its return time, pid, arrival and duration.
+/// descriptor of the others —, its result), when it acted on the descriptor table (see
+/// `fd_table_order`), pid, arrival and duration.
 struct IoCall {
-    end: u64,
+    at: (u64, u8),
     pid: u32,
     seq: u32,
     name: &'static str,
@@ -154,9 +157,9 @@ impl ReportSink {
             .collect();
         let mut syscalls: Vec<SyscallRow> = self.syscalls.into_values().collect();
         sort_syscall_rows(&mut syscalls);
-        self.io.sort_unstable_by_key(|c| (c.end, c.pid, c.seq));
+        self.io.sort_unstable_by_key(|c| (c.at, c.pid, c.seq));
         let io = {
-            // One system call rebuilt at a time, in the order they returned.
+            // One system call rebuilt at a time, in the order they acted on descriptors.
             let mut current: Option<Syscall> = None;
             let mut files = crate::merge::report::IoFiles::default();
             for c in &self.io {
@@ -264,7 +267,7 @@ impl NodeSink for ReportSink {
                 if let Some(name) = io_name(&s.name) {
                     let at = usize::from(matches!(name, "openat" | "openat2"));
                     self.io.push(IoCall {
-                        end: node.end_ns.unwrap_or(node.start_ns),
+                        at: fd_table_order(name, node.start_ns, node.end_ns),
                         pid: key.0,
                         seq: self.io.len() as u32,
                         name,
