@@ -552,7 +552,8 @@ pub(crate) fn io_name(name: &str) -> Option<&'static str> {
     NAMES.into_iter().find(|n| *n == name)
 }
 
-/// The per-file I/O summary of system calls (pid, call, duration) in the order they acted on the descriptor table (see [`fd_table_order`]).
+/// The per-file I/O summary of system calls (pid, call, duration) in the order they acted on
+/// the descriptor table (see [`fd_table_order`]).
 pub(crate) fn io_files<'a>(
     calls: impl Iterator<Item = (u32, &'a super::Syscall, u64)>,
 ) -> Vec<FileIo> {
