@@ -525,6 +525,9 @@ pub fn io_summary(m: &Merged, show_tracer: bool) -> Vec<FileIo> {
         while let Some(id) = stack.pop() {
             let n = m.node(id);
             match &n.kind {
+                // The runtime's own calls (its markers write to fd -1) only with --show-tracer,
+                // as in the streamed report.
+                NodeKind::Syscall(s) if s.by_tracer && !show_tracer => {}
                 NodeKind::Syscall(s) => {
                     let (at, rank) = fd_table_order(&s.name, n.start_ns, n.end_ns);
                     calls.push((at, rank, t.pid, id));
