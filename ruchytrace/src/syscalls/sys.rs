@@ -441,27 +441,53 @@ pub fn current_cpu() -> Option<usize> {
     nix::sched::sched_getcpu().ok()
 }
 
-/// Moves the calling thread to `cpu` without restricting it there: it is pinned to `cpu` (the
-/// kernel migrates a running thread at once) and then given `cpus` back.
-pub fn migrate_thread(cpu: usize, cpus: &nix::sched::CpuSet) -> io::Result<()> {
-    pin_thread_to_cpu(cpu)?;
-    set_thread_cpus(cpus)
-}
-
 /// Gives the calling thread (only it) the `SCHED_IDLE` policy, or `SCHED_OTHER` back.
 pub fn set_thread_idle_policy(idle: bool) -> io::Result<()> {
+    set_idle_policy_of(0, idle)
+}
+
+/// [`set_thread_idle_policy`] for thread `tid` of this process (0: the calling thread).
+pub fn set_idle_policy_of(tid: i32, idle: bool) -> io::Result<()> {
     let policy = if idle {
         libc::SCHED_IDLE
     } else {
         libc::SCHED_OTHER
     };
     let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: pid 0 is the calling thread (sched_setscheduler(2) acts on a thread on Linux);
-    // `param` is a live local.
-    if unsafe { libc::sched_setscheduler(0, policy, &param) } != 0 {
+    // SAFETY: sched_setscheduler(2) acts on one thread on Linux (0: the caller); `param` is a
+    // live local.
+    if unsafe { libc::sched_setscheduler(tid, policy, &param) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Gives thread `tid` of this process the CPU affinity `cpus`.
+pub fn set_cpus_of(tid: i32, cpus: &nix::sched::CpuSet) -> io::Result<()> {
+    nix::sched::sched_setaffinity(Pid::from_raw(tid), cpus).map_err(io::Error::from)
+}
+
+/// The calling thread's id.
+pub fn gettid() -> i32 {
+    nix::unistd::gettid().as_raw()
+}
+
+/// Whether thread `tid` of this process is runnable (state `R` in `/proc/self/task/TID/stat`).
+pub fn thread_runnable(tid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 1..];
+            rest.split_whitespace().next().map(|st| st == "R")
+        })
+        .unwrap_or(false)
+}
+
+/// Blocks every signal in the calling thread: helper threads must not take the signals the
+/// tracer thread waits for (a blocking `waitpid` is interrupted only in the thread that
+/// receives the signal).
+pub fn block_all_signals() {
+    let _ = signal::pthread_sigmask(signal::SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), None);
 }
 
 /// Whether a thread of this process may leave `SCHED_IDLE` again once it took it (root,
@@ -470,7 +496,10 @@ pub fn set_thread_idle_policy(idle: bool) -> io::Result<()> {
 pub fn idle_policy_is_reversible() -> bool {
     std::thread::Builder::new()
         .name("ruchytrace-probe".into())
-        .spawn(|| set_thread_idle_policy(true).is_ok() && set_thread_idle_policy(false).is_ok())
+        .spawn(|| {
+            block_all_signals();
+            set_thread_idle_policy(true).is_ok() && set_thread_idle_policy(false).is_ok()
+        })
         .ok()
         .and_then(|t| t.join().ok())
         .unwrap_or(false)

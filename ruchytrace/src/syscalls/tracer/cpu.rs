@@ -7,23 +7,29 @@
 //! tracer is running on its CPU, so the scheduler wakes the tracee on an idle CPU instead
 //! (`select_idle_sibling`), and the two drift apart again at once.
 //!
-//! [`CpuMode::Auto`] therefore gives the tracer's thread the `SCHED_IDLE` policy: a CPU that
-//! runs only `SCHED_IDLE` threads counts as idle when a thread is woken, so a tracee resumed by
-//! the tracer is woken on the tracer's CPU and preempts it there; the tracer stays runnable on
-//! that CPU and runs again as soon as the tracee stops. The tracer moves itself (once, without
-//! staying pinned) to the CPU of the thread whose stops it sees: 8 stops after the stopping
-//! thread changed or after an exec, and every [`CHECK_EVERY`] stops. A `SCHED_IDLE` thread
-//! only gets CPU time nobody else wants, so every 100 ms the tracer looks at the machine's idle
-//! time (`/proc/stat`): with less than half a CPU idle it takes `SCHED_OTHER` back (on a busy
-//! machine the scheduler keeps tracer and tracee together anyway), and tries again later,
-//! backing off. This is only done where the thread may leave `SCHED_IDLE` again (root,
-//! `CAP_SYS_NICE`, `RLIMIT_NICE` >= 20); elsewhere `auto` leaves placement to the scheduler.
+//! [`CpuMode::Auto`] therefore also gives the tracer's thread the `SCHED_IDLE` policy: a CPU
+//! that runs only `SCHED_IDLE` threads counts as idle when a thread is woken, so a tracee
+//! resumed by the tracer is woken on the tracer's CPU and preempts it there; the tracer stays
+//! runnable on that CPU and runs again as soon as the tracee stops. The tracer pins its own
+//! thread to the CPU of the thread whose stops it sees (8 stops after the stopping thread
+//! changed or after an exec, and every [`CHECK_EVERY`] stops), and unpins it while several
+//! threads take turns. A `SCHED_IDLE` thread only gets CPU time nobody else wants, so:
+//! every 100 ms the tracer looks at the machine's idle time (`/proc/stat`) and with less than
+//! half a CPU idle takes `SCHED_OTHER` back (on a busy machine the scheduler keeps tracer and
+//! tracee together anyway); and a watchdog thread (normal policy, every 10 ms) gives the
+//! tracer thread `SCHED_OTHER` and its affinity back when it was runnable but made no progress
+//! for a whole period. Both retry later, backing off. This is only done where a thread may
+//! leave `SCHED_IDLE` again (root, `CAP_SYS_NICE`, `RLIMIT_NICE` >= 20); elsewhere `auto`
+//! leaves placement to the scheduler.
 //!
 //! [`CpuMode::Follow`] (the former default, kept to compare) pins the tracer's thread to the
 //! CPU the tracee last ran on, every [`CHECK_EVERY`] stops. The program's affinity and
 //! scheduling policy are never touched in any mode.
 
 use std::fs::File;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use nix::sched::CpuSet;
 
@@ -46,12 +52,49 @@ const LOAD_PERIOD_NS: u64 = 100_000_000;
 const BACKOFF_MIN_NS: u64 = 200_000_000;
 const BACKOFF_MAX_NS: u64 = 3_200_000_000;
 
+/// How often the watchdog looks at the tracer thread.
+const WATCHDOG_PERIOD: Duration = Duration::from_millis(10);
+
+/// What the tracer thread and its watchdog share.
+struct Shared {
+    /// Stops handled so far (only compared for change).
+    stops: AtomicU32,
+    /// The tracer thread has `SCHED_IDLE` (the watchdog only acts then).
+    idle: AtomicBool,
+    /// Set by the watchdog when it gave the tracer `SCHED_OTHER` and its affinity back.
+    starved: AtomicBool,
+    /// Ends the watchdog.
+    stop: AtomicBool,
+}
+
+/// The watchdog thread: gives the tracer thread `SCHED_OTHER` and `cpus` back when it sat
+/// runnable without handling a stop for a whole period (starved by other threads).
+fn watchdog(shared: Arc<Shared>, tracer: i32, cpus: CpuSet) {
+    sys::block_all_signals();
+    let mut last = shared.stops.load(Ordering::Relaxed);
+    while !shared.stop.load(Ordering::Relaxed) {
+        std::thread::park_timeout(WATCHDOG_PERIOD);
+        let now = shared.stops.load(Ordering::Relaxed);
+        if now == last && shared.idle.load(Ordering::Relaxed) && sys::thread_runnable(tracer) {
+            let _ = sys::set_cpus_of(tracer, &cpus);
+            if sys::set_idle_policy_of(tracer, false).is_ok() {
+                shared.idle.store(false, Ordering::Relaxed);
+                shared.starved.store(true, Ordering::Relaxed);
+            }
+        }
+        last = now;
+    }
+}
+
 /// What the tracer does, once [`CpuMode::Auto`] is resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Active {
     Off,
     Follow,
-    Idle,
+    /// `SCHED_IDLE` co-location; `eager`: from the start whatever the load.
+    Idle {
+        eager: bool,
+    },
 }
 
 /// The tracer thread's placement state.
@@ -77,6 +120,9 @@ pub(super) struct CpuPlacement {
     retry_ns: u64,
     backoff_ns: u64,
     ncpu: usize,
+    /// Idle: the watchdog.
+    shared: Arc<Shared>,
+    watchdog: Option<std::thread::JoinHandle<()>>,
 }
 
 impl CpuPlacement {
@@ -86,8 +132,12 @@ impl CpuPlacement {
             CpuMode::Off => Active::Off,
             CpuMode::Follow => Active::Follow,
             // One CPU: nothing to cross. Elsewhere only if SCHED_IDLE can be left again.
-            CpuMode::Auto if ncpu > 1 && sys::idle_policy_is_reversible() => Active::Idle,
-            CpuMode::Auto => Active::Off,
+            CpuMode::Auto | CpuMode::Idle if ncpu > 1 && sys::idle_policy_is_reversible() => {
+                Active::Idle {
+                    eager: mode == CpuMode::Idle,
+                }
+            }
+            CpuMode::Auto | CpuMode::Idle => Active::Off,
         };
         tracing::debug!(?mode, ?active, ncpu, "tracer placement");
         CpuPlacement {
@@ -105,14 +155,38 @@ impl CpuPlacement {
             retry_ns: 0,
             backoff_ns: BACKOFF_MIN_NS,
             ncpu,
+            shared: Arc::new(Shared {
+                stops: AtomicU32::new(0),
+                idle: AtomicBool::new(false),
+                starved: AtomicBool::new(false),
+                stop: AtomicBool::new(false),
+            }),
+            watchdog: None,
         }
     }
 
     /// Called when the loop starts (the program is already forked, so it cannot inherit the
-    /// tracer's policy): takes `SCHED_IDLE` unless the machine is busy right now.
+    /// tracer's policy): starts the watchdog and takes `SCHED_IDLE` unless the machine is busy
+    /// right now.
     pub(super) fn start(&mut self, now: u64) {
-        if self.active != Active::Idle {
+        let Active::Idle { eager } = self.active else {
             return;
+        };
+        let Some(cpus) = self.original_cpus() else {
+            self.active = Active::Off;
+            return;
+        };
+        let (shared, tracer) = (Arc::clone(&self.shared), sys::gettid());
+        match std::thread::Builder::new()
+            .name("ruchytrace-watchdog".into())
+            .spawn(move || watchdog(shared, tracer, cpus))
+        {
+            Ok(h) => self.watchdog = Some(h),
+            Err(_) => {
+                // No watchdog, no SCHED_IDLE.
+                self.active = Active::Off;
+                return;
+            }
         }
         self.stat = File::open("/proc/stat").ok();
         self.last_times = self.stat.as_ref().and_then(sys::cpu_times);
@@ -122,7 +196,7 @@ impl CpuPlacement {
             .ok()
             .and_then(|l| l.split_whitespace().nth(3)?.split('/').next()?.parse().ok())
             .unwrap_or(usize::MAX);
-        if running < self.ncpu {
+        if eager || running < self.ncpu {
             self.set_idle(true);
         } else {
             self.retry_ns = now + BACKOFF_MIN_NS;
@@ -147,13 +221,16 @@ impl CpuPlacement {
         }
         self.run = self.run.saturating_add(1);
         self.stops = self.stops.wrapping_add(1);
+        if matches!(self.active, Active::Idle { .. }) {
+            self.shared.stops.store(self.stops, Ordering::Relaxed);
+        }
         let window_end = self.stops % CHECK_EVERY == 0;
         match self.active {
             Active::Follow if window_end => {
                 let switches = std::mem::take(&mut self.switches);
                 self.follow(tid, switches);
             }
-            Active::Idle if window_end || self.run == SETTLE || now >= self.next_load_ns => {
+            Active::Idle { .. } if window_end || self.run == SETTLE || now >= self.next_load_ns => {
                 self.idle_check(tid, now, window_end);
             }
             _ => {}
@@ -162,6 +239,13 @@ impl CpuPlacement {
 
     #[cold]
     fn idle_check(&mut self, tid: i32, now: u64, window_end: bool) {
+        if self.shared.starved.swap(false, Ordering::Relaxed) {
+            // The watchdog gave us SCHED_OTHER and our affinity back.
+            tracing::debug!("tracer starved: back to SCHED_OTHER");
+            self.idle_policy = false;
+            self.pinned = None;
+            self.back_off(now);
+        }
         if now >= self.next_load_ns {
             self.next_load_ns = now + LOAD_PERIOD_NS;
             self.load_check(now);
@@ -171,22 +255,34 @@ impl CpuPlacement {
         } else {
             0
         };
-        // Only a thread that made the last stops in a row, and not when threads take turns
-        // (they run in parallel: one tracer thread cannot sit next to all of them).
-        if !self.idle_policy || switches > MAX_SWITCHES || self.run < SETTLE {
+        if !self.idle_policy {
             return;
         }
-        let (Some(cpu), Some(here)) = (last_cpu(tid), sys::current_cpu()) else {
+        // Threads taking turns run in parallel: one tracer thread cannot sit next to all of
+        // them, so it goes where the scheduler puts it.
+        if switches > MAX_SWITCHES {
+            self.restore_affinity();
+            return;
+        }
+        // Only next to a thread that made the last stops in a row.
+        if self.run < SETTLE {
+            return;
+        }
+        let Some(cpu) = last_cpu(tid) else {
             return;
         };
-        if cpu == here || !self.allowed(cpu) {
+        if self.pinned == Some(cpu) || !self.allowed(cpu) {
             return;
         }
-        if let Some(set) = &self.original {
-            if sys::migrate_thread(cpu, set).is_ok() {
-                tracing::trace!(pid = tid, cpu, "tracer moves next to tracee");
-            }
+        if sys::pin_thread_to_cpu(cpu).is_ok() {
+            tracing::trace!(pid = tid, cpu, "tracer moves next to tracee");
+            self.pinned = Some(cpu);
         }
+    }
+
+    fn back_off(&mut self, now: u64) {
+        self.retry_ns = now + self.backoff_ns;
+        self.backoff_ns = (self.backoff_ns * 2).min(BACKOFF_MAX_NS);
     }
 
     /// Keeps `SCHED_IDLE` only while at least half a CPU was idle in the last period.
@@ -206,8 +302,7 @@ impl CpuPlacement {
             if self.idle_policy {
                 tracing::debug!(idle_cpus, "machine busy: tracer back to SCHED_OTHER");
                 self.set_idle(false);
-                self.retry_ns = now + self.backoff_ns;
-                self.backoff_ns = (self.backoff_ns * 2).min(BACKOFF_MAX_NS);
+                self.back_off(now);
             }
         } else if !self.idle_policy && now >= self.retry_ns {
             self.set_idle(true);
@@ -217,10 +312,16 @@ impl CpuPlacement {
     }
 
     fn set_idle(&mut self, idle: bool) {
+        if !idle {
+            // Pinned with SCHED_OTHER is `follow`, which does not pay: unpin first.
+            self.restore_affinity();
+            self.shared.idle.store(false, Ordering::Relaxed);
+        }
         match sys::set_thread_idle_policy(idle) {
             Ok(()) => {
                 tracing::debug!(idle, "tracer scheduling policy");
                 self.idle_policy = idle;
+                self.shared.idle.store(idle, Ordering::Relaxed);
             }
             Err(e) => {
                 tracing::debug!(error = %e, "tracer scheduling policy unchanged");
@@ -232,16 +333,17 @@ impl CpuPlacement {
         }
     }
 
-    /// Whether the tracer's thread may run on `cpu` (its affinity as we found it).
-    fn allowed(&mut self, cpu: usize) -> bool {
+    /// The tracer thread's affinity as we found it.
+    fn original_cpus(&mut self) -> Option<CpuSet> {
         if self.original.is_none() {
-            match sys::thread_cpus() {
-                Ok(set) => self.original = Some(set),
-                Err(_) => return false,
-            }
+            self.original = sys::thread_cpus().ok();
         }
         self.original
-            .as_ref()
+    }
+
+    /// Whether the tracer's thread may run on `cpu` (its affinity as we found it).
+    fn allowed(&mut self, cpu: usize) -> bool {
+        self.original_cpus()
             .is_some_and(|s| s.is_set(cpu).unwrap_or(false))
     }
 
@@ -271,8 +373,14 @@ impl CpuPlacement {
         }
     }
 
-    /// Gives the tracer thread its original affinity and scheduling policy back.
+    /// Gives the tracer thread its original affinity and scheduling policy back, and ends the
+    /// watchdog.
     pub(super) fn restore(&mut self) {
+        if let Some(h) = self.watchdog.take() {
+            self.shared.stop.store(true, Ordering::Relaxed);
+            h.thread().unpark();
+            let _ = h.join();
+        }
         self.restore_affinity();
         if self.idle_policy {
             self.set_idle(false);
