@@ -11,8 +11,8 @@
 //! that runs only `SCHED_IDLE` threads counts as idle when a thread is woken, so a tracee
 //! resumed by the tracer is woken on the tracer's CPU and preempts it there; the tracer stays
 //! runnable on that CPU and runs again as soon as the tracee stops. The tracer pins its own
-//! thread to the CPU of the thread whose stops it sees (8 stops after the stopping thread
-//! changed or after an exec, and every [`CHECK_EVERY`] stops), and unpins it while several
+//! thread to the CPU of the thread whose stops it sees (4 stops after the stopping thread
+//! changed, at an exec, and every [`CHECK_EVERY`] stops), and unpins it while several
 //! threads take turns. A `SCHED_IDLE` thread only gets CPU time nobody else wants, so:
 //! every 100 ms the tracer looks at the machine's idle time (`/proc/stat`) and with less than
 //! half a CPU idle takes `SCHED_OTHER` back (on a busy machine the scheduler keeps tracer and
@@ -43,7 +43,7 @@ pub(super) const CHECK_EVERY: u32 = 256;
 const MAX_SWITCHES: u32 = CHECK_EVERY / 16;
 
 /// Consecutive stops of one thread after which the tracer moves next to it.
-const SETTLE: u32 = 8;
+const SETTLE: u32 = 4;
 
 /// How often the machine's idle time is looked at.
 const LOAD_PERIOD_NS: u64 = 100_000_000;
@@ -203,9 +203,10 @@ impl CpuPlacement {
         }
     }
 
-    /// Called after an exec: the scheduler may have moved the thread (exec balancing).
+    /// Called at an exec event, before [`Self::on_stop`] for it: the scheduler may have moved
+    /// the thread (exec balancing), so its CPU is looked at right away.
     pub(super) fn rearm(&mut self) {
-        self.run = 0;
+        self.run = SETTLE - 1;
     }
 
     /// Called once per stop of `tid`, at `now` (the stop's timestamp).
