@@ -474,13 +474,18 @@ pub fn gettid() -> i32 {
 
 /// Whether thread `tid` of this process is runnable (state `R` in `/proc/self/task/TID/stat`).
 pub fn thread_runnable(tid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let rest = &s[s.rfind(')')? + 1..];
-            rest.split_whitespace().next().map(|st| st == "R")
-        })
-        .unwrap_or(false)
+    thread_state(&format!("/proc/self/task/{tid}/stat")) == Some('R')
+}
+
+/// Whether thread `tid` (of any process) is running or runnable (state `R` in `/proc/TID/stat`).
+pub fn task_runnable(tid: i32) -> bool {
+    thread_state(&format!("/proc/{tid}/stat")) == Some('R')
+}
+
+fn thread_state(path: &str) -> Option<char> {
+    let s = std::fs::read_to_string(path).ok()?;
+    let rest = &s[s.rfind(')')? + 1..];
+    rest.split_whitespace().next()?.chars().next()
 }
 
 /// Blocks every signal in the calling thread: helper threads must not take the signals the

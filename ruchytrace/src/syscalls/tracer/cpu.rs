@@ -18,16 +18,16 @@
 //! half a CPU idle takes `SCHED_OTHER` back (on a busy machine the scheduler keeps tracer and
 //! tracee together anyway); and a watchdog thread (normal policy, every 10 ms) gives the
 //! tracer thread `SCHED_OTHER` and its affinity back when it was runnable but made no progress
-//! for a whole period. Both retry later, backing off. This is only done where a thread may
-//! leave `SCHED_IDLE` again (root, `CAP_SYS_NICE`, `RLIMIT_NICE` >= 20); elsewhere `auto`
-//! leaves placement to the scheduler.
+//! for a whole period while the thread it resumed last was not running either. Both retry
+//! later, backing off. This is only done where a thread may leave `SCHED_IDLE` again (root,
+//! `CAP_SYS_NICE`, `RLIMIT_NICE` >= 20); elsewhere `auto` leaves placement to the scheduler.
 //!
 //! [`CpuMode::Follow`] (the former default, kept to compare) pins the tracer's thread to the
 //! CPU the tracee last ran on, every [`CHECK_EVERY`] stops. The program's affinity and
 //! scheduling policy are never touched in any mode.
 
 use std::fs::File;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,6 +59,8 @@ const WATCHDOG_PERIOD: Duration = Duration::from_millis(10);
 struct Shared {
     /// Stops handled so far (only compared for change).
     stops: AtomicU32,
+    /// The thread of the last stop.
+    last_tid: AtomicI32,
     /// The tracer thread has `SCHED_IDLE` (the watchdog only acts then).
     idle: AtomicBool,
     /// Set by the watchdog when it gave the tracer `SCHED_OTHER` and its affinity back.
@@ -68,14 +70,20 @@ struct Shared {
 }
 
 /// The watchdog thread: gives the tracer thread `SCHED_OTHER` and `cpus` back when it sat
-/// runnable without handling a stop for a whole period (starved by other threads).
+/// runnable without handling a stop for a whole period while the thread it resumed last is
+/// not running either (starved by threads other than the program's).
 fn watchdog(shared: Arc<Shared>, tracer: i32, cpus: CpuSet) {
     sys::block_all_signals();
     let mut last = shared.stops.load(Ordering::Relaxed);
     while !shared.stop.load(Ordering::Relaxed) {
         std::thread::park_timeout(WATCHDOG_PERIOD);
         let now = shared.stops.load(Ordering::Relaxed);
-        if now == last && shared.idle.load(Ordering::Relaxed) && sys::thread_runnable(tracer) {
+        // A tracer waiting while the program computes is not starved: its last thread runs.
+        if now == last
+            && shared.idle.load(Ordering::Relaxed)
+            && sys::thread_runnable(tracer)
+            && !sys::task_runnable(shared.last_tid.load(Ordering::Relaxed))
+        {
             let _ = sys::set_cpus_of(tracer, &cpus);
             if sys::set_idle_policy_of(tracer, false).is_ok() {
                 shared.idle.store(false, Ordering::Relaxed);
@@ -157,6 +165,7 @@ impl CpuPlacement {
             ncpu,
             shared: Arc::new(Shared {
                 stops: AtomicU32::new(0),
+                last_tid: AtomicI32::new(0),
                 idle: AtomicBool::new(false),
                 starved: AtomicBool::new(false),
                 stop: AtomicBool::new(false),
@@ -224,6 +233,7 @@ impl CpuPlacement {
         self.stops = self.stops.wrapping_add(1);
         if matches!(self.active, Active::Idle { .. }) {
             self.shared.stops.store(self.stops, Ordering::Relaxed);
+            self.shared.last_tid.store(tid, Ordering::Relaxed);
         }
         let window_end = self.stops % CHECK_EVERY == 0;
         match self.active {
