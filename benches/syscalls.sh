@@ -9,8 +9,7 @@
 # loop; each traced fully and filtered (-e trace=openat, a rare syscall in all of them).
 # Variants of ruchytrace: the default (`--cpu-mode auto`: the tracer's own thread sits on the
 # traced thread's CPU as a SCHED_IDLE thread while the machine has idle CPUs; the program's
-# affinity and policy are untouched), `-idle` (the same from the start whatever the load),
-# `-follow` (the tracer's thread pinned to the traced thread's last CPU, as SCHED_OTHER),
+# affinity and policy are untouched), `-follow` (the tracer's thread pinned to the traced thread's last CPU, as SCHED_OTHER),
 # `-nofollow` (the scheduler alone places the tracer), and `-pin` (`--pin-cpu`: tracer and
 # program pinned to one CPU: the program sees a one-CPU affinity mask). The last section checks
 # that the default leaves the program's affinity and scheduling policy as they were. Goal
@@ -27,14 +26,13 @@ trap 'rm -rf "$WORK"' EXIT
 rustc -O --edition 2021 -o "$WORK/sys_loop" "$ROOT/benches/programs/sys_loop.rs"
 rustc -O --edition 2021 -o "$WORK/sys_threads" "$ROOT/benches/programs/sys_threads.rs"
 
-VARIANTS=${VARIANTS:-"untraced strace ruchytrace ruchytrace-idle ruchytrace-follow ruchytrace-nofollow ruchytrace-pin strace-openat ruchytrace-openat"}
+VARIANTS=${VARIANTS:-"untraced strace ruchytrace ruchytrace-follow ruchytrace-nofollow ruchytrace-pin strace-openat ruchytrace-openat"}
 
 variant_cmd() {
     case $1 in
     untraced) echo "$2" ;;
     strace) echo "strace -f -o $WORK/s.txt $2" ;;
     ruchytrace) echo "$RT syscalls -f -o $WORK/r.txt -- $2" ;;
-    ruchytrace-idle) echo "$RT syscalls -f --cpu-mode idle -o $WORK/r.txt -- $2" ;;
     ruchytrace-follow) echo "$RT syscalls -f --cpu-mode follow -o $WORK/r.txt -- $2" ;;
     ruchytrace-nofollow) echo "$RT syscalls -f --cpu-mode off -o $WORK/r.txt -- $2" ;;
     ruchytrace-pin) echo "$RT syscalls -f --pin-cpu -o $WORK/r.txt -- $2" ;;

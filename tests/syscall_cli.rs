@@ -714,7 +714,7 @@ fn the_programs_affinity_and_policy_are_untouched_while_the_tracer_follows_it() 
     let plain = Command::new("sh").args(["-c", script]).output().unwrap();
     assert!(String::from_utf8_lossy(&plain.stdout).contains("Cpus_allowed_list"));
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for mode in ["auto", "idle", "follow", "off"] {
+    for mode in ["auto", "follow", "off"] {
         let out = run(&[
             "-f",
             "--debug",
@@ -737,7 +737,7 @@ fn the_programs_affinity_and_policy_are_untouched_while_the_tracer_follows_it() 
         let want = match mode {
             "follow" => "active=Follow",
             "off" => "active=Off",
-            // auto and idle: Idle where SCHED_IDLE can be left again (root), Off elsewhere.
+            // auto: Idle where SCHED_IDLE can be left again (root), Off elsewhere.
             _ => "active=",
         };
         assert!(log.contains(want), "--cpu-mode {mode}: {log}");

@@ -71,9 +71,8 @@ Output:
 Speed:
       --pin-cpu            pin tracer and program to one CPU (changes the program's affinity)
       --cpu-mode MODE      where the tracer's own thread runs: auto (default; next to the
-                           traced thread, as SCHED_IDLE while CPUs are idle), idle (the same,
-                           from the start even on a busy machine), follow (pinned to the
-                           traced thread's last CPU), off (the scheduler decides)
+                           traced thread, as SCHED_IDLE while CPUs are idle), follow (pinned
+                           to the traced thread's last CPU), off (the scheduler decides)
       --no-follow-cpu      same as --cpu-mode off
       --no-seccomp         stop at every call even with -e trace= (no seccomp-bpf filter)
 
@@ -170,14 +169,13 @@ pub fn parse(words: &[OsString]) -> Result<Parsed, UsageError> {
                 "pin-cpu" => p.opts.pin_cpu = true,
                 "no-follow-cpu" => p.opts.cpu = CpuMode::Off,
                 "cpu-mode" => {
-                    p.opts.cpu = match value("auto, idle, follow or off")?.as_str() {
+                    p.opts.cpu = match value("auto, follow or off")?.as_str() {
                         "auto" => CpuMode::Auto,
-                        "idle" => CpuMode::Idle,
                         "follow" => CpuMode::Follow,
                         "off" => CpuMode::Off,
                         other => {
                             return Err(usage(format!(
-                                "invalid --cpu-mode '{other}' (expected auto, idle, follow or off)"
+                                "invalid --cpu-mode '{other}' (expected auto, follow or off)"
                             )))
                         }
                     }

@@ -190,9 +190,6 @@ pub enum CpuMode {
     /// leave `SCHED_IDLE` again (root, `CAP_SYS_NICE` or `RLIMIT_NICE` >= 20), otherwise `off`.
     #[default]
     Auto,
-    /// `idle`: as `auto`, but takes `SCHED_IDLE` at the start even when the machine looks busy
-    /// then (the periodic checks still give it up on a busy machine).
-    Idle,
     /// `follow`: pin the tracer's thread to the CPU the traced thread last ran on.
     Follow,
     /// `off`: the scheduler alone places the tracer.
