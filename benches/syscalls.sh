@@ -7,12 +7,15 @@
 #
 # Workloads: a tight getppid loop, a file-heavy directory walk, 4 threads writing, a fork/exec
 # loop; each traced fully and filtered (-e trace=openat, a rare syscall in all of them).
-# Variants of ruchytrace: the default (the tracer's own thread follows the traced thread's CPU;
-# the program's affinity is untouched), `--no-follow-cpu` (the scheduler alone places the
-# tracer), and `--pin-cpu` (tracer and program pinned to one CPU: fastest, but the program
-# sees a one-CPU affinity mask). The last section checks that the default leaves the program's
-# affinity as it was. Goal (issue 14): full tracing <= 0.5x strace on the single-threaded
-# workloads and <= 1.0x on the threaded one; figures need a quiet machine.
+# Variants of ruchytrace: the default (`--cpu-mode auto`: the tracer's own thread sits on the
+# traced thread's CPU as a SCHED_IDLE thread while the machine has idle CPUs; the program's
+# affinity and policy are untouched), `-follow` (the tracer's thread pinned to the traced
+# thread's last CPU, as SCHED_OTHER),
+# `-nofollow` (the scheduler alone places the tracer), and `-pin` (`--pin-cpu`: tracer and
+# program pinned to one CPU: the program sees a one-CPU affinity mask). The last section checks
+# that the default leaves the program's affinity and scheduling policy as they were. Goal
+# (issue 14): full tracing <= 0.5x strace on the single-threaded workloads and <= 1.0x on the
+# threaded one; figures need a quiet machine (nothing else running).
 #
 # User stacks: `VARIANTS="ruchytrace ruchytrace-k strace-k" benches/syscalls.sh 7` compares
 # `syscalls -k` with plain full tracing and with `strace -f -k` on the same workloads (the
@@ -29,14 +32,15 @@ trap 'rm -rf "$WORK"' EXIT
 rustc -O --edition 2021 -o "$WORK/sys_loop" "$ROOT/benches/programs/sys_loop.rs"
 rustc -O --edition 2021 -o "$WORK/sys_threads" "$ROOT/benches/programs/sys_threads.rs"
 
-VARIANTS=${VARIANTS:-"untraced strace ruchytrace ruchytrace-nofollow ruchytrace-pin strace-openat ruchytrace-openat"}
+VARIANTS=${VARIANTS:-"untraced strace ruchytrace ruchytrace-follow ruchytrace-nofollow ruchytrace-pin strace-openat ruchytrace-openat"}
 
 variant_cmd() {
     case $1 in
     untraced) echo "$2" ;;
     strace) echo "strace -f -o $WORK/s.txt $2" ;;
     ruchytrace) echo "$RT syscalls -f -o $WORK/r.txt -- $2" ;;
-    ruchytrace-nofollow) echo "$RT syscalls -f --no-follow-cpu -o $WORK/r.txt -- $2" ;;
+    ruchytrace-follow) echo "$RT syscalls -f --cpu-mode follow -o $WORK/r.txt -- $2" ;;
+    ruchytrace-nofollow) echo "$RT syscalls -f --cpu-mode off -o $WORK/r.txt -- $2" ;;
     ruchytrace-pin) echo "$RT syscalls -f --pin-cpu -o $WORK/r.txt -- $2" ;;
     strace-openat) echo "strace -f --seccomp-bpf -e trace=openat -o $WORK/s.txt $2" ;;
     ruchytrace-openat) echo "$RT syscalls -f -e trace=openat -o $WORK/r.txt -- $2" ;;
@@ -86,9 +90,10 @@ bench walk "find /usr/share -maxdepth 2"
 bench threads "$WORK/sys_threads 1000"
 bench forkexec "sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do /bin/true; done'"
 
-echo "### affinity seen by the program"
+echo "### affinity and scheduling policy seen by the program"
 echo
-plain=$(grep Cpus_allowed_list /proc/self/status)
-traced=$("$RT" syscalls -o /dev/null -- sh -c "$WORK/sys_loop 2000; grep Cpus_allowed_list /proc/self/status" 2>/dev/null)
+probe="grep Cpus_allowed_list /proc/self/status; grep -E '^policy' /proc/self/sched"
+plain=$(sh -c "$probe" | tr -s ' \t' ' ')
+traced=$("$RT" syscalls -o /dev/null -- sh -c "$WORK/sys_loop 2000; $probe" 2>/dev/null | tr -s ' \t' ' ')
 echo "untraced: \`$plain\`, under ruchytrace: \`$traced\`"
 [ "$plain" = "$traced" ] && echo "(unchanged)" || echo "(CHANGED)"

@@ -705,22 +705,48 @@ fn memory_stays_flat_for_a_million_syscalls() {
 }
 
 #[test]
-fn the_programs_affinity_is_untouched_while_the_tracer_follows_it() {
+fn the_programs_affinity_and_policy_are_untouched_while_the_tracer_follows_it() {
     require_ptrace!();
-    let script = "dd if=/dev/zero of=/dev/null bs=1 count=3000 status=none; grep Cpus_allowed_list /proc/self/status";
+    // The program and a child it forks report their CPU mask and scheduling policy.
+    let script = "dd if=/dev/zero of=/dev/null bs=1 count=3000 status=none; \
+                  grep Cpus_allowed_list /proc/self/status; grep -E '^policy' /proc/self/sched; \
+                  sh -c 'grep -E ^policy /proc/self/sched'";
     let plain = Command::new("sh").args(["-c", script]).output().unwrap();
-    let out = run(&["-f", "--debug", "-o", "/dev/null", "--", "sh", "-c", script]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&plain.stdout)
-    );
+    assert!(String::from_utf8_lossy(&plain.stdout).contains("Cpus_allowed_list"));
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cpus > 1 {
-        assert!(
-            stderr(&out).contains("tracer follows tracee"),
-            "the tracer moved its own thread"
+    for mode in ["auto", "follow", "off"] {
+        let out = run(&[
+            "-f",
+            "--debug",
+            "--cpu-mode",
+            mode,
+            "-o",
+            "/dev/null",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&plain.stdout),
+            "--cpu-mode {mode}"
         );
+        let log = stderr(&out);
+        let want = match mode {
+            "follow" => "active=Follow",
+            "off" => "active=Off",
+            // auto: Idle where SCHED_IDLE can be left again (root), Off elsewhere.
+            _ => "active=",
+        };
+        assert!(log.contains(want), "--cpu-mode {mode}: {log}");
+        if mode == "follow" && cpus > 1 {
+            assert!(
+                log.contains("tracer follows tracee"),
+                "the tracer moved its own thread"
+            );
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use crate::syscalls::{self, Format, Options, StatusFilter, TimeFormat, XlatStyle};
+use crate::syscalls::{self, CpuMode, Format, Options, StatusFilter, TimeFormat, XlatStyle};
 
 use super::EXIT_USAGE;
 
@@ -70,7 +70,10 @@ Output:
 
 Speed:
       --pin-cpu            pin tracer and program to one CPU (changes the program's affinity)
-      --no-follow-cpu      do not move the tracer's own thread next to the traced thread
+      --cpu-mode MODE      where the tracer's own thread runs: auto (default; next to the
+                           traced thread, as SCHED_IDLE while CPUs are idle), follow (pinned
+                           to the traced thread's last CPU), off (the scheduler decides)
+      --no-follow-cpu      same as --cpu-mode off
       --no-seccomp         stop at every call even with -e trace= (no seccomp-bpf filter)
 
 Diagnostics:
@@ -164,7 +167,19 @@ pub fn parse(words: &[OsString]) -> Result<Parsed, UsageError> {
                 "summary-with-output" => counts[b'C' as usize] += 1,
                 "debug" => p.debug = true,
                 "pin-cpu" => p.opts.pin_cpu = true,
-                "no-follow-cpu" => p.opts.follow_cpu = false,
+                "no-follow-cpu" => p.opts.cpu = CpuMode::Off,
+                "cpu-mode" => {
+                    p.opts.cpu = match value("auto, follow or off")?.as_str() {
+                        "auto" => CpuMode::Auto,
+                        "follow" => CpuMode::Follow,
+                        "off" => CpuMode::Off,
+                        other => {
+                            return Err(usage(format!(
+                                "invalid --cpu-mode '{other}' (expected auto, follow or off)"
+                            )))
+                        }
+                    }
+                }
                 "no-seccomp" => p.opts.seccomp = false,
                 "stack-trace" | "stacks" => counts[b'k' as usize] += 1,
                 "stack-depth" => {

@@ -39,7 +39,9 @@ use nix::sys::signal::Signal;
 use ruchytrace_runtime::model::ClockInfo;
 
 pub use event::{read_sys_trace, Event, SysTrace};
-pub use options::{Format, Options, SignalSet, StatusFilter, SyscallSet, TimeFormat, XlatStyle};
+pub use options::{
+    CpuMode, Format, Options, SignalSet, StatusFilter, SyscallSet, TimeFormat, XlatStyle,
+};
 
 use event::{End, JsonWriter, Metadata, RecordedOptions, SYS_TRACE_FORMAT, SYS_TRACE_VERSION};
 use output::{LineFormat, PidStyle, TextOut, TextPrinter};

@@ -180,6 +180,22 @@ pub enum XlatStyle {
     Verbose,
 }
 
+/// Where the tracer's own thread runs relative to the traced program (never the program's
+/// affinity: that is `--pin-cpu`'s job).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CpuMode {
+    /// `auto` (default): keep the tracer on the traced thread's CPU by making the tracer's
+    /// thread `SCHED_IDLE` while the machine has idle CPUs (so the program is woken on the
+    /// tracer's CPU and the tracer runs whenever the program stops); only where the tracer may
+    /// leave `SCHED_IDLE` again (root, `CAP_SYS_NICE` or `RLIMIT_NICE` >= 20), otherwise `off`.
+    #[default]
+    Auto,
+    /// `follow`: pin the tracer's thread to the CPU the traced thread last ran on.
+    Follow,
+    /// `off`: the scheduler alone places the tracer.
+    Off,
+}
+
 /// Everything `ruchytrace syscalls` can be asked to do.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -226,9 +242,9 @@ pub struct Options {
     /// Run the tracer and the tracee on the same CPU (much cheaper wake-ups on most machines),
     /// by pinning the program too: it then sees a one-CPU affinity mask.
     pub pin_cpu: bool,
-    /// Move the tracer's own thread to the CPU the (single) traced thread last ran on, so stops
-    /// and resumes do not cross CPUs; the program's affinity is left alone.
-    pub follow_cpu: bool,
+    /// How the tracer's own thread is placed next to the traced thread, so stops and resumes do
+    /// not cross CPUs; the program's affinity is left alone.
+    pub cpu: CpuMode,
     /// `-D`: run the tracer as a detached grandchild; the program keeps this process's pid.
     pub daemonize: bool,
     /// Use a seccomp-bpf filter in the spawned child when `trace` is set.
@@ -264,7 +280,7 @@ impl Default for Options {
             quiet: 0,
             signals: None,
             pin_cpu: false,
-            follow_cpu: true,
+            cpu: CpuMode::Auto,
             daemonize: false,
             seccomp: true,
             keep_events: false,

@@ -441,6 +441,100 @@ pub fn current_cpu() -> Option<usize> {
     nix::sched::sched_getcpu().ok()
 }
 
+/// Gives the calling thread (only it) the `SCHED_IDLE` policy, or `SCHED_OTHER` back.
+pub fn set_thread_idle_policy(idle: bool) -> io::Result<()> {
+    set_idle_policy_of(0, idle)
+}
+
+/// [`set_thread_idle_policy`] for thread `tid` of this process (0: the calling thread).
+pub fn set_idle_policy_of(tid: i32, idle: bool) -> io::Result<()> {
+    let policy = if idle {
+        libc::SCHED_IDLE
+    } else {
+        libc::SCHED_OTHER
+    };
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_setscheduler(2) acts on one thread on Linux (0: the caller); `param` is a
+    // live local.
+    if unsafe { libc::sched_setscheduler(tid, policy, &param) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Gives thread `tid` of this process the CPU affinity `cpus`.
+pub fn set_cpus_of(tid: i32, cpus: &nix::sched::CpuSet) -> io::Result<()> {
+    nix::sched::sched_setaffinity(Pid::from_raw(tid), cpus).map_err(io::Error::from)
+}
+
+/// The calling thread's id.
+pub fn gettid() -> i32 {
+    nix::unistd::gettid().as_raw()
+}
+
+/// Whether thread `tid` of this process is runnable (state `R` in `/proc/self/task/TID/stat`).
+pub fn thread_runnable(tid: i32) -> bool {
+    thread_state(&format!("/proc/self/task/{tid}/stat")) == Some('R')
+}
+
+/// Whether thread `tid` (of any process) is running or runnable (state `R` in `/proc/TID/stat`).
+pub fn task_runnable(tid: i32) -> bool {
+    thread_state(&format!("/proc/{tid}/stat")) == Some('R')
+}
+
+fn thread_state(path: &str) -> Option<char> {
+    let s = std::fs::read_to_string(path).ok()?;
+    let rest = &s[s.rfind(')')? + 1..];
+    rest.split_whitespace().next()?.chars().next()
+}
+
+/// Blocks every signal in the calling thread: helper threads must not take the signals the
+/// tracer thread waits for (a blocking `waitpid` is interrupted only in the thread that
+/// receives the signal).
+pub fn block_all_signals() {
+    let _ = signal::pthread_sigmask(signal::SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), None);
+}
+
+/// Whether a thread of this process may leave `SCHED_IDLE` again once it took it (root,
+/// `CAP_SYS_NICE`, or `RLIMIT_NICE` >= 20): asked of the kernel by a short-lived thread that
+/// tries both steps, since capabilities and limits are hard to read exactly (user namespaces).
+pub fn idle_policy_is_reversible() -> bool {
+    std::thread::Builder::new()
+        .name("ruchytrace-probe".into())
+        .spawn(|| {
+            block_all_signals();
+            set_thread_idle_policy(true).is_ok() && set_thread_idle_policy(false).is_ok()
+        })
+        .ok()
+        .and_then(|t| t.join().ok())
+        .unwrap_or(false)
+}
+
+/// The machine's idle and total CPU time so far (`/proc/stat`'s first line, in clock ticks),
+/// read through an open `/proc/stat`.
+pub fn cpu_times(stat: &std::fs::File) -> Option<(u64, u64)> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 256];
+    let n = stat.read_at(&mut buf, 0).ok()?;
+    parse_cpu_times(&buf[..n])
+}
+
+fn parse_cpu_times(text: &[u8]) -> Option<(u64, u64)> {
+    let line = text.split(|&b| b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?.strip_prefix("cpu ")?;
+    let mut idle = 0;
+    let mut total = 0;
+    // user nice system idle iowait irq softirq steal (guest times are included in user).
+    for (i, v) in line.split_whitespace().take(8).enumerate() {
+        let v: u64 = v.parse().ok()?;
+        total += v;
+        if i == 3 || i == 4 {
+            idle += v;
+        }
+    }
+    Some((idle, total))
+}
+
 /// Installs `handler` for `sig` without `SA_RESTART`, so a blocking `waitpid` returns `EINTR`.
 pub fn set_flag_handler(sig: Signal, handler: extern "C" fn(libc::c_int)) {
     let sa = SigAction::new(
@@ -494,5 +588,25 @@ mod tests {
         let data = *b"hello\0world";
         let got = read_memory(std::process::id() as i32, data.as_ptr() as u64, 5).unwrap();
         assert_eq!(got, b"hello");
+    }
+
+    #[test]
+    fn cpu_times_from_proc_stat() {
+        let text = b"cpu  10 2 30 400 5 6 7 8 9 10\ncpu0 1 1 1 1 1 1 1 1 1 1\n";
+        assert_eq!(parse_cpu_times(text), Some((405, 468)));
+        assert_eq!(parse_cpu_times(b"intr 1 2 3\n"), None);
+        let stat = std::fs::File::open("/proc/stat").unwrap();
+        let (idle, total) = cpu_times(&stat).unwrap();
+        assert!(idle <= total && total > 0);
+    }
+
+    #[test]
+    fn idle_policy_probe_leaves_the_caller_alone() {
+        // SAFETY: sched_getscheduler(0) only reads the calling thread's policy.
+        let before = unsafe { libc::sched_getscheduler(0) };
+        let _ = idle_policy_is_reversible();
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::sched_getscheduler(0) }, before);
+        assert_eq!(before, libc::SCHED_OTHER);
     }
 }

@@ -95,9 +95,28 @@ impl Pending {
     }
 }
 
+/// The decoding spec of every host syscall number, looked up by name once: it is asked for
+/// several times per call (entry, exit, return value, argument count).
+static SPECS_BY_NR: std::sync::LazyLock<Vec<Option<&'static spec::Spec>>> =
+    std::sync::LazyLock::new(|| {
+        let all = table::all();
+        let len = all
+            .iter()
+            .map(|&(nr, _)| nr as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut by_nr = vec![None; len];
+        for &(nr, name) in all {
+            by_nr[nr as usize] = spec::lookup(name);
+        }
+        by_nr
+    });
+
 /// The decoding spec of `nr` on the host architecture.
 fn spec_of(nr: u64) -> Option<&'static spec::Spec> {
-    table::name(nr).and_then(spec::lookup)
+    usize::try_from(nr)
+        .ok()
+        .and_then(|i| SPECS_BY_NR.get(i).copied().flatten())
 }
 
 /// At the syscall-entry stop: render input arguments (paths, flags, write buffers...).

@@ -65,6 +65,7 @@ impl Tracer<'_> {
                         &format!("+++ superseded by execve in pid {former} +++"),
                     );
                 }
+                self.cpu.rearm();
                 let pid = self.threads.get(&tid).map_or(tid, |t| t.pid);
                 self.record_image(pid, tid, ts);
                 if let Some(st) = &mut self.stacks {

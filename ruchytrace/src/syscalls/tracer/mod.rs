@@ -30,7 +30,7 @@ use super::options::{Options, StatusFilter};
 use super::output::{Summary, TextOut};
 use super::sys::{self, Resume, SyscallInfo};
 use super::Error;
-use cpu::CpuFollow;
+use cpu::CpuPlacement;
 use memory::Memory;
 use stop::{PtraceEvent, Stop};
 
@@ -151,7 +151,7 @@ pub(crate) struct Tracer<'a> {
     hidden_sigcont: Option<i32>,
     /// Interrupted: every tracee, including ones that appear now, is let go.
     detaching: bool,
-    cpu: CpuFollow,
+    cpu: CpuPlacement,
     /// `-D`: the thread whose calls are not shown until its exec, and that exec's arguments.
     pre_exec: Option<(i32, Vec<String>)>,
     /// Whether an output error was seen (reported once, at the end).
@@ -233,7 +233,7 @@ impl<'a> Tracer<'a> {
                 .stack_depth
                 .filter(|_| !opts.summary || opts.summary_with_trace)
                 .map(crate::stack::SyscallStacks::new),
-            cpu: CpuFollow::new(opts.follow_cpu),
+            cpu: CpuPlacement::new(opts.cpu),
             pre_exec: None,
             output_error: None,
         }
@@ -446,6 +446,7 @@ impl<'a> Tracer<'a> {
     /// Runs until every tracee is gone, or detached after SIGINT/SIGTERM/SIGHUP.
     pub(crate) fn run(mut self) -> Result<LoopResult, Error> {
         let mut complete = true;
+        self.cpu.start(sys::monotonic_ns());
         while !self.threads.is_empty() {
             if INTERRUPTED.load(Ordering::Relaxed) != 0 && !self.detaching {
                 self.detaching = true;
@@ -479,7 +480,7 @@ impl<'a> Tracer<'a> {
                 "waitpid returned"
             );
             self.handle(tid, stop, ts);
-            self.cpu.on_stop(tid);
+            self.cpu.on_stop(tid, ts);
         }
         self.cpu.restore();
         // Calls still open when everything ended (e.g. tracer interrupted) are recorded unfinished.

@@ -99,30 +99,69 @@ pub(super) fn buffer(addr: u64, len: u64, ctx: &Ctx, hex: bool) -> String {
     }
 }
 
+/// The pointers of a NULL-terminated array (argv, envp) at `addr`, at most `max` of them: read
+/// up to a page at a time (one `process_vm_readv` for a typical environment, not one per entry).
+/// `None` when the first read fails; the `bool` says whether the terminating NULL was found.
+fn ptr_array(addr: u64, max: usize, ctx: &Ctx) -> Option<(Vec<u64>, bool)> {
+    let mut out = Vec::new();
+    let mut at = addr;
+    // After a failed chunk, one pointer at a time (a reader may refuse a range it cannot
+    // read entirely).
+    let mut small = false;
+    while out.len() < max {
+        // Up to the end of the page (so a readable array just before an unmapped page is read),
+        // at least one pointer, and no more than are still wanted.
+        let to_page_end = (4096 - (at % 4096) as usize).max(8);
+        let want = if small {
+            8
+        } else {
+            to_page_end.min((max - out.len()) * 8)
+        };
+        let bytes = match ctx.mem.read(at, want) {
+            Some(b) if b.len() >= 8 => b,
+            _ if want > 8 => {
+                small = true;
+                continue;
+            }
+            _ if out.is_empty() => return None,
+            _ => return Some((out, false)),
+        };
+        for word in bytes.chunks_exact(8) {
+            let p = u64::from_ne_bytes(word.try_into().expect("8-byte chunk"));
+            if p == 0 {
+                return Some((out, true));
+            }
+            out.push(p);
+            if out.len() == max {
+                break;
+            }
+        }
+        at += (bytes.len() / 8 * 8) as u64;
+    }
+    Some((out, false))
+}
+
 /// argv of execve: `["ls", "-la"]`, at most `-s` elements, each string cut at `-s`.
 pub(super) fn argv_at(addr: u64, ctx: &Ctx) -> String {
     if addr == 0 {
         return "NULL".to_string();
     }
-    let mut items = Vec::new();
-    let mut more = false;
-    for i in 0.. {
-        let Some(p) = read_u64(addr + i * 8, ctx) else {
-            if i == 0 {
-                return format!("{addr:#x}");
-            }
-            break;
-        };
-        if p == 0 {
-            break;
-        }
-        // Abbreviated (not -v): at most -s elements, as strace.
-        if !ctx.opts.verbose && items.len() >= ctx.opts.strsize {
-            more = true;
-            break;
-        }
-        items.push(cstr(p, ctx.opts.strsize, ctx));
-    }
+    // Abbreviated (not -v): at most -s elements, as strace; one more pointer tells whether
+    // there are more.
+    let limit = if ctx.opts.verbose {
+        1 << 16
+    } else {
+        ctx.opts.strsize.saturating_add(1)
+    };
+    let Some((ptrs, _)) = ptr_array(addr, limit, ctx) else {
+        return format!("{addr:#x}");
+    };
+    let more = !ctx.opts.verbose && ptrs.len() > ctx.opts.strsize;
+    let shown = if more { ctx.opts.strsize } else { ptrs.len() };
+    let items: Vec<String> = ptrs[..shown]
+        .iter()
+        .map(|&p| cstr(p, ctx.opts.strsize, ctx))
+        .collect();
     let mut out = format!("[{}", items.join(", "));
     if more {
         out.push_str(", ...");
@@ -140,17 +179,10 @@ pub(super) fn envp_at(addr: u64, ctx: &Ctx) -> String {
         // -v: the environment strings, like argv.
         return argv_at(addr, ctx);
     }
-    let mut n = 0u64;
-    while let Some(p) = read_u64(addr + n * 8, ctx) {
-        if p == 0 {
-            return format!("{addr:#x} /* {n} vars */");
-        }
-        n += 1;
-        if n > 1 << 16 {
-            break;
-        }
+    match ptr_array(addr, 1 << 16, ctx) {
+        Some((ptrs, true)) => format!("{addr:#x} /* {} vars */", ptrs.len()),
+        _ => format!("{addr:#x}"),
     }
-    format!("{addr:#x}")
 }
 
 pub(super) fn iovec_at(addr: u64, count: u64, data_limit: Option<u64>, ctx: &Ctx) -> String {
