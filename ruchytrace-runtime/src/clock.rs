@@ -253,8 +253,18 @@ mod tests {
         }
         let mut c = Converter::new(true);
         std::thread::sleep(std::time::Duration::from_millis(3));
-        let t = rdtsc();
-        let m = monotonic_ns();
+        // The pair read with the least time between its two clock reads: a preemption between
+        // them (frequent on a loaded virtual machine) would be measured as conversion error.
+        let (t, m) = (0..16)
+            .map(|_| {
+                let m0 = monotonic_ns();
+                let t = rdtsc();
+                let m1 = monotonic_ns();
+                (m1 - m0, t, m0 + (m1 - m0) / 2)
+            })
+            .min()
+            .map(|(_, t, m)| (t, m))
+            .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(3));
         c.anchor();
         let conv = c.to_ns(t);

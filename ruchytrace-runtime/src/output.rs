@@ -26,7 +26,10 @@ use crate::site;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+
+/// Spare segments the prefault thread keeps mapped ahead of need (binary and ring outputs).
+const SPARES: usize = 4;
 
 /// At most this long between two clock anchors while anything records.
 pub(crate) const ANCHOR_EVERY_NS: u64 = 50_000_000;
@@ -50,6 +53,11 @@ pub(crate) struct Output {
     failed: AtomicBool,
     /// Ticks per nanosecond, estimated from the anchors so far (for anchor deadlines).
     ticks_per_ns: Mutex<(Anchor, f64)>,
+    /// Segments mapped and prefaulted ahead of need by the prefault thread (see
+    /// [`Output::prefault`]), taken by threads that move to a new segment.
+    spares: Mutex<Vec<Mapping>>,
+    /// Wakes the prefault thread when a spare was taken.
+    spare_taken: Condvar,
 }
 
 /// The metadata segment being written.
@@ -243,6 +251,8 @@ fn open_marked(rt: &Runtime, collector_tid: Option<u32>) -> io::Result<Arc<Outpu
         }),
         failed: AtomicBool::new(false),
         ticks_per_ns: Mutex::new((anchor, 0.0)),
+        spares: Mutex::new(Vec::new()),
+        spare_taken: Condvar::new(),
     });
     // The first anchor comes soon, to learn the tick rate; later ones every ANCHOR_EVERY_NS.
     NEXT_ANCHOR.store(
@@ -276,22 +286,62 @@ impl Output {
         if self.failed() {
             return None;
         }
-        let a = Anchor::take();
-        mark(true);
-        let r = self.file.new_segment(&SegmentInfo {
+        let info = |a: Anchor| SegmentInfo {
             kind: SEG_THREAD,
             pid: self.pid,
             tid,
             seq,
             anchor: (hot_ticks(self.tsc, &a), a.ns),
             evicted,
-        });
+        };
+        let spare = self.spares.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some(m) = spare {
+            // Mapped and prefaulted by the prefault thread: only the header is left to write.
+            self.spare_taken.notify_one();
+            segment::init_segment(&m, 0, &info(Anchor::take()));
+            return Some(m);
+        }
+        mark(true);
+        let r = self.file.new_segment(&info(Anchor::take()));
         mark(false);
         match r {
             Ok(m) => Some(m),
             Err(e) => {
                 self.fail(&e);
                 None
+            }
+        }
+    }
+
+    /// The prefault thread's loop (binary and ring outputs): keeps [`SPARES`] segments mapped
+    /// ahead of need, so a recording thread that fills its segment takes a ready one instead of
+    /// growing the file and faulting in a megabyte of pages itself (page faults cost a few
+    /// microseconds each on virtual machines: most of a sustained run's time when the
+    /// recording thread pays them). Returns when growing the file fails (the recording thread
+    /// then meets the error itself and reports it).
+    pub(crate) fn prefault(&self) {
+        loop {
+            let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
+            while spares.len() >= SPARES {
+                spares = self
+                    .spare_taken
+                    .wait(spares)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+            drop(spares);
+            if self.failed() {
+                return;
+            }
+            mark(true);
+            let r = self.file.spare_segment();
+            mark(false);
+            match r {
+                Ok(m) => self
+                    .spares
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(m),
+                Err(_) => return,
             }
         }
     }

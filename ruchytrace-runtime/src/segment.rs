@@ -384,13 +384,21 @@ impl TraceFile {
     /// before the mapping is touched (`fallocate`), so a full disk is an error here, never a
     /// `SIGBUS` while recording.
     pub fn new_segment(&self, info: &SegmentInfo) -> io::Result<Mapping> {
+        let m = self.spare_segment()?;
+        init_segment(&m, 0, info);
+        Ok(m)
+    }
+
+    /// Extends the file by one segment and maps it (prefaulted) without writing its header: a
+    /// spare, made ahead of need off the recording threads. Until [`init_segment`] gives it a
+    /// header, readers skip it (no magic), so a spare never used, or one being made when the
+    /// process dies, is not damage.
+    pub fn spare_segment(&self) -> io::Result<Mapping> {
         let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
         let offset = FILE_HEADER as u64 + *next * self.seg_size as u64;
         reserve(&self.file, offset, self.seg_size as u64)?;
         let m = Mapping::file(&self.file, offset, self.seg_size)?;
         *next += 1;
-        drop(next);
-        init_segment(&m, 0, info);
         Ok(m)
     }
 

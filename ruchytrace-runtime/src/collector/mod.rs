@@ -245,7 +245,30 @@ fn spawn(rt: &'static Runtime) -> io::Result<Handle> {
             }
         };
     }
+    // Binary and ring outputs have no collector; a prefault thread maps segments ahead of
+    // need instead (see `Output::prefault`). Started first, as the collector, so the header
+    // names it (its system calls are tracer traffic); it waits for the file.
+    let mut prefault_tx = None;
+    if binary || ring {
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let (out_tx, out_rx) = std::sync::mpsc::channel::<Arc<output::Output>>();
+        let spawned = std::thread::Builder::new()
+            .name("ruchytrace-prefault".into())
+            .spawn(move || {
+                let _ = tid_tx.send(global::gettid());
+                if let Ok(out) = out_rx.recv() {
+                    out.prefault();
+                }
+            });
+        if spawned.is_ok() {
+            collector_tid = tid_rx.recv_timeout(Duration::from_secs(5)).ok();
+            prefault_tx = Some(out_tx);
+        }
+    }
     let out = output::open(rt, collector_tid)?;
+    if let Some(tx) = prefault_tx {
+        let _ = tx.send(out.clone());
+    }
     let text = (!binary).then(|| open_text_output(rt));
     let mut sink = Sink::new(text, output::metadata(rt, collector_tid));
     sink.begin(collector_tid);
