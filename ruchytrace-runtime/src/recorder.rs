@@ -412,9 +412,7 @@ impl ThreadState {
         }
         if let Some(seg) = &mut self.seg {
             if write_into(seg, self.budget, k, aux, t, &payload) {
-                if seg.tailed {
-                    self.shared.publish(seg.seq, seg.pos);
-                }
+                publish(&self.shared, seg);
                 return true;
             }
         }
@@ -490,9 +488,7 @@ impl ThreadState {
         }
         let seg = self.seg.as_mut().expect("next_segment set it");
         if write_into(seg, self.budget, k, aux, t, payload) {
-            if seg.tailed {
-                self.shared.publish(seg.seq, seg.pos);
-            }
+            publish(&self.shared, seg);
             true
         } else {
             // Larger than a whole segment: cannot be stored; count it.
@@ -505,9 +501,7 @@ impl ThreadState {
     fn seal(&mut self) {
         if let Some(seg) = &self.seg {
             seg.map.store_u32(seg_off::SEALED, 1);
-            if seg.tailed {
-                self.shared.publish(seg.seq, seg.pos);
-            }
+            publish(&self.shared, seg);
         }
     }
 
@@ -578,6 +572,15 @@ impl ThreadState {
 /// The sequence number of a private (testing) segment, which is never published.
 #[cfg(feature = "testing")]
 const PRIVATE_SEQ: u32 = u32::MAX;
+
+/// Tells a collector that tails the segment (text/JSON output) how far the thread has
+/// written; binary and ring outputs are read from the file, so nothing is stored for them.
+#[inline(always)]
+fn publish(shared: &ThreadShared, seg: &Seg) {
+    if seg.tailed {
+        shared.publish(seg.seq, seg.pos);
+    }
+}
 
 /// The base ticks stored in a segment's header.
 fn segment_base(m: &Mapping) -> u64 {

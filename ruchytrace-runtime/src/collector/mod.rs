@@ -252,6 +252,9 @@ fn spawn(rt: &'static Runtime) -> io::Result<Handle> {
     if binary || ring {
         let (tid_tx, tid_rx) = std::sync::mpsc::channel();
         let (out_tx, out_rx) = std::sync::mpsc::channel::<Arc<output::Output>>();
+        // Between the runtime's markers: the clone and the wait are the tracer's, not the
+        // program's, in a system call trace of this thread.
+        output::mark(true);
         let spawned = std::thread::Builder::new()
             .name("ruchytrace-prefault".into())
             .spawn(move || {
@@ -264,6 +267,7 @@ fn spawn(rt: &'static Runtime) -> io::Result<Handle> {
             collector_tid = tid_rx.recv_timeout(Duration::from_secs(5)).ok();
             prefault_tx = Some(out_tx);
         }
+        output::mark(false);
     }
     let out = output::open(rt, collector_tid)?;
     if let Some(tx) = prefault_tx {

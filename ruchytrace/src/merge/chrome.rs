@@ -20,7 +20,7 @@ use ruchytrace_runtime::format::value_json::write_json_str;
 use ruchytrace_runtime::model::{Return, Site};
 
 use super::futures::FutureInfo;
-use super::{fmt_return, Merged, Node, NodeId, NodeKind, ProcessInfo};
+use super::{fmt_return, Merged, Node, NodeKind, ProcessInfo};
 
 /// A thread's name event: (pid, tid, label).
 pub(crate) type ThreadName = (u32, u32, String);
@@ -230,23 +230,9 @@ pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<(
     let mut sink = ChromeSink::new(out, (m.origin_ns, m.end_ns), &m.processes, &threads);
     for t in m.visible_threads(show_tracer) {
         let key = (t.pid, t.tid);
-        // (node, leaving?)
-        let mut stack: Vec<(NodeId, bool)> = t.roots.iter().rev().map(|&r| (r, false)).collect();
-        while let Some((id, leaving)) = stack.pop() {
-            let n = m.node(id);
-            if !show_tracer && super::caller::hidden(n) {
-                continue;
-            }
-            if leaving {
-                sink.node(key, n, true, &m.sites, m.futures.of(id))?;
-                continue;
-            }
-            sink.node(key, n, false, &m.sites, None)?;
-            if matches!(n.kind, NodeKind::Call(_)) {
-                stack.push((id, true));
-                stack.extend(n.children.iter().rev().map(|&c| (c, false)));
-            }
-        }
+        m.replay_thread(t, show_tracer, |n, leaving, fut| {
+            sink.node(key, n, leaving, &m.sites, fut)
+        })?;
     }
     sink.finish()
 }

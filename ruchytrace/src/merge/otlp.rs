@@ -32,7 +32,7 @@ use ruchytrace_runtime::model::{Return, Site, Value};
 use serde_json::{json, Value as Json};
 
 use super::futures::FutureInfo;
-use super::{fmt_return, Merged, Node, NodeId, NodeKind, ProcessInfo};
+use super::{fmt_return, Merged, Node, NodeKind, ProcessInfo};
 
 const SPAN_KIND_INTERNAL: u32 = 1;
 const SPAN_KIND_CLIENT: u32 = 3;
@@ -422,23 +422,9 @@ pub fn write(m: &Merged, opts: OtlpOptions, out: &mut dyn Write) -> io::Result<(
             .filter(|t| t.pid == p.pid)
         {
             let key = (t.pid, t.tid);
-            let mut stack: Vec<(NodeId, bool)> =
-                t.roots.iter().rev().map(|&r| (r, false)).collect();
-            while let Some((id, leaving)) = stack.pop() {
-                let n = m.node(id);
-                if !opts.show_tracer && super::caller::hidden(n) {
-                    continue;
-                }
-                if leaving {
-                    sink.node(key, n, true, &m.sites, m.futures.of(id))?;
-                    continue;
-                }
-                sink.node(key, n, false, &m.sites, None)?;
-                if matches!(n.kind, NodeKind::Call(_)) {
-                    stack.push((id, true));
-                    stack.extend(n.children.iter().rev().map(|&c| (c, false)));
-                }
-            }
+            m.replay_thread(t, opts.show_tracer, |n, leaving, fut| {
+                sink.node(key, n, leaving, &m.sites, fut)
+            })?;
         }
         sink.finish()?;
     }

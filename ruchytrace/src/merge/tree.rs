@@ -183,6 +183,37 @@ pub struct Merged {
 }
 
 impl Merged {
+    /// Replays thread `t`'s tree in time order as the streaming writers see a trace: `f(node,
+    /// false, None)` when a node opens, and for a call `f(node, true, its future)` when it
+    /// closes, after its children (the runtime's own system calls skipped unless
+    /// `show_tracer`). How the tree paths of the writers that stream (Chrome, OTLP) feed the
+    /// same sink as the streamed merge.
+    pub fn replay_thread<E>(
+        &self,
+        t: &ThreadTrack,
+        show_tracer: bool,
+        mut f: impl FnMut(&Node, bool, Option<(&super::futures::FutureInfo, usize)>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        // (node, leaving?)
+        let mut stack: Vec<(NodeId, bool)> = t.roots.iter().rev().map(|&r| (r, false)).collect();
+        while let Some((id, leaving)) = stack.pop() {
+            let n = self.node(id);
+            if !show_tracer && super::caller::hidden(n) {
+                continue;
+            }
+            if leaving {
+                f(n, true, self.futures.of(id))?;
+                continue;
+            }
+            f(n, false, None)?;
+            if matches!(n.kind, NodeKind::Call(_)) {
+                stack.push((id, true));
+                stack.extend(n.children.iter().rev().map(|&c| (c, false)));
+            }
+        }
+        Ok(())
+    }
+
     /// The node with id `id`.
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id as usize]
