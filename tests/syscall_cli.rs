@@ -604,7 +604,13 @@ fn sigkill_of_the_tracer_leaves_a_readable_prefix() {
                 .unwrap()
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Kill once both files hold well over the events checked below (not after a fixed time: a
+    // loaded machine may take seconds to start the tracers).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    while (size(&json) < 512 << 10 || size(&text) < 128 << 10) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     for t in &mut tracers {
         t.kill().unwrap();
         t.wait().unwrap();
