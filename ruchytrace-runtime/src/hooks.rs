@@ -395,9 +395,20 @@ pub fn gate(site: &'static CallSite) -> Gate {
 }
 
 /// The global sampler's countdown, out of line: the caller's inline part then holds no value
-/// across a call, which lets the compiler keep the disabled path free of a stack frame.
+/// across a call, which lets the compiler keep the disabled path free of a stack frame. A
+/// skipped call is a thread-local load, a decrement and a return; everything else (drawing
+/// the next gap, a thread without state) is a tail call, so this needs no frame either.
 #[inline(never)]
 fn gate_sampled(g: u8) -> Gate {
+    if recorder::skip_sampled_out() {
+        return Gate { g, st: SITE_OFF };
+    }
+    gate_sampled_slow(g)
+}
+
+#[cold]
+#[inline(never)]
+fn gate_sampled_slow(g: u8) -> Gate {
     match recorder::sample_global() {
         Some(false) => Gate { g, st: SITE_OFF },
         Some(true) => Gate { g, st: SITE_ON },

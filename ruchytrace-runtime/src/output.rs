@@ -55,9 +55,17 @@ pub(crate) struct Output {
     ticks_per_ns: Mutex<(Anchor, f64)>,
     /// Segments mapped and prefaulted ahead of need by the prefault thread (see
     /// [`Output::prefault`]), taken by threads that move to a new segment.
-    spares: Mutex<Vec<Mapping>>,
-    /// Wakes the prefault thread when a spare was taken.
+    spares: Mutex<Spares>,
+    /// Wakes the prefault thread when a spare was taken (or the trace is finished).
     spare_taken: Condvar,
+}
+
+/// The prefault thread's ready segments.
+#[derive(Default)]
+struct Spares {
+    ready: Vec<Mapping>,
+    /// The trace is finished: no more spares are made, and those left were given back.
+    closed: bool,
 }
 
 /// The metadata segment being written.
@@ -251,7 +259,7 @@ fn open_marked(rt: &Runtime, collector_tid: Option<u32>) -> io::Result<Arc<Outpu
         }),
         failed: AtomicBool::new(false),
         ticks_per_ns: Mutex::new((anchor, 0.0)),
-        spares: Mutex::new(Vec::new()),
+        spares: Mutex::new(Spares::default()),
         spare_taken: Condvar::new(),
     });
     // The first anchor comes soon, to learn the tick rate; later ones every ANCHOR_EVERY_NS.
@@ -294,7 +302,12 @@ impl Output {
             anchor: (hot_ticks(self.tsc, &a), a.ns),
             evicted,
         };
-        let spare = self.spares.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let spare = self
+            .spares
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ready
+            .pop();
         if let Some(m) = spare {
             // Mapped and prefaulted by the prefault thread: only the header is left to write.
             self.spare_taken.notify_one();
@@ -322,11 +335,14 @@ impl Output {
     pub(crate) fn prefault(&self) {
         loop {
             let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
-            while spares.len() >= SPARES {
+            while spares.ready.len() >= SPARES && !spares.closed {
                 spares = self
                     .spare_taken
                     .wait(spares)
                     .unwrap_or_else(|e| e.into_inner());
+            }
+            if spares.closed {
+                return;
             }
             drop(spares);
             if self.failed() {
@@ -335,14 +351,31 @@ impl Output {
             mark(true);
             let r = self.file.spare_segment();
             mark(false);
-            match r {
-                Ok(m) => self
-                    .spares
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(m),
-                Err(_) => return,
+            let Ok(m) = r else { return };
+            let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
+            if spares.closed {
+                // Finished while this one was being made.
+                drop(spares);
+                self.file.give_back(vec![m]);
+                return;
             }
+            spares.ready.push(m);
+        }
+    }
+
+    /// Gives the unused spares' disk space back (the trace is finished): a trace file holds
+    /// what was recorded, not the few megabytes mapped ahead of need.
+    fn give_back_spares(&self) {
+        let ready = {
+            let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
+            spares.closed = true;
+            std::mem::take(&mut spares.ready)
+        };
+        self.spare_taken.notify_all();
+        if !ready.is_empty() {
+            mark(true);
+            self.file.give_back(ready);
+            mark(false);
         }
     }
 
@@ -491,6 +524,7 @@ impl Output {
     pub(crate) fn finish(&self) {
         self.anchor();
         NEXT_ANCHOR.store(u64::MAX, Relaxed);
+        self.give_back_spares();
         self.file.finish();
     }
 }

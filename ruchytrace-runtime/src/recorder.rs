@@ -287,6 +287,28 @@ pub(crate) fn sample_global() -> Option<bool> {
     Some(t.sampled_global())
 }
 
+/// The common case of global-rate sampling alone: true when this call is sampled out (the
+/// countdown was above 1 and is now one less). False means "ask [`sample_global`]": the call
+/// is the one to record, or the thread has no state yet, or it is inside the recorder.
+#[inline(always)]
+pub(crate) fn skip_sampled_out() -> bool {
+    let Ok(p) = THREAD.try_with(|t| t.get()) else {
+        return false;
+    };
+    if p.is_null() || p == BUSY {
+        return false;
+    }
+    // SAFETY: as in `sample_global`: `p` is this thread's live state and THREAD holds it (not
+    // BUSY), so no other reference to the state is in use; this one ends before we return.
+    let t = unsafe { &mut *p };
+    if t.countdown > 1 {
+        t.countdown -= 1;
+        true
+    } else {
+        false
+    }
+}
+
 /// xorshift64*: a few cycles, enough to jitter sampling positions (not for anything secret).
 #[inline]
 fn xorshift(x: &mut u64) -> u64 {

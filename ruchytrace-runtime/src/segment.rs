@@ -447,6 +447,29 @@ impl TraceFile {
         };
     }
 
+    /// Gives back segments that were reserved but never used (unused spares at the end of a
+    /// run): those at the end of the file are cut off, the others' blocks are freed (they read
+    /// as zeros, which readers skip as segments without a header).
+    pub fn give_back(&self, unused: Vec<Mapping>) {
+        let mut offsets: Vec<u64> = unused.iter().map(Mapping::offset).collect();
+        drop(unused);
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let seg = self.seg_size as u64;
+        offsets.sort_unstable();
+        let before = *next;
+        while *next > 0 && offsets.last() == Some(&(FILE_HEADER as u64 + (*next - 1) * seg)) {
+            offsets.pop();
+            *next -= 1;
+        }
+        if *next != before {
+            let _ = self.file.set_len(FILE_HEADER as u64 + *next * seg);
+        }
+        drop(next);
+        for off in offsets {
+            self.release(off, self.seg_size);
+        }
+    }
+
     /// A second handle on the file, for readers inside the process.
     pub fn try_clone_file(&self) -> io::Result<File> {
         self.file.try_clone()
@@ -566,6 +589,38 @@ mod tests {
         b.write(300, b"kept");
         b.read(300, &mut out);
         assert_eq!(&out, b"kept");
+    }
+
+    #[test]
+    fn unused_spares_are_given_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t");
+        let tf = TraceFile::create(&path, info()).unwrap();
+        let seg = SegmentInfo {
+            kind: SEG_THREAD,
+            pid: 1,
+            tid: 2,
+            seq: 0,
+            anchor: (3, 4),
+            evicted: 0,
+        };
+        let spare_a = tf.spare_segment().unwrap();
+        let used = tf.new_segment(&seg).unwrap();
+        let spare_b = tf.spare_segment().unwrap();
+        let spare_c = tf.spare_segment().unwrap();
+        used.write(SEG_HEADER, b"kept");
+        let len = |p: &std::path::Path| std::fs::metadata(p).unwrap().len();
+        assert_eq!(len(&path), FILE_HEADER as u64 + 4 * 8192);
+        let a_at = spare_a.offset();
+        // The two at the end are cut off; the one before the used segment becomes a hole.
+        tf.give_back(vec![spare_c, spare_a, spare_b]);
+        assert_eq!(len(&path), FILE_HEADER as u64 + 2 * 8192);
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes[a_at as usize..][..8192].iter().all(|&b| b == 0));
+        assert_eq!(&bytes[used.offset() as usize + SEG_HEADER..][..4], b"kept");
+        // The file grows again from where it now ends.
+        let next = tf.new_segment(&seg).unwrap();
+        assert_eq!(next.offset(), FILE_HEADER as u64 + 2 * 8192);
     }
 
     #[test]
