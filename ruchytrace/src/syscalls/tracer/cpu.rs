@@ -394,14 +394,20 @@ impl Drop for CpuPlacement {
 
 /// The CPU `tid` last ran on: field 39 (`processor`) of `/proc/TID/stat`.
 pub(super) fn last_cpu(tid: i32) -> Option<usize> {
-    let stat = std::fs::read_to_string(format!("/proc/{tid}/stat")).ok()?;
-    parse_processor(&stat)
+    // About 300 bytes; the command name is at most 64.
+    let mut buf = [0u8; 1024];
+    let stat = sys::read_head(&format!("/proc/{tid}/stat"), &mut buf)?;
+    parse_processor(stat)
 }
 
-fn parse_processor(stat: &str) -> Option<usize> {
+fn parse_processor(stat: &[u8]) -> Option<usize> {
     // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(39 - 3)?.parse().ok()
+    let rest = &stat[stat.iter().rposition(|&b| b == b')')? + 1..];
+    let field = rest
+        .split(u8::is_ascii_whitespace)
+        .filter(|w| !w.is_empty())
+        .nth(39 - 3)?;
+    std::str::from_utf8(field).ok()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -415,7 +421,7 @@ mod tests {
             .collect::<Vec<_>>()
             .join(" ");
         let stat = format!("42 (a) b (c) {tail}");
-        assert_eq!(parse_processor(&stat), Some(39));
+        assert_eq!(parse_processor(stat.as_bytes()), Some(39));
         let own = last_cpu(std::process::id() as i32);
         assert!(own.is_some());
     }
