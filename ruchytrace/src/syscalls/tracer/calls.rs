@@ -41,7 +41,8 @@ impl Tracer<'_> {
             let text = decode::entry_text(&pending);
             if self.opts.status == StatusFilter::All && self.opts.prints_trace() {
                 if let Some(t) = &mut self.text {
-                    let name = syscall_name(nr);
+                    let name = crate::syscalls::table::name(nr)
+                        .map_or_else(|| syscall_name(nr).into(), std::borrow::Cow::Borrowed);
                     if let Err(e) = t.printer(tid).and_then(|p| p.entry(tid, ts, &name, &text)) {
                         self.output_error.get_or_insert(e);
                     }
