@@ -104,10 +104,11 @@ counts() {
     echo "|:---|---:|:---|"
     for who in ruchytrace strace; do
         case $who in
-        ruchytrace) c="$RT syscalls -f --debug -o $WORK/r.txt -- $cmd" ;;
+        # --debug for the placement log only (other targets filtered out: no log writes).
+        ruchytrace) c="env RUST_LOG=ruchytrace::syscalls::tracer::cpu=debug $RT syscalls -f --debug -o $WORK/r.txt -- $cmd" ;;
         strace) c="strace -f -o $WORK/s.txt $cmd" ;;
         esac
-        eval "strace -c -o $WORK/count.txt $c" >/dev/null 2>"$WORK/debug.txt" || true
+        eval "strace -c -o $WORK/count.txt $c" >/dev/null 2>"$WORK/debug.$who" || true
         awk -v n="$calls" -v who="$who" '
             $1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { c = $4; name = $NF; total += c; per[name] = c }
             END {
@@ -124,7 +125,7 @@ counts() {
                 printf "| %s | %.2f | %s |\n", who, total / n, top
             }' "$WORK/count.txt"
     done
-    grep -o 'tracer placement stops=.*' "$WORK/debug.txt" | sed 's/^/placement: /' || true
+    grep -o 'tracer placement stops=.*' "$WORK/debug.ruchytrace" | sed 's/^/ruchytrace /' || true
     echo
 }
 
