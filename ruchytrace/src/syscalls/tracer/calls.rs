@@ -25,6 +25,7 @@ impl Tracer<'_> {
     }
 
     pub(super) fn call_entry(&mut self, tid: i32, nr: u64, args: [u64; 6], sp: u64, ts: u64) {
+        self.cpu.on_entry(nr);
         // A leftover entry means we missed an exit (should not happen): close it as unfinished.
         self.end_call_unfinished(tid, ts);
         let mem = Memory { tid };

@@ -60,6 +60,30 @@ const WATCHDOG_PERIOD: Duration = Duration::from_millis(2);
 /// tracer starved (most starvation is a short burst of another program on the CPU).
 const STARVED_BACKOFF_MIN_NS: u64 = 10_000_000;
 
+/// System calls that usually put the calling thread to sleep until another thread or the
+/// clock wakes it (the host's numbers; names missing on an architecture are left out).
+static WAITING_CALLS: std::sync::LazyLock<Vec<u64>> = std::sync::LazyLock::new(|| {
+    [
+        "wait4",
+        "waitid",
+        "nanosleep",
+        "clock_nanosleep",
+        "pause",
+        "rt_sigsuspend",
+        "rt_sigtimedwait",
+        "poll",
+        "ppoll",
+        "select",
+        "pselect6",
+        "epoll_wait",
+        "epoll_pwait",
+        "epoll_pwait2",
+    ]
+    .iter()
+    .filter_map(|n| crate::syscalls::table::number(n))
+    .collect()
+});
+
 /// What the tracer thread and its watchdog share.
 struct Shared {
     /// Stops handled so far (only compared for change).
@@ -163,6 +187,9 @@ pub(super) struct CpuPlacement {
     look_at: u8,
     /// The CPU of the current run's thread was looked up already (at its first stop).
     looked: bool,
+    /// The thread stopping now enters a call that waits (`wait4`, `poll`...): not worth
+    /// moving next to; the look goes to the next stop instead.
+    entering_wait: bool,
     /// How many times the traced thread's CPU was looked up (`/proc/TID/stat`) and how many
     /// times the tracer moved: the cost of following, in tests and `--debug` logs.
     lookups: u32,
@@ -203,6 +230,7 @@ impl CpuPlacement {
             busy: false,
             look_at: 0,
             looked: false,
+            entering_wait: false,
             lookups: 0,
             moves: 0,
             ncpu,
@@ -262,6 +290,15 @@ impl CpuPlacement {
         self.look_at = 2;
     }
 
+    /// Called at the entry stop of system call `nr`, before [`Self::on_stop`] for it: a thread
+    /// entering a call that waits (a shell in `wait4` for its child) is not followed; the
+    /// thread that stops next is looked at instead.
+    pub(super) fn on_entry(&mut self, nr: u64) {
+        if self.active == Active::Idle && WAITING_CALLS.contains(&nr) {
+            self.entering_wait = true;
+        }
+    }
+
     /// Called once per stop of `tid`, at `now` (the stop's timestamp).
     #[inline]
     pub(super) fn on_stop(&mut self, tid: i32, now: u64) {
@@ -281,6 +318,7 @@ impl CpuPlacement {
             self.shared.last_tid.store(tid, Ordering::Relaxed);
         }
         let window_end = self.stops % CHECK_EVERY == 0;
+        let entering_wait = std::mem::take(&mut self.entering_wait);
         let look = match self.look_at {
             1 => true,
             2 => {
@@ -301,14 +339,14 @@ impl CpuPlacement {
                     || now >= self.next_load_ns
                     || (self.starved_retry && now >= self.retry_ns) =>
             {
-                self.idle_check(tid, now, window_end, look);
+                self.idle_check(tid, now, window_end, look, entering_wait);
             }
             _ => {}
         }
     }
 
     #[cold]
-    fn idle_check(&mut self, tid: i32, now: u64, window_end: bool, look: bool) {
+    fn idle_check(&mut self, tid: i32, now: u64, window_end: bool, look: bool, waits: bool) {
         if look {
             self.look_at = 0;
         }
@@ -350,6 +388,12 @@ impl CpuPlacement {
         // Only next to a thread that made the last stops in a row, or that just started a
         // new program or process.
         if !look && (self.run < SETTLE || (self.run == SETTLE && self.looked)) {
+            return;
+        }
+        if waits {
+            // It is about to sleep: whoever stops next runs while it waits (this stop's
+            // look-ahead was already taken, so 1 is the next stop).
+            self.look_at = 1;
             return;
         }
         self.looked = true;
@@ -570,6 +614,19 @@ mod tests {
                 stop(&mut p, me);
             }
             assert_eq!(p.lookups, 3);
+            // A thread settling into a call that waits (a shell's wait4) is not looked at;
+            // the next stop is, whoever makes it.
+            let wait4 = crate::syscalls::table::number("wait4").unwrap();
+            stop(&mut p, other_tid);
+            for _ in 1..SETTLE {
+                stop(&mut p, me);
+            }
+            assert_eq!(p.lookups, 3);
+            p.on_entry(wait4);
+            stop(&mut p, me);
+            assert_eq!(p.lookups, 3, "not next to a thread entering wait4");
+            stop(&mut p, other_tid);
+            assert_eq!(p.lookups, 4);
             assert!(p.moves <= p.lookups);
             p.restore();
         })
