@@ -12,14 +12,16 @@
 //! resumed by the tracer is woken on the tracer's CPU and preempts it there; the tracer stays
 //! runnable on that CPU and runs again as soon as the tracee stops. The tracer pins its own
 //! thread to the CPU of the thread whose stops it sees (4 stops after the stopping thread
-//! changed, at an exec, and every [`CHECK_EVERY`] stops), and unpins it while several
-//! threads take turns. A `SCHED_IDLE` thread only gets CPU time nobody else wants, so:
-//! every 100 ms the tracer looks at the machine's idle time (`/proc/stat`) and with less than
-//! half a CPU idle takes `SCHED_OTHER` back (on a busy machine the scheduler keeps tracer and
-//! tracee together anyway); and a watchdog thread (normal policy, every 10 ms) gives the
-//! tracer thread `SCHED_OTHER` and its affinity back when it was runnable but made no progress
-//! for a whole period while the thread it resumed last was not running either. Both retry
-//! later, backing off. This is only done where a thread may leave `SCHED_IDLE` again (root,
+//! changed; at once after an exec, at a new process's first stop and at the stop after a
+//! tracee ended; every [`CHECK_EVERY`] stops; never next to a thread entering a call that
+//! waits), and unpins it while several threads take turns. A `SCHED_IDLE` thread only gets
+//! CPU time nobody else wants, so: every 100 ms the tracer looks at the machine's idle time
+//! (`/proc/stat`) and with less than half a CPU idle takes `SCHED_OTHER` back (on a busy
+//! machine the scheduler keeps tracer and tracee together anyway); and a watchdog thread
+//! (normal policy, every 2 ms) gives the tracer thread `SCHED_OTHER` and its affinity back
+//! when it waited on its run queue for half a period without progress while the thread it
+//! resumed last was not running either. Both retry later, backing off (10 ms after a
+//! starvation, 0.2 s after a busy load check). This is only done where a thread may leave `SCHED_IDLE` again (root,
 //! `CAP_SYS_NICE`, `RLIMIT_NICE` >= 20); elsewhere `auto` leaves placement to the scheduler.
 //!
 //! [`CpuMode::Follow`] (the former default, kept to compare) pins the tracer's thread to the
