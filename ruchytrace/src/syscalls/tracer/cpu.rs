@@ -592,7 +592,7 @@ mod tests {
             }
             let me = sys::gettid();
             let t0 = sys::monotonic_ns();
-            let mut stop = |p: &mut CpuPlacement, tid| p.on_stop(tid, t0);
+            let stop = |p: &mut CpuPlacement, tid| p.on_stop(tid, t0);
             for _ in 1..SETTLE {
                 stop(&mut p, me);
             }
