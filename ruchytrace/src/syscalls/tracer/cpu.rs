@@ -21,8 +21,9 @@
 //! (normal policy, every 2 ms) gives the tracer thread `SCHED_OTHER` and its affinity back
 //! when it waited on its run queue for half a period without progress while the thread it
 //! resumed last was not running either. Both retry later, backing off (10 ms after a
-//! starvation, 0.2 s after a busy load check). This is only done where a thread may leave `SCHED_IDLE` again (root,
-//! `CAP_SYS_NICE`, `RLIMIT_NICE` >= 20); elsewhere `auto` leaves placement to the scheduler.
+//! starvation, 0.2 s after a busy load check). This is only done where a thread may leave
+//! `SCHED_IDLE` again (root, `CAP_SYS_NICE`, `RLIMIT_NICE` >= 20); elsewhere `auto` leaves
+//! placement to the scheduler.
 //!
 //! [`CpuMode::Follow`] (the former default, kept to compare) pins the tracer's thread to the
 //! CPU the tracee last ran on, every [`CHECK_EVERY`] stops. The program's affinity and
