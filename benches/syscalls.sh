@@ -17,6 +17,12 @@
 # (issue 14): full tracing <= 0.5x strace on the single-threaded workloads and <= 1.0x on the
 # threaded one; figures need a quiet machine (nothing else running).
 #
+# Counts instead of times (for a loaded machine): `COUNTS=1 benches/syscalls.sh` prints, per
+# workload, the system calls the tracer's own thread makes per traced system call (counted by
+# `strace -c` on the tracer: ptrace, waitpid, memory reads, /proc reads, placement) next to
+# strace's own (counted the same way), and the tracer's placement log (stops, CPU look-ups,
+# moves). These do not depend on what else runs on the machine.
+#
 # User stacks: `VARIANTS="ruchytrace ruchytrace-k strace-k" benches/syscalls.sh 7` compares
 # `syscalls -k` with plain full tracing and with `strace -f -k` on the same workloads (the
 # table's "vs strace" column is then against plain strace; benches/stacks.sh prints the -k
@@ -84,6 +90,52 @@ bench() {
     done
     echo
 }
+
+# counts NAME CMD: system calls of the tracer's own thread per traced system call.
+counts() {
+    name=$1
+    cmd=$2
+    # The traced program's calls: what strace itself saw.
+    eval "strace -f -o $WORK/c.txt $cmd" >/dev/null 2>&1
+    calls=$(grep -cv -e '^[0-9]* *+++' -e '^[0-9]* *---' -e 'resumed>' "$WORK/c.txt")
+    echo "### $name: \`$cmd\` ($calls traced calls)"
+    echo
+    echo "| tracer | calls per traced call | top calls (per traced call) |"
+    echo "|:---|---:|:---|"
+    for who in ruchytrace strace; do
+        case $who in
+        # --debug for the placement log only (other targets filtered out: no log writes).
+        ruchytrace) c="env RUST_LOG=ruchytrace::syscalls::tracer::cpu=debug $RT syscalls -f --debug -o $WORK/r.txt -- $cmd" ;;
+        strace) c="strace -f -o $WORK/s.txt $cmd" ;;
+        esac
+        eval "strace -c -o $WORK/count.txt $c" >/dev/null 2>"$WORK/debug.$who" || true
+        awk -v n="$calls" -v who="$who" '
+            $1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { c = $4; name = $NF; total += c; per[name] = c }
+            END {
+                top = ""
+                k = 0
+                while (k < 5) {
+                    best = ""; bc = -1
+                    for (x in per) if (per[x] > bc) { bc = per[x]; best = x }
+                    if (best == "") break
+                    top = top sprintf("%s %.2f, ", best, bc / n)
+                    delete per[best]
+                    k++
+                }
+                printf "| %s | %.2f | %s |\n", who, total / n, top
+            }' "$WORK/count.txt"
+    done
+    grep -o 'tracer placement stops=.*' "$WORK/debug.ruchytrace" | sed 's/^/ruchytrace /' || true
+    echo
+}
+
+if [ "${COUNTS:-0}" = 1 ]; then
+    counts loop "$WORK/sys_loop 10000"
+    counts walk "find /usr/share -maxdepth 2"
+    counts threads "$WORK/sys_threads 1000"
+    counts forkexec "sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do /bin/true; done'"
+    exit 0
+fi
 
 bench loop "$WORK/sys_loop 10000"
 bench walk "find /usr/share -maxdepth 2"

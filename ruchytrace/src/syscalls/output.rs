@@ -78,12 +78,30 @@ impl TextPrinter {
     }
 
     fn prefix(&mut self, tid: i32, ts: u64) -> String {
-        let mut s = String::new();
+        // The line is built on this string (room for a typical call), written in place.
+        let mut s = String::with_capacity(128);
+        self.prefix_into(&mut s, tid, ts);
+        s
+    }
+
+    fn prefix_into(&mut self, s: &mut String, tid: i32, ts: u64) {
+        use std::fmt::Write as _;
+        // Writing to a String cannot fail.
         match self.format.pids {
-            PidStyle::Bare => s.push_str(&format!("{tid:<5} ")),
-            PidStyle::Bracketed if self.multi => s.push_str(&format!("[pid {tid:>5}] ")),
+            PidStyle::Bare => {
+                let _ = write!(s, "{tid:<5} ");
+            }
+            PidStyle::Bracketed if self.multi => {
+                let _ = write!(s, "[pid {tid:>5}] ");
+            }
             _ => {}
         }
+        if self.format.relative || self.format.time != TimeFormat::None {
+            self.time_prefix(s, ts);
+        }
+    }
+
+    fn time_prefix(&mut self, s: &mut String, ts: u64) {
         if self.format.relative {
             let d = ts.saturating_sub(self.last_ts.unwrap_or(ts));
             self.last_ts = Some(ts);
@@ -108,7 +126,6 @@ impl TextPrinter {
                 s.push(' ');
             }
         }
-        s
     }
 
     /// Prints the pending entry of another thread as `<unfinished ...>`.
@@ -124,7 +141,10 @@ impl TextPrinter {
     /// A call entered: remember `name(entry_text` until its exit or another line.
     pub fn entry(&mut self, tid: i32, ts: u64, name: &str, entry_text: &str) -> io::Result<()> {
         self.close_open()?;
-        let text = format!("{}{name}({entry_text}", self.prefix(tid, ts));
+        let mut text = self.prefix(tid, ts);
+        text.push_str(name);
+        text.push('(');
+        text.push_str(entry_text);
         self.open = Some((tid, text));
         Ok(())
     }
@@ -141,21 +161,41 @@ impl TextPrinter {
         ret_text: &str,
         duration_ns: Option<u64>,
     ) -> io::Result<()> {
-        let joined = args.join(", ");
+        let push_args = |line: &mut String| {
+            for (i, a) in args.iter().enumerate() {
+                if i > 0 {
+                    line.push_str(", ");
+                }
+                line.push_str(a);
+            }
+        };
         let mut line = match self.open.take() {
-            Some((open_tid, text)) if open_tid == tid => {
-                let prefix_len = text.len() - entry_text.len() - name.len() - 1;
-                format!("{}{name}({joined})", &text[..prefix_len])
+            Some((open_tid, mut text)) if open_tid == tid => {
+                // `prefix name(entry_text` becomes `prefix name(args)`: the entry text is the
+                // start of the joined arguments.
+                text.truncate(text.len() - entry_text.len());
+                push_args(&mut text);
+                text.push(')');
+                text
             }
             other => {
                 self.open = other;
                 self.close_open()?;
+                let mut line = self.prefix(tid, ts_exit);
                 if self.unfinished.remove(&tid) {
+                    let joined = args.join(", ");
                     let rest = joined.strip_prefix(entry_text).unwrap_or(&joined);
-                    format!("{}<... {name} resumed>{rest})", self.prefix(tid, ts_exit))
+                    line.push_str("<... ");
+                    line.push_str(name);
+                    line.push_str(" resumed>");
+                    line.push_str(rest);
                 } else {
-                    format!("{}{name}({joined})", self.prefix(tid, ts_exit))
+                    line.push_str(name);
+                    line.push('(');
+                    push_args(&mut line);
                 }
+                line.push(')');
+                line
             }
         };
         if line.len() < RESULT_COLUMN - 1 {
@@ -172,7 +212,8 @@ impl TextPrinter {
                 ));
             }
         }
-        writeln!(self.out, "{line}")?;
+        line.push('\n');
+        self.out.write_all(line.as_bytes())?;
         self.dirty = true;
         Ok(())
     }

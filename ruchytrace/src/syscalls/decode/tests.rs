@@ -8,6 +8,8 @@ use std::collections::HashMap;
 struct FakeMem {
     regions: Vec<(u64, Vec<u8>)>,
     fds: HashMap<i64, String>,
+    /// How often a descriptor's path was asked for (each is a readlink in the tracer).
+    fd_lookups: std::cell::Cell<usize>,
 }
 
 impl FakeMem {
@@ -41,6 +43,7 @@ impl TraceeMemory for FakeMem {
         })
     }
     fn fd_path(&self, fd: i64) -> Option<String> {
+        self.fd_lookups.set(self.fd_lookups.get() + 1);
         self.fds.get(&fd).cloned()
     }
 }
@@ -191,6 +194,29 @@ fn fd_paths_with_y() {
         line("close", [4, 0, 0, 0, 0, 0], 0, &mem, &y),
         "close(4) = 0"
     );
+}
+
+#[test]
+fn no_descriptor_lookups_without_y() {
+    // Each lookup is a readlink of /proc/PID/fd/N (or cwd) per call: only -y pays for them.
+    let mem = FakeMem::default()
+        .fd(-100, "/home")
+        .with(0x5000, b"/etc/passwd\0");
+    let at = AT_FDCWD;
+    assert_eq!(
+        strace("openat", [at, 0x5000, 0, 0, 0, 0], 3, &mem),
+        "openat(AT_FDCWD, \"/etc/passwd\", O_RDONLY) = 3"
+    );
+    assert_eq!(mem.fd_lookups.get(), 0);
+    let y = DecodeOptions {
+        show_fd_paths: true,
+        ..DecodeOptions::default()
+    };
+    assert_eq!(
+        line("openat", [at, 0x5000, 0, 0, 0, 0], 3, &mem, &y),
+        "openat(AT_FDCWD</home>, \"/etc/passwd\", O_RDONLY) = 3"
+    );
+    assert!(mem.fd_lookups.get() > 0);
 }
 
 #[test]

@@ -25,6 +25,7 @@ impl Tracer<'_> {
     }
 
     pub(super) fn call_entry(&mut self, tid: i32, nr: u64, args: [u64; 6], sp: u64, ts: u64) {
+        self.cpu.on_entry(nr);
         // A leftover entry means we missed an exit (should not happen): close it as unfinished.
         self.end_call_unfinished(tid, ts);
         let mem = Memory { tid };
@@ -41,7 +42,8 @@ impl Tracer<'_> {
             let text = decode::entry_text(&pending);
             if self.opts.status == StatusFilter::All && self.opts.prints_trace() {
                 if let Some(t) = &mut self.text {
-                    let name = syscall_name(nr);
+                    let name = crate::syscalls::table::name(nr)
+                        .map_or_else(|| syscall_name(nr).into(), std::borrow::Cow::Borrowed);
                     if let Err(e) = t.printer(tid).and_then(|p| p.entry(tid, ts, &name, &text)) {
                         self.output_error.get_or_insert(e);
                     }

@@ -12,15 +12,18 @@
 //! resumed by the tracer is woken on the tracer's CPU and preempts it there; the tracer stays
 //! runnable on that CPU and runs again as soon as the tracee stops. The tracer pins its own
 //! thread to the CPU of the thread whose stops it sees (4 stops after the stopping thread
-//! changed, at an exec, and every [`CHECK_EVERY`] stops), and unpins it while several
-//! threads take turns. A `SCHED_IDLE` thread only gets CPU time nobody else wants, so:
-//! every 100 ms the tracer looks at the machine's idle time (`/proc/stat`) and with less than
-//! half a CPU idle takes `SCHED_OTHER` back (on a busy machine the scheduler keeps tracer and
-//! tracee together anyway); and a watchdog thread (normal policy, every 10 ms) gives the
-//! tracer thread `SCHED_OTHER` and its affinity back when it was runnable but made no progress
-//! for a whole period while the thread it resumed last was not running either. Both retry
-//! later, backing off. This is only done where a thread may leave `SCHED_IDLE` again (root,
-//! `CAP_SYS_NICE`, `RLIMIT_NICE` >= 20); elsewhere `auto` leaves placement to the scheduler.
+//! changed; at once after an exec, at a new process's first stop and at the stop after a
+//! tracee ended; every [`CHECK_EVERY`] stops; never next to a thread entering a call that
+//! waits), and unpins it while several threads take turns. A `SCHED_IDLE` thread only gets
+//! CPU time nobody else wants, so: every 100 ms the tracer looks at the machine's idle time
+//! (`/proc/stat`) and with less than half a CPU idle takes `SCHED_OTHER` back (on a busy
+//! machine the scheduler keeps tracer and tracee together anyway); and a watchdog thread
+//! (normal policy, every 2 ms) gives the tracer thread `SCHED_OTHER` and its affinity back
+//! when it waited on its run queue for half a period without progress while the thread it
+//! resumed last was not running either. Both retry later, backing off (10 ms after a
+//! starvation, 0.2 s after a busy load check). This is only done where a thread may leave
+//! `SCHED_IDLE` again (root, `CAP_SYS_NICE`, `RLIMIT_NICE` >= 20); elsewhere `auto` leaves
+//! placement to the scheduler.
 //!
 //! [`CpuMode::Follow`] (the former default, kept to compare) pins the tracer's thread to the
 //! CPU the tracee last ran on, every [`CHECK_EVERY`] stops. The program's affinity and
@@ -52,8 +55,37 @@ const LOAD_PERIOD_NS: u64 = 100_000_000;
 const BACKOFF_MIN_NS: u64 = 200_000_000;
 const BACKOFF_MAX_NS: u64 = 3_200_000_000;
 
-/// How often the watchdog looks at the tracer thread.
-const WATCHDOG_PERIOD: Duration = Duration::from_millis(10);
+/// How often the watchdog looks at the tracer thread: a starved tracer stalls the program
+/// for one to two periods.
+const WATCHDOG_PERIOD: Duration = Duration::from_millis(2);
+
+/// First and longest wait before `SCHED_IDLE` is tried again after the watchdog found the
+/// tracer starved (most starvation is a short burst of another program on the CPU).
+const STARVED_BACKOFF_MIN_NS: u64 = 10_000_000;
+
+/// System calls that usually put the calling thread to sleep until another thread or the
+/// clock wakes it (the host's numbers; names missing on an architecture are left out).
+static WAITING_CALLS: std::sync::LazyLock<Vec<u64>> = std::sync::LazyLock::new(|| {
+    [
+        "wait4",
+        "waitid",
+        "nanosleep",
+        "clock_nanosleep",
+        "pause",
+        "rt_sigsuspend",
+        "rt_sigtimedwait",
+        "poll",
+        "ppoll",
+        "select",
+        "pselect6",
+        "epoll_wait",
+        "epoll_pwait",
+        "epoll_pwait2",
+    ]
+    .iter()
+    .filter_map(|n| crate::syscalls::table::number(n))
+    .collect()
+});
 
 /// What the tracer thread and its watchdog share.
 struct Shared {
@@ -69,26 +101,47 @@ struct Shared {
     stop: AtomicBool,
 }
 
-/// The watchdog thread: gives the tracer thread `SCHED_OTHER` and `cpus` back when it sat
-/// runnable without handling a stop for a whole period while the thread it resumed last is
-/// not running either (starved by threads other than the program's).
+/// The watchdog thread: gives the tracer thread `SCHED_OTHER` and `cpus` back when it waited
+/// on its run queue for most of a period without handling a stop while the thread it resumed
+/// last is not running either (starved by threads other than the program's). The wait is the
+/// kernel's run delay of the thread, so a tracer busy with one long stop (a first `-k`
+/// symbolization) is not mistaken for a starved one; where the kernel does not keep it, a
+/// tracer found runnable twice in a row without progress counts as starved.
 fn watchdog(shared: Arc<Shared>, tracer: i32, cpus: CpuSet) {
     sys::block_all_signals();
+    let period_ns = WATCHDOG_PERIOD.as_nanos() as u64;
     let mut last = shared.stops.load(Ordering::Relaxed);
+    // The run delay (or, without one, 0 when runnable) at the previous period without progress.
+    let mut previous: Option<u64> = None;
     while !shared.stop.load(Ordering::Relaxed) {
         std::thread::park_timeout(WATCHDOG_PERIOD);
         let now = shared.stops.load(Ordering::Relaxed);
+        if now != last || !shared.idle.load(Ordering::Relaxed) {
+            previous = None;
+            last = now;
+            continue;
+        }
+        let waited = match sys::run_delay_ns(tracer) {
+            Some(delay) => {
+                let waited = previous.is_some_and(|p| delay.saturating_sub(p) >= period_ns / 2);
+                previous = Some(delay);
+                waited
+            }
+            None => {
+                let runnable = sys::thread_runnable(tracer);
+                let waited = runnable && previous.is_some();
+                previous = runnable.then_some(0);
+                waited
+            }
+        };
         // A tracer waiting while the program computes is not starved: its last thread runs.
-        if now == last
-            && shared.idle.load(Ordering::Relaxed)
-            && sys::thread_runnable(tracer)
-            && !sys::task_runnable(shared.last_tid.load(Ordering::Relaxed))
-        {
+        if waited && !sys::task_runnable(shared.last_tid.load(Ordering::Relaxed)) {
             let _ = sys::set_cpus_of(tracer, &cpus);
             if sys::set_idle_policy_of(tracer, false).is_ok() {
                 shared.idle.store(false, Ordering::Relaxed);
                 shared.starved.store(true, Ordering::Relaxed);
             }
+            previous = None;
         }
         last = now;
     }
@@ -125,6 +178,25 @@ pub(super) struct CpuPlacement {
     /// Idle: not before this time (after the machine was found busy), and the next back-off.
     retry_ns: u64,
     backoff_ns: u64,
+    /// Idle: after a starvation, `SCHED_IDLE` is taken again at `retry_ns` (not only at a load
+    /// check), with its own back-off.
+    starved_retry: bool,
+    starved_backoff_ns: u64,
+    /// The last load check found the machine busy.
+    busy: bool,
+    /// Look at the CPU of the thread stopping now (1) or at the next stop (2), whichever thread
+    /// it is (after an exec or at the start of a new process, which the scheduler placed
+    /// anew; after a tracee ended, the next stops come from another thread); 0: no.
+    look_at: u8,
+    /// The CPU of the current run's thread was looked up already (at its first stop).
+    looked: bool,
+    /// The thread stopping now enters a call that waits (`wait4`, `poll`...): not worth
+    /// moving next to; the look goes to the next stop instead.
+    entering_wait: bool,
+    /// How many times the traced thread's CPU was looked up (`/proc/TID/stat`) and how many
+    /// times the tracer moved: the cost of following, in tests and `--debug` logs.
+    lookups: u32,
+    moves: u32,
     ncpu: usize,
     /// Idle: the watchdog.
     shared: Arc<Shared>,
@@ -156,6 +228,14 @@ impl CpuPlacement {
             next_load_ns: 0,
             retry_ns: 0,
             backoff_ns: BACKOFF_MIN_NS,
+            starved_retry: false,
+            starved_backoff_ns: STARVED_BACKOFF_MIN_NS,
+            busy: false,
+            look_at: 0,
+            looked: false,
+            entering_wait: false,
+            lookups: 0,
+            moves: 0,
             ncpu,
             shared: Arc::new(Shared {
                 stops: AtomicU32::new(0),
@@ -200,9 +280,26 @@ impl CpuPlacement {
     }
 
     /// Called at an exec event, before [`Self::on_stop`] for it: the scheduler may have moved
-    /// the thread (exec balancing), so its CPU is looked at right away.
+    /// the thread (exec balancing), so its CPU is looked at right away. Also at the first stop
+    /// of a new process (fork balancing starts it on an idle CPU) and when a tracee ended (the
+    /// next stops come from another thread, e.g. the parent woken from `wait4`): the tracer
+    /// moves at once instead of [`SETTLE`] stops later, when the CPU differs.
     pub(super) fn rearm(&mut self) {
-        self.run = SETTLE - 1;
+        self.look_at = 1;
+    }
+
+    /// [`Self::rearm`] for the stop after this one (this one's thread has ended).
+    pub(super) fn rearm_next(&mut self) {
+        self.look_at = 2;
+    }
+
+    /// Called at the entry stop of system call `nr`, before [`Self::on_stop`] for it: a thread
+    /// entering a call that waits (a shell in `wait4` for its child) is not followed; the
+    /// thread that stops next is looked at instead.
+    pub(super) fn on_entry(&mut self, nr: u64) {
+        if self.active == Active::Idle && WAITING_CALLS.contains(&nr) {
+            self.entering_wait = true;
+        }
     }
 
     /// Called once per stop of `tid`, at `now` (the stop's timestamp).
@@ -215,6 +312,7 @@ impl CpuPlacement {
             self.last_tid = tid;
             self.switches += 1;
             self.run = 0;
+            self.looked = false;
         }
         self.run = self.run.saturating_add(1);
         self.stops = self.stops.wrapping_add(1);
@@ -223,30 +321,58 @@ impl CpuPlacement {
             self.shared.last_tid.store(tid, Ordering::Relaxed);
         }
         let window_end = self.stops % CHECK_EVERY == 0;
+        let entering_wait = std::mem::take(&mut self.entering_wait);
+        let look = match self.look_at {
+            1 => true,
+            2 => {
+                self.look_at = 1;
+                false
+            }
+            _ => false,
+        };
         match self.active {
             Active::Follow if window_end => {
                 let switches = std::mem::take(&mut self.switches);
                 self.follow(tid, switches);
             }
-            Active::Idle if window_end || self.run == SETTLE || now >= self.next_load_ns => {
-                self.idle_check(tid, now, window_end);
+            Active::Idle
+                if window_end
+                    || self.run == SETTLE
+                    || look
+                    || now >= self.next_load_ns
+                    || (self.starved_retry && now >= self.retry_ns) =>
+            {
+                self.idle_check(tid, now, window_end, look, entering_wait);
             }
             _ => {}
         }
     }
 
     #[cold]
-    fn idle_check(&mut self, tid: i32, now: u64, window_end: bool) {
+    fn idle_check(&mut self, tid: i32, now: u64, window_end: bool, look: bool, waits: bool) {
+        if look {
+            self.look_at = 0;
+        }
         if self.shared.starved.swap(false, Ordering::Relaxed) {
-            // The watchdog gave us SCHED_OTHER and our affinity back.
-            tracing::debug!("tracer starved: back to SCHED_OTHER");
+            // The watchdog gave us SCHED_OTHER and our affinity back. Usually another program
+            // ran a short burst on our CPU: try again soon, later each time it happens again.
+            tracing::debug!(
+                retry_ms = self.starved_backoff_ns / 1_000_000,
+                "tracer starved: back to SCHED_OTHER"
+            );
             self.idle_policy = false;
             self.pinned = None;
-            self.back_off(now);
+            self.retry_ns = now + self.starved_backoff_ns;
+            self.starved_backoff_ns = (self.starved_backoff_ns * 2).min(BACKOFF_MAX_NS);
+            self.starved_retry = true;
         }
         if now >= self.next_load_ns {
             self.next_load_ns = now + LOAD_PERIOD_NS;
             self.load_check(now);
+        }
+        if self.starved_retry && !self.idle_policy && !self.busy && now >= self.retry_ns {
+            self.starved_retry = false;
+            self.set_idle(true);
         }
         let switches = if window_end {
             std::mem::take(&mut self.switches)
@@ -262,10 +388,19 @@ impl CpuPlacement {
             self.restore_affinity();
             return;
         }
-        // Only next to a thread that made the last stops in a row.
-        if self.run < SETTLE {
+        // Only next to a thread that made the last stops in a row, or that just started a
+        // new program or process.
+        if !look && (self.run < SETTLE || (self.run == SETTLE && self.looked)) {
             return;
         }
+        if waits {
+            // It is about to sleep: whoever stops next runs while it waits (this stop's
+            // look-ahead was already taken, so 1 is the next stop).
+            self.look_at = 1;
+            return;
+        }
+        self.looked = true;
+        self.lookups += 1;
         let Some(cpu) = last_cpu(tid) else {
             return;
         };
@@ -273,6 +408,7 @@ impl CpuPlacement {
             return;
         }
         if sys::pin_thread_to_cpu(cpu).is_ok() {
+            self.moves += 1;
             tracing::trace!(pid = tid, cpu, "tracer moves next to tracee");
             self.pinned = Some(cpu);
         }
@@ -296,6 +432,7 @@ impl CpuPlacement {
             return;
         }
         let idle_cpus = idle as f64 / total as f64 * self.ncpu as f64;
+        self.busy = idle_cpus < 0.5;
         if idle_cpus < 0.5 {
             if self.idle_policy {
                 tracing::debug!(idle_cpus, "machine busy: tracer back to SCHED_OTHER");
@@ -303,9 +440,11 @@ impl CpuPlacement {
                 self.back_off(now);
             }
         } else if !self.idle_policy && now >= self.retry_ns {
+            self.starved_retry = false;
             self.set_idle(true);
         } else if self.idle_policy {
             self.backoff_ns = (self.backoff_ns / 2).max(BACKOFF_MIN_NS);
+            self.starved_backoff_ns = (self.starved_backoff_ns / 2).max(STARVED_BACKOFF_MIN_NS);
         }
     }
 
@@ -374,6 +513,14 @@ impl CpuPlacement {
     /// Gives the tracer thread its original affinity and scheduling policy back, and ends the
     /// watchdog.
     pub(super) fn restore(&mut self) {
+        if self.active != Active::Off {
+            tracing::debug!(
+                stops = self.stops,
+                lookups = self.lookups,
+                moves = self.moves,
+                "tracer placement"
+            );
+        }
         if let Some(h) = self.watchdog.take() {
             self.shared.stop.store(true, Ordering::Relaxed);
             h.thread().unpark();
@@ -383,6 +530,7 @@ impl CpuPlacement {
         if self.idle_policy {
             self.set_idle(false);
         }
+        self.active = Active::Off;
     }
 }
 
@@ -394,14 +542,20 @@ impl Drop for CpuPlacement {
 
 /// The CPU `tid` last ran on: field 39 (`processor`) of `/proc/TID/stat`.
 pub(super) fn last_cpu(tid: i32) -> Option<usize> {
-    let stat = std::fs::read_to_string(format!("/proc/{tid}/stat")).ok()?;
-    parse_processor(&stat)
+    // About 300 bytes; the command name is at most 64.
+    let mut buf = [0u8; 1024];
+    let stat = sys::read_head(&format!("/proc/{tid}/stat"), &mut buf)?;
+    parse_processor(stat)
 }
 
-fn parse_processor(stat: &str) -> Option<usize> {
+fn parse_processor(stat: &[u8]) -> Option<usize> {
     // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(39 - 3)?.parse().ok()
+    let rest = &stat[stat.iter().rposition(|&b| b == b')')? + 1..];
+    let field = rest
+        .split(u8::is_ascii_whitespace)
+        .filter(|w| !w.is_empty())
+        .nth(39 - 3)?;
+    std::str::from_utf8(field).ok()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -415,9 +569,74 @@ mod tests {
             .collect::<Vec<_>>()
             .join(" ");
         let stat = format!("42 (a) b (c) {tail}");
-        assert_eq!(parse_processor(&stat), Some(39));
+        assert_eq!(parse_processor(stat.as_bytes()), Some(39));
         let own = last_cpu(std::process::id() as i32);
         assert!(own.is_some());
+    }
+
+    #[test]
+    fn the_tracee_cpu_is_looked_up_after_settling_and_at_once_when_rearmed() {
+        // On threads of their own: the test harness's threads are left alone.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || {
+            tx.send(sys::gettid()).unwrap();
+            let _ = done_rx.recv();
+        });
+        let other_tid = rx.recv().unwrap();
+        std::thread::spawn(move || {
+            let mut p = CpuPlacement::new(CpuMode::Auto);
+            p.start(sys::monotonic_ns());
+            if p.active != Active::Idle {
+                // No SCHED_IDLE here (not root, no CAP_SYS_NICE): nothing is followed.
+                return;
+            }
+            let me = sys::gettid();
+            let t0 = sys::monotonic_ns();
+            let stop = |p: &mut CpuPlacement, tid| p.on_stop(tid, t0);
+            for _ in 1..SETTLE {
+                stop(&mut p, me);
+            }
+            assert_eq!(p.lookups, 0, "not before {SETTLE} stops in a row");
+            stop(&mut p, me);
+            assert_eq!(p.lookups, 1);
+            stop(&mut p, me);
+            assert_eq!(p.lookups, 1, "once per run");
+            // An exec or a new process: its CPU at its first stop.
+            p.rearm();
+            stop(&mut p, me);
+            assert_eq!(p.lookups, 2);
+            // A tracee ended: not at its own last stop, at the next one, whoever makes it...
+            p.rearm_next();
+            stop(&mut p, other_tid);
+            assert_eq!(p.lookups, 2);
+            stop(&mut p, me);
+            assert_eq!(p.lookups, 3);
+            // ...and not again when that run settles.
+            for _ in 1..SETTLE {
+                stop(&mut p, me);
+            }
+            assert_eq!(p.lookups, 3);
+            // A thread settling into a call that waits (a shell's wait4) is not looked at;
+            // the next stop is, whoever makes it.
+            let wait4 = crate::syscalls::table::number("wait4").unwrap();
+            stop(&mut p, other_tid);
+            for _ in 1..SETTLE {
+                stop(&mut p, me);
+            }
+            assert_eq!(p.lookups, 3);
+            p.on_entry(wait4);
+            stop(&mut p, me);
+            assert_eq!(p.lookups, 3, "not next to a thread entering wait4");
+            stop(&mut p, other_tid);
+            assert_eq!(p.lookups, 4);
+            assert!(p.moves <= p.lookups);
+            p.restore();
+        })
+        .join()
+        .unwrap();
+        done_tx.send(()).unwrap();
+        other.join().unwrap();
     }
 
     #[test]

@@ -17,6 +17,10 @@ impl Tracer<'_> {
         if let Some(t) = self.threads.get_mut(&tid) {
             t.phase = Phase::Running;
         }
+        if auto && pid == tid {
+            // A new process: fork balancing started it on an idle CPU.
+            self.cpu.rearm();
+        }
         self.resume(tid, 0);
     }
 

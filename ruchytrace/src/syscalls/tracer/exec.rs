@@ -68,16 +68,48 @@ pub(crate) fn exec_args(
 
 /// The thread group of `tid`, from `/proc/TID/status`.
 pub(crate) fn tgid_of(tid: i32) -> Option<i32> {
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Tgid:"))
-        .and_then(|v| v.trim().parse().ok())
+    // Tgid is the fourth line, after Name (at most 64 bytes escaped), Umask and State.
+    let mut buf = [0u8; 512];
+    let status = crate::syscalls::sys::read_head(&format!("/proc/{tid}/status"), &mut buf)?;
+    parse_tgid(status)
+}
+
+/// `Tgid:` of a `/proc/TID/status` text (bytes: the command name need not be UTF-8).
+fn parse_tgid(status: &[u8]) -> Option<i32> {
+    let line = status
+        .split(|&b| b == b'\n')
+        .find_map(|l| l.strip_prefix(b"Tgid:"))?;
+    std::str::from_utf8(line).ok()?.trim().parse().ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tgid_from_status() {
+        assert_eq!(
+            parse_tgid(
+                b"Name:\tx\xff y\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t4242\nNgid:\t0\n"
+            ),
+            Some(4242)
+        );
+        assert_eq!(parse_tgid(b"Name:\tx\n"), None);
+        let me = std::process::id() as i32;
+        assert_eq!(tgid_of(me), Some(me));
+        // A live thread of ours: its thread group is this process.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || {
+            tx.send(crate::syscalls::sys::gettid()).unwrap();
+            let _ = done_rx.recv();
+        });
+        let tid = rx.recv().unwrap();
+        assert_ne!(tid, me);
+        assert_eq!(tgid_of(tid), Some(me));
+        done_tx.send(()).unwrap();
+        t.join().unwrap();
+    }
 
     #[test]
     fn execve_arguments_like_strace() {

@@ -596,6 +596,8 @@ impl<'a> Tracer<'a> {
                 self.emit(ev, text);
                 self.threads.remove(&tid);
                 self.close_thread(tid);
+                // The next stops come from another thread (e.g. a parent woken from wait4).
+                self.cpu.rearm_next();
             }
             Stop::Killed { signo, core } => {
                 debug!(pid = tid, signo, "tracee killed");
@@ -624,6 +626,8 @@ impl<'a> Tracer<'a> {
                 self.emit(ev, text);
                 self.threads.remove(&tid);
                 self.close_thread(tid);
+                // The next stops come from another thread (e.g. a parent woken from wait4).
+                self.cpu.rearm_next();
             }
             _ if phase == Phase::Detaching || self.detaching => {
                 let sig = match stop {

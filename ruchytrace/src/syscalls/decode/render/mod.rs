@@ -79,11 +79,13 @@ fn dirfd(v: u64, ctx: &Ctx) -> String {
     let v = int(v);
     if v == AT_FDCWD {
         // Under -y strace shows the working directory: fd_path(AT_FDCWD) is the tracee's cwd.
-        match ctx
-            .mem
-            .fd_path(AT_FDCWD as i64)
-            .filter(|_| ctx.opts.show_fd_paths)
-        {
+        // Only then: the readlink of /proc/PID/cwd is a system call per `*at` call.
+        let cwd = if ctx.opts.show_fd_paths {
+            ctx.mem.fd_path(AT_FDCWD as i64)
+        } else {
+            None
+        };
+        match cwd {
             Some(cwd) => format!("{}<{cwd}>", xlat("-100".into(), Some("AT_FDCWD".into()))),
             None => xlat("-100".into(), Some("AT_FDCWD".into())),
         }
