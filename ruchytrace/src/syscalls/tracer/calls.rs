@@ -39,13 +39,11 @@ impl Tracer<'_> {
                 decode::decode_entry(nr, &args, &mem, &self.decode_opts)
             };
             let text = decode::entry_text(&pending);
-            if self.opts.status == StatusFilter::All && self.opts.prints_trace() {
-                if let Some(t) = &mut self.text {
-                    let name = syscall_name(nr);
-                    if let Err(e) = t.printer(tid).and_then(|p| p.entry(tid, ts, &name, &text)) {
-                        self.output_error.get_or_insert(e);
-                    }
-                }
+            if self.opts.status == StatusFilter::All
+                && self.opts.prints_trace()
+                && self.text.is_some()
+            {
+                self.print_entry(tid, ts, &syscall_name(nr), &text);
             }
             Some((pending, text))
         } else {
@@ -87,11 +85,7 @@ impl Tracer<'_> {
             .opts
             .status_ok(Some(if errno.is_some() { -1 } else { rval.max(0) }));
         if !shown {
-            if let Some(text) = &mut self.text {
-                if let Ok(p) = text.printer(tid) {
-                    p.drop_entry(tid);
-                }
-            }
+            self.drop_entry(tid);
             return;
         }
         // Only calls that are shown pay for their stack.
@@ -110,15 +104,15 @@ impl Tracer<'_> {
             raw_args: call.args[..n].to_vec(),
             ret: Some(ret),
             errno: errno.map(str::to_string),
-            stack_truncated: call.stack.as_ref().and_then(|st| st.truncated.clone()),
-            stack: call.stack.map(|st| st.frames),
+            stack_truncated: None,
+            stack: None,
         };
         let text = Text::Call {
             ts,
             entry_text,
             ret_text,
         };
-        self.emit(Event::Syscall(ev), text);
+        self.emit_call(ev, text, call.stack);
     }
 
     /// Records the open call of `tid`, if any, as one that never returned (`= ?`).
@@ -132,11 +126,7 @@ impl Tracer<'_> {
             return;
         };
         if self.opts.status != StatusFilter::All {
-            if let Some(text) = &mut self.text {
-                if let Ok(p) = text.printer(tid) {
-                    p.drop_entry(tid);
-                }
-            }
+            self.drop_entry(tid);
             return;
         }
         let args: Vec<String> = pending
@@ -156,14 +146,14 @@ impl Tracer<'_> {
             raw_args: call.args[..n].to_vec(),
             ret: None,
             errno: None,
-            stack_truncated: call.stack.as_ref().and_then(|st| st.truncated.clone()),
-            stack: call.stack.map(|st| st.frames),
+            stack_truncated: None,
+            stack: None,
         };
         let text = Text::Call {
             ts,
             entry_text,
             ret_text: "?".into(),
         };
-        self.emit(Event::Syscall(ev), text);
+        self.emit_call(ev, text, call.stack);
     }
 }

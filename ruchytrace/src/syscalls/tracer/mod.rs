@@ -60,7 +60,7 @@ struct PendingCall {
     /// `None` when the call is filtered out (its stops are still observed).
     decoded: Option<(decode::Pending, String)>,
     /// `-k`: the user stack at entry.
-    stack: Option<crate::stack::Stack>,
+    stack: Option<crate::stack::Taken>,
 }
 
 struct Thread {
@@ -115,6 +115,31 @@ pub(crate) enum RootEnd {
     Killed(i32),
 }
 
+/// A write to the sinks held back, in order, behind an event whose user stack waits for a
+/// module's symbolizer (`-k`): the tracee is not kept stopped for it, and the output is what it
+/// would have been.
+enum Deferred {
+    Emit(Event, Text, Option<Box<crate::stack::PendingStack>>),
+    Line {
+        tid: i32,
+        ts: u64,
+        text: String,
+    },
+    Entry {
+        tid: i32,
+        ts: u64,
+        name: String,
+        text: String,
+    },
+    DropEntry(i32),
+    Multi(bool),
+    Close(i32),
+    Image(Image),
+}
+
+/// Writes held back before the tracer waits for the stacks they are behind (bounds memory).
+const MAX_DEFERRED: usize = 1 << 16;
+
 /// The text of an event, when it has one.
 enum Text {
     /// A call: its exit line (or its entry completed), printed at `ts`.
@@ -158,6 +183,8 @@ pub(crate) struct Tracer<'a> {
     output_error: Option<io::Error>,
     /// `-k`: user-stack unwinding.
     stacks: Option<crate::stack::SyscallStacks>,
+    /// Writes held back behind a stack being symbolized, oldest first.
+    deferred: std::collections::VecDeque<Deferred>,
 }
 
 /// The ptrace options for our tracees.
@@ -236,6 +263,7 @@ impl<'a> Tracer<'a> {
             cpu: CpuPlacement::new(opts.cpu),
             pre_exec: None,
             output_error: None,
+            deferred: std::collections::VecDeque::new(),
         }
     }
 
@@ -294,6 +322,14 @@ impl<'a> Tracer<'a> {
             exe,
             maps,
         };
+        if !self.deferred.is_empty() {
+            self.defer(Deferred::Image(image));
+            return;
+        }
+        self.write_image(image);
+    }
+
+    fn write_image(&mut self, image: Image) {
         if let Some(j) = &mut self.json {
             if let Err(e) = j.image(&image) {
                 self.output_error.get_or_insert(e);
@@ -341,9 +377,123 @@ impl<'a> Tracer<'a> {
         self.emit(Event::Syscall(ev), text);
     }
 
-    /// The one place an event is complete and not yet written: every sink is fed from here, so
-    /// a per-event addition (e.g. a user stack) belongs here, before the writes.
+    /// A syscall event with its user stack (`-k`): written now, or held back with every later
+    /// write while the stack waits for a module's symbolizer.
+    fn emit_call(&mut self, mut ev: SyscallEvent, text: Text, stack: Option<crate::stack::Taken>) {
+        match stack {
+            Some(crate::stack::Taken::Pending(p)) => {
+                self.defer(Deferred::Emit(Event::Syscall(ev), text, Some(p)));
+                return;
+            }
+            Some(crate::stack::Taken::Ready(st)) => {
+                ev.stack = Some(st.frames);
+                ev.stack_truncated = st.truncated;
+            }
+            None => {}
+        }
+        self.emit(Event::Syscall(ev), text);
+    }
+
+    /// Queues a write behind the held-back ones.
+    fn defer(&mut self, op: Deferred) {
+        self.deferred.push_back(op);
+        if self.deferred.len() >= MAX_DEFERRED {
+            self.drain_deferred(true);
+        }
+    }
+
+    /// Writes the held-back writes whose stacks are ready (all of them, waiting for the
+    /// symbolizers, when `wait`), in order.
+    fn drain_deferred(&mut self, wait: bool) {
+        while let Some(front) = self.deferred.front() {
+            if let (Deferred::Emit(_, _, Some(p)), Some(st)) = (front, &self.stacks) {
+                if !wait && !st.is_ready(p) {
+                    return;
+                }
+            }
+            let Some(op) = self.deferred.pop_front() else {
+                return;
+            };
+            match op {
+                Deferred::Emit(mut ev, text, pending) => {
+                    if let (Some(p), Some(st), Event::Syscall(e)) =
+                        (pending, &mut self.stacks, &mut ev)
+                    {
+                        let stack = st.resolve(&p);
+                        e.stack = Some(stack.frames);
+                        e.stack_truncated = stack.truncated;
+                    }
+                    self.write_event(ev, text);
+                }
+                Deferred::Line { tid, ts, text } => self.write_line(tid, ts, &text),
+                Deferred::Entry {
+                    tid,
+                    ts,
+                    name,
+                    text,
+                } => self.write_entry(tid, ts, &name, &text),
+                Deferred::DropEntry(tid) => self.write_drop_entry(tid),
+                Deferred::Multi(multi) => {
+                    if let Some(t) = &mut self.text {
+                        t.set_multi(multi);
+                    }
+                }
+                Deferred::Close(tid) => self.write_close_thread(tid),
+                Deferred::Image(image) => self.write_image(image),
+            }
+        }
+    }
+
+    /// A call's entry line (`name(args` until its exit or another thread's line).
+    fn print_entry(&mut self, tid: i32, ts: u64, name: &str, text: &str) {
+        if !self.deferred.is_empty() {
+            self.defer(Deferred::Entry {
+                tid,
+                ts,
+                name: name.to_string(),
+                text: text.to_string(),
+            });
+            return;
+        }
+        self.write_entry(tid, ts, name, text);
+    }
+
+    fn write_entry(&mut self, tid: i32, ts: u64, name: &str, text: &str) {
+        if let Some(t) = &mut self.text {
+            if let Err(e) = t.printer(tid).and_then(|p| p.entry(tid, ts, name, text)) {
+                self.output_error.get_or_insert(e);
+            }
+        }
+    }
+
+    /// Forgets the entry line of a call that is not shown.
+    fn drop_entry(&mut self, tid: i32) {
+        if !self.deferred.is_empty() {
+            self.defer(Deferred::DropEntry(tid));
+            return;
+        }
+        self.write_drop_entry(tid);
+    }
+
+    fn write_drop_entry(&mut self, tid: i32) {
+        if let Some(text) = &mut self.text {
+            if let Ok(p) = text.printer(tid) {
+                p.drop_entry(tid);
+            }
+        }
+    }
+
+    /// The one place an event is complete: every sink is fed from here (now, or in order after
+    /// the writes held back before it).
     fn emit(&mut self, ev: Event, text: Text) {
+        if !self.deferred.is_empty() {
+            self.defer(Deferred::Emit(ev, text, None));
+            return;
+        }
+        self.write_event(ev, text);
+    }
+
+    fn write_event(&mut self, ev: Event, text: Text) {
         let tid = match &ev {
             Event::Syscall(e) => e.tid,
             Event::Signal(e) => e.tid,
@@ -406,6 +556,18 @@ impl<'a> Tracer<'a> {
         if !self.opts.prints_trace() {
             return;
         }
+        if !self.deferred.is_empty() {
+            self.defer(Deferred::Line {
+                tid,
+                ts,
+                text: text.to_string(),
+            });
+            return;
+        }
+        self.write_line(tid, ts, text);
+    }
+
+    fn write_line(&mut self, tid: i32, ts: u64, text: &str) {
         if let Some(t) = &mut self.text {
             if let Err(e) = t.printer(tid).and_then(|p| p.line(tid, ts, text)) {
                 self.output_error.get_or_insert(e);
@@ -455,6 +617,9 @@ impl<'a> Tracer<'a> {
                     break;
                 }
             }
+            if !self.deferred.is_empty() {
+                self.drain_deferred(false);
+            }
             if FLUSH_DUE.swap(false, Ordering::Relaxed) {
                 self.flush();
             }
@@ -488,6 +653,7 @@ impl<'a> Tracer<'a> {
         for tid in open {
             self.end_call_unfinished(tid, sys::monotonic_ns());
         }
+        self.drain_deferred(true);
         let interrupted = match INTERRUPTED.load(Ordering::Relaxed) {
             0 => None,
             s => Some(s),
@@ -545,6 +711,14 @@ impl<'a> Tracer<'a> {
     }
 
     fn close_thread(&mut self, tid: i32) {
+        if !self.deferred.is_empty() {
+            self.defer(Deferred::Close(tid));
+            return;
+        }
+        self.write_close_thread(tid);
+    }
+
+    fn write_close_thread(&mut self, tid: i32) {
         if let Some(t) = &mut self.text {
             if let Err(e) = t.close_thread(tid) {
                 self.output_error.get_or_insert(e);
@@ -570,8 +744,13 @@ impl<'a> Tracer<'a> {
             }
         });
         // strace's rule: `[pid N]` prefixes while more than one tracee is alive.
-        if let Some(t) = &mut self.text {
-            t.set_multi(self.threads.len() > 1);
+        let multi = self.threads.len() > 1;
+        if !self.deferred.is_empty() {
+            if self.text.is_some() {
+                self.defer(Deferred::Multi(multi));
+            }
+        } else if let Some(t) = &mut self.text {
+            t.set_multi(multi);
         }
         let phase = self.threads[&tid].phase;
         match stop {
