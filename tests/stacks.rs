@@ -400,3 +400,70 @@ fn text_layout_and_first_frames_agree_with_strace() {
     assert_eq!(ours_first.len(), 3, "{ours}");
     assert_eq!(ours_first, theirs_first, "ours:\n{ours}\nstrace:\n{theirs}");
 }
+
+/// Full tracing of every thread with `-k`: the first stacks through libc and the program are
+/// taken while their modules' debug info is still being parsed (the tracee is not kept waiting;
+/// the output is held back in order): every stack block must still follow the very line that
+/// completes its call, and every completed call but the initial `execve` has one.
+#[test]
+fn every_stack_follows_its_own_call_line_in_a_full_multi_thread_trace() {
+    require_ptrace!();
+    if !gcc_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (exe, lib) = build(dir.path(), &["-Copt-level=2", "-g"]);
+    let text_file = dir.path().join("trace.txt");
+    let out = Command::new(support::ruchytrace())
+        .args(["syscalls", "-f", "-k", "-o"])
+        .arg(&text_file)
+        .arg("--")
+        .arg(&exe)
+        .arg(dir.path().join("stacks-out.txt"))
+        .arg(&lib)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&text_file).unwrap();
+    let completes = |l: &str| {
+        let body = l.trim_start_matches(|c: char| c.is_ascii_digit() || c == ' ');
+        !body.starts_with("---")
+            && !body.starts_with("+++")
+            && !body.ends_with("<unfinished ...>")
+            && body.contains(" = ")
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let (mut calls, mut blocks) = (0, 0);
+    for (i, l) in lines.iter().enumerate() {
+        if l.starts_with(" > ") {
+            let prev = lines[..i]
+                .iter()
+                .rev()
+                .find(|p| !p.starts_with(" > "))
+                .unwrap_or_else(|| panic!("stack before any call:\n{text}"));
+            assert!(completes(prev), "stack after `{prev}`:\n{text}");
+            if !lines[i - 1].starts_with(" > ") {
+                blocks += 1;
+            }
+        } else if completes(l) {
+            calls += 1;
+            let has_block = lines.get(i + 1).is_some_and(|n| n.starts_with(" > "));
+            let execve = l.contains("execve(");
+            assert!(has_block || execve, "no stack after `{l}`:\n{text}");
+        }
+    }
+    assert!(
+        calls > 50,
+        "a full trace of the program: {calls} calls\n{text}"
+    );
+    assert!(blocks >= calls - 1, "{blocks} stacks for {calls} calls");
+    // The second thread's getppid is there, with its stack.
+    assert!(
+        text.contains("stacks::on_thread"),
+        "no frame of the second thread:\n{text}"
+    );
+}

@@ -524,6 +524,24 @@ fn wait_traced(pid: i32) {
     panic!("{pid} was never traced");
 }
 
+/// Waits until `pid` (traced `sleep`) is blocked in its long sleep: its start-up calls have
+/// all been traced by then, however slowly a loaded machine ran them.
+fn wait_asleep(pid: i32) {
+    #[cfg(target_arch = "x86_64")]
+    const CLOCK_NANOSLEEP: &str = "230";
+    #[cfg(target_arch = "aarch64")]
+    const CLOCK_NANOSLEEP: &str = "115";
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        let now = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        if now.split_whitespace().next() == Some(CLOCK_NANOSLEEP) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{pid} never went to sleep");
+}
+
 /// The first child of `pid`.
 fn child_of(pid: u32) -> i32 {
     let start = Instant::now();
@@ -558,6 +576,7 @@ fn sigterm_and_sighup_detach_and_the_program_keeps_running() {
             .unwrap();
         let child = child_of(tracer.id());
         wait_traced(child);
+        wait_asleep(child);
         // SAFETY: kill with valid pids and signals.
         unsafe { libc::kill(tracer.id() as i32, sig) };
         let mut tracer = tracer;

@@ -109,6 +109,30 @@ impl Default for Stack {
     }
 }
 
+/// A stack taken at a stop: symbolized, or walked and waiting for a module's symbolizer.
+#[derive(Debug)]
+pub enum Taken {
+    /// Unwound and symbolized.
+    Ready(Stack),
+    /// Walked (every pc known, the tracee free to go on) but not symbolized yet: a module it
+    /// passes through is still having its debug info parsed on its own thread.
+    /// [`SyscallStacks::is_ready`] says when [`SyscallStacks::resolve`] will not wait.
+    Pending(Box<PendingStack>),
+}
+
+/// A walked stack waiting for its symbolization (see [`Taken::Pending`]): the walk with the
+/// mappings its frames lie in, as they were at the stop (the maps may be read again before it
+/// is symbolized).
+#[derive(Debug)]
+pub struct PendingStack {
+    generation: u64,
+    raw: Box<[RawFrame]>,
+    placed: Box<[Option<Placed>]>,
+    truncated: Option<String>,
+    /// The modules whose symbolizers it needs.
+    modules: Box<[usize]>,
+}
+
 /// A mapping of a module in one process.
 #[derive(Debug, Clone)]
 struct Placed {
@@ -206,6 +230,19 @@ impl StackUnwinder {
         }
     }
 
+    /// Hands over what freeing the unwinder costs (every module's parsed tables and debug info,
+    /// the caches), leaving it empty but usable.
+    fn take_contents(&mut self) -> impl Send {
+        (
+            std::mem::take(&mut self.modules),
+            std::mem::take(&mut self.by_file),
+            std::mem::take(&mut self.procs),
+            std::mem::replace(&mut self.symbols, lru_cache(1)),
+            std::mem::take(&mut self.rows),
+            std::mem::replace(&mut self.stacks, lru_cache(1)),
+        )
+    }
+
     /// Forgets a process that exited.
     pub fn forget(&mut self, pid: i32) {
         self.procs.remove(&pid);
@@ -213,17 +250,87 @@ impl StackUnwinder {
 
     /// Unwinds the stack of stopped thread `tid` of process `pid`.
     pub fn unwind(&mut self, pid: i32, tid: i32) -> Stack {
+        match self.take(pid, tid, false) {
+            Taken::Ready(stack) => stack,
+            Taken::Pending(p) => self.resolve(&p),
+        }
+    }
+
+    /// Unwinds the stack of stopped thread `tid` of process `pid`, symbolizing it unless that
+    /// would wait for a module's symbolizer to be built: then the walk is returned, to be
+    /// symbolized by [`StackUnwinder::resolve`] once the thread is running again.
+    pub fn unwind_or_defer(&mut self, pid: i32, tid: i32) -> Taken {
+        self.take(pid, tid, true)
+    }
+
+    fn take(&mut self, pid: i32, tid: i32, defer: bool) -> Taken {
         let Some(regs) = regs::read_regs(tid) else {
-            return Stack {
+            return Taken::Ready(Stack {
                 frames: Arc::from(Vec::new()),
                 truncated: Some("registers unreadable".into()),
-            };
+            });
         };
         let mut mem = std::mem::replace(&mut self.mem, ProcessMemory::new(0));
         mem.reset(tid, regs.sp());
-        let stack = self.unwind_from(pid, regs, &mut mem);
+        let mut raw = std::mem::take(&mut self.raw);
+        raw.clear();
+        let truncated = self.walk(pid, regs, &mut mem, &mut raw);
         self.mem = mem;
-        stack
+        let waiting = if defer {
+            self.waiting_modules(pid, &raw)
+        } else {
+            Vec::new()
+        };
+        let taken = if waiting.is_empty() {
+            Taken::Ready(self.symbolized(pid, &raw, truncated))
+        } else {
+            let placed = self.placed_of(pid, &raw);
+            Taken::Pending(Box::new(PendingStack {
+                generation: self.procs.get(&pid).map_or(0, |p| p.generation),
+                raw: raw.as_slice().into(),
+                placed: placed.into(),
+                truncated,
+                modules: waiting.into(),
+            }))
+        };
+        self.raw = raw;
+        taken
+    }
+
+    /// The modules of a walk whose symbolizers are still being built.
+    fn waiting_modules(&self, pid: i32, raw: &[RawFrame]) -> Vec<usize> {
+        let mut out = Vec::new();
+        let Some(p) = self.procs.get(&pid) else {
+            return out;
+        };
+        for r in raw {
+            let Some((idx, _)) = r.placed.and_then(|i| p.placed.get(i as usize)?.module) else {
+                continue;
+            };
+            if let ModuleSlot::Loaded(m) = &self.modules[idx] {
+                if !m.symbolizer_ready() && !out.contains(&idx) {
+                    out.push(idx);
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether [`StackUnwinder::resolve`] would symbolize `p` without waiting.
+    pub fn is_ready(&self, p: &PendingStack) -> bool {
+        p.modules.iter().all(|&i| match &self.modules[i] {
+            ModuleSlot::Loaded(m) => m.symbolizer_ready(),
+            ModuleSlot::Failed(_) => true,
+        })
+    }
+
+    /// Symbolizes a deferred walk (waiting for the symbolizers it needs, if they are still
+    /// being built): the stack [`StackUnwinder::unwind`] would have returned at its stop.
+    pub fn resolve(&mut self, p: &PendingStack) -> Stack {
+        if let Some(stack) = self.cached_stack(p.generation, &p.raw, &p.truncated) {
+            return stack;
+        }
+        self.symbolize_uncached(p.generation, &p.raw, &p.placed, p.truncated.clone())
     }
 
     /// Unwinds from given registers and memory (the maps of `pid` locate modules).
@@ -359,26 +466,55 @@ impl StackUnwinder {
     /// symbol cache).
     fn symbolized(&mut self, pid: i32, raw: &[RawFrame], truncated: Option<String>) -> Stack {
         let generation = self.procs.get(&pid).map_or(0, |p| p.generation);
-        let key = {
-            let mut h = FxHasher::default();
-            (generation, raw, &truncated).hash(&mut h);
-            h.finish()
-        };
-        if let Some(c) = self.stacks.get(&key) {
-            if c.generation == generation && *c.raw == *raw && c.truncated == truncated {
-                return Stack {
-                    frames: c.frames.clone(),
-                    truncated,
-                };
-            }
+        if let Some(stack) = self.cached_stack(generation, raw, &truncated) {
+            return stack;
         }
+        let placed = self.placed_of(pid, raw);
+        self.symbolize_uncached(generation, raw, &placed, truncated)
+    }
+
+    /// The mapping of each frame of a walk under the current reading of the maps of `pid`.
+    fn placed_of(&self, pid: i32, raw: &[RawFrame]) -> Vec<Option<Placed>> {
+        let p = self.procs.get(&pid);
+        raw.iter()
+            .map(|r| r.placed.and_then(|i| p?.placed.get(i as usize).cloned()))
+            .collect()
+    }
+
+    fn stack_key(generation: u64, raw: &[RawFrame], truncated: &Option<String>) -> u64 {
+        let mut h = FxHasher::default();
+        (generation, raw, truncated).hash(&mut h);
+        h.finish()
+    }
+
+    fn cached_stack(
+        &mut self,
+        generation: u64,
+        raw: &[RawFrame],
+        truncated: &Option<String>,
+    ) -> Option<Stack> {
+        let key = Self::stack_key(generation, raw, truncated);
+        let c = self.stacks.get(&key)?;
+        (c.generation == generation && *c.raw == *raw && c.truncated == *truncated).then(|| Stack {
+            frames: c.frames.clone(),
+            truncated: truncated.clone(),
+        })
+    }
+
+    /// Symbolizes a walk whose frames lie in `placed` (one per frame), under reading
+    /// `generation` of the maps, and keeps it in the stack cache.
+    fn symbolize_uncached(
+        &mut self,
+        generation: u64,
+        raw: &[RawFrame],
+        placed: &[Option<Placed>],
+        truncated: Option<String>,
+    ) -> Stack {
+        let key = Self::stack_key(generation, raw, &truncated);
         let mut frames = Vec::with_capacity(raw.len() * 2);
-        for r in raw {
-            let placed = r
-                .placed
-                .and_then(|i| self.procs.get(&pid)?.placed.get(i as usize).cloned());
+        for (r, placed) in raw.iter().zip(placed) {
             match placed {
-                Some(p) => self.push_frames(&mut frames, r, &p),
+                Some(p) => self.push_frames(&mut frames, r, p),
                 None => frames.push(unknown_frame(r.pc, r.how)),
             }
         }
@@ -659,6 +795,22 @@ pub struct SyscallStacks {
     texts: FxHashMap<usize, TextEntry>,
 }
 
+impl Drop for SyscallStacks {
+    /// Freeing the parsed debug info of every module is tens of thousands of deallocations
+    /// (milliseconds for a system libc): done on a thread of its own, so the end of a trace does
+    /// not wait for it (a process that exits right after does not do it at all).
+    fn drop(&mut self) {
+        let contents = (
+            self.unwinder.take_contents(),
+            std::mem::take(&mut self.texts),
+        );
+        // If no thread can be started, the closure, and everything with it, is dropped here.
+        let _ = std::thread::Builder::new()
+            .name("ruchytrace-free".into())
+            .spawn(move || drop(contents));
+    }
+}
+
 /// A text cache entry: the frames (kept alive), the truncation reason, the text.
 type TextEntry = (Arc<[Frame]>, Option<String>, Arc<str>);
 
@@ -697,8 +849,10 @@ impl SyscallStacks {
     /// for calls after which the stack is gone or replaced (exit, exec, sigreturn, clone);
     /// `None` for the others, which are unwound at their exit stop instead so that the time
     /// spent unwinding does not count as the call's duration (the stack is the same there).
-    pub fn at_entry(&mut self, pid: i32, tid: i32, nr: u64) -> Option<Stack> {
-        let stack = no_normal_return(nr).then(|| self.unwinder.unwind(pid, tid));
+    /// A stack through a module whose debug info is still being parsed comes back
+    /// [`Taken::Pending`]: the thread need not wait for it (see [`SyscallStacks::resolve`]).
+    pub fn at_entry(&mut self, pid: i32, tid: i32, nr: u64) -> Option<Taken> {
+        let stack = no_normal_return(nr).then(|| self.unwinder.unwind_or_defer(pid, tid));
         if changes_mappings(nr) {
             // The mapping changes after this stop; the next stack reads the maps again.
             self.unwinder.invalidate(pid);
@@ -707,8 +861,19 @@ impl SyscallStacks {
     }
 
     /// At the exit stop of a kept call that [`SyscallStacks::at_entry`] did not unwind.
-    pub fn at_exit(&mut self, pid: i32, tid: i32) -> Stack {
-        self.unwinder.unwind(pid, tid)
+    pub fn at_exit(&mut self, pid: i32, tid: i32) -> Taken {
+        self.unwinder.unwind_or_defer(pid, tid)
+    }
+
+    /// Whether [`SyscallStacks::resolve`] would return without waiting.
+    pub fn is_ready(&self, p: &PendingStack) -> bool {
+        self.unwinder.is_ready(p)
+    }
+
+    /// The symbolized stack of a pending walk, waiting for the symbolizers it needs if they
+    /// are not built yet: exactly what an undeferred unwind at its stop would have returned.
+    pub fn resolve(&mut self, p: &PendingStack) -> Stack {
+        self.unwinder.resolve(p)
     }
 
     /// A process appeared (fork) or replaced its image (exec): its old mappings are void.

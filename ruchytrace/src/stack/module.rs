@@ -7,7 +7,6 @@
 //! Addresses inside a module are the file's own ("stated") virtual addresses; a mapping's bias
 //! turns them into the process's addresses.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use gimli::{
@@ -18,8 +17,105 @@ use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SymbolKind};
 
 use super::maps::Mapping;
 
-/// The byte reader every parsed section uses (owned, cheap to clone).
-pub type R = gimli::EndianArcSlice<RunTimeEndian>;
+/// The byte reader every parsed section uses (cheap to clone, no copy of the file's bytes).
+pub type R = gimli::EndianReader<RunTimeEndian, SectionBytes>;
+
+/// The bytes of a section: a range of the mapped file when stored uncompressed (nothing copied
+/// or allocated), else the inflated copy (moved in, not copied again).
+#[derive(Debug, Clone)]
+pub enum SectionBytes {
+    /// `map[start..end]`.
+    Mapped {
+        /// The mapped file.
+        map: Arc<memmap2::Mmap>,
+        /// First byte.
+        start: usize,
+        /// One past the last byte.
+        end: usize,
+    },
+    /// Bytes held in memory (inflated sections, test data).
+    Owned(Arc<Vec<u8>>),
+}
+
+impl std::ops::Deref for SectionBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            SectionBytes::Mapped { map, start, end } => &map[*start..*end],
+            SectionBytes::Owned(v) => v,
+        }
+    }
+}
+
+// SAFETY: both variants point into a heap or mapped buffer owned through an `Arc`: moving or
+// cloning a `SectionBytes` never moves the bytes, and they live as long as any clone (the map
+// is private and read-only; `Vec`s are never mutated once wrapped).
+unsafe impl gimli::StableDeref for SectionBytes {}
+// SAFETY: as above; a clone shares the same `Arc`, so it derefs to the same address.
+unsafe impl gimli::CloneStableDeref for SectionBytes {}
+
+impl SectionBytes {
+    /// Bytes held in memory.
+    pub fn owned(bytes: Vec<u8>) -> SectionBytes {
+        SectionBytes::Owned(Arc::new(bytes))
+    }
+}
+
+/// The bytes of `section` of the ELF file mapped at `map`: borrowed from the map when the
+/// section is stored as is, inflated otherwise; `None` when they cannot be read.
+fn section_bytes<'d>(
+    map: &Arc<memmap2::Mmap>,
+    section: &impl ObjectSection<'d>,
+) -> Option<SectionBytes> {
+    let range = section.compressed_file_range().ok()?;
+    if range.format == object::CompressionFormat::None {
+        let start = usize::try_from(range.offset).ok()?;
+        let end = start.checked_add(usize::try_from(range.uncompressed_size).ok()?)?;
+        if end > map.len() {
+            return None;
+        }
+        return Some(SectionBytes::Mapped {
+            map: map.clone(),
+            start,
+            end,
+        });
+    }
+    let compressed = section.compressed_data().ok()?;
+    if compressed.format == object::CompressionFormat::Zlib {
+        if let Some(map) = inflate_zlib(compressed.data, compressed.uncompressed_size) {
+            return Some(map);
+        }
+    }
+    let data = section.uncompressed_data().ok()?;
+    Some(SectionBytes::owned(data.into_owned()))
+}
+
+/// Inflates a zlib stream of `size` bytes into an anonymous map asked to be backed by huge
+/// pages: a large debug section then costs a few page faults instead of one per 4 KiB (each
+/// fault is dear in a VM, and there are thousands for a system library's DWARF). `None` when
+/// the map cannot be made or the stream is not `size` bytes of valid zlib (the caller then
+/// inflates the usual way, which reports the error).
+fn inflate_zlib(data: &[u8], size: u64) -> Option<SectionBytes> {
+    let len = usize::try_from(size).ok()?;
+    if len == 0 {
+        return None;
+    }
+    let mut out = memmap2::MmapMut::map_anon(len).ok()?;
+    // Advisory: without transparent huge pages the map is ordinary memory.
+    let _ = out.advise(memmap2::Advice::HugePage);
+    let mut z = flate2::Decompress::new(true);
+    match z.decompress(data, &mut out[..], flate2::FlushDecompress::Finish) {
+        Ok(flate2::Status::StreamEnd) if z.total_out() == size => {}
+        _ => return None,
+    }
+    let map = out.make_read_only().ok()?;
+    Some(SectionBytes::Mapped {
+        map: Arc::new(map),
+        start: 0,
+        end: len,
+    })
+}
 
 /// A `PT_LOAD` segment.
 #[derive(Debug, Clone, Copy)]
@@ -138,8 +234,13 @@ enum SymbolizerState {
     Ready(Option<Symbolizer>),
 }
 
-fn section_reader(data: Cow<'_, [u8]>, endian: RunTimeEndian) -> R {
-    R::new(Arc::from(data.into_owned().into_boxed_slice()), endian)
+/// Held (written) by a test to keep symbolizers from being built while it observes deferred
+/// stacks.
+#[cfg(test)]
+pub(crate) static BUILD_GATE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn section_reader(data: SectionBytes, endian: RunTimeEndian) -> R {
+    R::new(data, endian)
 }
 
 impl Module {
@@ -190,7 +291,7 @@ impl Module {
         }
         let mut cfi_error = None;
         let eh = obj.section_by_name(".eh_frame").and_then(|s| {
-            let data = s.uncompressed_data().ok()?;
+            let data = section_bytes(&map, &s)?;
             let mut section = EhFrame::from(section_reader(data, endian));
             section.set_address_size(if obj.is_64() { 8 } else { 4 });
             let bases = bases.clone().set_eh_frame(s.address());
@@ -207,7 +308,7 @@ impl Module {
             }
         });
         let debug = obj.section_by_name(".debug_frame").and_then(|s| {
-            let data = s.uncompressed_data().ok()?;
+            let data = section_bytes(&map, &s)?;
             let mut section = DebugFrame::from(section_reader(data, endian));
             section.set_address_size(if obj.is_64() { 8 } else { 4 });
             match index_cfi(&section, &bases) {
@@ -244,7 +345,7 @@ impl Module {
             eh,
             debug,
             symbols,
-            symbolizer: SymbolizerState::start(map, endian),
+            symbolizer: SymbolizerState::start(map.clone(), endian),
             cfi_error,
         })
     }
@@ -306,6 +407,14 @@ impl Module {
             .map(|s| (s.name.clone(), addr - s.addr))
     }
 
+    /// Whether [`Module::symbolize`] would run without waiting for the symbolizer's thread.
+    pub fn symbolizer_ready(&self) -> bool {
+        match &self.symbolizer {
+            SymbolizerState::Building(h) => h.is_finished(),
+            SymbolizerState::Later(_) | SymbolizerState::Ready(_) => true,
+        }
+    }
+
     /// Function, file and line of module address `addr` (`probe` is the address looked up: the
     /// return address minus one for caller frames).
     pub fn symbolize(&mut self, probe: u64) -> Symbolized {
@@ -323,8 +432,11 @@ impl SymbolizerState {
         let bytes = map.clone();
         match std::thread::Builder::new()
             .name("ruchytrace-symbols".into())
-            .spawn(move || build_symbolizer(&bytes, endian))
-        {
+            .spawn(move || {
+                #[cfg(test)]
+                let _gate = BUILD_GATE.read();
+                build_symbolizer(&bytes, endian)
+            }) {
             Ok(h) => SymbolizerState::Building(h),
             Err(_) => SymbolizerState::Later(map),
         }
@@ -347,34 +459,35 @@ impl SymbolizerState {
     }
 }
 
-fn build_symbolizer(map: &memmap2::Mmap, endian: RunTimeEndian) -> Option<Symbolizer> {
+fn build_symbolizer(map: &Arc<memmap2::Mmap>, endian: RunTimeEndian) -> Option<Symbolizer> {
     let obj = object::File::parse(&map[..]).ok()?;
     let own_debug = obj.section_by_name(".debug_info").is_some();
     let separate = if own_debug {
         None
     } else {
-        separate_debug_file(&obj)
+        separate_debug_file(&obj).map(Arc::new)
     };
-    let load_from = |o: &object::File<'_>, id: gimli::SectionId| -> R {
-        if !symbolizer_needs(id) {
-            return section_reader(Cow::Borrowed(&[]), endian);
-        }
-        let data = o
-            .section_by_name(id.name())
-            .and_then(|s| s.uncompressed_data().ok())
-            .unwrap_or(Cow::Borrowed(&[]));
+    let load_from = |m: &Arc<memmap2::Mmap>, o: &object::File<'_>, id: gimli::SectionId| -> R {
+        let data = symbolizer_needs(id)
+            .then(|| o.section_by_name(id.name()))
+            .flatten()
+            .and_then(|s| section_bytes(m, &s))
+            .unwrap_or_else(|| SectionBytes::owned(Vec::new()));
         section_reader(data, endian)
     };
     let dwarf = match &separate {
         Some(m) => {
             let o = object::File::parse(&m[..]).ok()?;
-            gimli::Dwarf::load(|id| Ok::<_, gimli::Error>(load_from(&o, id))).ok()?
+            gimli::Dwarf::load(|id| Ok::<_, gimli::Error>(load_from(m, &o, id))).ok()?
         }
         None if own_debug => {
-            gimli::Dwarf::load(|id| Ok::<_, gimli::Error>(load_from(&obj, id))).ok()?
+            gimli::Dwarf::load(|id| Ok::<_, gimli::Error>(load_from(map, &obj, id))).ok()?
         }
         None => return None,
     };
+    let mut dwarf = dwarf;
+    // Units sharing an abbreviation table parse it once (as addr2line's own loader does).
+    dwarf.populate_abbreviations_cache(gimli::AbbreviationsCacheStrategy::Duplicates);
     let ctx = addr2line::Context::from_dwarf(dwarf).ok()?;
     Some(Symbolizer { ctx })
 }

@@ -146,6 +146,48 @@ fn depth_limit_truncates_with_reason() {
 }
 
 #[test]
+fn stack_deferred_while_symbolizers_build_resolves_to_the_immediate_one() {
+    let child = stopped_child(level1);
+    let pid = child.as_raw();
+    // No symbolizer can be built while the gate is held: the walk must not wait for one.
+    let gate = module::BUILD_GATE
+        .write()
+        .unwrap_or_else(|e| e.into_inner());
+    let mut u = StackUnwinder::new(DEFAULT_DEPTH);
+    let Taken::Pending(pending) = u.unwind_or_defer(pid, pid) else {
+        drop(gate);
+        finish(child);
+        panic!("a stack through modules whose symbolizers are not built was not deferred");
+    };
+    assert!(!u.is_ready(&pending), "nothing was built yet");
+    assert!(!pending.modules.is_empty());
+    // The maps read again in between (an exec or mmap would): the walk keeps its own.
+    u.invalidate(pid);
+    drop(gate);
+    let resolved = u.resolve(&pending);
+    assert!(u.is_ready(&pending), "resolving waited for the symbolizers");
+    // Once built, the next stop is symbolized at once, and is the same stack.
+    let again = match u.unwind_or_defer(pid, pid) {
+        Taken::Ready(s) => s,
+        Taken::Pending(_) => panic!("deferred although every symbolizer is built"),
+    };
+    let mut fresh = StackUnwinder::new(DEFAULT_DEPTH);
+    let direct = fresh.unwind(pid, pid);
+    finish(child);
+    assert_eq!(resolved, direct, "deferred and immediate stacks differ");
+    assert_eq!(again, direct);
+    let names = functions(&resolved);
+    assert!(
+        names.iter().any(|n| n.ends_with("stack::tests::level1")),
+        "{names:#?}"
+    );
+    assert!(
+        resolved.frames.iter().any(|f| f.line.is_some()),
+        "lines from DWARF"
+    );
+}
+
+#[test]
 fn garbage_registers_stop_with_a_reason_not_a_frame() {
     let child = stopped_child(level1);
     let mut u = StackUnwinder::new(DEFAULT_DEPTH);

@@ -255,7 +255,7 @@ mod tests {
             0x77, 0x08, 0x80, 0x00, 0x3f, 0x1a, 0x3b, 0x2a, 0x33, 0x24, 0x22,
         ];
         let expr = R::new(
-            std::sync::Arc::from(code.into_boxed_slice()),
+            crate::stack::module::SectionBytes::owned(code),
             gimli::RunTimeEndian::Little,
         );
         let base = 0x9000;

@@ -40,14 +40,13 @@ impl Tracer<'_> {
                 decode::decode_entry(nr, &args, &mem, &self.decode_opts)
             };
             let text = decode::entry_text(&pending);
-            if self.opts.status == StatusFilter::All && self.opts.prints_trace() {
-                if let Some(t) = &mut self.text {
-                    let name = crate::syscalls::table::name(nr)
-                        .map_or_else(|| syscall_name(nr).into(), std::borrow::Cow::Borrowed);
-                    if let Err(e) = t.printer(tid).and_then(|p| p.entry(tid, ts, &name, &text)) {
-                        self.output_error.get_or_insert(e);
-                    }
-                }
+            if self.opts.status == StatusFilter::All
+                && self.opts.prints_trace()
+                && self.text.is_some()
+            {
+                let name = crate::syscalls::table::name(nr)
+                    .map_or_else(|| syscall_name(nr).into(), std::borrow::Cow::Borrowed);
+                self.print_entry(tid, ts, &name, &text);
             }
             Some((pending, text))
         } else {
@@ -89,11 +88,7 @@ impl Tracer<'_> {
             .opts
             .status_ok(Some(if errno.is_some() { -1 } else { rval.max(0) }));
         if !shown {
-            if let Some(text) = &mut self.text {
-                if let Ok(p) = text.printer(tid) {
-                    p.drop_entry(tid);
-                }
-            }
+            self.drop_entry(tid);
             return;
         }
         // Only calls that are shown pay for their stack.
@@ -112,15 +107,15 @@ impl Tracer<'_> {
             raw_args: call.args[..n].to_vec(),
             ret: Some(ret),
             errno: errno.map(str::to_string),
-            stack_truncated: call.stack.as_ref().and_then(|st| st.truncated.clone()),
-            stack: call.stack.map(|st| st.frames),
+            stack_truncated: None,
+            stack: None,
         };
         let text = Text::Call {
             ts,
             entry_text,
             ret_text,
         };
-        self.emit(Event::Syscall(ev), text);
+        self.emit_call(ev, text, call.stack);
     }
 
     /// Records the open call of `tid`, if any, as one that never returned (`= ?`).
@@ -134,11 +129,7 @@ impl Tracer<'_> {
             return;
         };
         if self.opts.status != StatusFilter::All {
-            if let Some(text) = &mut self.text {
-                if let Ok(p) = text.printer(tid) {
-                    p.drop_entry(tid);
-                }
-            }
+            self.drop_entry(tid);
             return;
         }
         let args: Vec<String> = pending
@@ -158,14 +149,14 @@ impl Tracer<'_> {
             raw_args: call.args[..n].to_vec(),
             ret: None,
             errno: None,
-            stack_truncated: call.stack.as_ref().and_then(|st| st.truncated.clone()),
-            stack: call.stack.map(|st| st.frames),
+            stack_truncated: None,
+            stack: None,
         };
         let text = Text::Call {
             ts,
             entry_text,
             ret_text: "?".into(),
         };
-        self.emit(Event::Syscall(ev), text);
+        self.emit_call(ev, text, call.stack);
     }
 }

@@ -11,6 +11,7 @@
 
 mod calls;
 mod cpu;
+mod deferred;
 mod events;
 mod exec;
 mod memory;
@@ -31,6 +32,7 @@ use super::output::{Summary, TextOut};
 use super::sys::{self, Resume, SyscallInfo};
 use super::Error;
 use cpu::CpuPlacement;
+use deferred::Deferred;
 use memory::Memory;
 use stop::{PtraceEvent, Stop};
 
@@ -60,7 +62,7 @@ struct PendingCall {
     /// `None` when the call is filtered out (its stops are still observed).
     decoded: Option<(decode::Pending, String)>,
     /// `-k`: the user stack at entry.
-    stack: Option<crate::stack::Stack>,
+    stack: Option<crate::stack::Taken>,
 }
 
 struct Thread {
@@ -158,6 +160,8 @@ pub(crate) struct Tracer<'a> {
     output_error: Option<io::Error>,
     /// `-k`: user-stack unwinding.
     stacks: Option<crate::stack::SyscallStacks>,
+    /// Writes held back behind a stack being symbolized, oldest first.
+    deferred: std::collections::VecDeque<Deferred>,
 }
 
 /// The ptrace options for our tracees.
@@ -236,6 +240,7 @@ impl<'a> Tracer<'a> {
             cpu: CpuPlacement::new(opts.cpu),
             pre_exec: None,
             output_error: None,
+            deferred: std::collections::VecDeque::new(),
         }
     }
 
@@ -294,6 +299,14 @@ impl<'a> Tracer<'a> {
             exe,
             maps,
         };
+        if !self.deferred.is_empty() {
+            self.defer(Deferred::Image(image));
+            return;
+        }
+        self.write_image(image);
+    }
+
+    fn write_image(&mut self, image: Image) {
         if let Some(j) = &mut self.json {
             if let Err(e) = j.image(&image) {
                 self.output_error.get_or_insert(e);
@@ -341,9 +354,17 @@ impl<'a> Tracer<'a> {
         self.emit(Event::Syscall(ev), text);
     }
 
-    /// The one place an event is complete and not yet written: every sink is fed from here, so
-    /// a per-event addition (e.g. a user stack) belongs here, before the writes.
+    /// The one place an event is complete: every sink is fed from here (now, or in order after
+    /// the writes held back before it).
     fn emit(&mut self, ev: Event, text: Text) {
+        if !self.deferred.is_empty() {
+            self.defer(Deferred::Emit(ev, text, None));
+            return;
+        }
+        self.write_event(ev, text);
+    }
+
+    fn write_event(&mut self, ev: Event, text: Text) {
         let tid = match &ev {
             Event::Syscall(e) => e.tid,
             Event::Signal(e) => e.tid,
@@ -406,6 +427,18 @@ impl<'a> Tracer<'a> {
         if !self.opts.prints_trace() {
             return;
         }
+        if !self.deferred.is_empty() {
+            self.defer(Deferred::Line {
+                tid,
+                ts,
+                text: text.to_string(),
+            });
+            return;
+        }
+        self.write_line(tid, ts, text);
+    }
+
+    fn write_line(&mut self, tid: i32, ts: u64, text: &str) {
         if let Some(t) = &mut self.text {
             if let Err(e) = t.printer(tid).and_then(|p| p.line(tid, ts, text)) {
                 self.output_error.get_or_insert(e);
@@ -455,6 +488,9 @@ impl<'a> Tracer<'a> {
                     break;
                 }
             }
+            if !self.deferred.is_empty() {
+                self.drain_deferred(false);
+            }
             if FLUSH_DUE.swap(false, Ordering::Relaxed) {
                 self.flush();
             }
@@ -488,6 +524,7 @@ impl<'a> Tracer<'a> {
         for tid in open {
             self.end_call_unfinished(tid, sys::monotonic_ns());
         }
+        self.drain_deferred(true);
         let interrupted = match INTERRUPTED.load(Ordering::Relaxed) {
             0 => None,
             s => Some(s),
@@ -545,6 +582,14 @@ impl<'a> Tracer<'a> {
     }
 
     fn close_thread(&mut self, tid: i32) {
+        if !self.deferred.is_empty() {
+            self.defer(Deferred::Close(tid));
+            return;
+        }
+        self.write_close_thread(tid);
+    }
+
+    fn write_close_thread(&mut self, tid: i32) {
         if let Some(t) = &mut self.text {
             if let Err(e) = t.close_thread(tid) {
                 self.output_error.get_or_insert(e);
@@ -570,8 +615,13 @@ impl<'a> Tracer<'a> {
             }
         });
         // strace's rule: `[pid N]` prefixes while more than one tracee is alive.
-        if let Some(t) = &mut self.text {
-            t.set_multi(self.threads.len() > 1);
+        let multi = self.threads.len() > 1;
+        if !self.deferred.is_empty() {
+            if self.text.is_some() {
+                self.defer(Deferred::Multi(multi));
+            }
+        } else if let Some(t) = &mut self.text {
+            t.set_multi(multi);
         }
         let phase = self.threads[&tid].phase;
         match stop {
