@@ -46,7 +46,9 @@ pub(crate) struct Seg {
     tailed: bool,
 }
 
-/// Per-thread recording state. Only its own thread touches it.
+/// Per-thread recording state. Only its own thread touches it; aligned to two cache lines so
+/// that two threads' states never share one (the hot fields are written on every record).
+#[repr(align(128))]
 pub(crate) struct ThreadState {
     seg: Option<Seg>,
     /// Ring mode: the thread's segments (mapping, records in it), oldest reused first.
