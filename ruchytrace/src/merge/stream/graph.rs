@@ -6,7 +6,7 @@
 //! activation of a function on its thread, self time = duration - children's durations, the
 //! total of the top-level nodes.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::io;
 
 use ruchytrace_runtime::model::Site;
@@ -26,7 +26,7 @@ struct Open {
 
 /// The call graph sink.
 pub(super) struct GraphSink {
-    pub(super) visible: std::collections::HashSet<Key>,
+    pub(super) visible: rustc_hash::FxHashSet<Key>,
     pub(super) end_ns: u64,
     nodes: Vec<GraphNode>,
     index: HashMap<(Kind, String, Option<String>), usize>,
@@ -36,7 +36,7 @@ pub(super) struct GraphSink {
 }
 
 impl GraphSink {
-    pub(super) fn new(visible: std::collections::HashSet<Key>, end_ns: u64) -> Self {
+    pub(super) fn new(visible: rustc_hash::FxHashSet<Key>, end_ns: u64) -> Self {
         GraphSink {
             visible,
             end_ns,
@@ -49,10 +49,10 @@ impl GraphSink {
                 self_ns: 0,
                 errors: 0,
             }],
-            index: HashMap::new(),
-            edges: HashMap::new(),
+            index: HashMap::default(),
+            edges: HashMap::default(),
             total: 0,
-            threads: HashMap::new(),
+            threads: HashMap::default(),
         }
     }
 

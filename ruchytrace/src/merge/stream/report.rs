@@ -7,7 +7,7 @@
 //! on a file (open, read, write, close: its name, the argument naming the file, its result),
 //! which it must replay in the order they returned across threads to follow descriptors.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::io;
 
 use ruchytrace_runtime::model::Site;
@@ -134,10 +134,10 @@ impl ReportSink {
             graph: GraphSink::new(visible.clone(), end_ns),
             visible,
             end_ns,
-            longest: HashMap::new(),
-            threads: HashMap::new(),
-            syscalls: HashMap::new(),
-            lines: HashMap::new(),
+            longest: Default::default(),
+            threads: HashMap::default(),
+            syscalls: HashMap::default(),
+            lines: HashMap::default(),
             io: Vec::new(),
         }
     }
