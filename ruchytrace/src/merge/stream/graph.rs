@@ -33,6 +33,8 @@ pub(super) struct GraphSink {
     edges: HashMap<(usize, usize), u64>,
     total: u64,
     threads: HashMap<Key, (Vec<Open>, HashMap<usize, u32>)>,
+    /// The graph node of each site id met so far (a site's name and location never change).
+    by_site: Vec<Option<usize>>,
 }
 
 impl GraphSink {
@@ -53,6 +55,7 @@ impl GraphSink {
             edges: HashMap::default(),
             total: 0,
             threads: HashMap::default(),
+            by_site: Vec::new(),
         }
     }
 
@@ -100,12 +103,23 @@ impl NodeSink for GraphSink {
         let duration = node.duration(self.end_ns);
         match &node.kind {
             NodeKind::Call(c) if !close => {
-                let site = &sites[c.site as usize];
-                let gi = self.graph_node((
-                    Kind::Function,
-                    site.name.clone(),
-                    Some(site.location.to_string()),
-                ));
+                let i = c.site as usize;
+                if self.by_site.len() <= i {
+                    self.by_site.resize(i + 1, None);
+                }
+                let gi = match self.by_site[i] {
+                    Some(gi) => gi,
+                    None => {
+                        let site = &sites[i];
+                        let gi = self.graph_node((
+                            Kind::Function,
+                            site.name.clone(),
+                            Some(site.location.to_string()),
+                        ));
+                        self.by_site[i] = Some(gi);
+                        gi
+                    }
+                };
                 let a = active.entry(gi).or_insert(0);
                 let outermost = *a == 0;
                 *a += 1;
