@@ -16,7 +16,7 @@ use rustc_hash::FxHashMap as HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use ruchytrace_runtime::format::value_json::write_json_str;
+use super::jsonw::rt_str as write_json_str;
 use ruchytrace_runtime::model::{Return, Site};
 
 use super::futures::FutureInfo;

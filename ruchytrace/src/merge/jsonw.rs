@@ -51,6 +51,37 @@ pub(crate) fn hex16(out: &mut String, v: u64) {
     }
 }
 
+/// Appends `s` as a JSON string escaped as the runtime's `value_json::write_json_str` escapes it
+/// (`\"`, `\\`, `\n`, `\r`, `\t`, other control characters as `\u00xx`): the same bytes,
+/// copied in runs instead of a character at a time.
+pub(crate) fn rt_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0xf)] as char);
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
 /// Appends an unsigned integer in decimal.
 pub(crate) fn u64(out: &mut String, v: u64) {
     out.push_str(itoa::Buffer::new().format(v));
@@ -81,6 +112,12 @@ mod tests {
             let mut out = String::new();
             super::str(&mut out, s);
             assert_eq!(out, serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+        for s in samples {
+            let (mut fast, mut slow) = (String::new(), String::new());
+            super::rt_str(&mut fast, s);
+            ruchytrace_runtime::format::value_json::write_json_str(&mut slow, s);
+            assert_eq!(fast, slow, "{s:?}");
         }
         let mut out = String::new();
         super::i64(&mut out, i64::MIN);

@@ -213,6 +213,10 @@ impl<'a> Replay<'a> {
             return Ok(None);
         };
         *lost += (th.stack.len() - pos - 1) as u64;
+        if pos + 1 == th.stack.len() {
+            // The innermost call returns (the usual case): nothing above it to close.
+            return Ok(th.stack.pop().map(|f| (f, pos + 1)));
+        }
         let above: Vec<Frame> = th.stack.drain(pos + 1..).collect();
         let matched = th.stack.pop().map(|f| (f, pos + 1));
         for (i, f) in above.into_iter().enumerate().rev() {
