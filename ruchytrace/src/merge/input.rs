@@ -548,10 +548,12 @@ impl FnTrace {
             FnData::JsonLines { sites, events } => {
                 let only = only.map(<[_]>::to_vec);
                 Box::new(
-                    Self::reread(path, sites.clone(), *events)?.filter(move |i| match (i, &only) {
-                        (FnItem::Event(e), Some(o)) => o.contains(&e.pid_tid()),
-                        _ => true,
-                    }),
+                    Self::reread(path, sites.clone(), *events, only.clone())?.filter(
+                        move |i| match (i, &only) {
+                            (FnItem::Event(e), Some(o)) => o.contains(&e.pid_tid()),
+                            _ => true,
+                        },
+                    ),
                 )
             }
             FnData::Binary => Self::reread_binary(path, self.events, only)?,
@@ -568,16 +570,26 @@ impl FnTrace {
                     .map(FnItem::Site)
                     .chain(events.into_iter().map(FnItem::Event)),
             )),
-            FnData::JsonLines { sites, events } => Self::reread(path, sites, events),
+            FnData::JsonLines { sites, events } => Self::reread(path, sites, events, None),
             FnData::Binary => Self::reread_binary(path, self.events, None),
         }
     }
 
+    /// The items of a JSON trace in the writer's line layout, read again; with `only`, the
+    /// event lines of other threads are told apart by their `pid` and `tid` alone and skipped
+    /// before they are parsed whole (so a line damaged beyond its `pid` and `tid`, which ends
+    /// a full pass, is passed over by a pass of another thread).
     fn reread(
         path: &Path,
         sites: Vec<Site>,
         events: u64,
+        only: Option<Vec<(u32, u32)>>,
     ) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
+        #[derive(serde::Deserialize)]
+        struct Who {
+            pid: u32,
+            tid: u32,
+        }
         let again = || MergeError::NoInput(format!("{}: cannot read again", path.display()));
         let mut r = LineReader::open(path, "reading").ok_or_else(again)?;
         // The metadata and `"events":[` lines were checked by the scan.
@@ -593,6 +605,11 @@ impl FnTrace {
             left -= 1;
             let (_, line) = r.next_line()?;
             let text = line.strip_suffix(',').unwrap_or(line);
+            if let (Some(o), Ok(w)) = (&only, serde_json::from_str::<Who>(text)) {
+                if !o.contains(&(w.pid, w.tid)) {
+                    return Some(Vec::new());
+                }
+            }
             let json: serde_json::Value = serde_json::from_str(text).ok()?;
             let ev = format::json::parse_event(&json, &mut table).ok()?;
             // A cut file has no site table: the sites its events describe come first.

@@ -453,7 +453,7 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
                     s.ticks = s.ticks.wrapping_add(r.dt);
                     s.pos = r.next;
                     if let Decoded::Event(mut e) = r.decoded {
-                        let ts = self.ticks.to_ns(&self.conv, s.ticks);
+                        let ts = self.ticks.ns_of(&self.conv, s.ticks);
                         e.set_identity(ts, s.pid, s.tid);
                         return Some(e);
                     }
@@ -523,7 +523,7 @@ impl TickCache {
         }
     }
 
-    fn to_ns(&mut self, conv: &Converter, ticks: u64) -> u64 {
+    fn ns_of(&mut self, conv: &Converter, ticks: u64) -> u64 {
         let n = self.anchors.len();
         if !self.tsc || n < 2 {
             return conv.to_ns(ticks);

@@ -304,11 +304,11 @@ fn remembered_tick_segments_convert_as_the_converter_does() {
         ]);
         ticks.extend((0..4_000_000u64).rev().step_by(15_331));
         for t in ticks {
-            assert_eq!(cache.to_ns(&conv, t), conv.to_ns(t), "tsc {tsc}, ticks {t}");
+            assert_eq!(cache.ns_of(&conv, t), conv.to_ns(t), "tsc {tsc}, ticks {t}");
         }
     }
     // One anchor (or none): the converter's own rule.
     let conv = Converter::from_anchors(true, vec![Anchor { tsc: 10, ns: 20 }]);
     let mut cache = TickCache::new(true, &[Anchor { tsc: 10, ns: 20 }]);
-    assert_eq!(cache.to_ns(&conv, 1_000), conv.to_ns(1_000));
+    assert_eq!(cache.ns_of(&conv, 1_000), conv.to_ns(1_000));
 }
