@@ -641,3 +641,58 @@ fn json_inputs_streamed_whole_or_cut_agree_with_binary() {
         "{partial}"
     );
 }
+
+#[test]
+fn a_cut_sys_json_is_refused_or_salvaged_with_partial() {
+    let f = files(default_syscalls());
+    // The tracer's line layout, cut in the middle of the `read` record (the tracer was killed
+    // while writing it): the records before it are whole.
+    let doc: Value = serde_json::from_slice(&std::fs::read(&f.sys).unwrap()).unwrap();
+    let lines = f.dir.join("sys-lines.json");
+    write_sys_lines(&doc, &lines);
+    let bytes = std::fs::read(&lines).unwrap();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let read_line = text.find("\"name\":\"read\"").unwrap();
+    let line_start = text[..read_line].rfind('\n').unwrap() + 1;
+    let cut = f.dir.join("cut-sys.json");
+    std::fs::write(&cut, &bytes[..read_line + 10]).unwrap();
+    let out = cli(&["merge"], &[&f.fn_bin, &cut]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&cut.display().to_string()), "{err}");
+    assert!(
+        err.contains(&format!(
+            "incomplete syscall trace: truncated at byte {line_start}: incomplete event record (pass --partial to use the 3 complete events before it)"
+        )),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty());
+    // --partial keeps every complete record and says where the file was cut.
+    let out = cli(&["merge", "--partial"], &[&f.fn_bin, &cut]);
+    let merged = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let warning = format!(
+        "# warning: {}: incomplete syscall trace (truncated at byte {line_start}: incomplete event record); every system call before the cut is kept, the ones after it are missing\n",
+        cut.display()
+    );
+    assert!(merged.contains(&warning), "{merged}");
+    assert!(
+        merged.contains("openat(AT_FDCWD, \"/etc/passwd\", O_RDONLY) = 3 [800ns]"),
+        "{merged}"
+    );
+    assert!(merged.contains("getpid() = 100"), "{merged}");
+    assert!(!merged.contains("read(3"), "{merged}");
+    assert!(!merged.contains("\"done\\n\""), "{merged}");
+    // The other outputs take the same salvaged events (streamed or from the tree).
+    for format in ["json", "chrome", "report"] {
+        let args: Vec<&str> = if format == "report" {
+            vec!["report", "--partial"]
+        } else {
+            vec!["merge", "--partial", "--format", format]
+        };
+        let out = cli(&args, &[&f.fn_bin, &cut]);
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
+        assert!(stdout(&out).contains("openat"), "{format}");
+        assert!(!stdout(&out).contains("\"read\""), "{format}");
+    }
+}

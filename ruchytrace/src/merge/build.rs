@@ -123,7 +123,15 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
         input.load_sys_events()?;
         match input {
             Input::Functions { path, trace } => fn_traces.push((path, trace)),
-            Input::Syscalls { path, trace, .. } => sys_traces.push((path, trace)),
+            Input::Syscalls {
+                path,
+                trace,
+                truncation,
+                ..
+            } => {
+                let cut = truncation.map(|t| super::input::sys_cut_warning(&path, &t));
+                sys_traces.push((path, trace, cut));
+            }
             // A merged trace is already a forest: it stands alone.
             Input::Merged { path, merged } => {
                 if n_inputs > 1 {
@@ -142,12 +150,12 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
             fn_traces.iter().map(|(p, t)| (p.as_path(), &**t)).collect();
         let heads: Vec<Vec<_>> = sys_traces
             .iter()
-            .map(|(_, t)| t.events.iter().map(super::input::head_of).collect())
+            .map(|(_, t, _)| t.events.iter().map(super::input::head_of).collect())
             .collect();
         let sys: Vec<(&Path, &SysTrace, &[_])> = sys_traces
             .iter()
             .zip(&heads)
-            .map(|((p, t), h)| (p.as_path(), &**t, h.as_slice()))
+            .map(|((p, t, _), h)| (p.as_path(), &**t, h.as_slice()))
             .collect();
         check_consistency(&fns, &sys, opts, &mut warnings)?;
     }
@@ -157,7 +165,7 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
     let expected_nodes = fn_traces.iter().map(|(_, t)| t.events / 2).sum::<u64>()
         + sys_traces
             .iter()
-            .map(|(_, t)| t.events.len() as u64)
+            .map(|(_, t, _)| t.events.len() as u64)
             .sum::<u64>();
     let mut b = Builder {
         nodes: Vec::with_capacity(expected_nodes.min(1 << 28) as usize),
@@ -178,8 +186,8 @@ pub fn merge(inputs: Vec<Input>, opts: &MergeOptions) -> Result<Merged, MergeErr
     }
     let mut straddles = Vec::new();
     let mut attached = Vec::new();
-    for (_, trace) in sys_traces {
-        b.add_syscalls(*trace, &mut straddles, &mut attached);
+    for (_, trace, cut) in sys_traces {
+        b.add_syscalls(*trace, cut, &mut straddles, &mut attached);
     }
     if !straddles.is_empty() {
         if !opts.force {
@@ -405,6 +413,7 @@ impl Builder {
     fn add_syscalls(
         &mut self,
         mut trace: SysTrace,
+        cut: Option<String>,
         straddles: &mut Vec<String>,
         attached: &mut Vec<(Option<NodeId>, Key, NodeId)>,
     ) {
@@ -430,6 +439,7 @@ impl Builder {
                 trace.metadata.pid
             ));
         }
+        self.warnings.extend(cut);
         let mut markers = super::caller::Markers::default();
         for ev in std::mem::take(&mut trace.events) {
             let ts = ev.timestamp_ns();

@@ -12,14 +12,15 @@
 //! The same [`ChromeSink`] writes a merged tree ([`write`]) and a streamed replay
 //! ([`super::stream`]), so both give the same slices.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use ruchytrace_runtime::format::value_json::write_json_str;
+use super::jsonw::rt_str as write_json_str;
 use ruchytrace_runtime::model::{Return, Site};
 
 use super::futures::FutureInfo;
+use super::jsonw;
 use super::{fmt_return, Merged, Node, NodeKind, ProcessInfo};
 
 /// A thread's name event: (pid, tid, label).
@@ -32,9 +33,14 @@ pub(crate) struct ChromeSink<'w> {
     buf: String,
     origin_ns: u64,
     end_ns: u64,
-    /// Per thread, the open calls: start and the `args` members written at their entry.
-    open: HashMap<(u32, u32), Vec<(u64, String)>>,
+    /// Per thread, the `args` members of its open calls written at their entries, one after
+    /// the other, and where each call's begin in that text.
+    open: HashMap<(u32, u32), (String, Vec<usize>)>,
     first: bool,
+    /// Per site id, its location as a JSON string, written once.
+    locations: Vec<Option<String>>,
+    /// Room to format a value before it is escaped.
+    scratch: String,
 }
 
 impl<'w> ChromeSink<'w> {
@@ -50,8 +56,10 @@ impl<'w> ChromeSink<'w> {
             buf: String::with_capacity(1 << 16),
             origin_ns,
             end_ns,
-            open: HashMap::new(),
+            open: HashMap::default(),
             first: true,
+            locations: Vec::new(),
+            scratch: String::new(),
         };
         sink.buf
             .push_str("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n");
@@ -87,13 +95,27 @@ impl<'w> ChromeSink<'w> {
         self.first = false;
     }
 
-    fn us(&self, ts: u64) -> String {
+    /// Microseconds since the origin, with three decimals.
+    fn us(&mut self, ts: u64) {
         let rel = ts.saturating_sub(self.origin_ns);
-        format!("{}.{:03}", rel / 1_000, rel % 1_000)
+        Self::dur(&mut self.buf, rel);
     }
 
-    fn dur(ns: u64) -> String {
-        format!("{}.{:03}", ns / 1_000, ns % 1_000)
+    /// `ns` as microseconds with three decimals.
+    fn dur(out: &mut String, ns: u64) {
+        jsonw::u64(out, ns / 1_000);
+        let frac = ns % 1_000;
+        out.push('.');
+        out.push(char::from(b'0' + (frac / 100) as u8));
+        out.push(char::from(b'0' + (frac / 10 % 10) as u8));
+        out.push(char::from(b'0' + (frac % 10) as u8));
+    }
+
+    /// `v`'s display form as a JSON string.
+    fn display_str(out: &mut String, scratch: &mut String, v: &dyn std::fmt::Display) {
+        scratch.clear();
+        let _ = write!(scratch, "{v}");
+        write_json_str(out, scratch);
     }
 
     /// One node of thread `key`: a call's entry (`close` false) or exit, a system call, a
@@ -110,40 +132,53 @@ impl<'w> ChromeSink<'w> {
         match &n.kind {
             NodeKind::Call(c) if !close => {
                 let site = &sites[c.site as usize];
-                let mut args = String::new();
-                write_json_str(&mut args, &site.location.to_string());
+                let i = c.site as usize;
+                if self.locations.len() <= i {
+                    self.locations.resize(i + 1, None);
+                }
+                let location = self.locations[i].get_or_insert_with(|| {
+                    let mut l = String::new();
+                    write_json_str(&mut l, &site.location.to_string());
+                    l
+                });
+                let (args, starts) = self.open.entry(key).or_default();
+                starts.push(args.len());
+                args.push_str(location);
                 for (i, v) in c.args.iter().enumerate() {
                     args.push(',');
-                    let name = site
-                        .args
-                        .get(i)
-                        .map_or_else(|| format!("arg{i}"), |a| a.name.clone());
-                    write_json_str(&mut args, &name);
+                    match site.args.get(i) {
+                        Some(a) => write_json_str(args, &a.name),
+                        None => write_json_str(args, &format!("arg{i}")),
+                    }
                     args.push(':');
-                    write_json_str(&mut args, &v.to_string());
+                    Self::display_str(args, &mut self.scratch, v);
                 }
-                self.open.entry(key).or_default().push((n.start_ns, args));
                 return Ok(());
             }
             NodeKind::Call(c) => {
-                let args = self
-                    .open
-                    .get_mut(&key)
-                    .and_then(Vec::pop)
-                    .map_or_else(|| "null".to_string(), |(_, a)| a);
                 let site = &sites[c.site as usize];
                 self.sep();
                 self.buf
                     .push_str("{\"ph\":\"X\",\"cat\":\"function\",\"name\":");
                 write_json_str(&mut self.buf, &site.name);
-                let (ts, dur) = (self.us(n.start_ns), Self::dur(n.duration(self.end_ns)));
-                let _ = write!(
-                    self.buf,
-                    ",\"pid\":{pid},\"tid\":{tid},\"ts\":{ts},\"dur\":{dur},\"args\":{{\"location\":{args}"
-                );
+                let _ = write!(self.buf, ",\"pid\":{pid},\"tid\":{tid},\"ts\":");
+                self.us(n.start_ns);
+                self.buf.push_str(",\"dur\":");
+                Self::dur(&mut self.buf, n.duration(self.end_ns));
+                self.buf.push_str(",\"args\":{\"location\":");
+                match self.open.get_mut(&key) {
+                    Some((args, starts)) if !starts.is_empty() => {
+                        let at = starts.pop().unwrap_or(0);
+                        self.buf.push_str(&args[at..]);
+                        args.truncate(at);
+                    }
+                    _ => self.buf.push_str("null"),
+                }
                 self.buf.push_str(",\"return\":");
                 match &c.ret {
-                    Some(Return::Value(v)) => write_json_str(&mut self.buf, &v.to_string()),
+                    Some(Return::Value(v)) => {
+                        Self::display_str(&mut self.buf, &mut self.scratch, v);
+                    }
                     Some(Return::Panic { message }) => write_json_str(
                         &mut self.buf,
                         &format!("<panic: {}>", message.as_deref().unwrap_or("?")),
@@ -173,12 +208,23 @@ impl<'w> ChromeSink<'w> {
                     .push_str("{\"ph\":\"X\",\"cat\":\"syscall\",\"name\":");
                 write_json_str(&mut self.buf, &sc.name);
                 let dur = n.end_ns.map_or(0, |e| e.saturating_sub(n.start_ns));
-                let (ts, dur) = (self.us(n.start_ns), Self::dur(dur));
-                let _ = write!(
-                    self.buf,
-                    ",\"pid\":{pid},\"tid\":{tid},\"ts\":{ts},\"dur\":{dur},\"args\":{{\"args\":"
-                );
-                write_json_str(&mut self.buf, &sc.args.join(", "));
+                let _ = write!(self.buf, ",\"pid\":{pid},\"tid\":{tid},\"ts\":");
+                self.us(n.start_ns);
+                self.buf.push_str(",\"dur\":");
+                Self::dur(&mut self.buf, dur);
+                self.buf.push_str(",\"args\":{\"args\":");
+                // The arguments joined by ", ", as one string (escaping works per character).
+                self.buf.push('"');
+                for (i, a) in sc.args.iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push_str(", ");
+                    }
+                    self.scratch.clear();
+                    write_json_str(&mut self.scratch, a);
+                    // The piece without its quotes.
+                    self.buf.push_str(&self.scratch[1..self.scratch.len() - 1]);
+                }
+                self.buf.push('"');
                 self.buf.push_str(",\"return\":");
                 write_json_str(&mut self.buf, &fmt_return(sc));
                 if let Some(c) = &sc.caller {
@@ -193,8 +239,9 @@ impl<'w> ChromeSink<'w> {
                 write_json_str(&mut self.buf, category);
                 self.buf.push_str(",\"name\":");
                 write_json_str(&mut self.buf, text);
-                let ts = self.us(n.start_ns);
-                let _ = write!(self.buf, ",\"pid\":{pid},\"tid\":{tid},\"ts\":{ts}}}");
+                let _ = write!(self.buf, ",\"pid\":{pid},\"tid\":{tid},\"ts\":");
+                self.us(n.start_ns);
+                self.buf.push('}');
             }
         }
         if self.buf.len() > 1 << 16 {

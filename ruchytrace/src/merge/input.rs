@@ -39,6 +39,9 @@ pub enum Input {
         /// The events left in the file, indexed ([`SysInFile`]); `None` when they are in
         /// `trace`.
         in_file: Option<Box<SysInFile>>,
+        /// Where the file was cut (`truncated at byte N: ...`) when it was salvaged with
+        /// `--partial`: its complete events were kept, what follows the cut is missing.
+        truncation: Option<String>,
     },
     /// A merged JSON document (`merge --format json`), read back whole.
     Merged {
@@ -179,6 +182,7 @@ impl Input {
             path,
             trace,
             in_file,
+            ..
         } = self
         else {
             return Ok(());
@@ -521,22 +525,40 @@ impl FnTrace {
 
     /// Sites and events in file order, without consuming the trace (a loaded trace's events are
     /// cloned one at a time; the others are read again from their file), for the streaming
-    /// passes of [`stream`].
+    /// passes of [`stream`]. With `only`, the events of other threads are left out (a runtime
+    /// trace file does not even decode them).
     pub(crate) fn replay(
         &self,
         path: &Path,
+        only: Option<&[(u32, u32)]>,
     ) -> Result<Box<dyn Iterator<Item = FnItem> + '_>, MergeError> {
-        match &self.data {
-            FnData::Loaded { sites, events } => Ok(Box::new(
-                sites
-                    .iter()
-                    .cloned()
-                    .map(FnItem::Site)
-                    .chain(events.iter().cloned().map(FnItem::Event)),
-            )),
-            FnData::JsonLines { sites, events } => Self::reread(path, sites.clone(), *events),
-            FnData::Binary => Self::reread_binary(path, self.events),
-        }
+        let items: Box<dyn Iterator<Item = FnItem> + '_> = match &self.data {
+            FnData::Loaded { sites, events } => {
+                let only = only.map(<[_]>::to_vec);
+                Box::new(
+                    sites.iter().cloned().map(FnItem::Site).chain(
+                        events
+                            .iter()
+                            .filter(move |e| only.as_ref().is_none_or(|o| o.contains(&e.pid_tid())))
+                            .cloned()
+                            .map(FnItem::Event),
+                    ),
+                )
+            }
+            FnData::JsonLines { sites, events } => {
+                let only = only.map(<[_]>::to_vec);
+                Box::new(
+                    Self::reread(path, sites.clone(), *events, only.clone())?.filter(
+                        move |i| match (i, &only) {
+                            (FnItem::Event(e), Some(o)) => o.contains(&e.pid_tid()),
+                            _ => true,
+                        },
+                    ),
+                )
+            }
+            FnData::Binary => Self::reread_binary(path, self.events, only)?,
+        };
+        Ok(items)
     }
 
     /// Sites and events in file order, owned (so their values move into the merged tree).
@@ -548,16 +570,26 @@ impl FnTrace {
                     .map(FnItem::Site)
                     .chain(events.into_iter().map(FnItem::Event)),
             )),
-            FnData::JsonLines { sites, events } => Self::reread(path, sites, events),
-            FnData::Binary => Self::reread_binary(path, self.events),
+            FnData::JsonLines { sites, events } => Self::reread(path, sites, events, None),
+            FnData::Binary => Self::reread_binary(path, self.events, None),
         }
     }
 
+    /// The items of a JSON trace in the writer's line layout, read again; with `only`, the
+    /// event lines of other threads are told apart by their `pid` and `tid` alone and skipped
+    /// before they are parsed whole (so a line damaged beyond its `pid` and `tid`, which ends
+    /// a full pass, is passed over by a pass of another thread).
     fn reread(
         path: &Path,
         sites: Vec<Site>,
         events: u64,
+        only: Option<Vec<(u32, u32)>>,
     ) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
+        #[derive(serde::Deserialize)]
+        struct Who {
+            pid: u32,
+            tid: u32,
+        }
         let again = || MergeError::NoInput(format!("{}: cannot read again", path.display()));
         let mut r = LineReader::open(path, "reading").ok_or_else(again)?;
         // The metadata and `"events":[` lines were checked by the scan.
@@ -573,6 +605,11 @@ impl FnTrace {
             left -= 1;
             let (_, line) = r.next_line()?;
             let text = line.strip_suffix(',').unwrap_or(line);
+            if let (Some(o), Ok(w)) = (&only, serde_json::from_str::<Who>(text)) {
+                if !o.contains(&(w.pid, w.tid)) {
+                    return Some(Vec::new());
+                }
+            }
             let json: serde_json::Value = serde_json::from_str(text).ok()?;
             let ev = format::json::parse_event(&json, &mut table).ok()?;
             // A cut file has no site table: the sites its events describe come first.
@@ -600,10 +637,14 @@ impl FnTrace {
     fn reread_binary(
         path: &Path,
         events: u64,
+        only: Option<&[(u32, u32)]>,
     ) -> Result<Box<dyn Iterator<Item = FnItem>>, MergeError> {
-        let reader = open_binary(path, "reading", Some(events)).map_err(|e| {
+        let mut reader = open_binary(path, "reading", Some(events)).map_err(|e| {
             MergeError::NoInput(format!("{}: cannot read again: {e}", path.display()))
         })?;
+        if let Some(only) = only {
+            reader.inner_mut().reader.retain_threads(only);
+        }
         Ok(Box::new(reader.filter_map(|rec| match rec {
             binary::Record::Site(s) => Some(FnItem::Site(s)),
             binary::Record::Event(e) => Some(FnItem::Event(e)),
@@ -698,12 +739,35 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
                 format::json::read_json(&bytes).map_err(read_err)?,
             )),
             Some((_, f)) if f == SYS_TRACE_FORMAT => {
-                let trace: SysTrace = serde_json::from_slice(&bytes).map_err(|e| {
-                    err(
-                        Some(format!("line {} column {}", e.line(), e.column())),
-                        format!("malformed syscall trace: {e}"),
-                    )
-                })?;
+                let (trace, truncation) = match serde_json::from_slice::<SysTrace>(&bytes) {
+                    Ok(trace) => (trace, None),
+                    Err(e) => {
+                        // A file in the tracer's line layout cut short (the tracer was killed):
+                        // its complete events are kept with --partial.
+                        let salvaged = crate::syscalls::read_sys_trace(&bytes)
+                            .ok()
+                            .and_then(|(t, cut)| Some((t, cut?)));
+                        let malformed = || {
+                            err(
+                                Some(format!("line {} column {}", e.line(), e.column())),
+                                format!("malformed syscall trace: {e}"),
+                            )
+                        };
+                        match salvaged {
+                            Some((t, cut)) if partial_ok => (t, Some(cut)),
+                            Some((t, cut)) => {
+                                let mut m = malformed();
+                                m.message = format!(
+                                    "{}; incomplete syscall trace: {cut} (pass --partial to use the {} complete events before it)",
+                                    m.message,
+                                    t.events.len()
+                                );
+                                return Err(m);
+                            }
+                            None => return Err(malformed()),
+                        }
+                    }
+                };
                 if trace.metadata.version == 0 || trace.metadata.version > SYS_TRACE_VERSION {
                     return Err(err(
                         None,
@@ -717,6 +781,7 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
                     path: path.to_path_buf(),
                     trace: Box::new(trace),
                     in_file: None,
+                    truncation,
                 })
             }
             Some((_, f)) if f == super::json::MERGED_FORMAT => {
@@ -757,6 +822,14 @@ pub fn load(path: &Path, partial_ok: bool) -> Result<Input, InputError> {
     }
 }
 
+/// The warning of a `sys.json` salvaged with `--partial`: which file, where it was cut.
+pub(crate) fn sys_cut_warning(path: &Path, cut: &str) -> String {
+    format!(
+        "{}: incomplete syscall trace ({cut}); every system call before the cut is kept, the ones after it are missing",
+        path.display()
+    )
+}
+
 /// Indexes a `sys.json` in the writer's line layout, its events left in the file ([`SysInFile`]); `Ok(None)` when
 /// it is not in that layout, or is damaged or cut (read whole instead, for the errors).
 fn index_sys(path: &Path) -> Result<Option<Input>, InputError> {
@@ -791,6 +864,7 @@ fn index_sys(path: &Path) -> Result<Option<Input>, InputError> {
             entries: index.entries,
             window: std::sync::Mutex::new((0, Vec::new())),
         })),
+        truncation: None,
     }))
 }
 

@@ -5,7 +5,8 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use ruchytrace_runtime::format::value_json::{write_json_str, write_typed};
+use super::jsonw::rt_str as write_json_str;
+use ruchytrace_runtime::format::value_json::write_typed;
 use ruchytrace_runtime::model::Return;
 
 use ruchytrace_runtime::model::{ClockInfo, Site};
@@ -26,6 +27,19 @@ fn opt_u64(out: &mut String, v: Option<u64>) {
         }
         None => out.push_str("null"),
     }
+}
+
+/// `v`'s display form as a JSON string, formatted in a buffer kept for the purpose.
+fn display_str(s: &mut String, v: &dyn std::fmt::Display) {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    SCRATCH.with(|b| {
+        let mut b = b.borrow_mut();
+        b.clear();
+        let _ = write!(b, "{v}");
+        write_json_str(s, &b);
+    });
 }
 
 fn str_array<'a>(out: &mut String, items: impl IntoIterator<Item = &'a String>) {
@@ -215,8 +229,14 @@ pub(crate) fn call_open(
     s.push_str(",\"qualified_name\":");
     write_json_str(s, &site.qualified_name);
     s.push_str(",\"location\":");
-    write_json_str(s, &site.location.to_string());
-    let _ = write!(s, ",\"start_ns\":{},\"resumed\":{},", n.start_ns, c.resumed);
+    // `file:line:column` as one JSON string (escaping works per character).
+    write_json_str(s, &site.location.file);
+    s.pop();
+    let _ = write!(
+        s,
+        ":{}:{}\",\"start_ns\":{},\"resumed\":{},",
+        site.location.line, site.location.column, n.start_ns, c.resumed
+    );
     if let Some((f, k)) = future {
         future_json(s, f, k);
     }
@@ -226,14 +246,20 @@ pub(crate) fn call_open(
             s.push(',');
         }
         s.push_str("{\"name\":");
-        let (name, ty) = site.args.get(i).map_or((format!("arg{i}"), "?"), |a| {
-            (a.name.clone(), a.type_name.as_str())
-        });
-        write_json_str(s, &name);
+        let ty = match site.args.get(i) {
+            Some(a) => {
+                write_json_str(s, &a.name);
+                a.type_name.as_str()
+            }
+            None => {
+                write_json_str(s, &format!("arg{i}"));
+                "?"
+            }
+        };
         s.push(',');
         write_typed(s, v, ty);
         s.push_str(",\"text\":");
-        write_json_str(s, &v.to_string());
+        display_str(s, v);
         s.push('}');
     }
     s.push_str("],\"children\":[");
@@ -253,7 +279,7 @@ pub(crate) fn call_close(s: &mut String, site: &Site, n: &Node, c: &Call, nest: 
             s.push('{');
             write_typed(s, v, &site.return_type);
             s.push_str(",\"text\":");
-            write_json_str(s, &v.to_string());
+            display_str(s, v);
             s.push('}');
         }
         _ => s.push_str("null"),

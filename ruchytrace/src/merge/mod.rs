@@ -37,6 +37,7 @@ pub mod futures;
 pub mod hotspots;
 pub mod input;
 pub mod json;
+mod jsonw;
 pub mod live;
 pub mod otlp;
 pub mod perfetto;

@@ -25,13 +25,14 @@
 //! enums are numbers, and times are `CLOCK_REALTIME` Unix nanoseconds: each `CLOCK_MONOTONIC`
 //! timestamp is shifted by the trace's clock pair.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::io::{self, Write};
 
 use ruchytrace_runtime::model::{Return, Site, Value};
 use serde_json::{json, Value as Json};
 
 use super::futures::FutureInfo;
+use super::jsonw;
 use super::{fmt_return, Merged, Node, NodeKind, ProcessInfo};
 
 const SPAN_KIND_INTERNAL: u32 = 1;
@@ -87,38 +88,44 @@ pub struct OtlpOptions {
 
 /// An open call's span: what its close needs.
 struct OpenSpan {
-    id: String,
-    parent: String,
+    id: u64,
+    parent: u64,
     site: u32,
     args: Vec<Value>,
-    events: Vec<Json>,
+    /// Its span events so far, written (comma-separated JSON objects).
+    events: String,
 }
 
-/// One thread of the process being written.
+/// A thread's spans in progress.
 struct ThreadSpans {
     label: String,
-    /// Spans started so far (their ids count from 1; the root span is 0).
+    /// Spans started so far (the next span's rank).
     started: u64,
     stack: Vec<OpenSpan>,
-    root_events: Vec<Json>,
+    /// The span events outside every call (written), for the thread's root span.
+    root_events: String,
     start: u64,
     end: u64,
 }
 
-/// Writes the spans of one process as nodes arrive (see the module docs).
+/// Writes the spans of one process as nodes arrive (a call's span at its close).
 pub(crate) struct OtlpSink<'w> {
     out: &'w mut dyn Write,
-    /// Added to a `CLOCK_MONOTONIC` timestamp to get Unix nanoseconds.
+    /// `CLOCK_REALTIME - CLOCK_MONOTONIC`.
     offset: i128,
     trace_id: String,
     opts: OtlpOptions,
     end_ns: u64,
     threads: HashMap<(u32, u32), ThreadSpans>,
-    /// Thread keys in output order.
+    /// Threads in the order their root spans are written.
     order: Vec<(u32, u32)>,
     first: bool,
-    /// What closes the resource after its spans.
+    /// What closes the resource.
     tail: String,
+    /// Spans written and not yet passed to `out`.
+    buf: String,
+    /// Per site id, the attributes every span of the site has (`code.*`), written once.
+    site_attrs: Vec<Option<String>>,
 }
 
 /// The clock offset of a trace: Unix ns minus `CLOCK_MONOTONIC` ns.
@@ -140,8 +147,8 @@ pub(crate) fn end(out: &mut dyn Write) -> io::Result<()> {
 }
 
 impl<'w> OtlpSink<'w> {
-    /// Starts the resource of process `p` (`first`: the first resource of the request), whose
-    /// visible threads are `threads` ((pid, tid), label).
+    /// Starts the resource of process `p` (after a comma unless `first`): its attributes and
+    /// scope, up to its spans.
     pub(crate) fn new(
         out: &'w mut dyn Write,
         p: &ProcessInfo,
@@ -167,7 +174,7 @@ impl<'w> OtlpSink<'w> {
                 "spans": [],
             }],
         });
-        // The spans array is the last member of the last member: cut the document there.
+        // The resource up to its (empty) spans array; the spans go in between.
         let text = resource.to_string();
         let tail = "]}]}";
         let head = text
@@ -194,7 +201,7 @@ impl<'w> OtlpSink<'w> {
                             label: label.clone(),
                             started: 0,
                             stack: Vec::new(),
-                            root_events: Vec::new(),
+                            root_events: String::new(),
                             start: u64::MAX,
                             end: 0,
                         },
@@ -204,30 +211,88 @@ impl<'w> OtlpSink<'w> {
             order: threads.iter().map(|(k, _)| *k).collect(),
             first: true,
             tail: tail.to_string(),
+            buf: String::with_capacity(1 << 16),
+            site_attrs: Vec::new(),
         })
     }
 
-    fn unix(&self, ts: u64) -> String {
-        (i128::from(ts) + self.offset).max(0).to_string()
+    /// `"N"`: `ts` as a quoted Unix nanosecond count.
+    fn unix(out: &mut String, offset: i128, ts: u64) {
+        out.push('"');
+        jsonw::i128(out, (i128::from(ts) + offset).max(0));
+        out.push('"');
     }
 
-    fn span_id((pid, tid): (u32, u32), rank: u64) -> String {
-        let id = mix(mix(u64::from(pid), u64::from(tid)), rank).max(1);
-        format!("{id:016x}")
+    fn span_id((pid, tid): (u32, u32), rank: u64) -> u64 {
+        mix(mix(u64::from(pid), u64::from(tid)), rank).max(1)
     }
 
-    fn emit(&mut self, span: &Json) -> io::Result<()> {
+    /// `"XXXXXXXXXXXXXXXX"`: a span id.
+    fn id(out: &mut String, id: u64) {
+        out.push('"');
+        jsonw::hex16(out, id);
+        out.push('"');
+    }
+
+    /// Starts a span in `buf` (after a comma unless it is the first): its attributes array is
+    /// open.
+    fn span_start(&mut self) {
         if !self.first {
-            self.out.write_all(b",")?;
+            self.buf.push(',');
         }
         self.first = false;
-        serde_json::to_writer(&mut *self.out, span)?;
+        self.buf.push_str("{\"attributes\":[");
+    }
+
+    /// Ends a span's attributes, then writes its other members (in `serde_json`'s key order)
+    /// and the span's end.
+    #[allow(clippy::too_many_arguments)]
+    fn span_rest(
+        &mut self,
+        (start, stop): (u64, u64),
+        events: &str,
+        kind: u32,
+        name: &str,
+        parent: Option<u64>,
+        id: u64,
+        status: Option<(&str, bool)>,
+    ) -> io::Result<()> {
+        let b = &mut self.buf;
+        b.push_str("],\"endTimeUnixNano\":");
+        Self::unix(b, self.offset, stop);
+        b.push_str(",\"events\":[");
+        b.push_str(events);
+        b.push_str("],\"kind\":");
+        jsonw::u64(b, u64::from(kind));
+        b.push_str(",\"name\":");
+        jsonw::str(b, name);
+        if let Some(p) = parent {
+            b.push_str(",\"parentSpanId\":");
+            Self::id(b, p);
+        }
+        b.push_str(",\"spanId\":");
+        Self::id(b, id);
+        b.push_str(",\"startTimeUnixNano\":");
+        Self::unix(b, self.offset, start);
+        b.push_str(",\"status\":{");
+        if let Some((message, _)) = status {
+            b.push_str("\"code\":");
+            jsonw::u64(b, u64::from(STATUS_CODE_ERROR));
+            b.push_str(",\"message\":");
+            jsonw::str(b, message);
+        }
+        b.push_str("},\"traceId\":");
+        jsonw::str(b, &self.trace_id);
+        b.push('}');
+        if self.buf.len() > 1 << 16 {
+            self.out.write_all(self.buf.as_bytes())?;
+            self.buf.clear();
+        }
         Ok(())
     }
 
-    /// One node of thread `key` (ignored unless the thread was announced): a call's entry
-    /// (`close` false) or exit, a system call, a point event; `future` is the future a
-    /// closing poll belongs to (from the tree).
+    /// One node of thread `key` (threads of other processes are ignored). `future` is the
+    /// future a closing poll belongs to (from the tree).
     pub(crate) fn node(
         &mut self,
         key: (u32, u32),
@@ -237,6 +302,7 @@ impl<'w> OtlpSink<'w> {
         future: Option<(&FutureInfo, usize)>,
     ) -> io::Result<()> {
         let end_ns = self.end_ns;
+        let offset = self.offset;
         let syscall_spans = self.opts.syscall_spans;
         let Some(t) = self.threads.get_mut(&key) else {
             return Ok(());
@@ -248,8 +314,13 @@ impl<'w> OtlpSink<'w> {
         let parent = t
             .stack
             .last()
-            .map_or_else(|| Self::span_id(key, 0), |o| o.id.clone());
-        let event = match &n.kind {
+            .map_or_else(|| Self::span_id(key, 0), |o| o.id);
+        // A span event, appended to the innermost open call's events (or the thread's).
+        let events = match t.stack.last_mut() {
+            Some(open) => &mut open.events,
+            None => &mut t.root_events,
+        };
+        match &n.kind {
             NodeKind::Call(c) if !close => {
                 t.started += 1;
                 let id = Self::span_id(key, t.started);
@@ -258,9 +329,9 @@ impl<'w> OtlpSink<'w> {
                     parent,
                     site: c.site,
                     args: c.args.clone(),
-                    events: Vec::new(),
+                    events: String::new(),
                 });
-                return Ok(());
+                Ok(())
             }
             NodeKind::Call(c) => {
                 let Some(open) = t.stack.pop() else {
@@ -268,105 +339,114 @@ impl<'w> OtlpSink<'w> {
                 };
                 let stop = n.end_ns.unwrap_or(end_ns).max(n.start_ns);
                 t.end = t.end.max(stop);
+                self.span_start();
+                let b = &mut self.buf;
+                b.push_str(site_attrs(&mut self.site_attrs, sites, open.site));
+                b.push(',');
+                attr_int(b, "thread.id", i64::from(key.1));
+                b.push(',');
+                attr_str(b, "call.end", c.end.as_str());
                 let site = &sites[open.site as usize];
-                let mut attributes = vec![
-                    attr("code.function", string(site.qualified_name.clone())),
-                    attr("code.filepath", string(site.location.file.clone())),
-                    attr("code.lineno", int(i64::from(site.location.line))),
-                    attr("code.column", int(i64::from(site.location.column))),
-                    attr("thread.id", int(i64::from(key.1))),
-                    attr("call.end", string(c.end.as_str())),
-                ];
                 for (i, v) in open.args.iter().enumerate() {
                     let name = site.args.get(i).map_or("?", |a| a.name.as_str());
-                    attributes.push(attr(&format!("arg.{name}"), value(v)));
+                    b.push_str(",{\"key\":\"arg.");
+                    jsonw::str_contents(b, name);
+                    b.push_str("\",\"value\":");
+                    value_into(b, v);
+                    b.push('}');
                 }
-                let mut status = json!({});
+                let mut status: Option<String> = None;
                 match &c.ret {
                     Some(Return::Value(v)) => {
-                        attributes.push(attr("return", value(v)));
+                        b.push_str(",{\"key\":\"return\",\"value\":");
+                        value_into(b, v);
+                        b.push('}');
                         if c.ret.as_ref().is_some_and(|r| r.is_error()) {
-                            status = json!({"code": STATUS_CODE_ERROR, "message": v.to_string()});
+                            status = Some(v.to_string());
                         }
                     }
                     Some(Return::Panic { message }) => {
                         let text = format!("panic: {}", message.as_deref().unwrap_or("?"));
-                        attributes.push(attr("return", string(format!("<{text}>"))));
-                        status = json!({"code": STATUS_CODE_ERROR, "message": text});
+                        b.push(',');
+                        attr_str(b, "return", &format!("<{text}>"));
+                        status = Some(text);
                     }
                     _ => {}
                 }
                 if let Some((f, k)) = future {
-                    attributes.push(attr("async.poll", int(k as i64 + 1)));
-                    attributes.push(attr("async.polls", int(f.polls.len() as i64)));
-                    attributes.push(attr(
-                        "async.future_lifetime_ns",
-                        int(f.lifetime_ns() as i64),
-                    ));
-                    attributes.push(attr("async.future_busy_ns", int(f.busy_ns as i64)));
+                    for (key, v) in [
+                        ("async.poll", k as i64 + 1),
+                        ("async.polls", f.polls.len() as i64),
+                        ("async.future_lifetime_ns", f.lifetime_ns() as i64),
+                        ("async.future_busy_ns", f.busy_ns as i64),
+                    ] {
+                        b.push(',');
+                        attr_int(b, key, v);
+                    }
                 }
-                let span = json!({
-                    "traceId": self.trace_id,
-                    "spanId": open.id,
-                    "parentSpanId": open.parent,
-                    "name": site.name,
-                    "kind": SPAN_KIND_INTERNAL,
-                    "startTimeUnixNano": self.unix(n.start_ns),
-                    "endTimeUnixNano": self.unix(stop),
-                    "attributes": attributes,
-                    "events": open.events,
-                    "status": status,
-                });
-                return self.emit(&span);
+                self.span_rest(
+                    (n.start_ns, stop),
+                    &open.events,
+                    SPAN_KIND_INTERNAL,
+                    &site.name,
+                    Some(open.parent),
+                    open.id,
+                    status.as_deref().map(|m| (m, true)),
+                )
             }
             NodeKind::Syscall(s) if syscall_spans => {
                 t.started += 1;
                 let id = Self::span_id(key, t.started);
                 let stop = n.end_ns.unwrap_or(n.start_ns);
-                let mut status = json!({});
-                if let Some(e) = &s.errno {
-                    status = json!({"code": STATUS_CODE_ERROR, "message": e});
-                }
-                let span = json!({
-                    "traceId": self.trace_id,
-                    "spanId": id,
-                    "parentSpanId": parent,
-                    "name": s.name,
-                    "kind": SPAN_KIND_CLIENT,
-                    "startTimeUnixNano": self.unix(n.start_ns),
-                    "endTimeUnixNano": self.unix(stop),
-                    "attributes": [
-                        attr("syscall.args", string(s.args.join(", "))),
-                        attr("syscall.return", string(fmt_return(s))),
-                        attr("thread.id", int(i64::from(key.1))),
-                    ],
-                    "events": [],
-                    "status": status,
-                });
-                return self.emit(&span);
+                self.span_start();
+                let b = &mut self.buf;
+                attr_str(b, "syscall.args", &s.args.join(", "));
+                b.push(',');
+                attr_str(b, "syscall.return", &fmt_return(s));
+                b.push(',');
+                attr_int(b, "thread.id", i64::from(key.1));
+                self.span_rest(
+                    (n.start_ns, stop),
+                    "",
+                    SPAN_KIND_CLIENT,
+                    &s.name,
+                    Some(parent),
+                    id,
+                    s.errno.as_deref().map(|e| (e, true)),
+                )
             }
-            NodeKind::Syscall(s) => json!({
-                "timeUnixNano": self.unix(n.start_ns),
-                "name": s.name,
-                "attributes": [
-                    attr("syscall.args", string(s.args.join(", "))),
-                    attr("syscall.return", string(fmt_return(s))),
-                    attr("syscall.duration_ns",
-                         int(n.end_ns.map_or(0, |e| e.saturating_sub(n.start_ns)) as i64)),
-                ],
-            }),
-            NodeKind::Point { category, text } => json!({
-                "timeUnixNano": self.unix(n.start_ns),
-                "name": category,
-                "attributes": [attr("text", string(text.clone()))],
-            }),
-        };
-        let t = self.threads.get_mut(&key).expect("checked above");
-        match t.stack.last_mut() {
-            Some(open) => open.events.push(event),
-            None => t.root_events.push(event),
+            NodeKind::Syscall(s) => {
+                if !events.is_empty() {
+                    events.push(',');
+                }
+                events.push_str("{\"attributes\":[");
+                attr_str(events, "syscall.args", &s.args.join(", "));
+                events.push(',');
+                attr_str(events, "syscall.return", &fmt_return(s));
+                events.push(',');
+                let d = n.end_ns.map_or(0, |e| e.saturating_sub(n.start_ns)) as i64;
+                attr_int(events, "syscall.duration_ns", d);
+                events.push_str("],\"name\":");
+                jsonw::str(events, &s.name);
+                events.push_str(",\"timeUnixNano\":");
+                Self::unix(events, offset, n.start_ns);
+                events.push('}');
+                Ok(())
+            }
+            NodeKind::Point { category, text } => {
+                if !events.is_empty() {
+                    events.push(',');
+                }
+                events.push_str("{\"attributes\":[");
+                attr_str(events, "text", text);
+                events.push_str("],\"name\":");
+                jsonw::str(events, category);
+                events.push_str(",\"timeUnixNano\":");
+                Self::unix(events, offset, n.start_ns);
+                events.push('}');
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     /// Writes every thread's root span (after its other spans) and closes the resource.
@@ -378,24 +458,88 @@ impl<'w> OtlpSink<'w> {
             if t.start == u64::MAX {
                 continue;
             }
-            let span = json!({
-                "traceId": self.trace_id,
-                "spanId": Self::span_id(key, 0),
-                "name": format!("thread {}", t.label),
-                "kind": SPAN_KIND_INTERNAL,
-                "startTimeUnixNano": self.unix(t.start),
-                "endTimeUnixNano": self.unix(t.end.max(t.start)),
-                "attributes": [
-                    attr("thread.id", int(i64::from(key.1))),
-                    attr("thread.name", string(t.label)),
-                ],
-                "events": t.root_events,
-                "status": {},
-            });
-            self.emit(&span)?;
+            self.span_start();
+            attr_int(&mut self.buf, "thread.id", i64::from(key.1));
+            self.buf.push(',');
+            attr_str(&mut self.buf, "thread.name", &t.label);
+            self.span_rest(
+                (t.start, t.end.max(t.start)),
+                &t.root_events,
+                SPAN_KIND_INTERNAL,
+                &format!("thread {}", t.label),
+                None,
+                Self::span_id(key, 0),
+                None,
+            )?;
         }
         let tail = std::mem::take(&mut self.tail);
-        self.out.write_all(tail.as_bytes())
+        self.buf.push_str(&tail);
+        self.out.write_all(self.buf.as_bytes())
+    }
+}
+
+/// The `code.*` attributes of `site`, written once per site into `cache`.
+fn site_attrs<'c>(cache: &'c mut Vec<Option<String>>, sites: &[Site], site: u32) -> &'c str {
+    let i = site as usize;
+    if cache.len() <= i {
+        cache.resize(i + 1, None);
+    }
+    cache[i].get_or_insert_with(|| {
+        let s = &sites[i];
+        let mut out = String::new();
+        attr_str(&mut out, "code.function", &s.qualified_name);
+        out.push(',');
+        attr_str(&mut out, "code.filepath", &s.location.file);
+        out.push(',');
+        attr_int(&mut out, "code.lineno", i64::from(s.location.line));
+        out.push(',');
+        attr_int(&mut out, "code.column", i64::from(s.location.column));
+        out
+    })
+}
+
+/// `{"key":KEY,"value":{"stringValue":VALUE}}`.
+fn attr_str(out: &mut String, key: &str, value: &str) {
+    out.push_str("{\"key\":");
+    jsonw::str(out, key);
+    out.push_str(",\"value\":{\"stringValue\":");
+    jsonw::str(out, value);
+    out.push_str("}}");
+}
+
+/// `{"key":KEY,"value":{"intValue":"N"}}`.
+fn attr_int(out: &mut String, key: &str, v: i64) {
+    out.push_str("{\"key\":");
+    jsonw::str(out, key);
+    out.push_str(",\"value\":{\"intValue\":\"");
+    jsonw::i64(out, v);
+    out.push_str("\"}}");
+}
+
+/// The `AnyValue` of an argument or return value, written as [`value`] serializes it.
+fn value_into(out: &mut String, v: &Value) {
+    use ruchytrace_runtime::model::Value as V;
+    let int = |out: &mut String, x: i64| {
+        out.push_str("{\"intValue\":\"");
+        jsonw::i64(out, x);
+        out.push_str("\"}");
+    };
+    match v {
+        V::Bool(b) => out.push_str(if *b {
+            "{\"boolValue\":true}"
+        } else {
+            "{\"boolValue\":false}"
+        }),
+        V::I8(x) => int(out, i64::from(*x)),
+        V::I16(x) => int(out, i64::from(*x)),
+        V::I32(x) => int(out, i64::from(*x)),
+        V::I64(x) => int(out, *x),
+        V::U8(x) => int(out, i64::from(*x)),
+        V::U16(x) => int(out, i64::from(*x)),
+        V::U32(x) => int(out, i64::from(*x)),
+        V::U64(x) if i64::try_from(*x).is_ok() => int(out, *x as i64),
+        // Floats (rare) and everything else go through serde_json, as before.
+        _ => out.push_str(&value(v).to_string()),
     }
 }
 

@@ -159,6 +159,11 @@ impl<I: Iterator> Counted<I> {
     pub fn inner(&self) -> &I {
         &self.inner
     }
+
+    /// The iterator counted, to change how it reads.
+    pub fn inner_mut(&mut self) -> &mut I {
+        &mut self.inner
+    }
 }
 
 impl<I: Iterator> Iterator for Counted<I> {

@@ -508,6 +508,8 @@ enum Inner<R: Read> {
 /// segmented file the runtime writes while recording, or the framed stream `convert` writes.
 pub struct BinaryReader<R: Read> {
     inner: Inner<R>,
+    /// The threads whose events are yielded (all when `None`), sorted.
+    only: Option<Vec<(u32, u32)>>,
 }
 
 impl<R: Read> BinaryReader<R> {
@@ -518,6 +520,7 @@ impl<R: Read> BinaryReader<R> {
         let r = crate::format::segmented::SegmentedReader::new(bytes)?;
         Ok(BinaryReader {
             inner: Inner::Segmented(Box::new(r)),
+            only: None,
         })
     }
 
@@ -541,6 +544,7 @@ impl<R: Read> BinaryReader<R> {
         let r = FramedReader::new(io::Cursor::new(head).chain(input))?;
         Ok(BinaryReader {
             inner: Inner::Framed(Box::new(r)),
+            only: None,
         })
     }
 
@@ -585,15 +589,38 @@ impl<R: Read> BinaryReader<R> {
             Inner::Segmented(r) => r.events_read(),
         }
     }
+
+    /// Yields from now on only the events of the threads `(pid, tid)` in `keep` (sites and
+    /// other records still all). A segmented file then decodes only those threads' records
+    /// ([`SegmentedReader::retain_threads`](crate::format::segmented::SegmentedReader::retain_threads),
+    /// with its caveats: for a file already read whole once); the framed stream, one sequence
+    /// of every thread's records, still reads them all and skips the others.
+    pub fn retain_threads(&mut self, keep: &[(u32, u32)]) {
+        let mut keep = keep.to_vec();
+        keep.sort_unstable();
+        keep.dedup();
+        if let Inner::Segmented(r) = &mut self.inner {
+            r.retain_threads(|pid, tid| keep.binary_search(&(pid, tid)).is_ok());
+        }
+        self.only = Some(keep);
+    }
 }
 
 impl<R: Read> Iterator for BinaryReader<R> {
     type Item = Record;
 
     fn next(&mut self) -> Option<Record> {
-        match &mut self.inner {
-            Inner::Framed(r) => r.next(),
-            Inner::Segmented(r) => r.next(),
+        loop {
+            let rec = match &mut self.inner {
+                Inner::Framed(r) => r.next(),
+                Inner::Segmented(r) => r.next(),
+            };
+            if let (Some(only), Some(Record::Event(ev))) = (&self.only, &rec) {
+                if only.binary_search(&ev.pid_tid()).is_err() {
+                    continue;
+                }
+            }
+            return rec;
         }
     }
 }

@@ -233,6 +233,8 @@ pub struct SegmentedReader<B: AsRef<[u8]>> {
     header: Header,
     sites: Vec<Site>,
     conv: Converter,
+    /// `conv` with the anchor segment of the last conversion remembered.
+    ticks: TickCache,
     streams: Vec<Stream>,
     /// (next event's ts, stream index), smallest first.
     heap: BinaryHeap<std::cmp::Reverse<(u64, usize)>>,
@@ -306,6 +308,7 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
         }
         anchors.sort_by_key(|a| a.tsc);
         anchors.dedup_by_key(|a| a.tsc);
+        let ticks = TickCache::new(header.tsc, &anchors);
         let conv = Converter::from_anchors(header.tsc, anchors);
         let mut streams: Vec<Stream> = by_thread
             .into_iter()
@@ -368,6 +371,7 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
             header,
             sites,
             conv,
+            ticks,
             streams,
             heap: BinaryHeap::with_capacity(n),
             next_ev: vec![None; n],
@@ -405,6 +409,21 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
         self.events
     }
 
+    /// Reads on only the threads `keep` accepts (by pid and tid): the other threads' segments
+    /// are never decoded again, so a pass over one thread of a long trace reads that thread's
+    /// records only. Sites are still all yielded. Without the other threads' records, the
+    /// counts of the trailer cover the kept threads only, and damage in the other threads goes
+    /// unnoticed: for a file already read whole once.
+    pub fn retain_threads(&mut self, keep: impl Fn(u32, u32) -> bool) {
+        let kept: Vec<bool> = self.streams.iter().map(|s| keep(s.pid, s.tid)).collect();
+        self.heap.retain(|std::cmp::Reverse((_, i))| kept[*i]);
+        for (i, k) in kept.into_iter().enumerate() {
+            if !k {
+                self.next_ev[i] = None;
+            }
+        }
+    }
+
     /// The byte ranges `(offset, len)` of the thread segments read to their end since the last
     /// call: the reader never reads them again, so a caller that mapped the file may drop their
     /// pages (a long trace then never holds more than the segments being merged).
@@ -434,7 +453,8 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
                     s.ticks = s.ticks.wrapping_add(r.dt);
                     s.pos = r.next;
                     if let Decoded::Event(mut e) = r.decoded {
-                        e.set_identity(self.conv.to_ns(s.ticks), s.pid, s.tid);
+                        let ts = self.ticks.ns_of(&self.conv, s.ticks);
+                        e.set_identity(ts, s.pid, s.tid);
                         return Some(e);
                     }
                 }
@@ -473,6 +493,66 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
                 }
             }
         }
+    }
+}
+
+/// [`Converter::to_ns`] for a reader: the same nanoseconds, with the anchor segment of the last
+/// conversion remembered, so the events of a long trace (nearly all between the same two
+/// anchors as the one before) skip the search for their segment and its rate. Holds the
+/// anchors [`Converter::from_anchors`] keeps (the same rule).
+struct TickCache {
+    tsc: bool,
+    anchors: Vec<Anchor>,
+    /// The segment of the last conversion: ticks in `lo..=hi` use anchor `a` and `rate`.
+    seg: Option<(u64, u64, Anchor, f64)>,
+}
+
+impl TickCache {
+    fn new(tsc: bool, anchors: &[Anchor]) -> TickCache {
+        let mut kept: Vec<Anchor> = Vec::with_capacity(anchors.len());
+        for &a in anchors {
+            match kept.last() {
+                Some(l) if a.ns < l.ns + 100_000 || a.tsc <= l.tsc => {}
+                _ => kept.push(a),
+            }
+        }
+        TickCache {
+            tsc,
+            anchors: kept,
+            seg: None,
+        }
+    }
+
+    fn ns_of(&mut self, conv: &Converter, ticks: u64) -> u64 {
+        let n = self.anchors.len();
+        if !self.tsc || n < 2 {
+            return conv.to_ns(ticks);
+        }
+        let (_, _, a, rate) = match self.seg {
+            Some(seg @ (lo, hi, _, _)) if lo <= ticks && ticks <= hi => seg,
+            _ => {
+                // As `Converter`: the last segment holds everything from its start on, the
+                // first everything before its end; otherwise the segment containing `ticks`.
+                let last = n - 2;
+                let i = if ticks >= self.anchors[last].tsc {
+                    last
+                } else {
+                    let idx = self.anchors.partition_point(|a| a.tsc <= ticks);
+                    idx.clamp(1, n - 1) - 1
+                };
+                let (a, b) = (self.anchors[i], self.anchors[i + 1]);
+                let lo = if i == 0 { 0 } else { a.tsc };
+                let hi = if i == last { u64::MAX } else { b.tsc - 1 };
+                let rate = (b.ns as f64 - a.ns as f64) / b.tsc.saturating_sub(a.tsc).max(1) as f64;
+                let seg = (lo, hi, a, rate);
+                self.seg = Some(seg);
+                seg
+            }
+        };
+        let off = ticks as i64 - a.tsc as i64;
+        let ns = (a.ns as i64 + (off as f64 * rate) as i64).max(0) as u64;
+        debug_assert_eq!(ns, conv.to_ns(ticks), "ticks {ticks}");
+        ns
     }
 }
 

@@ -254,3 +254,61 @@ fn the_binary_reader_reads_bytes_at_hand_in_place() {
     assert_ne!(finished[0].0, finished[1].0);
     assert!(held.take_finished().is_empty());
 }
+
+#[test]
+fn remembered_tick_segments_convert_as_the_converter_does() {
+    // Anchors with uneven rates, one too close to its predecessor and one going back (both
+    // dropped by the converter), and ticks before, between, on and after them, in and out of
+    // order (the remembered segment must be left when the ticks leave it).
+    let anchors = [
+        Anchor {
+            tsc: 1_000,
+            ns: 5_000_000,
+        },
+        Anchor {
+            tsc: 400_000,
+            ns: 5_150_000,
+        },
+        Anchor {
+            tsc: 401_000,
+            ns: 5_160_000,
+        },
+        Anchor {
+            tsc: 900_000,
+            ns: 5_400_000,
+        },
+        Anchor {
+            tsc: 800_000,
+            ns: 5_500_000,
+        },
+        Anchor {
+            tsc: 3_000_000,
+            ns: 6_900_000,
+        },
+    ];
+    let mut sorted = anchors.to_vec();
+    sorted.sort_by_key(|a| a.tsc);
+    for tsc in [true, false] {
+        let conv = Converter::from_anchors(tsc, sorted.clone());
+        let mut cache = TickCache::new(tsc, &sorted);
+        let mut ticks: Vec<u64> = (0..4_000_000u64).step_by(997).collect();
+        ticks.extend([
+            0,
+            1_000,
+            399_999,
+            400_000,
+            900_000,
+            2_999_999,
+            3_000_000,
+            u64::MAX / 4,
+        ]);
+        ticks.extend((0..4_000_000u64).rev().step_by(15_331));
+        for t in ticks {
+            assert_eq!(cache.ns_of(&conv, t), conv.to_ns(t), "tsc {tsc}, ticks {t}");
+        }
+    }
+    // One anchor (or none): the converter's own rule.
+    let conv = Converter::from_anchors(true, vec![Anchor { tsc: 10, ns: 20 }]);
+    let mut cache = TickCache::new(true, &[Anchor { tsc: 10, ns: 20 }]);
+    assert_eq!(cache.ns_of(&conv, 1_000), conv.to_ns(1_000));
+}

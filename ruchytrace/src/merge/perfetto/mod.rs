@@ -32,7 +32,7 @@
 
 pub mod proto;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::io::{self, Write};
 
 use prost::Message;
@@ -180,9 +180,9 @@ impl<'w> Sequence<'w> {
             out,
             buf: Vec::with_capacity(256),
             first: true,
-            names: HashMap::new(),
-            categories: HashMap::new(),
-            annotation_names: HashMap::new(),
+            names: HashMap::default(),
+            categories: HashMap::default(),
+            annotation_names: HashMap::default(),
             packets: 0,
         }
     }
@@ -292,7 +292,7 @@ impl<'w> Sequence<'w> {
 
 /// The futures whose polls all ran on visible threads.
 fn visible_futures(m: &Merged, show_tracer: bool) -> Vec<&FutureInfo> {
-    let visible: std::collections::HashSet<(u32, u32)> = m
+    let visible: rustc_hash::FxHashSet<(u32, u32)> = m
         .visible_threads(show_tracer)
         .map(|t| (t.pid, t.tid))
         .collect();
@@ -330,7 +330,7 @@ pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<(
 
     // Flows between the polls of each future: out of poll k, into poll k + 1.
     let futures = visible_futures(m, show_tracer);
-    let mut flows: HashMap<NodeId, (Option<u64>, Option<u64>)> = HashMap::new();
+    let mut flows: HashMap<NodeId, (Option<u64>, Option<u64>)> = HashMap::default();
     for f in &futures {
         for k in 0..f.polls.len().saturating_sub(1) {
             let id = flow_id(f.pid, f.call_id, k);
@@ -339,7 +339,7 @@ pub fn write(m: &Merged, show_tracer: bool, out: &mut dyn Write) -> io::Result<(
         }
     }
 
-    let mut losses: HashMap<u32, Vec<(u64, i64)>> = HashMap::new();
+    let mut losses: HashMap<u32, Vec<(u64, i64)>> = HashMap::default();
     for t in m.visible_threads(show_tracer) {
         write_thread(m, t, &flows, &mut losses, &mut seq)?;
     }

@@ -6,7 +6,7 @@
 //! activation of a function on its thread, self time = duration - children's durations, the
 //! total of the top-level nodes.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::io;
 
 use ruchytrace_runtime::model::Site;
@@ -26,17 +26,19 @@ struct Open {
 
 /// The call graph sink.
 pub(super) struct GraphSink {
-    pub(super) visible: std::collections::HashSet<Key>,
+    pub(super) visible: rustc_hash::FxHashSet<Key>,
     pub(super) end_ns: u64,
     nodes: Vec<GraphNode>,
     index: HashMap<(Kind, String, Option<String>), usize>,
     edges: HashMap<(usize, usize), u64>,
     total: u64,
     threads: HashMap<Key, (Vec<Open>, HashMap<usize, u32>)>,
+    /// The graph node of each site id met so far (a site's name and location never change).
+    by_site: Vec<Option<usize>>,
 }
 
 impl GraphSink {
-    pub(super) fn new(visible: std::collections::HashSet<Key>, end_ns: u64) -> Self {
+    pub(super) fn new(visible: rustc_hash::FxHashSet<Key>, end_ns: u64) -> Self {
         GraphSink {
             visible,
             end_ns,
@@ -49,10 +51,11 @@ impl GraphSink {
                 self_ns: 0,
                 errors: 0,
             }],
-            index: HashMap::new(),
-            edges: HashMap::new(),
+            index: HashMap::default(),
+            edges: HashMap::default(),
             total: 0,
-            threads: HashMap::new(),
+            threads: HashMap::default(),
+            by_site: Vec::new(),
         }
     }
 
@@ -100,12 +103,23 @@ impl NodeSink for GraphSink {
         let duration = node.duration(self.end_ns);
         match &node.kind {
             NodeKind::Call(c) if !close => {
-                let site = &sites[c.site as usize];
-                let gi = self.graph_node((
-                    Kind::Function,
-                    site.name.clone(),
-                    Some(site.location.to_string()),
-                ));
+                let i = c.site as usize;
+                if self.by_site.len() <= i {
+                    self.by_site.resize(i + 1, None);
+                }
+                let gi = match self.by_site[i] {
+                    Some(gi) => gi,
+                    None => {
+                        let site = &sites[i];
+                        let gi = self.graph_node((
+                            Kind::Function,
+                            site.name.clone(),
+                            Some(site.location.to_string()),
+                        ));
+                        self.by_site[i] = Some(gi);
+                        gi
+                    }
+                };
                 let a = active.entry(gi).or_insert(0);
                 let outermost = *a == 0;
                 *a += 1;

@@ -15,7 +15,7 @@
 //! several function traces — fall back to [`merge`](super::merge) and
 //! [`text::write`](super::text::write), so the bytes are the same either way.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::io::{self, Write};
 
 use ruchytrace_runtime::model::Site;
@@ -267,7 +267,7 @@ pub(super) struct Facts {
     pub(super) warnings: Vec<String>,
     pub(super) origin: Option<u64>,
     pub(super) end: u64,
-    pub(super) keys: std::collections::HashSet<Key>,
+    pub(super) keys: rustc_hash::FxHashSet<Key>,
 }
 
 impl Facts {
@@ -305,7 +305,7 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
         check_consistency(&fn_pairs, &sys_pairs, opts, &mut facts.warnings)?;
     }
     // Each thread's system calls in time order (stable: the tree's order on equal starts).
-    let mut sys: HashMap<Key, Vec<(usize, usize)>> = HashMap::new();
+    let mut sys: HashMap<Key, Vec<(usize, usize)>> = HashMap::default();
     let mut sys_warnings = Vec::new();
     for (i, t) in sys_traces(&inputs) {
         if !t.end.complete {
@@ -313,6 +313,14 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
                 "syscall trace of pid {} is incomplete (the tracer did not see every thread end)",
                 t.metadata.pid
             ));
+        }
+        if let Input::Syscalls {
+            path,
+            truncation: Some(cut),
+            ..
+        } = &inputs[i]
+        {
+            sys_warnings.push(super::input::sys_cut_warning(path, cut));
         }
         for j in 0..inputs[i].sys_len() {
             let h = inputs[i].sys_head(j);
@@ -332,11 +340,12 @@ pub fn plan_text(inputs: Vec<Input>, opts: &MergeOptions) -> Result<TextPlan, Me
         inputs: &inputs,
         sys: &sys,
         shown: None,
+        only: None,
         sink: None,
         ctx_origin: 0,
         ctx_end: 0,
         sites: Vec::new(),
-        threads: HashMap::new(),
+        threads: HashMap::default(),
         line: String::new(),
     };
     let mut sink = io::sink();
@@ -454,6 +463,7 @@ impl StreamPlan {
             inputs: &self.inputs,
             sys: &self.sys,
             shown: None,
+            only: Some(finish),
             sink: Some(sink),
             // The runtime's own system calls (recognised by their stacks) are hidden here; the
             // start-up summary is a text-timeline feature.
@@ -463,7 +473,7 @@ impl StreamPlan {
             ctx_origin: self.origin_ns,
             ctx_end: self.end_ns,
             sites: Vec::new(),
-            threads: HashMap::new(),
+            threads: HashMap::default(),
             line: String::new(),
         };
         let mut nowhere = io::sink();
@@ -557,8 +567,8 @@ impl StreamPlan {
                     (t.key, root)
                 })
                 .collect(),
-            stacks: HashMap::new(),
-            weights: HashMap::new(),
+            stacks: HashMap::default(),
+            weights: HashMap::default(),
             end_ns: self.end_ns,
         };
         self.replay_all(&mut sink, show_tracer)?;
@@ -649,7 +659,7 @@ impl StreamPlan {
             seq: &mut seq,
             visible: shown.iter().map(|t| t.key).collect(),
             end_ns: self.end_ns,
-            losses: HashMap::new(),
+            losses: HashMap::default(),
         };
         self.replay_all(&mut sink, show_tracer)?;
         let losses = std::mem::take(&mut sink.losses);
@@ -675,11 +685,12 @@ impl StreamPlan {
                 inputs: &self.inputs,
                 sys: &self.sys,
                 shown: Some(t.key),
+                only: Some(std::slice::from_ref(&t.key)),
                 sink: None,
                 ctx_origin: self.origin_ns,
                 ctx_end: self.end_ns,
                 sites: Vec::new(),
-                threads: HashMap::new(),
+                threads: HashMap::default(),
                 line: String::new(),
             };
             let done = match replay.run(None, out) {

@@ -1,8 +1,8 @@
 //! Replaying function events with a call stack per thread: the checking pass of
 //! [`plan_text`](super::plan_text) and the writing pass of each thread share this code.
 
+use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::io::{self, Write};
 
 use ruchytrace_runtime::model::{Event, LossReason, Return, Site, Value};
@@ -50,6 +50,8 @@ pub(super) struct Replay<'a> {
     pub(super) sys: &'a HashMap<Key, Vec<(usize, usize)>>,
     /// The thread whose lines are written (`None` in the checking pass).
     pub(super) shown: Option<Key>,
+    /// The threads the pass needs (`None`: all): the function traces skip the others' events.
+    pub(super) only: Option<&'a [Key]>,
     /// Where the nodes of every thread go instead of text lines (one pass for all threads).
     pub(super) sink: Option<&'a mut dyn NodeSink>,
     pub(super) ctx_origin: u64,
@@ -211,6 +213,10 @@ impl<'a> Replay<'a> {
             return Ok(None);
         };
         *lost += (th.stack.len() - pos - 1) as u64;
+        if pos + 1 == th.stack.len() {
+            // The innermost call returns (the usual case): nothing above it to close.
+            return Ok(th.stack.pop().map(|f| (f, pos + 1)));
+        }
         let above: Vec<Frame> = th.stack.drain(pos + 1..).collect();
         let matched = th.stack.pop().map(|f| (f, pos + 1));
         for (i, f) in above.into_iter().enumerate().rev() {
@@ -238,10 +244,10 @@ impl<'a> Replay<'a> {
                     path.display()
                 ));
             }
-            let mut remap: HashMap<u32, u32> = HashMap::new();
+            let mut remap: HashMap<u32, u32> = HashMap::default();
             let mut unmatched = 0u64;
             let mut lost_exits = 0u64;
-            let items = match trace.replay(path) {
+            let items = match trace.replay(path, self.only) {
                 Ok(i) => i,
                 // The file vanished since it was checked: the tree merge reports it.
                 Err(_) => return Err(NeedsTree),

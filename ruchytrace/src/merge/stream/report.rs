@@ -7,7 +7,7 @@
 //! on a file (open, read, write, close: its name, the argument naming the file, its result),
 //! which it must replay in the order they returned across threads to follow descriptors.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::io;
 
 use ruchytrace_runtime::model::Site;
@@ -122,6 +122,9 @@ pub(super) struct ReportSink {
     visible: HashSet<Key>,
     end_ns: u64,
     longest: Longest,
+    /// Per site id: its `longest` key (name, location) and its longest call so far, folded into
+    /// `longest` at the end (sites of the same name and location share a key).
+    longest_by_site: Vec<Option<((String, String), u64)>>,
     threads: HashMap<Key, Thread>,
     syscalls: HashMap<(String, String), SyscallRow>,
     lines: HashMap<LineKey, LineRow>,
@@ -134,10 +137,11 @@ impl ReportSink {
             graph: GraphSink::new(visible.clone(), end_ns),
             visible,
             end_ns,
-            longest: HashMap::new(),
-            threads: HashMap::new(),
-            syscalls: HashMap::new(),
-            lines: HashMap::new(),
+            longest: Default::default(),
+            longest_by_site: Vec::new(),
+            threads: HashMap::default(),
+            syscalls: HashMap::default(),
+            lines: HashMap::default(),
             io: Vec::new(),
         }
     }
@@ -168,6 +172,10 @@ impl ReportSink {
             }
             files.finish()
         };
+        for (key, max) in self.longest_by_site.into_iter().flatten() {
+            let longest = self.longest.entry(key).or_insert(0);
+            *longest = (*longest).max(max);
+        }
         Tables {
             graph: self.graph.finish(),
             longest: self.longest,
@@ -216,11 +224,14 @@ impl NodeSink for ReportSink {
                 if let Some(up) = th.stack.last_mut() {
                     up.children += duration;
                 }
-                let site = &sites[open.site as usize];
-                let longest = self
-                    .longest
-                    .entry((site.name.clone(), site.location.to_string()))
-                    .or_insert(0);
+                let i = open.site as usize;
+                if self.longest_by_site.len() <= i {
+                    self.longest_by_site.resize(i + 1, None);
+                }
+                let (_, longest) = self.longest_by_site[i].get_or_insert_with(|| {
+                    let site = &sites[i];
+                    ((site.name.clone(), site.location.to_string()), 0)
+                });
                 *longest = (*longest).max(duration);
             }
             NodeKind::Syscall(s) => {

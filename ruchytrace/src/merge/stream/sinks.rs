@@ -1,7 +1,7 @@
 //! Where a one-pass replay sends its nodes for the streamed formats: Perfetto packets, folded
 //! stacks, and one thread of the merged JSON document.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::io::{self, Write};
 
 use ruchytrace_runtime::model::Site;
@@ -13,7 +13,7 @@ use crate::merge::{Node, NodeKind};
 /// The Perfetto writer as a replay's sink.
 pub(super) struct PerfettoSink<'s, 'w> {
     pub(super) seq: &'s mut crate::merge::perfetto::Sequence<'w>,
-    pub(super) visible: std::collections::HashSet<Key>,
+    pub(super) visible: rustc_hash::FxHashSet<Key>,
     pub(super) end_ns: u64,
     pub(super) losses: HashMap<u32, Vec<(u64, i64)>>,
 }
@@ -154,7 +154,7 @@ impl NodeSink for JsonSink<'_> {
 /// The Chrome trace writer as a replay's sink (the visible threads only).
 pub(super) struct ChromeNodes<'s, 'w> {
     pub(super) sink: &'s mut crate::merge::chrome::ChromeSink<'w>,
-    pub(super) visible: std::collections::HashSet<Key>,
+    pub(super) visible: rustc_hash::FxHashSet<Key>,
 }
 
 impl NodeSink for ChromeNodes<'_, '_> {
