@@ -35,15 +35,15 @@ pub mod proto;
 use rustc_hash::FxHashMap as HashMap;
 use std::io::{self, Write};
 
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message;
 use ruchytrace_runtime::model::{Return, Site, Value};
 
 use super::futures::FutureInfo;
 use super::{fmt_return, Merged, Node, NodeId, NodeKind, ProcessInfo, ThreadTrack};
 use proto::{
-    AnnotationValue, Clock, ClockSnapshot, CounterDescriptor, DebugAnnotation, EventType,
-    InternedData, InternedString, PacketData, ProcessDescriptor, ThreadDescriptor, TracePacket,
-    TrackDescriptor, TrackEvent,
+    AnnotationValue, Clock, ClockSnapshot, CounterDescriptor, EventType, PacketData,
+    ProcessDescriptor, ThreadDescriptor, TracePacket, TrackDescriptor,
 };
 
 /// The packet sequence every packet is written on.
@@ -149,6 +149,10 @@ impl<'a> Ev<'a> {
 }
 
 /// The packet sequence: writes packets, interns strings.
+///
+/// Track events, the bulk of a trace, are encoded by hand straight into reused buffers (no
+/// message values, no allocation per event); the bytes are those `prost` writes for the same
+/// [`TracePacket`] (fields in tag order, proto2 explicit presence), which a unit test checks.
 pub struct Sequence<'w> {
     out: &'w mut dyn Write,
     buf: Vec<u8>,
@@ -158,18 +162,68 @@ pub struct Sequence<'w> {
     annotation_names: HashMap<String, u64>,
     /// Packets written.
     pub packets: u64,
+    /// The `TrackEvent` being built: category ids and debug annotations so far.
+    ev: Vec<u8>,
+    /// `InternedData` entries first sent with the event being built: categories (field 1),
+    /// event names (field 2), debug annotation names (field 3), each already framed.
+    interned: [Vec<u8>; 3],
+    /// Scratch text for formatted annotation values.
+    text: String,
+    /// The fields of the event being built that follow its annotations.
+    pending: Pending,
 }
 
-fn intern(table: &mut HashMap<String, u64>, new: &mut Vec<InternedString>, s: &str) -> u64 {
+/// The fields of a track event that are encoded after its debug annotations.
+#[derive(Default)]
+struct Pending {
+    ts: u64,
+    track: u64,
+    kind: i32,
+    name_iid: Option<u64>,
+    counter: Option<i64>,
+    flows: Vec<u64>,
+    terminating_flows: Vec<u64>,
+}
+
+/// A debug annotation's value, borrowed.
+#[derive(Clone, Copy)]
+enum Val<'a> {
+    Bool(bool),
+    Uint(u64),
+    Int(i64),
+    Double(f64),
+    Str(&'a str),
+}
+
+impl<'a> From<&'a AnnotationValue> for Val<'a> {
+    fn from(v: &'a AnnotationValue) -> Self {
+        match v {
+            AnnotationValue::Bool(b) => Val::Bool(*b),
+            AnnotationValue::Uint(x) => Val::Uint(*x),
+            AnnotationValue::Int(x) => Val::Int(*x),
+            AnnotationValue::Double(x) => Val::Double(*x),
+            AnnotationValue::String(s) => Val::Str(s),
+        }
+    }
+}
+
+/// Interns `s` in `table`; a new string is also appended, framed as field `field` of
+/// `InternedData`, to `new`.
+fn intern(table: &mut HashMap<String, u64>, new: &mut Vec<u8>, field: u32, s: &str) -> u64 {
     if let Some(&iid) = table.get(s) {
         return iid;
     }
     let iid = table.len() as u64 + 1;
     table.insert(s.to_owned(), iid);
-    new.push(InternedString {
-        iid: Some(iid),
-        name: Some(s.to_owned()),
-    });
+    // `InternedString { iid = 1, name = 2 }`.
+    let len = 1 + encoded_len_varint(iid) + 1 + encoded_len_varint(s.len() as u64) + s.len();
+    encode_key(field, WireType::LengthDelimited, new);
+    encode_varint(len as u64, new);
+    new.push(0x08);
+    encode_varint(iid, new);
+    new.push(0x12);
+    encode_varint(s.len() as u64, new);
+    new.extend_from_slice(s.as_bytes());
     iid
 }
 
@@ -184,6 +238,10 @@ impl<'w> Sequence<'w> {
             categories: HashMap::default(),
             annotation_names: HashMap::default(),
             packets: 0,
+            ev: Vec::with_capacity(256),
+            interned: Default::default(),
+            text: String::new(),
+            pending: Pending::default(),
         }
     }
 
@@ -243,50 +301,186 @@ impl<'w> Sequence<'w> {
 
     /// Writes one track event, interning its strings.
     pub fn event(&mut self, ev: Ev<'_>) -> io::Result<()> {
-        let mut interned = InternedData::default();
-        let named = !matches!(ev.kind, EventType::SliceEnd | EventType::Counter);
-        let name_iid = named.then(|| intern(&mut self.names, &mut interned.event_names, ev.name));
-        let category_iids = if named {
-            vec![intern(
-                &mut self.categories,
-                &mut interned.event_categories,
-                ev.category,
-            )]
+        self.begin(ev.ts, ev.track, ev.kind, ev.name, ev.category);
+        for (name, value) in &ev.annotations {
+            self.annotate(name, value.into());
+        }
+        self.pending.flows.extend_from_slice(&ev.flows);
+        self.pending
+            .terminating_flows
+            .extend_from_slice(&ev.terminating_flows);
+        self.pending.counter = ev.counter;
+        self.finish()
+    }
+
+    /// Starts a track event: interns its name and category (not sent for slice ends and
+    /// counter values). Annotations, flows and a counter value may follow; [`Self::finish`]
+    /// writes it.
+    fn begin(&mut self, ts: u64, track: u64, kind: EventType, name: &str, category: &str) {
+        self.ev.clear();
+        for list in &mut self.interned {
+            list.clear();
+        }
+        let p = &mut self.pending;
+        p.ts = ts;
+        p.track = track;
+        p.kind = kind as i32;
+        p.counter = None;
+        p.flows.clear();
+        p.terminating_flows.clear();
+        p.name_iid = None;
+        if !matches!(kind, EventType::SliceEnd | EventType::Counter) {
+            p.name_iid = Some(intern(&mut self.names, &mut self.interned[1], 2, name));
+            let iid = intern(&mut self.categories, &mut self.interned[0], 1, category);
+            // `TrackEvent.category_iids` (3, unpacked).
+            self.ev.push(0x18);
+            encode_varint(iid, &mut self.ev);
+        }
+    }
+
+    /// Adds a debug annotation (`TrackEvent.debug_annotations`, field 4) to the event being
+    /// built.
+    fn annotate(&mut self, name: &str, value: Val<'_>) {
+        let iid = intern(&mut self.annotation_names, &mut self.interned[2], 3, name);
+        let value_len = match value {
+            Val::Bool(b) => encoded_len_varint(u64::from(b)),
+            Val::Uint(x) => encoded_len_varint(x),
+            Val::Int(x) => encoded_len_varint(x as u64),
+            Val::Double(_) => 8,
+            Val::Str(s) => encoded_len_varint(s.len() as u64) + s.len(),
+        };
+        let ev = &mut self.ev;
+        ev.push(0x22);
+        encode_varint((1 + encoded_len_varint(iid) + 1 + value_len) as u64, ev);
+        ev.push(0x08);
+        encode_varint(iid, ev);
+        match value {
+            Val::Bool(b) => {
+                ev.push(0x10);
+                encode_varint(u64::from(b), ev);
+            }
+            Val::Uint(x) => {
+                ev.push(0x18);
+                encode_varint(x, ev);
+            }
+            Val::Int(x) => {
+                ev.push(0x20);
+                encode_varint(x as u64, ev);
+            }
+            Val::Double(x) => {
+                ev.push(0x29);
+                ev.extend_from_slice(&x.to_le_bytes());
+            }
+            Val::Str(s) => {
+                ev.push(0x32);
+                encode_varint(s.len() as u64, ev);
+                ev.extend_from_slice(s.as_bytes());
+            }
+        }
+    }
+
+    /// Adds a text annotation formatted from `args`, without allocating.
+    fn annotate_fmt(&mut self, name: &str, args: std::fmt::Arguments<'_>) {
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        let _ = std::fmt::Write::write_fmt(&mut text, args);
+        self.annotate(name, Val::Str(&text));
+        self.text = text;
+    }
+
+    /// Adds a traced value as an annotation: numbers and booleans as themselves, the rest as
+    /// text.
+    fn annotate_value(&mut self, name: &str, v: &Value) {
+        let val = match v {
+            Value::Bool(b) => Val::Bool(*b),
+            Value::I8(x) => Val::Int(i64::from(*x)),
+            Value::I16(x) => Val::Int(i64::from(*x)),
+            Value::I32(x) => Val::Int(i64::from(*x)),
+            Value::I64(x) => Val::Int(*x),
+            Value::U8(x) => Val::Uint(u64::from(*x)),
+            Value::U16(x) => Val::Uint(u64::from(*x)),
+            Value::U32(x) => Val::Uint(u64::from(*x)),
+            Value::U64(x) => Val::Uint(*x),
+            Value::F32(x) => Val::Double(f64::from(*x)),
+            Value::F64(x) => Val::Double(*x),
+            other => return self.annotate_fmt(name, format_args!("{other}")),
+        };
+        self.annotate(name, val);
+    }
+
+    /// Writes the event being built as one `TracePacket`.
+    fn finish(&mut self) -> io::Result<()> {
+        let p = &self.pending;
+        let ev = &mut self.ev;
+        // The `TrackEvent` fields after the annotations, in tag order.
+        ev.push(0x48);
+        encode_varint(p.kind as u64, ev);
+        if let Some(iid) = p.name_iid {
+            ev.push(0x50);
+            encode_varint(iid, ev);
+        }
+        ev.push(0x58);
+        encode_varint(p.track, ev);
+        if let Some(c) = p.counter {
+            encode_key(30, WireType::Varint, ev);
+            encode_varint(c as u64, ev);
+        }
+        for &f in &p.flows {
+            encode_key(47, WireType::SixtyFourBit, ev);
+            ev.extend_from_slice(&f.to_le_bytes());
+        }
+        for &f in &p.terminating_flows {
+            encode_key(48, WireType::SixtyFourBit, ev);
+            ev.extend_from_slice(&f.to_le_bytes());
+        }
+        // The `TracePacket`, fields in tag order: `track_event` (11; the `data` oneof sorts at
+        // its lowest tag, 6), `timestamp` (8), `trusted_packet_sequence_id` (10),
+        // `interned_data` (12), `sequence_flags` (13), `timestamp_clock_id` (58),
+        // `first_packet_on_sequence` (87).
+        let b = &mut self.buf;
+        b.clear();
+        b.push(0x5a);
+        encode_varint(ev.len() as u64, b);
+        b.extend_from_slice(ev);
+        b.push(0x40);
+        encode_varint(p.ts, b);
+        b.push(0x50);
+        encode_varint(u64::from(SEQUENCE_ID), b);
+        let interned_len: usize = self.interned.iter().map(Vec::len).sum();
+        if interned_len > 0 {
+            b.push(0x62);
+            encode_varint(interned_len as u64, b);
+            for list in &self.interned {
+                b.extend_from_slice(list);
+            }
+        }
+        let flags = if self.first {
+            proto::SEQ_INCREMENTAL_STATE_CLEARED | proto::SEQ_NEEDS_INCREMENTAL_STATE
         } else {
-            Vec::new()
+            proto::SEQ_NEEDS_INCREMENTAL_STATE
         };
-        let debug_annotations = ev
-            .annotations
-            .into_iter()
-            .map(|(name, value)| DebugAnnotation {
-                name_iid: Some(intern(
-                    &mut self.annotation_names,
-                    &mut interned.debug_annotation_names,
-                    name,
-                )),
-                value: Some(value),
-            })
-            .collect();
-        let any_new = !(interned.event_names.is_empty()
-            && interned.event_categories.is_empty()
-            && interned.debug_annotation_names.is_empty());
-        let p = TracePacket {
-            timestamp: Some(ev.ts),
-            timestamp_clock_id: Some(proto::CLOCK_MONOTONIC),
-            interned_data: any_new.then_some(interned),
-            data: Some(PacketData::TrackEvent(TrackEvent {
-                category_iids,
-                debug_annotations,
-                r#type: Some(ev.kind as i32),
-                name_iid,
-                track_uuid: Some(ev.track),
-                counter_value: ev.counter,
-                flow_ids: ev.flows,
-                terminating_flow_ids: ev.terminating_flows,
-            })),
-            ..Default::default()
+        b.push(0x68);
+        encode_varint(u64::from(flags), b);
+        encode_key(58, WireType::Varint, b);
+        encode_varint(u64::from(proto::CLOCK_MONOTONIC), b);
+        if self.first {
+            encode_key(87, WireType::Varint, b);
+            b.push(1);
+            self.first = false;
+        }
+        // `Trace.packet` (field 1, length-delimited): a file of these is a `Trace`.
+        let mut head = [0u8; 11];
+        head[0] = 0x0a;
+        let n = {
+            let mut rest = &mut head[1..];
+            let before = rest.len();
+            encode_varint(b.len() as u64, &mut rest);
+            before - rest.len()
         };
-        self.write_packet(p, true)
+        self.out.write_all(&head[..1 + n])?;
+        self.out.write_all(b)?;
+        self.packets += 1;
+        Ok(())
     }
 }
 
@@ -422,17 +616,22 @@ pub fn write_node(
     match &n.kind {
         NodeKind::Call(c) if closing => {
             let end = n.end_ns.unwrap_or(trace_end).max(n.start_ns);
-            let mut ev = Ev::new(end, track, EventType::SliceEnd, "", "");
-            if let Some(r) = return_text(&c.ret) {
-                ev.annotations.push(("return", AnnotationValue::String(r)));
+            seq.begin(end, track, EventType::SliceEnd, "", "");
+            match &c.ret {
+                Some(Return::Value(v)) => seq.annotate_fmt("return", format_args!("{v}")),
+                Some(Return::Panic { message }) => seq.annotate_fmt(
+                    "return",
+                    format_args!("<panic: {}>", message.as_deref().unwrap_or("?")),
+                ),
+                Some(Return::Cancelled) => seq.annotate("return", Val::Str("<cancelled>")),
+                Some(Return::NotCaptured) | None => {}
             }
-            ev.annotations
-                .push(("end", AnnotationValue::String(c.end.as_str().into())));
-            seq.event(ev)
+            seq.annotate("end", Val::Str(c.end.as_str()));
+            seq.finish()
         }
         NodeKind::Call(c) => {
             let site = &sites[c.site as usize];
-            let mut ev = Ev::new(
+            seq.begin(
                 n.start_ns,
                 track,
                 EventType::SliceBegin,
@@ -441,28 +640,24 @@ pub fn write_node(
             );
             for (i, v) in c.args.iter().enumerate() {
                 let name = site.args.get(i).map_or("?", |a| a.name.as_str());
-                ev.annotations.push((name, annotation_value(v)));
+                seq.annotate_value(name, v);
             }
-            ev.annotations.push((
-                "location",
-                AnnotationValue::String(site.location.to_string()),
-            ));
+            seq.annotate_fmt("location", format_args!("{}", site.location));
             if let Some((out, into)) = flows {
-                ev.flows.extend(out);
-                ev.terminating_flows.extend(into);
+                seq.pending.flows.extend(out);
+                seq.pending.terminating_flows.extend(into);
             }
-            seq.event(ev)
+            seq.finish()
         }
         NodeKind::Syscall(s) => {
-            let mut ev = Ev::new(n.start_ns, track, EventType::SliceBegin, &s.name, "syscall");
-            ev.annotations
-                .push(("args", AnnotationValue::String(s.args.join(", "))));
-            seq.event(ev)?;
+            seq.begin(n.start_ns, track, EventType::SliceBegin, &s.name, "syscall");
+            seq.annotate_fmt("args", format_args!("{}", Joined(&s.args)));
+            seq.finish()?;
             let end = n.end_ns.unwrap_or(n.start_ns);
-            let mut ev = Ev::new(end, track, EventType::SliceEnd, "", "");
-            ev.annotations
-                .push(("return", AnnotationValue::String(fmt_return(s))));
-            seq.event(ev)
+            seq.begin(end, track, EventType::SliceEnd, "", "");
+            let ret = fmt_return(s);
+            seq.annotate("return", Val::Str(&ret));
+            seq.finish()
         }
         NodeKind::Point { category, text } => {
             if *category == "loss" {
@@ -482,6 +677,21 @@ pub fn write_node(
                 category,
             ))
         }
+    }
+}
+
+/// Strings joined by `", "`, formatted without building the joined string.
+struct Joined<'a>(&'a [String]);
+
+impl std::fmt::Display for Joined<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(s)?;
+        }
+        Ok(())
     }
 }
 
@@ -603,4 +813,84 @@ pub fn write_losses(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Splits a written trace into its packets' bytes (each a `Trace.packet` field).
+    fn packets(mut bytes: &[u8]) -> Vec<&[u8]> {
+        let mut out = Vec::new();
+        while !bytes.is_empty() {
+            assert_eq!(bytes[0], 0x0a, "a Trace.packet field");
+            bytes = &bytes[1..];
+            let len = prost::encoding::decode_varint(&mut bytes).unwrap() as usize;
+            out.push(&bytes[..len]);
+            bytes = &bytes[len..];
+        }
+        out
+    }
+
+    /// The hand-encoded track events are byte for byte what `prost` writes for the same
+    /// packets: each packet decoded and encoded again by `prost` gives the same bytes.
+    #[test]
+    fn hand_encoded_events_match_prost() {
+        let mut out = Vec::new();
+        let mut seq = Sequence::new(&mut out);
+        // An event as the very first packet (flags and `first_packet_on_sequence`).
+        let mut ev = Ev::new(5, 7, EventType::Instant, "start", "instant");
+        ev.annotations
+            .push(("s", AnnotationValue::String("x".into())));
+        seq.event(ev).unwrap();
+        seq.clock_snapshot(10, 20).unwrap();
+        for i in 0..300u64 {
+            let name = format!("f{}", i % 7);
+            let mut ev = Ev::new(
+                1 << (i % 60),
+                thread_uuid(1, i as u32),
+                EventType::SliceBegin,
+                &name,
+                ["function", "syscall"][i as usize % 2],
+            );
+            ev.annotations
+                .push(("b", AnnotationValue::Bool(i % 2 == 0)));
+            ev.annotations.push(("u", AnnotationValue::Uint(i << 40)));
+            ev.annotations
+                .push(("i", AnnotationValue::Int(-(i as i64))));
+            ev.annotations
+                .push(("d", AnnotationValue::Double(i as f64 / 3.0)));
+            ev.annotations
+                .push(("long", AnnotationValue::String("é".repeat(i as usize))));
+            if i % 3 == 0 {
+                ev.flows.push(u64::MAX - i);
+                ev.terminating_flows.push(i);
+            }
+            seq.event(ev).unwrap();
+            seq.event(Ev::new(i, 3, EventType::SliceEnd, "", ""))
+                .unwrap();
+            let mut ev = Ev::new(i, 4, EventType::Counter, "", "");
+            ev.counter = Some(i as i64 - 150);
+            seq.event(ev).unwrap();
+        }
+        let written = seq.packets;
+        let list = packets(&out);
+        assert_eq!(list.len() as u64, written);
+        assert_eq!(list.len(), 2 + 3 * 300);
+        for p in list {
+            let decoded = TracePacket::decode(p).unwrap();
+            assert_eq!(decoded.encode_to_vec(), p, "{decoded:?}");
+        }
+        let first = TracePacket::decode(packets(&out)[0]).unwrap();
+        assert_eq!(first.first_packet_on_sequence, Some(true));
+        assert_eq!(first.sequence_flags, Some(3));
+        let Some(PacketData::TrackEvent(te)) = first.data else {
+            panic!("a track event")
+        };
+        assert_eq!(te.debug_annotations.len(), 1);
+        assert_eq!(
+            first.interned_data.unwrap().event_names[0].name.as_deref(),
+            Some("start")
+        );
+    }
 }

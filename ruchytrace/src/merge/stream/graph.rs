@@ -76,6 +76,11 @@ impl GraphSink {
         self.nodes.len() - 1
     }
 
+    /// Forgets the site ids met so far: the next replay builds its own site table.
+    pub(super) fn new_replay(&mut self) {
+        self.by_site.clear();
+    }
+
     /// The finished graph (edges sorted, like the tree's).
     pub(super) fn finish(mut self) -> CallGraph {
         self.nodes[0].inclusive_ns = self.total;

@@ -525,12 +525,17 @@ impl StreamPlan {
             .iter()
             .filter(|t| show_tracer || !t.tracer)
             .collect();
+        // The call graph is gathered by the same replays, thread by thread (in the order the
+        // tree's `report::call_graph` walks them), not by one more pass over the inputs.
+        let mut graph = graph::GraphSink::new(shown.iter().map(|t| t.key).collect(), self.end_ns);
         for (i, t) in shown.iter().enumerate() {
+            graph.new_replay();
             let mut sink = JsonSink {
                 key: t.key,
                 out: &mut *out,
                 buf: String::with_capacity(1 << 16),
                 nest: Default::default(),
+                graph: Some(&mut graph),
             };
             if i > 0 {
                 sink.buf.push(',');
@@ -548,8 +553,7 @@ impl StreamPlan {
             sink.out.write_all(sink.buf.as_bytes())?;
         }
         s.clear();
-        let g = TextPlan::graph_of(self, show_tracer)?;
-        super::json::tail(&mut s, &g);
+        super::json::tail(&mut s, &graph.finish());
         out.write_all(s.as_bytes())?;
         out.flush()
     }

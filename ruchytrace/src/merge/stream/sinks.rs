@@ -118,12 +118,17 @@ pub(super) struct JsonSink<'w> {
     pub(super) out: &'w mut dyn Write,
     pub(super) buf: String,
     pub(super) nest: Nested,
+    /// Also given this thread's nodes: the call graph at the document's end.
+    pub(super) graph: Option<&'w mut super::graph::GraphSink>,
 }
 
 impl NodeSink for JsonSink<'_> {
     fn node(&mut self, key: Key, node: &Node, close: bool, sites: &[Site]) -> io::Result<()> {
         if key != self.key {
             return Ok(());
+        }
+        if let Some(g) = self.graph.as_deref_mut() {
+            g.node(key, node, close, sites)?;
         }
         match &node.kind {
             NodeKind::Call(c) if close => json::call_close(
