@@ -22,9 +22,7 @@ pub const MERGED_VERSION: u32 = 1;
 
 fn opt_u64(out: &mut String, v: Option<u64>) {
     match v {
-        Some(v) => {
-            let _ = write!(out, "{v}");
-        }
+        Some(v) => super::jsonw::u64(out, v),
         None => out.push_str("null"),
     }
 }
@@ -232,11 +230,14 @@ pub(crate) fn call_open(
     // `file:line:column` as one JSON string (escaping works per character).
     write_json_str(s, &site.location.file);
     s.pop();
-    let _ = write!(
-        s,
-        ":{}:{}\",\"start_ns\":{},\"resumed\":{},",
-        site.location.line, site.location.column, n.start_ns, c.resumed
-    );
+    s.push(':');
+    super::jsonw::u64(s, u64::from(site.location.line));
+    s.push(':');
+    super::jsonw::u64(s, u64::from(site.location.column));
+    s.push_str("\",\"start_ns\":");
+    super::jsonw::u64(s, n.start_ns);
+    s.push_str(",\"resumed\":");
+    s.push_str(if c.resumed { "true," } else { "false," });
     if let Some((f, k)) = future {
         future_json(s, f, k);
     }
@@ -273,7 +274,9 @@ pub(crate) fn call_close(s: &mut String, site: &Site, n: &Node, c: &Call, nest: 
     opt_u64(s, n.end_ns);
     s.push_str(",\"duration_ns\":");
     opt_u64(s, n.end_ns.map(|e| e.saturating_sub(n.start_ns)));
-    let _ = write!(s, ",\"end\":\"{}\",\"return\":", c.end.as_str());
+    s.push_str(",\"end\":\"");
+    s.push_str(c.end.as_str());
+    s.push_str("\",\"return\":");
     match &c.ret {
         Some(Return::Value(v)) => {
             s.push('{');
@@ -302,15 +305,15 @@ pub(crate) fn leaf(s: &mut String, n: &Node, nest: &mut Nested) {
             nest.element(s);
             s.push_str("{\"type\":\"syscall\",\"name\":");
             write_json_str(s, &sc.name);
-            let _ = write!(s, ",\"start_ns\":{},\"duration_ns\":", n.start_ns);
+            s.push_str(",\"start_ns\":");
+            super::jsonw::u64(s, n.start_ns);
+            s.push_str(",\"duration_ns\":");
             opt_u64(s, n.end_ns.map(|e| e.saturating_sub(n.start_ns)));
             s.push_str(",\"args\":");
             str_array(s, &sc.args);
             s.push_str(",\"return\":");
             match sc.ret {
-                Some(r) => {
-                    let _ = write!(s, "{r}");
-                }
+                Some(r) => super::jsonw::i64(s, r),
                 None => s.push_str("null"),
             }
             s.push_str(",\"errno\":");
