@@ -178,7 +178,7 @@ pub(crate) struct Nested {
 }
 
 impl Nested {
-    fn element(&mut self, s: &mut String) {
+    pub(crate) fn element(&mut self, s: &mut String) {
         if let Some(f) = self.first.last_mut() {
             if !*f {
                 s.push(',');
@@ -222,6 +222,13 @@ pub(crate) fn call_open(
     nest: &mut Nested,
 ) {
     nest.element(s);
+    call_head(s, site);
+    call_rest(s, site, n, c, future, nest);
+}
+
+/// The start of every call object of `site`, up to its location's file (the string still
+/// open): the same text for every call of the site, so a streamed writer may keep it.
+pub(crate) fn call_head(s: &mut String, site: &Site) {
     s.push_str("{\"type\":\"call\",\"name\":");
     write_json_str(s, &site.name);
     s.push_str(",\"qualified_name\":");
@@ -230,6 +237,17 @@ pub(crate) fn call_open(
     // `file:line:column` as one JSON string (escaping works per character).
     write_json_str(s, &site.location.file);
     s.pop();
+}
+
+/// A call after its [`call_head`], up to its `children` array.
+pub(crate) fn call_rest(
+    s: &mut String,
+    site: &Site,
+    n: &Node,
+    c: &Call,
+    future: Option<(&FutureInfo, usize)>,
+    nest: &mut Nested,
+) {
     s.push(':');
     super::jsonw::u64(s, u64::from(site.location.line));
     s.push(':');

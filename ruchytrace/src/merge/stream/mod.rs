@@ -536,6 +536,7 @@ impl StreamPlan {
                 buf: String::with_capacity(1 << 16),
                 nest: Default::default(),
                 graph: Some(&mut graph),
+                heads: Vec::new(),
             };
             if i > 0 {
                 sink.buf.push(',');

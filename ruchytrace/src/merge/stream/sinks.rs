@@ -120,6 +120,8 @@ pub(super) struct JsonSink<'w> {
     pub(super) nest: Nested,
     /// Also given this thread's nodes: the call graph at the document's end.
     pub(super) graph: Option<&'w mut super::graph::GraphSink>,
+    /// Per site id, the start of its call objects ([`json::call_head`]).
+    pub(super) heads: Vec<Option<Box<str>>>,
 }
 
 impl NodeSink for JsonSink<'_> {
@@ -138,14 +140,20 @@ impl NodeSink for JsonSink<'_> {
                 c,
                 &mut self.nest,
             ),
-            NodeKind::Call(c) => json::call_open(
-                &mut self.buf,
-                &sites[c.site as usize],
-                node,
-                c,
-                None,
-                &mut self.nest,
-            ),
+            NodeKind::Call(c) => {
+                let i = c.site as usize;
+                if self.heads.len() <= i {
+                    self.heads.resize(i + 1, None);
+                }
+                let head = self.heads[i].get_or_insert_with(|| {
+                    let mut h = String::new();
+                    json::call_head(&mut h, &sites[i]);
+                    h.into_boxed_str()
+                });
+                self.nest.element(&mut self.buf);
+                self.buf.push_str(head);
+                json::call_rest(&mut self.buf, &sites[i], node, c, None, &mut self.nest);
+            }
             _ => json::leaf(&mut self.buf, node, &mut self.nest),
         }
         if self.buf.len() > 1 << 16 {
