@@ -35,7 +35,7 @@ pub mod proto;
 use rustc_hash::FxHashMap as HashMap;
 use std::io::{self, Write};
 
-use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+use prost::encoding::{encode_key, encoded_len_varint, WireType};
 use prost::Message;
 use ruchytrace_runtime::model::{Return, Site, Value};
 
@@ -171,6 +171,8 @@ pub struct Sequence<'w> {
     text: String,
     /// The fields of the event being built that follow its annotations.
     pending: Pending,
+    /// Per site id, its `location` text (a sequence is written from one site table).
+    locations: Vec<Option<Box<str>>>,
 }
 
 /// The fields of a track event that are encoded after its debug annotations.
@@ -205,6 +207,17 @@ impl<'a> From<&'a AnnotationValue> for Val<'a> {
             AnnotationValue::String(s) => Val::Str(s),
         }
     }
+}
+
+/// Appends `v` as a protobuf varint (what `prost::encoding::encode_varint` writes, without
+/// its generic buffer handling).
+#[inline]
+fn encode_varint(mut v: u64, buf: &mut Vec<u8>) {
+    while v >= 0x80 {
+        buf.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
 }
 
 /// Interns `s` in `table`; a new string is also appended, framed as field `field` of
@@ -242,6 +255,7 @@ impl<'w> Sequence<'w> {
             interned: Default::default(),
             text: String::new(),
             pending: Pending::default(),
+            locations: Vec::new(),
         }
     }
 
@@ -474,7 +488,7 @@ impl<'w> Sequence<'w> {
         let n = {
             let mut rest = &mut head[1..];
             let before = rest.len();
-            encode_varint(b.len() as u64, &mut rest);
+            prost::encoding::encode_varint(b.len() as u64, &mut rest);
             before - rest.len()
         };
         self.out.write_all(&head[..1 + n])?;
@@ -642,7 +656,14 @@ pub fn write_node(
                 let name = site.args.get(i).map_or("?", |a| a.name.as_str());
                 seq.annotate_value(name, v);
             }
-            seq.annotate_fmt("location", format_args!("{}", site.location));
+            let i = c.site as usize;
+            if seq.locations.len() <= i {
+                seq.locations.resize(i + 1, None);
+            }
+            let mut locations = std::mem::take(&mut seq.locations);
+            let location = locations[i].get_or_insert_with(|| site.location.to_string().into());
+            seq.annotate("location", Val::Str(location));
+            seq.locations = locations;
             if let Some((out, into)) = flows {
                 seq.pending.flows.extend(out);
                 seq.pending.terminating_flows.extend(into);
