@@ -40,6 +40,30 @@ fn display_str(s: &mut String, v: &dyn std::fmt::Display) {
     });
 }
 
+/// A value's display form (`Value`'s `Display`) as a JSON string; integers are written
+/// directly (their text needs no escaping).
+fn value_str(s: &mut String, v: &ruchytrace_runtime::model::Value) {
+    use ruchytrace_runtime::model::Value;
+    let wide = match *v {
+        Value::I8(x) => i128::from(x),
+        Value::I16(x) => i128::from(x),
+        Value::I32(x) => i128::from(x),
+        Value::I64(x) => i128::from(x),
+        Value::U8(x) => i128::from(x),
+        Value::U16(x) => i128::from(x),
+        Value::U32(x) => i128::from(x),
+        Value::U64(x) => i128::from(x),
+        _ => return display_str(s, v),
+    };
+    s.push('"');
+    if let Ok(x) = i64::try_from(wide) {
+        super::jsonw::i64(s, x);
+    } else {
+        super::jsonw::i128(s, wide);
+    }
+    s.push('"');
+}
+
 fn str_array<'a>(out: &mut String, items: impl IntoIterator<Item = &'a String>) {
     out.push('[');
     for (i, s) in items.into_iter().enumerate() {
@@ -278,7 +302,7 @@ pub(crate) fn call_rest(
         s.push(',');
         write_typed(s, v, ty);
         s.push_str(",\"text\":");
-        display_str(s, v);
+        value_str(s, v);
         s.push('}');
     }
     s.push_str("],\"children\":[");
@@ -300,7 +324,7 @@ pub(crate) fn call_close(s: &mut String, site: &Site, n: &Node, c: &Call, nest: 
             s.push('{');
             write_typed(s, v, &site.return_type);
             s.push_str(",\"text\":");
-            display_str(s, v);
+            value_str(s, v);
             s.push('}');
         }
         _ => s.push_str("null"),
@@ -391,4 +415,36 @@ fn future_json(s: &mut String, f: &FutureInfo, k: usize) {
         let _ = write!(s, "{t}");
     }
     s.push_str("]},");
+}
+
+#[cfg(test)]
+mod value_text_tests {
+    use super::*;
+    use ruchytrace_runtime::model::Value;
+
+    /// The integer fast path writes what `Value`'s `Display` does.
+    #[test]
+    fn integers_are_written_as_display_shows_them() {
+        let values = [
+            Value::I8(i8::MIN),
+            Value::I16(-300),
+            Value::I32(0),
+            Value::I64(i64::MIN),
+            Value::U8(u8::MAX),
+            Value::U16(7),
+            Value::U32(u32::MAX),
+            Value::U64(u64::MAX),
+            Value::Bool(true),
+            Value::F64(1.5),
+        ];
+        for v in &values {
+            let (mut fast, mut slow) = (String::new(), String::new());
+            value_str(&mut fast, v);
+            display_str(&mut slow, v);
+            assert_eq!(fast, slow);
+        }
+        let mut s = String::new();
+        value_str(&mut s, &Value::U64(u64::MAX));
+        assert_eq!(s, "\"18446744073709551615\"");
+    }
 }
