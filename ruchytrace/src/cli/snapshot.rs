@@ -15,7 +15,7 @@ use anyhow::{anyhow, bail, Context};
 use ruchytrace_runtime::format::{self, Format};
 use ruchytrace_runtime::segment::{file_off, seg_off, FILE_HEADER, FILE_MAGIC, SEG_HEADER};
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
@@ -74,9 +74,29 @@ pub fn find_trace_file(pid: u32) -> anyhow::Result<(File, String)> {
 }
 
 /// Copies the trace file of a running process, leaving out segments that were started over
-/// while they were copied.
-pub fn copy_consistent(mut file: &File) -> anyhow::Result<Vec<u8>> {
+/// while they were copied. A copy that lost segments that way is taken again (a few times at
+/// most): a snapshot taken while the copying process was preempted for a few milliseconds
+/// would otherwise miss every segment a busy thread reused meanwhile; the copy that lost
+/// fewest is kept.
+pub fn copy_consistent(file: &File) -> anyhow::Result<Vec<u8>> {
+    const ATTEMPTS: usize = 8;
+    let mut best: Option<(Vec<u8>, usize)> = None;
+    for _ in 0..ATTEMPTS {
+        let (bytes, dropped) = copy_once(file)?;
+        if dropped == 0 {
+            return Ok(bytes);
+        }
+        if best.as_ref().is_none_or(|(_, d)| dropped < *d) {
+            best = Some((bytes, dropped));
+        }
+    }
+    Ok(best.expect("at least one attempt").0)
+}
+
+/// One copy of the file; also returns how many segments were left out.
+fn copy_once(mut file: &File) -> anyhow::Result<(Vec<u8>, usize)> {
     let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0))?;
     file.read_to_end(&mut bytes)?;
     if bytes.len() < FILE_HEADER {
         bail!(
@@ -92,6 +112,7 @@ pub fn copy_consistent(mut file: &File) -> anyhow::Result<Vec<u8>> {
     if seg_size < 4096 {
         bail!("bad segment size {seg_size} in the trace file header");
     }
+    let mut dropped = 0;
     let mut off = FILE_HEADER;
     while off + SEG_HEADER <= bytes.len() {
         let mut now = [0u8; seg_off::SEQ + 4];
@@ -99,10 +120,11 @@ pub fn copy_consistent(mut file: &File) -> anyhow::Result<Vec<u8>> {
         if bytes[off..off + now.len()] != now {
             // Magic, kind, pid, tid or sequence number changed: the segment was being reused.
             bytes[off..off + 4].fill(0);
+            dropped += 1;
         }
         off += seg_size;
     }
-    Ok(bytes)
+    Ok((bytes, dropped))
 }
 
 /// Entry point of `ruchytrace snapshot`.
