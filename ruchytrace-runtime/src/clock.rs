@@ -226,7 +226,22 @@ impl Converter {
             return (a.ns as i128 + ((ticks as i128 - a.tsc as i128) as f64 * 1e9 / hz) as i128)
                 .max(0) as u64;
         }
-        // Segment [i, i+1] containing ticks; outside, extrapolate from the nearest segment.
+        let (_, _, a, rate) = self.segment(ticks).expect("two TSC anchors");
+        let off = ticks as i64 - a.tsc as i64;
+        (a.ns as i64 + (off as f64 * rate) as i64).max(0) as u64
+    }
+
+    /// The anchor segment that converts `ticks`: every tick count in `lo..=hi` converts with
+    /// anchor `a` and `rate` nanoseconds per tick, as `(lo, hi, a, rate)`. `None` for a
+    /// nanosecond clock or fewer than two anchors. Readers converting many nearby tick counts
+    /// keep the last segment and skip the search.
+    pub fn segment(&self, ticks: u64) -> Option<(u64, u64, Anchor, f64)> {
+        let n = self.anchors.len();
+        if !self.tsc || n < 2 {
+            return None;
+        }
+        // Segment [i, i+1] containing ticks; outside, extrapolate from the nearest segment
+        // (the first holds everything before its end, the last everything from its start on).
         // Almost every event lies in the last segment, so try it before searching.
         let last = n - 2;
         let i = if ticks >= self.anchors[last].tsc {
@@ -236,9 +251,10 @@ impl Converter {
             idx.clamp(1, n - 1) - 1
         };
         let (a, b) = (self.anchors[i], self.anchors[i + 1]);
+        let lo = if i == 0 { 0 } else { a.tsc };
+        let hi = if i == last { u64::MAX } else { b.tsc - 1 };
         let rate = (b.ns as f64 - a.ns as f64) / b.tsc.saturating_sub(a.tsc).max(1) as f64;
-        let off = ticks as i64 - a.tsc as i64;
-        (a.ns as i64 + (off as f64 * rate) as i64).max(0) as u64
+        Some((lo, hi, a, rate))
     }
 }
 

@@ -308,7 +308,7 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
         }
         anchors.sort_by_key(|a| a.tsc);
         anchors.dedup_by_key(|a| a.tsc);
-        let ticks = TickCache::new(header.tsc, &anchors);
+        let ticks = TickCache::default();
         let conv = Converter::from_anchors(header.tsc, anchors);
         let mut streams: Vec<Stream> = by_thread
             .into_iter()
@@ -498,56 +498,21 @@ impl<B: AsRef<[u8]>> SegmentedReader<B> {
 
 /// [`Converter::to_ns`] for a reader: the same nanoseconds, with the anchor segment of the last
 /// conversion remembered, so the events of a long trace (nearly all between the same two
-/// anchors as the one before) skip the search for their segment and its rate. Holds the
-/// anchors [`Converter::from_anchors`] keeps (the same rule).
+/// anchors as the one before) skip the search for their segment and its rate.
+#[derive(Default)]
 struct TickCache {
-    tsc: bool,
-    anchors: Vec<Anchor>,
-    /// The segment of the last conversion: ticks in `lo..=hi` use anchor `a` and `rate`.
+    /// The segment of the last conversion ([`Converter::segment`]).
     seg: Option<(u64, u64, Anchor, f64)>,
 }
 
 impl TickCache {
-    fn new(tsc: bool, anchors: &[Anchor]) -> TickCache {
-        let mut kept: Vec<Anchor> = Vec::with_capacity(anchors.len());
-        for &a in anchors {
-            match kept.last() {
-                Some(l) if a.ns < l.ns + 100_000 || a.tsc <= l.tsc => {}
-                _ => kept.push(a),
-            }
-        }
-        TickCache {
-            tsc,
-            anchors: kept,
-            seg: None,
-        }
-    }
-
     fn ns_of(&mut self, conv: &Converter, ticks: u64) -> u64 {
-        let n = self.anchors.len();
-        if !self.tsc || n < 2 {
-            return conv.to_ns(ticks);
-        }
         let (_, _, a, rate) = match self.seg {
             Some(seg @ (lo, hi, _, _)) if lo <= ticks && ticks <= hi => seg,
-            _ => {
-                // As `Converter`: the last segment holds everything from its start on, the
-                // first everything before its end; otherwise the segment containing `ticks`.
-                let last = n - 2;
-                let i = if ticks >= self.anchors[last].tsc {
-                    last
-                } else {
-                    let idx = self.anchors.partition_point(|a| a.tsc <= ticks);
-                    idx.clamp(1, n - 1) - 1
-                };
-                let (a, b) = (self.anchors[i], self.anchors[i + 1]);
-                let lo = if i == 0 { 0 } else { a.tsc };
-                let hi = if i == last { u64::MAX } else { b.tsc - 1 };
-                let rate = (b.ns as f64 - a.ns as f64) / b.tsc.saturating_sub(a.tsc).max(1) as f64;
-                let seg = (lo, hi, a, rate);
-                self.seg = Some(seg);
-                seg
-            }
+            _ => match conv.segment(ticks) {
+                Some(seg) => *self.seg.insert(seg),
+                None => return conv.to_ns(ticks),
+            },
         };
         let off = ticks as i64 - a.tsc as i64;
         let ns = (a.ns as i64 + (off as f64 * rate) as i64).max(0) as u64;

@@ -290,7 +290,7 @@ fn remembered_tick_segments_convert_as_the_converter_does() {
     sorted.sort_by_key(|a| a.tsc);
     for tsc in [true, false] {
         let conv = Converter::from_anchors(tsc, sorted.clone());
-        let mut cache = TickCache::new(tsc, &sorted);
+        let mut cache = TickCache::default();
         let mut ticks: Vec<u64> = (0..4_000_000u64).step_by(997).collect();
         ticks.extend([
             0,
@@ -309,6 +309,6 @@ fn remembered_tick_segments_convert_as_the_converter_does() {
     }
     // One anchor (or none): the converter's own rule.
     let conv = Converter::from_anchors(true, vec![Anchor { tsc: 10, ns: 20 }]);
-    let mut cache = TickCache::new(true, &[Anchor { tsc: 10, ns: 20 }]);
+    let mut cache = TickCache::default();
     assert_eq!(cache.ns_of(&conv, 1_000), conv.to_ns(1_000));
 }
