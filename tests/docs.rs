@@ -217,4 +217,32 @@ fn readme_first_command() {
     );
     let text = std::fs::read_to_string(merged).unwrap();
     assert!(text.contains(&format!("-> save(path={path:?}")), "{text}");
+
+    // Run again: the directory holds that run only, so the README's second command (`report
+    // DIR --syscalls`) reads one run's traces, not a mix of runs.
+    let again = cmd.output().expect("run ruchytrace cargo again");
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let dir = std::path::Path::new(merged).parent().unwrap();
+    let traces: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("fn-"))
+        .collect();
+    assert_eq!(traces.len(), 1, "{traces:?}");
+    let report = Command::new(support::ruchytrace())
+        .arg("report")
+        .arg(dir)
+        .arg("--syscalls")
+        .output()
+        .unwrap();
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
 }

@@ -5,8 +5,10 @@
 //! without `--force`).
 //!
 //! With `-o DIR` the raw traces and the merged one stay in DIR; files already there are never
-//! deleted, and only the traces this run wrote are merged. Without `-o` (and no default
-//! directory, as `cargo` gives) the run works in a temporary directory removed before returning.
+//! deleted, and only the traces this run wrote are merged. `cargo`'s default directory
+//! (`target/…/NAME.ruchytrace`) holds the last run only: the previous run's traces there are
+//! removed first. Without `-o` (and no default directory) the run works in a temporary
+//! directory removed before returning.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -245,6 +247,7 @@ pub fn run_program(
         return Ok(super::EXIT_USAGE);
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let owned_default = !explicit && temp.is_none();
     let ext = if fn_format.eq_ignore_ascii_case("json") {
         "json"
     } else {
@@ -255,6 +258,15 @@ pub fn run_program(
         .clone()
         .unwrap_or_else(|| dir.join(format!("fn-%p.{ext}")));
     let sys_path = dir.join("sys.json");
+    if owned_default && opts.trace_output.is_none() {
+        // The default directory (`cargo`'s `target/…/NAME.ruchytrace`) is the tool's own, like
+        // cargo's build outputs: it holds the last run only, so `report DIR` reads one run. An
+        // `-o DIR` is the user's and is never cleared.
+        for stale in matching_files(&fn_pattern) {
+            let _ = std::fs::remove_file(stale);
+        }
+        let _ = std::fs::remove_file(&sys_path);
+    }
     // Traces already there (an earlier run, with --force) are neither deleted nor merged: only
     // files this run creates or rewrites are read back.
     let started = std::time::SystemTime::now();
