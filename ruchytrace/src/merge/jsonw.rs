@@ -14,17 +14,23 @@ pub(crate) fn str(out: &mut String, s: &str) {
 
 /// Appends the escaped contents of a JSON string (without its quotes), as [`str`].
 pub(crate) fn str_contents(out: &mut String, s: &str) {
-    let bytes = s.as_bytes();
+    escape_into(out, s, true);
+}
+
+/// Appends the escaped contents of `s`: `\"`, `\\`, `\t`, `\n`, `\r`, with `short_bf` also
+/// `\b` and `\f`, every other control character as `\u00xx` — copied in runs between the
+/// bytes that need an escape.
+fn escape_into(out: &mut String, s: &str, short_bf: bool) {
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    for (i, &b) in s.as_bytes().iter().enumerate() {
         let esc: &str = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
-            0x08 => "\\b",
             b'\t' => "\\t",
             b'\n' => "\\n",
-            0x0c => "\\f",
             b'\r' => "\\r",
+            0x08 if short_bf => "\\b",
+            0x0c if short_bf => "\\f",
             0..=0x1f => "",
             _ => continue,
         };
@@ -56,29 +62,7 @@ pub(crate) fn hex16(out: &mut String, v: u64) {
 /// copied in runs instead of a character at a time.
 pub(crate) fn rt_str(out: &mut String, s: &str) {
     out.push('"');
-    let mut start = 0;
-    for (i, &b) in s.as_bytes().iter().enumerate() {
-        let esc: &str = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        if esc.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push_str("\\u00");
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 0xf)] as char);
-        } else {
-            out.push_str(esc);
-        }
-        start = i + 1;
-    }
-    out.push_str(&s[start..]);
+    escape_into(out, s, false);
     out.push('"');
 }
 
